@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swiftmon",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "swiftmon", targets: ["swiftmon"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // libbpf from Debian's libbpf-dev, seen through pkg-config.
+        .systemLibrary(
+            name: "CLibbpf",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev"])]
+        ),
+        // The one header that defines the records crossing from BPF to Swift.
+        .target(name: "CSwiftmonRecords"),
+        // Event model, schema, rendering, process cache, pipeline: pure Swift.
+        .target(name: "SwiftmonCore"),
+        // Sysmon configuration XML → compiled rule set; diagnostics with file:line:column.
+        .target(name: "SwiftmonRules", dependencies: ["SwiftmonCore"]),
+        // Windows ETW .etl files → records → swiftmon events. Pure Swift.
+        .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore"]),
+        // Consumers of finished events: console text, JSON lines.
+        .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore"]),
+        // The Linux sources: the only Swift code that imports the C targets.
+        .target(
+            name: "SwiftmonLinux",
+            dependencies: [
+                "SwiftmonCore", "CLibbpf", "CSwiftmonRecords",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["bpf"]
+        ),
+        .executableTarget(
+            name: "swiftmon",
+            dependencies: [
+                "SwiftmonCore", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SwiftmonCoreTests", dependencies: ["SwiftmonCore"]),
+        .testTarget(name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore"]),
+        .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
+        .testTarget(name: "SwiftmonSinksTests", dependencies: ["SwiftmonSinks", "SwiftmonCore"]),
+        .testTarget(
+            name: "SwiftmonLinuxTests",
+            dependencies: ["SwiftmonLinux", "SwiftmonCore", "CSwiftmonRecords"]
+        ),
+    ]
+)

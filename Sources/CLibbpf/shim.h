@@ -1,0 +1,3 @@
+// libbpf's public API, as Debian's libbpf-dev installs it.
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>

@@ -1,0 +1,62 @@
+/// One event in Sysmon's schema: a kind, the time it happened and one text
+/// value per field of the kind, in schema order. An absent value is `-`.
+public struct Event: Sendable {
+    public let kind: EventKind
+    /// When it happened, in nanoseconds since the Unix epoch (UTC).
+    public let time: EventTime
+    /// One value per ``EventKind/fields`` entry.
+    public private(set) var values: [String]
+    /// The exact bytes of values that were not valid UTF-8, by field index.
+    /// ``values`` holds a readable escaped form of them (see ``FieldText``);
+    /// sinks that can carry bytes losslessly (JSON) use these instead.
+    public private(set) var rawBytes: [Int: [UInt8]]
+
+    public static let absent = "-"
+
+    /// An event with every field absent but `UtcTime`.
+    public init(_ kind: EventKind, time: EventTime) {
+        self.kind = kind
+        self.time = time
+        self.values = Array(repeating: Event.absent, count: kind.fields.count)
+        self.rawBytes = [:]
+        if let i = kind.index(of: "UtcTime") { values[i] = time.sysmonText }
+    }
+
+    /// The value of `field`, or `nil` when the kind has no such field.
+    public subscript(field: String) -> String? {
+        get { kind.index(of: field).map { values[$0] } }
+        set {
+            guard let i = kind.index(of: field) else {
+                preconditionFailure("\(kind.name) has no field \(field)")
+            }
+            values[i] = newValue ?? Event.absent
+            rawBytes[i] = nil
+        }
+    }
+
+    public subscript(index: Int) -> String {
+        get { values[index] }
+        set { values[index] = newValue; rawBytes[index] = nil }
+    }
+
+    /// Sets `field` from bytes read from the kernel (paths, command lines): kept
+    /// exactly when they are not valid UTF-8.
+    public mutating func set(_ field: String, bytes: some Collection<UInt8>) {
+        guard let i = kind.index(of: field) else {
+            preconditionFailure("\(kind.name) has no field \(field)")
+        }
+        let text = FieldText(bytes)
+        values[i] = text.string
+        rawBytes[i] = text.isExact ? nil : Array(bytes)
+    }
+
+    /// Copies the value (and exact bytes) of `source[sourceField]` into `field`.
+    public mutating func copy(_ field: String, from other: Event, _ sourceField: String) {
+        guard let i = kind.index(of: field), let j = other.kind.index(of: sourceField) else { return }
+        values[i] = other.values[j]
+        rawBytes[i] = other.rawBytes[j]
+    }
+
+    /// Fields with their values, in schema order.
+    public var fields: Zip2Sequence<[String], [String]> { zip(kind.fields, values) }
+}

@@ -1,0 +1,158 @@
+/// One kind of event in Sysmon's schema: its EventID, the rule tag a Sysmon
+/// configuration filters it by, and its fields in schema order.
+///
+/// The Sysmon fields come first, exactly as Sysmon 4.90 names and orders them;
+/// fields swiftmon adds (``extraFields``) always follow them, never in between,
+/// so tools that parse Sysmon output by position keep working.
+public struct EventKind: Sendable, Hashable, CustomStringConvertible {
+    /// Sysmon's EventID.
+    public let id: Int
+    /// The element name a Sysmon configuration uses to filter this event, or
+    /// `nil` for the events that cannot be filtered (4, 16, 255).
+    public let ruleTag: String?
+    /// Name shown as `EventName` in JSON and text output: the rule tag, or a
+    /// descriptive name for the unfilterable events.
+    public let name: String
+    /// Every field in output order: Sysmon's fields, then swiftmon's extras.
+    public let fields: [String]
+    /// How many of ``fields`` are Sysmon's own; the rest are swiftmon's extras.
+    public let sysmonFieldCount: Int
+    /// Whether Sysmon logs this event when a configuration has no block for it.
+    public let loggedWithoutRuleBlock: Bool
+
+    public var description: String { name }
+    public var extraFields: ArraySlice<String> { fields[sysmonFieldCount...] }
+
+    /// Position of `field` in ``fields``, or `nil`.
+    public func index(of field: String) -> Int? { fields.firstIndex(of: field) }
+
+    init(
+        _ id: Int, _ ruleTag: String?, name: String? = nil, logged: Bool,
+        _ sysmon: [String], extra: [String] = []
+    ) {
+        self.id = id
+        self.ruleTag = ruleTag
+        self.name = name ?? ruleTag ?? "Event\(id)"
+        self.fields = sysmon + extra
+        self.sysmonFieldCount = sysmon.count
+        self.loggedWithoutRuleBlock = logged
+    }
+
+    public static func == (a: EventKind, b: EventKind) -> Bool { a.id == b.id }
+    public func hash(into h: inout Hasher) { h.combine(id) }
+}
+
+extension EventKind {
+    public static let processCreate = EventKind(
+        1, "ProcessCreate", logged: true,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "FileVersion", "Description",
+         "Product", "Company", "OriginalFileName", "CommandLine", "CurrentDirectory", "User",
+         "LogonGuid", "LogonId", "TerminalSessionId", "IntegrityLevel", "Hashes",
+         "ParentProcessGuid", "ParentProcessId", "ParentImage", "ParentCommandLine", "ParentUser"],
+        extra: ["Architecture"])
+    public static let networkConnect = EventKind(
+        3, "NetworkConnect", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "Protocol", "Initiated",
+         "SourceIsIpv6", "SourceIp", "SourceHostname", "SourcePort", "SourcePortName",
+         "DestinationIsIpv6", "DestinationIp", "DestinationHostname", "DestinationPort",
+         "DestinationPortName"])
+    public static let serviceStateChange = EventKind(
+        4, nil, name: "SysmonServiceStateChange", logged: true,
+        ["UtcTime", "State", "Version", "SchemaVersion"],
+        extra: ["Sources"])
+    public static let processTerminate = EventKind(
+        5, "ProcessTerminate", logged: true,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User"],
+        extra: ["ExitCode"])
+    public static let driverLoad = EventKind(
+        6, "DriverLoad", logged: false,
+        ["RuleName", "UtcTime", "ImageLoaded", "Hashes", "Signed", "Signature", "SignatureStatus"],
+        extra: ["ProcessGuid", "ProcessId", "Image", "User", "Result"])
+    public static let imageLoad = EventKind(
+        7, "ImageLoad", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "ImageLoaded", "FileVersion",
+         "Description", "Product", "Company", "OriginalFileName", "Hashes", "Signed", "Signature",
+         "SignatureStatus", "User"])
+    public static let createRemoteThread = EventKind(
+        8, "CreateRemoteThread", logged: false,
+        ["RuleName", "UtcTime", "SourceProcessGuid", "SourceProcessId", "SourceImage",
+         "TargetProcessGuid", "TargetProcessId", "TargetImage", "NewThreadId", "StartAddress",
+         "StartModule", "StartFunction", "SourceUser", "TargetUser"])
+    public static let rawAccessRead = EventKind(
+        9, "RawAccessRead", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "Device", "User"])
+    public static let processAccess = EventKind(
+        10, "ProcessAccess", logged: false,
+        ["RuleName", "UtcTime", "SourceProcessGUID", "SourceProcessId", "SourceThreadId",
+         "SourceImage", "TargetProcessGUID", "TargetProcessId", "TargetImage", "GrantedAccess",
+         "CallTrace", "SourceUser", "TargetUser"])
+    public static let fileCreate = EventKind(
+        11, "FileCreate", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetFilename",
+         "CreationUtcTime", "User"])
+    public static let registryCreateDelete = EventKind(
+        12, "RegistryEvent", name: "RegistryCreateDelete", logged: false,
+        ["RuleName", "EventType", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetObject",
+         "User"])
+    public static let registryValueSet = EventKind(
+        13, "RegistryEvent", name: "RegistryValueSet", logged: false,
+        ["RuleName", "EventType", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetObject",
+         "Details", "User"])
+    public static let registryRename = EventKind(
+        14, "RegistryEvent", name: "RegistryRename", logged: false,
+        ["RuleName", "EventType", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetObject",
+         "NewName", "User"])
+    public static let configurationChange = EventKind(
+        16, nil, name: "SysmonConfigStateChange", logged: true,
+        ["UtcTime", "Configuration", "ConfigurationFileHash"])
+    public static let fileDelete = EventKind(
+        23, "FileDelete", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image", "TargetFilename",
+         "Hashes", "IsExecutable", "Archived"])
+    public static let bpfEvent = EventKind(
+        100, "eBPFEvent", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "BpfCommand",
+         "BpfProgramType", "BpfProgramId", "BpfProgramName"])
+    public static let threadCreate = EventKind(
+        200, "ThreadCreate", logged: true,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
+    public static let threadTerminate = EventKind(
+        201, "ThreadTerminate", logged: true,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
+    public static let serviceInstall = EventKind(
+        202, "ServiceInstall", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "ServiceName",
+         "ServiceFile", "Manager"])
+    public static let fileRename = EventKind(
+        203, "FileRename", logged: false,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "SourceFilename",
+         "TargetFilename"])
+    /// A trace record that no provider decoder turned into a Sysmon-shaped event
+    /// (an .etl record of an unknown provider): nothing is silently dropped.
+    public static let traceEvent = EventKind(
+        204, "TraceEvent", logged: true,
+        ["RuleName", "UtcTime", "ProviderGuid", "EventId", "Opcode", "Version", "Task", "Level",
+         "Keywords", "ProcessId", "ThreadId", "Payload"])
+    public static let error = EventKind(
+        255, nil, name: "Error", logged: true,
+        ["UtcTime", "ID", "Description"])
+
+    /// Every kind swiftmon knows, by ascending EventID.
+    public static let all: [EventKind] = [
+        .processCreate, .networkConnect, .serviceStateChange, .processTerminate, .driverLoad,
+        .imageLoad, .createRemoteThread, .rawAccessRead, .processAccess, .fileCreate,
+        .registryCreateDelete, .registryValueSet, .registryRename, .configurationChange,
+        .fileDelete, .bpfEvent, .threadCreate, .threadTerminate, .serviceInstall, .fileRename,
+        .traceEvent, .error,
+    ]
+
+    private static let byID: [Int: EventKind] = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
+
+    /// The kind with EventID `id`, or `nil`.
+    public static func withID(_ id: Int) -> EventKind? { byID[id] }
+
+    /// The kinds a Sysmon rule tag selects (RegistryEvent selects three).
+    public static func withRuleTag(_ tag: String) -> [EventKind] {
+        all.filter { $0.ruleTag == tag }
+    }
+}

@@ -1,0 +1,73 @@
+/// Turns bytes from the kernel (paths, command lines) into field text.
+///
+/// Valid UTF-8 is kept as it is. When the bytes are not valid UTF-8 the text
+/// shows each invalid byte as `\xNN` and each backslash as `\\`, so the readable
+/// form is unambiguous; ``isExact`` is then false and the event keeps the bytes
+/// themselves for sinks that can carry them (JSON writes them as `\udcNN`).
+public struct FieldText: Sendable {
+    public let string: String
+    public let isExact: Bool
+
+    public init(_ bytes: some Collection<UInt8>) {
+        if let valid = String(validating: bytes, as: UTF8.self) {
+            string = valid
+            isExact = true
+            return
+        }
+        var out = String()
+        out.reserveCapacity(bytes.count + 16)
+        FieldText.forEachSegment(Array(bytes)) { segment in
+            switch segment {
+            case .text(let text):
+                for ch in text.unicodeScalars {
+                    if ch == "\\" { out += "\\\\" } else { out.unicodeScalars.append(ch) }
+                }
+            case .invalid(let byte): out += "\\x" + FieldText.hex2(byte)
+            }
+        }
+        string = out
+        isExact = false
+    }
+
+    /// A run of valid UTF-8, or one byte that is not part of any.
+    public enum Segment { case text(String), invalid(UInt8) }
+
+    /// Splits `bytes` into maximal valid UTF-8 runs and single invalid bytes.
+    public static func forEachSegment(_ bytes: [UInt8], _ body: (Segment) -> Void) {
+        var start = 0
+        var i = 0
+        while i < bytes.count {
+            let n = validSequenceLength(bytes, at: i)
+            if n > 0 { i += n; continue }
+            if start < i { body(.text(String(decoding: bytes[start..<i], as: UTF8.self))) }
+            body(.invalid(bytes[i]))
+            i += 1
+            start = i
+        }
+        if start < bytes.count { body(.text(String(decoding: bytes[start...], as: UTF8.self))) }
+    }
+
+    /// Length of the well-formed UTF-8 sequence at `i`, or 0 when there is none.
+    static func validSequenceLength(_ b: [UInt8], at i: Int) -> Int {
+        let c = b[i]
+        func cont(_ k: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xBF) -> Bool {
+            i + k < b.count && b[i + k] >= lo && b[i + k] <= hi
+        }
+        switch c {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: return cont(1) ? 2 : 0
+        case 0xE0: return cont(1, 0xA0) && cont(2) ? 3 : 0
+        case 0xE1...0xEC, 0xEE...0xEF: return cont(1) && cont(2) ? 3 : 0
+        case 0xED: return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0
+        case 0xF0: return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0
+        case 0xF1...0xF3: return cont(1) && cont(2) && cont(3) ? 4 : 0
+        case 0xF4: return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0
+        default: return 0
+        }
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+    static func hex2(_ b: UInt8) -> String {
+        String(decoding: [hexDigits[Int(b >> 4)], hexDigits[Int(b & 15)]], as: UTF8.self)
+    }
+}

@@ -1,0 +1,1 @@
+// Windows ETW .etl decoding: see EtlFile.

@@ -1,0 +1,1 @@
+// Linux sources: eBPF sensor.

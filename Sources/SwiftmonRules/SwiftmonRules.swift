@@ -1,0 +1,1 @@
+// Sysmon configuration rules: see RuleSet.

@@ -1,0 +1,1 @@
+// Sinks: console text and JSON lines.

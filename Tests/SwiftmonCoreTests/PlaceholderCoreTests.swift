@@ -1,0 +1,6 @@
+import XCTest
+@testable import SwiftmonCore
+
+final class PlaceholderCoreTests: XCTestCase {
+    func testTargetLinks() {}
+}

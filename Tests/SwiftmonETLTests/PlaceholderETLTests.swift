@@ -1,0 +1,6 @@
+import XCTest
+@testable import SwiftmonETL
+
+final class PlaceholderETLTests: XCTestCase {
+    func testTargetLinks() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import SwiftmonLinux
+
+final class PlaceholderLinuxTests: XCTestCase {
+    func testTargetLinks() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import SwiftmonRules
+
+final class PlaceholderRulesTests: XCTestCase {
+    func testTargetLinks() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import SwiftmonSinks
+
+final class PlaceholderSinksTests: XCTestCase {
+    func testTargetLinks() {}
+}
