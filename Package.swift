@@ -18,6 +18,8 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev"])]
         ),
+        // Linux syscall declarations Swift's Glibc module lacks (epoll, signalfd, timerfd).
+        .target(name: "CLinuxSyscalls"),
         // The one header that defines the records crossing from BPF to Swift.
         .target(name: "CSwiftmonRecords"),
         // Event model, schema, rendering, process cache, pipeline: pure Swift.
@@ -32,7 +34,7 @@ let package = Package(
         .target(
             name: "SwiftmonLinux",
             dependencies: [
-                "SwiftmonCore", "CLibbpf", "CSwiftmonRecords",
+                "SwiftmonCore", "CLibbpf", "CSwiftmonRecords", "CLinuxSyscalls",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["bpf"]
@@ -52,5 +54,6 @@ let package = Package(
             name: "SwiftmonLinuxTests",
             dependencies: ["SwiftmonLinux", "SwiftmonCore", "CSwiftmonRecords"]
         ),
-    ]
+    ],
+    swiftLanguageModes: [.v5]
 )

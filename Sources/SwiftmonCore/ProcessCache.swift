@@ -1,0 +1,75 @@
+/// What swiftmon knows about a live process, for the events of its threads, its
+/// exit and its children. Filled from the start-up scan of /proc and from the
+/// kernel's exec and fork records, never from /proc on the hot path.
+public struct ProcessEntry: Sendable {
+    public var guid: ProcessGuid
+    public var pid: UInt32
+    public var image: FieldText
+    public var commandLine: FieldText
+    public var user: String
+    /// Exact bytes of image/command line when they were not valid UTF-8.
+    public var imageBytes: [UInt8]?
+    public var commandLineBytes: [UInt8]?
+
+    public init(guid: ProcessGuid, pid: UInt32, image: [UInt8], commandLine: [UInt8], user: String) {
+        self.guid = guid
+        self.pid = pid
+        self.image = FieldText(image)
+        self.commandLine = FieldText(commandLine)
+        self.imageBytes = self.image.isExact ? nil : image
+        self.commandLineBytes = self.commandLine.isExact ? nil : commandLine
+        self.user = user
+    }
+}
+
+/// The processes alive now, by PID. Entries of processes that exited stay a
+/// little while (`retention` events later they go) so that records already in
+/// flight — a child's exec that raced its parent's exit — still find them.
+public struct ProcessCache: Sendable {
+    private var live: [UInt32: ProcessEntry] = [:]
+    private var exited: [(pid: UInt32, guid: ProcessGuid, at: UInt64)] = []
+    private var exitedHead = 0
+    private var clock: UInt64 = 0
+    public let retention: UInt64
+    public let capacity: Int
+
+    public init(retention: UInt64 = 4096, capacity: Int = 1 << 20) {
+        self.retention = retention
+        self.capacity = capacity
+    }
+
+    public var count: Int { live.count }
+
+    public subscript(pid: UInt32) -> ProcessEntry? { live[pid] }
+
+    /// The entry for `pid` if it is the process named by `guid`.
+    public func lookup(pid: UInt32, guid: ProcessGuid) -> ProcessEntry? {
+        guard let info = live[pid], info.guid == guid else { return nil }
+        return info
+    }
+
+    public mutating func insert(_ info: ProcessEntry) {
+        tick()
+        if live.count >= capacity, live[info.pid] == nil { return }
+        live[info.pid] = info
+    }
+
+    /// Marks a process gone; its entry stays for `retention` more operations.
+    public mutating func markExited(pid: UInt32, guid: ProcessGuid) {
+        tick()
+        exited.append((pid, guid, clock))
+    }
+
+    private mutating func tick() {
+        clock &+= 1
+        while exitedHead < exited.count, clock - exited[exitedHead].at > retention {
+            let (pid, guid, _) = exited[exitedHead]
+            if live[pid]?.guid == guid { live[pid] = nil }
+            exitedHead += 1
+        }
+        if exitedHead > 4096, exitedHead * 2 > exited.count {
+            exited.removeFirst(exitedHead)
+            exitedHead = 0
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import CLibbpf
+import CSwiftmonRecords
+import Glibc
+import SwiftmonCore
+
+/// Why the sensor could not start, naming the loader stage and the probe.
+public struct SensorError: Error, CustomStringConvertible {
+    public enum Stage: String, Sendable { case open, configure, load, attach, read }
+    public let stage: Stage
+    public let probe: String?
+    public let message: String
+    /// What libbpf said just before the failure (verifier log tail and such).
+    public let libbpfLog: [String]
+
+    public var description: String {
+        var s = "cannot \(stage.rawValue) the BPF sensor"
+        if let probe { s += " (\(probe))" }
+        s += ": \(message)"
+        return s
+    }
+}
+
+/// swiftmon's BPF programs, loaded with libbpf in explicit stages:
+/// open → configure → load → attach → read. Closing it (or the process ending)
+/// removes every program, link and map: nothing is pinned.
+final class BPFSensor {
+    /// The BPF object file, kept alive for libbpf while the object is open.
+    private let objectBytes: UnsafeMutableRawBufferPointer
+    private var object: OpaquePointer?
+    private var links: [OpaquePointer] = []
+    private var ringBuffer: OpaquePointer?
+    private(set) var attachedPrograms: [String] = []
+    private let possibleCPUs: Int
+
+    /// Opens and configures the embedded object; nothing is in the kernel yet.
+    init(objectBytes bytes: [UInt8], ringBufferBytes: Int) throws {
+        LibbpfLog.install()
+        objectBytes = .allocate(byteCount: bytes.count, alignment: 8)
+        objectBytes.copyBytes(from: bytes)
+        possibleCPUs = Int(libbpf_num_possible_cpus())
+
+        var opts = bpf_object_open_opts()
+        opts.sz = MemoryLayout<bpf_object_open_opts>.size
+        object = "swiftmon".withCString { name in
+            opts.object_name = name
+            return bpf_object__open_mem(objectBytes.baseAddress, objectBytes.count, &opts)
+        }
+        guard object != nil else { throw failure(.open, nil, errno) }
+
+        try configureMap("events", maxEntries: UInt32(ringBufferBytes))
+        try configureMap("exec_scratch_area", maxEntries: UInt32(max(1, possibleCPUs)))
+    }
+
+    deinit {
+        close()
+        objectBytes.deallocate()
+    }
+
+    private func configureMap(_ name: String, maxEntries: UInt32) throws {
+        guard let map = bpf_object__find_map_by_name(object, name) else {
+            throw SensorError(stage: .configure, probe: name, message: "map not found in the object", libbpfLog: [])
+        }
+        let rc = bpf_map__set_max_entries(map, maxEntries)
+        if rc != 0 { throw failure(.configure, name, -rc) }
+    }
+
+    /// Loads every program into the kernel (the verifier runs here).
+    func load() throws {
+        let rc = bpf_object__load(object)
+        if rc != 0 { throw failure(.load, nil, -rc) }
+    }
+
+    /// Attaches every program at the hook its section names.
+    func attach() throws {
+        var program = bpf_object__next_program(object, nil)
+        while let p = program {
+            let name = String(cString: bpf_program__name(p))
+            guard let link = bpf_program__attach(p) else { throw failure(.attach, name, errno) }
+            links.append(link)
+            attachedPrograms.append(name)
+            program = bpf_object__next_program(object, p)
+        }
+    }
+
+    /// Starts reading the ring buffer: `handler` gets each record's bytes.
+    /// Returns the descriptor to wait on for new records.
+    func openRingBuffer(_ handler: RecordHandler) throws -> Int32 {
+        guard let map = bpf_object__find_map_by_name(object, "events") else {
+            throw SensorError(stage: .read, probe: "events", message: "map not found", libbpfLog: [])
+        }
+        let context = Unmanaged.passUnretained(handler).toOpaque()
+        ringBuffer = ring_buffer__new(bpf_map__fd(map), { context, data, size in
+            let handler = Unmanaged<RecordHandler>.fromOpaque(context!).takeUnretainedValue()
+            handler.handle(UnsafeRawBufferPointer(start: data, count: size))
+            return 0
+        }, context, nil)
+        guard ringBuffer != nil else { throw failure(.read, "events", errno) }
+        return ring_buffer__epoll_fd(ringBuffer)
+    }
+
+    /// Hands every record now in the ring buffer to the handler, without waiting.
+    @discardableResult
+    func consume() throws -> Int {
+        let n = ring_buffer__consume(ringBuffer)
+        if n < 0 { throw failure(.read, "events", -n) }
+        return Int(n)
+    }
+
+    /// Records the kernel could not write (ring buffer full), per record kind,
+    /// summed over CPUs: running totals since load.
+    func lostRecords() -> [UInt32: UInt64] {
+        guard let map = bpf_object__find_map_by_name(object, "lost_records") else { return [:] }
+        var out: [UInt32: UInt64] = [:]
+        var perCPU = [UInt64](repeating: 0, count: max(1, possibleCPUs))
+        for kind in UInt32(1)..<UInt32(SM_RECORD_KIND_COUNT.rawValue) {
+            var key = kind
+            let rc = perCPU.withUnsafeMutableBytes { values in
+                bpf_map__lookup_elem(map, &key, 4, values.baseAddress, values.count, 0)
+            }
+            if rc == 0 { out[kind] = perCPU.reduce(0, +) }
+        }
+        return out
+    }
+
+    /// Detaches and unloads everything. Safe to call twice.
+    func close() {
+        if let rb = ringBuffer { ring_buffer__free(rb); ringBuffer = nil }
+        for link in links { bpf_link__destroy(link) }
+        links.removeAll()
+        if let obj = object { bpf_object__close(obj); object = nil }
+    }
+
+    private func failure(_ stage: SensorError.Stage, _ probe: String?, _ code: Int32) -> SensorError {
+        SensorError(stage: stage, probe: probe, message: String(cString: strerror(code)), libbpfLog: LibbpfLog.recent())
+    }
+}
+
+/// Receives raw records from the ring buffer, on the reading thread.
+class RecordHandler {
+    func handle(_ record: UnsafeRawBufferPointer) {}
+}
+
+/// libbpf's diagnostics: kept (the last lines) to explain a failure, and
+/// printed to stderr only in verbose mode.
+enum LibbpfLog {
+    nonisolated(unsafe) static var verbose = false
+    nonisolated(unsafe) private static var lines: [String] = []
+    private static let lock = Lock()
+
+    static func install() {
+        libbpf_set_print { level, format, args in
+            guard let format, let args else { return 0 }
+            var buffer = [CChar](repeating: 0, count: 1024)
+            _ = vsnprintf(&buffer, buffer.count, format, args)
+            let line = String(cString: buffer).trimmingCharacters(in: "\n")
+            LibbpfLog.lock.withLock {
+                LibbpfLog.lines.append(line)
+                if LibbpfLog.lines.count > 40 { LibbpfLog.lines.removeFirst(LibbpfLog.lines.count - 40) }
+            }
+            // Debug lines (relocations, section dumps) are kept for failure
+            // reports only; warnings and information show in verbose mode.
+            if LibbpfLog.verbose && level != LIBBPF_DEBUG {
+                fputs("\(line.hasPrefix("libbpf:") ? "" : "libbpf: ")\(line)\n", stderr)
+            }
+            return 0
+        }
+    }
+
+    static func recent() -> [String] { lock.withLock { lines } }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = Substring(self)
+        while s.last == set { s.removeLast() }
+        return String(s)
+    }
+}

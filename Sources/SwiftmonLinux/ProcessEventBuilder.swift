@@ -1,0 +1,147 @@
+import CSwiftmonRecords
+import SwiftmonCore
+
+/// Turns the kernel's process records into Sysmon events, keeping the process
+/// cache that gives each event its process's image, user and parent. Runs on
+/// the ring-buffer reader's thread only; reads nothing from /proc.
+final class ProcessEventBuilder {
+    let host: HostIdentity
+    let users: UserNames
+    let hasher: FileHasher?
+    private(set) var cache = ProcessCache()
+
+    init(host: HostIdentity, users: UserNames, hasher: FileHasher?) {
+        self.host = host
+        self.users = users
+        self.hasher = hasher
+    }
+
+    func seed(with scanner: ProcScanner) -> Int { scanner.scan(into: &cache) }
+
+    func events(for record: KernelRecord, into out: inout [Event]) {
+        switch record {
+        case .exec(let r): out.append(processCreate(r))
+        case .fork(let r): fork(r, into: &out)
+        case .exit(let r): exit(r, into: &out)
+        }
+    }
+
+    private func processCreate(_ r: ExecRecord) -> Event {
+        let h = r.raw.header
+        let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
+        let image = KernelText.path(fromComponents: r.imageComponents, truncated: h.has(SM_FLAG_IMAGE_TRUNCATED))
+        let cwd = KernelText.path(fromComponents: r.cwdComponents, truncated: h.has(SM_FLAG_CWD_TRUNCATED))
+        let commandLine: [UInt8] = h.has(SM_FLAG_ARGS_UNREADABLE)
+            ? Array("…[command line unreadable]".utf8)
+            : KernelText.commandLine(fromArguments: r.arguments, total: r.raw.args_total,
+                                     truncated: h.has(SM_FLAG_ARGS_TRUNCATED))
+        let creds = r.raw.credentials
+        let user = users.name(creds.euid)
+
+        var e = Event(.processCreate, time: host.time(bootNanoseconds: h.time_boot_ns))
+        e["ProcessGuid"] = guid.description
+        e["ProcessId"] = String(h.pid)
+        e.set("Image", bytes: image)
+        e.set("CommandLine", bytes: commandLine)
+        e.set("CurrentDirectory", bytes: cwd)
+        e["User"] = user
+        e["LogonGuid"] = host.logonGuid(loginUID: creds.login_uid)
+        e["LogonId"] = String(creds.login_uid)
+        e["TerminalSessionId"] = String(creds.session_id)
+        if let hasher, let hashes = hasher.hashes(
+            path: image,
+            identity: .init(device: UInt64(r.raw.image_device), inode: r.raw.image_inode,
+                            ctimeNanoseconds: r.raw.image_ctime_ns)) {
+            e["Hashes"] = hashes
+        }
+        let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
+        e["ParentProcessGuid"] = parentGuid.description
+        e["ParentProcessId"] = String(r.raw.parent_pid)
+        if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
+            e.set(parent: parent)
+        }
+        switch r.raw.elf_class {
+        case 1: e["Architecture"] = "32-bit"
+        case 2: e["Architecture"] = "64-bit"
+        default: break
+        }
+        cache.insert(ProcessEntry(guid: guid, pid: h.pid, image: image, commandLine: commandLine, user: user))
+        return e
+    }
+
+    private func fork(_ r: ForkRecord, into out: inout [Event]) {
+        let h = r.raw.header
+        let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
+        if r.isThread {
+            var e = Event(.threadCreate, time: host.time(bootNanoseconds: h.time_boot_ns))
+            e.fill(process: guid, pid: h.pid, from: cache.lookup(pid: h.pid, guid: guid),
+                   fallbackUser: users.name(r.raw.credentials.euid))
+            e["ThreadId"] = String(h.tid)
+            out.append(e)
+            return
+        }
+        // A new process runs its parent's image until it execs: it inherits
+        // the parent's entry under its own GUID. No event: ProcessCreate comes
+        // with exec, as in Sysmon for Linux.
+        let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
+        let user = users.name(r.raw.credentials.euid)
+        if var entry = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
+            entry.guid = guid
+            entry.pid = h.pid
+            entry.user = user
+            cache.insert(entry)
+        } else {
+            cache.insert(ProcessEntry(guid: guid, pid: h.pid, image: [], commandLine: [], user: user))
+        }
+    }
+
+    private func exit(_ r: ExitRecord, into out: inout [Event]) {
+        let h = r.raw.header
+        let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
+        let entry = cache.lookup(pid: h.pid, guid: guid)
+        let time = host.time(bootNanoseconds: h.time_boot_ns)
+        if r.isThread {
+            var e = Event(.threadTerminate, time: time)
+            e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
+            e["ThreadId"] = String(h.tid)
+            out.append(e)
+        }
+        guard r.isLastThread else { return }
+        var e = Event(.processTerminate, time: time)
+        e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
+        e["ExitCode"] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
+        out.append(e)
+        cache.markExited(pid: h.pid, guid: guid)
+    }
+
+    /// wait(2)'s status → the exit code a shell shows: the status of a normal
+    /// exit, 128 + the signal number for a process killed by a signal.
+    static func exitStatus(_ code: UInt32) -> Int {
+        let signal = Int(code & 0x7F)
+        return signal == 0 ? Int((code >> 8) & 0xFF) : 128 + signal
+    }
+}
+
+extension Event {
+    /// ProcessGuid, ProcessId, Image and User of the process an event belongs to.
+    mutating func fill(process guid: ProcessGuid, pid: UInt32, from entry: ProcessEntry?, fallbackUser: String?) {
+        self["ProcessGuid"] = guid.description
+        self["ProcessId"] = String(pid)
+        if let entry {
+            setText("Image", entry.image, exact: entry.imageBytes)
+            self["User"] = entry.user
+        } else if let fallbackUser {
+            self["User"] = fallbackUser
+        }
+    }
+
+    mutating func set(parent: ProcessEntry) {
+        setText("ParentImage", parent.image, exact: parent.imageBytes)
+        setText("ParentCommandLine", parent.commandLine, exact: parent.commandLineBytes)
+        self["ParentUser"] = parent.user
+    }
+
+    mutating func setText(_ field: String, _ text: FieldText, exact: [UInt8]?) {
+        if let exact { set(field, bytes: exact) } else if !text.string.isEmpty { self[field] = text.string }
+    }
+}

@@ -1,1 +1,0 @@
-// Linux sources: eBPF sensor.

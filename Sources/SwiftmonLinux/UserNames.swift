@@ -1,0 +1,35 @@
+import Glibc
+
+/// uid → user name, looked up once per uid (a storm of one user's processes
+/// asks NSS once). A uid without a name is shown as its number.
+final class UserNames {
+    private var names: [UInt32: String] = [:]
+    private var passwdChange: Int = 0
+
+    func name(_ uid: UInt32) -> String {
+        if let n = names[uid] { return n }
+        let n = lookup(uid) ?? String(uid)
+        names[uid] = n
+        return n
+    }
+
+    /// Forgets the cache when /etc/passwd changed (users added or renamed).
+    func refreshIfChanged() {
+        var st = stat()
+        guard stat("/etc/passwd", &st) == 0 else { return }
+        let stamp = Int(st.st_mtim.tv_sec) &* 1_000_000_000 &+ Int(st.st_mtim.tv_nsec)
+        if stamp != passwdChange {
+            passwdChange = stamp
+            names.removeAll()
+        }
+    }
+
+    private func lookup(_ uid: UInt32) -> String? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let rc = getpwuid_r(uid, &pwd, &buffer, buffer.count, &result)
+        guard rc == 0, result != nil, let name = pwd.pw_name else { return nil }
+        return String(cString: name)
+    }
+}

@@ -1,0 +1,82 @@
+import SwiftmonCore
+
+/// One JSON object per line: `EventID`, `EventName`, then every field under
+/// its Sysmon name in schema order, all values as strings.
+///
+/// Bytes that are not valid UTF-8 (hostile file names) are written as the
+/// escapes `\udc80`…`\udcff`, the surrogate-escape convention: readers that
+/// know it (Python's `surrogateescape`) recover the exact bytes, and no valid
+/// text can produce them, so nothing is ambiguous.
+public final class JSONLinesSink: EventSink {
+    private let output: FileOutput
+
+    public init(output: FileOutput) { self.output = output }
+
+    public func emit(_ event: Event) throws {
+        try output.write(JSONLinesSink.render(event))
+    }
+
+    public func flush() throws { try output.flush() }
+
+    public static func render(_ event: Event) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out += Array("{\"EventID\":".utf8)
+        out += Array(String(event.kind.id).utf8)
+        out += Array(",\"EventName\":".utf8)
+        appendString(event.kind.name, to: &out)
+        for (i, name) in event.kind.fields.enumerated() {
+            out.append(UInt8(ascii: ","))
+            appendString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            if let bytes = event.rawBytes[i] {
+                appendBytes(bytes, to: &out)
+            } else {
+                appendString(event.values[i], to: &out)
+            }
+        }
+        out += Array("}\n".utf8)
+        return out
+    }
+
+    static let hex = Array("0123456789abcdef".utf8)
+
+    /// A JSON string literal for valid text.
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 { appendEscaped(b, to: &out) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A JSON string literal for bytes that may not be valid UTF-8.
+    static func appendBytes(_ bytes: [UInt8], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        FieldText.forEachSegment(bytes) { segment in
+            switch segment {
+            case .text(let text):
+                for b in text.utf8 { appendEscaped(b, to: &out) }
+            case .invalid(let byte):
+                out += Array("\\udc".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 15)])
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    static func appendEscaped(_ b: UInt8, to out: inout [UInt8]) {
+        switch b {
+        case UInt8(ascii: "\""): out += [0x5C, 0x22]
+        case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
+        case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+        case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+        case 0x09: out += [0x5C, UInt8(ascii: "t")]
+        case 0..<0x20, 0x7F:
+            out += Array("\\u00".utf8)
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 15)])
+        default: out.append(b)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Sinks: console text and JSON lines.

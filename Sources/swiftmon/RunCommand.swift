@@ -1,0 +1,106 @@
+import ArgumentParser
+import Glibc
+import SwiftmonCore
+import SwiftmonLinux
+
+extension Swiftmon {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Monitor this machine live until Ctrl-C (needs root).",
+            discussion: """
+                Loads swiftmon's eBPF programs, then writes one event per process start \
+                (ProcessCreate, 1), process exit (ProcessTerminate, 5), thread start and exit \
+                (ThreadCreate 200, ThreadTerminate 201), plus the monitor's own start/stop (4) \
+                and loss reports (255). Ctrl-C or SIGTERM stops cleanly and removes every BPF \
+                program and map swiftmon loaded.
+                """
+        )
+
+        @OptionGroup var output: OutputOptions
+
+        @Option(name: .long, help: ArgumentHelp("Hash executables: a list such as sha256,md5 (md5, sha1, sha256, sha384, sha512, or * for all). Each file is hashed once per identity.", valueName: "algorithms"))
+        var hash: String?
+
+        @Option(name: .customLong("buffer-size"), help: ArgumentHelp("Size of the kernel ring buffer in MiB (a power of two).", valueName: "MiB"))
+        var bufferSize: Int = 16
+
+        @Option(name: .customLong("queue-size"), help: ArgumentHelp("Events that may wait between the kernel reader and the outputs; beyond it events are counted as lost.", valueName: "events"))
+        var queueSize: Int = 262_144
+
+        @Option(name: .customLong("status-interval"), help: ArgumentHelp("Seconds between status lines (events/s, losses) on stderr when it is a terminal; 0 for none.", valueName: "seconds"))
+        var statusInterval: Int = 5
+
+        @Flag(name: .long, help: "Print statistics (events per kind, losses, CPU time) on stderr at exit.")
+        var stats = false
+
+        @Flag(name: [.short, .long], help: "Say which probes were attached and what libbpf reports.")
+        var verbose = false
+
+        func validate() throws {
+            guard bufferSize > 0, bufferSize <= 1024, bufferSize & (bufferSize - 1) == 0 else {
+                throw ValidationError("--buffer-size must be a power of two between 1 and 1024 MiB, not \(bufferSize)")
+            }
+            guard queueSize > 0 else { throw ValidationError("--queue-size must be positive") }
+            guard statusInterval >= 0 else { throw ValidationError("--status-interval must be 0 or more") }
+        }
+
+        func run() throws {
+            if let problem = SensorSession.checkRequirements() {
+                throw CleanExit.failure(problem)
+            }
+            var options = SensorOptions()
+            options.ringBufferBytes = bufferSize << 20
+            options.queueCapacity = queueSize
+            options.hashAlgorithms = hash ?? ""
+            options.statusInterval = statusInterval
+            options.verbose = verbose
+            options.version = Swiftmon.version
+
+            let sink: EventSink
+            do { sink = try output.makeSink() } catch {
+                throw CleanExit.failure("cannot open the output: \(error)")
+            }
+            let pipeline = EventPipeline(sinks: [sink], capacity: queueSize)
+            let session = SensorSession(options: options, pipeline: pipeline)
+            do {
+                try session.start()
+            } catch let error as SensorError {
+                throw CleanExit.failure(SensorAdvice.explain(error, verbose: verbose))
+            } catch {
+                throw CleanExit.failure("\(error)")
+            }
+            let statistics = try session.run()
+            if stats { fputs(statistics.report, stderr) }
+        }
+    }
+}
+
+/// Failure messages that say what is missing and what to do.
+enum SensorAdvice {
+    static func explain(_ error: SensorError, verbose: Bool) -> String {
+        var text = "\(error)"
+        switch (error.stage, error.message) {
+        case (.load, let m) where m.contains("Operation not permitted"):
+            text += "\nThe kernel refused to load BPF programs. swiftmon needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); check kernel lockdown and container seccomp profiles."
+        case (.load, _), (.attach, _):
+            text += "\nThis kernel may lack BTF-enabled tracepoints (tp_btf, Linux 5.5+) or bpf_loop (5.17+)."
+        default:
+            break
+        }
+        if !error.libbpfLog.isEmpty {
+            let tail = verbose ? error.libbpfLog : Array(error.libbpfLog.suffix(8))
+            text += "\nlibbpf said:\n  " + tail.joined(separator: "\n  ")
+        }
+        return text
+    }
+}
+
+extension CleanExit {
+    /// Ends the command with `message` on stderr and exit status 1.
+    static func failure(_ message: String) -> Error { CommandFailure(message: message) }
+}
+
+struct CommandFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
