@@ -46,6 +46,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Real processes for the end-to-end tests (threads, exec storms, hostile argv).
+        .executableTarget(name: "swiftmon-testhelper", path: "Tests/SwiftmonTestHelper"),
         .testTarget(name: "SwiftmonCoreTests", dependencies: ["SwiftmonCore"]),
         .testTarget(name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore"]),
         .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore"]),

@@ -30,24 +30,31 @@ public struct Event: Sendable {
                 preconditionFailure("\(kind.name) has no field \(field)")
             }
             values[i] = newValue ?? Event.absent
-            rawBytes[i] = nil
+            if !rawBytes.isEmpty { rawBytes[i] = nil }
         }
     }
 
     public subscript(index: Int) -> String {
         get { values[index] }
-        set { values[index] = newValue; rawBytes[index] = nil }
+        set {
+            values[index] = newValue
+            if !rawBytes.isEmpty { rawBytes[index] = nil }
+        }
     }
 
     /// Sets `field` from bytes read from the kernel (paths, command lines): kept
     /// exactly when they are not valid UTF-8.
-    public mutating func set(_ field: String, bytes: some Collection<UInt8>) {
+    public mutating func set(_ field: String, bytes: [UInt8]) {
         guard let i = kind.index(of: field) else {
             preconditionFailure("\(kind.name) has no field \(field)")
         }
         let text = FieldText(bytes)
         values[i] = text.string
-        rawBytes[i] = text.isExact ? nil : Array(bytes)
+        if text.isExact {
+            if !rawBytes.isEmpty { rawBytes[i] = nil }
+        } else {
+            rawBytes[i] = bytes
+        }
     }
 
     /// Copies the value (and exact bytes) of `source[sourceField]` into `field`.

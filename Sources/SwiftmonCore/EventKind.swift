@@ -23,8 +23,12 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
     public var description: String { name }
     public var extraFields: ArraySlice<String> { fields[sysmonFieldCount...] }
 
+    /// Position of each field in ``fields``.
+    public let fieldIndex: [String: Int]
+
     /// Position of `field` in ``fields``, or `nil`.
-    public func index(of field: String) -> Int? { fields.firstIndex(of: field) }
+    @inline(__always)
+    public func index(of field: String) -> Int? { fieldIndex[field] }
 
     init(
         _ id: Int, _ ruleTag: String?, name: String? = nil, logged: Bool,
@@ -34,6 +38,7 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
         self.ruleTag = ruleTag
         self.name = name ?? ruleTag ?? "Event\(id)"
         self.fields = sysmon + extra
+        self.fieldIndex = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1, $0) })
         self.sysmonFieldCount = sysmon.count
         self.loggedWithoutRuleBlock = logged
     }

@@ -8,7 +8,7 @@ public struct FieldText: Sendable {
     public let string: String
     public let isExact: Bool
 
-    public init(_ bytes: some Collection<UInt8>) {
+    public init(_ bytes: [UInt8]) {
         if let valid = String(validating: bytes, as: UTF8.self) {
             string = valid
             isExact = true
@@ -16,7 +16,7 @@ public struct FieldText: Sendable {
         }
         var out = String()
         out.reserveCapacity(bytes.count + 16)
-        FieldText.forEachSegment(Array(bytes)) { segment in
+        FieldText.forEachSegment(bytes) { segment in
             switch segment {
             case .text(let text):
                 for ch in text.unicodeScalars {

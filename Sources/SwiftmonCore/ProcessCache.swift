@@ -2,7 +2,11 @@
 /// exit and its children. Filled from the start-up scan of /proc and from the
 /// kernel's exec and fork records, never from /proc on the hot path.
 public struct ProcessEntry: Sendable {
-    public var guid: ProcessGuid
+    public var guid: ProcessGuid {
+        didSet { guidText = guid.description }
+    }
+    /// `guid` as events show it, formatted once per process.
+    public private(set) var guidText: String
     public var pid: UInt32
     public var image: FieldText
     public var commandLine: FieldText
@@ -11,8 +15,10 @@ public struct ProcessEntry: Sendable {
     public var imageBytes: [UInt8]?
     public var commandLineBytes: [UInt8]?
 
-    public init(guid: ProcessGuid, pid: UInt32, image: [UInt8], commandLine: [UInt8], user: String) {
+    public init(guid: ProcessGuid, pid: UInt32, image: [UInt8], commandLine: [UInt8], user: String,
+                guidText: String? = nil) {
         self.guid = guid
+        self.guidText = guidText ?? guid.description
         self.pid = pid
         self.image = FieldText(image)
         self.commandLine = FieldText(commandLine)

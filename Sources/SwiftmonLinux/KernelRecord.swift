@@ -24,9 +24,9 @@ enum KernelRecord {
             guard argsEnd <= bytes.count else { return nil }
             self = .exec(ExecRecord(
                 raw: r,
-                imageComponents: Array(bytes[fixed..<imageEnd]),
-                cwdComponents: Array(bytes[imageEnd..<cwdEnd]),
-                arguments: Array(bytes[cwdEnd..<argsEnd])))
+                imageComponents: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[fixed..<imageEnd])),
+                cwdComponents: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[imageEnd..<cwdEnd])),
+                arguments: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[cwdEnd..<argsEnd]))))
         case SM_RECORD_FORK.rawValue:
             guard bytes.count >= MemoryLayout<sm_fork_record>.size else { return nil }
             self = .fork(ForkRecord(raw: base.loadUnaligned(as: sm_fork_record.self)))

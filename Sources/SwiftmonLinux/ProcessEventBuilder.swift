@@ -39,7 +39,8 @@ final class ProcessEventBuilder {
         let user = users.name(creds.euid)
 
         var e = Event(.processCreate, time: host.time(bootNanoseconds: h.time_boot_ns))
-        e["ProcessGuid"] = guid.description
+        let guidText = guid.description
+        e["ProcessGuid"] = guidText
         e["ProcessId"] = String(h.pid)
         e.set("Image", bytes: image)
         e.set("CommandLine", bytes: commandLine)
@@ -55,17 +56,20 @@ final class ProcessEventBuilder {
             e["Hashes"] = hashes
         }
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
-        e["ParentProcessGuid"] = parentGuid.description
         e["ParentProcessId"] = String(r.raw.parent_pid)
         if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
+            e["ParentProcessGuid"] = parent.guidText
             e.set(parent: parent)
+        } else {
+            e["ParentProcessGuid"] = parentGuid.description
         }
         switch r.raw.elf_class {
         case 1: e["Architecture"] = "32-bit"
         case 2: e["Architecture"] = "64-bit"
         default: break
         }
-        cache.insert(ProcessEntry(guid: guid, pid: h.pid, image: image, commandLine: commandLine, user: user))
+        cache.insert(ProcessEntry(guid: guid, pid: h.pid, image: image, commandLine: commandLine, user: user,
+                                  guidText: guidText))
         return e
     }
 
@@ -125,7 +129,7 @@ final class ProcessEventBuilder {
 extension Event {
     /// ProcessGuid, ProcessId, Image and User of the process an event belongs to.
     mutating func fill(process guid: ProcessGuid, pid: UInt32, from entry: ProcessEntry?, fallbackUser: String?) {
-        self["ProcessGuid"] = guid.description
+        self["ProcessGuid"] = entry?.guidText ?? guid.description
         self["ProcessId"] = String(pid)
         if let entry {
             setText("Image", entry.image, exact: entry.imageBytes)

@@ -68,6 +68,10 @@ public final class SensorSession {
     private let losses: LossCounters
     private let handler = BatchingHandler()
 
+    /// How long the reader lets records gather after a wake-up (≤ this much
+    /// latency added to an event's delivery).
+    static let coalescingMicroseconds: UInt32 = 10_000
+
     public init(options: SensorOptions, pipeline: EventPipeline) {
         self.options = options
         self.pipeline = pipeline
@@ -145,6 +149,11 @@ public final class SensorSession {
                 switch Token(rawValue: token) {
                 case .ring:
                     try drainRingBuffer()
+                    // The kernel wakes a reader that has caught up on every
+                    // record. Pausing a moment after a drain lets a burst
+                    // collect, so a storm costs one wake-up per few hundred
+                    // records instead of one each; idle, nothing wakes us.
+                    usleep(SensorSession.coalescingMicroseconds)
                 case .signal:
                     for signal in Syscalls.readSignals(signals) {
                         if signal == SIGHUP {

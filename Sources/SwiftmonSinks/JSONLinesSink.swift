@@ -21,23 +21,39 @@ public final class JSONLinesSink: EventSink {
     public static func render(_ event: Event) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
-        out += Array("{\"EventID\":".utf8)
-        out += Array(String(event.kind.id).utf8)
-        out += Array(",\"EventName\":".utf8)
-        appendString(event.kind.name, to: &out)
-        for (i, name) in event.kind.fields.enumerated() {
-            out.append(UInt8(ascii: ","))
-            appendString(name, to: &out)
-            out.append(UInt8(ascii: ":"))
-            if let bytes = event.rawBytes[i] {
+        let prefix = fieldPrefixes[event.kind.id] ?? JSONLinesSink.prefixes(for: event.kind)
+        out.append(contentsOf: prefix.head)
+        for (i, key) in prefix.keys.enumerated() {
+            out.append(contentsOf: key)
+            if !event.rawBytes.isEmpty, let bytes = event.rawBytes[i] {
                 appendBytes(bytes, to: &out)
             } else {
                 appendString(event.values[i], to: &out)
             }
         }
-        out += Array("}\n".utf8)
+        out.append(UInt8(ascii: "}"))
+        out.append(0x0A)
         return out
     }
+
+    /// The constant bytes of each kind's object: `{"EventID":1,"EventName":"…"`
+    /// and `,"Field":` per field, built once.
+    struct Prefixes { let head: [UInt8]; let keys: [[UInt8]] }
+
+    static func prefixes(for kind: EventKind) -> Prefixes {
+        var head = Array("{\"EventID\":\(kind.id),\"EventName\":".utf8)
+        appendString(kind.name, to: &head)
+        let keys = kind.fields.map { name -> [UInt8] in
+            var k: [UInt8] = [UInt8(ascii: ",")]
+            appendString(name, to: &k)
+            k.append(UInt8(ascii: ":"))
+            return k
+        }
+        return Prefixes(head: head, keys: keys)
+    }
+
+    static let fieldPrefixes: [Int: Prefixes] = Dictionary(
+        uniqueKeysWithValues: EventKind.all.map { ($0.id, prefixes(for: $0)) })
 
     static let hex = Array("0123456789abcdef".utf8)
 
@@ -67,16 +83,17 @@ public final class JSONLinesSink: EventSink {
     @inline(__always)
     static func appendEscaped(_ b: UInt8, to out: inout [UInt8]) {
         switch b {
-        case UInt8(ascii: "\""): out += [0x5C, 0x22]
-        case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
-        case 0x0A: out += [0x5C, UInt8(ascii: "n")]
-        case 0x0D: out += [0x5C, UInt8(ascii: "r")]
-        case 0x09: out += [0x5C, UInt8(ascii: "t")]
-        case 0..<0x20, 0x7F:
-            out += Array("\\u00".utf8)
+        case 0x20..<0x7F where b != 0x22 && b != 0x5C: out.append(b)
+        case 0x80...0xFF: out.append(b)
+        case UInt8(ascii: "\""): out.append(0x5C); out.append(0x22)
+        case UInt8(ascii: "\\"): out.append(0x5C); out.append(0x5C)
+        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+        default:
+            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30])
             out.append(hex[Int(b >> 4)])
             out.append(hex[Int(b & 15)])
-        default: out.append(b)
         }
     }
 }

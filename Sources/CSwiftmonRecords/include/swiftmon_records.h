@@ -94,4 +94,12 @@ struct sm_exit_record {
     __u32 pad0;
 };
 
+// Pinned sizes: the BPF compiler and the host compiler must agree on them,
+// and SwiftmonLinuxTests checks that Swift sees the same.
+_Static_assert(sizeof(struct sm_record_header) == 32, "sm_record_header layout");
+_Static_assert(sizeof(struct sm_credentials) == 24, "sm_credentials layout");
+_Static_assert(sizeof(struct sm_exec_record) == 104, "sm_exec_record layout");
+_Static_assert(sizeof(struct sm_fork_record) == 72, "sm_fork_record layout");
+_Static_assert(sizeof(struct sm_exit_record) == 40, "sm_exit_record layout");
+
 #endif

@@ -1,0 +1,110 @@
+import XCTest
+@testable import SwiftmonCore
+
+/// The schema is a contract with every tool that parses Sysmon output:
+/// these lists are EVENTS.md's, field by field.
+final class EventKindTests: XCTestCase {
+    func testSysmonFieldsInSchemaOrder() {
+        XCTAssertEqual(Array(EventKind.processCreate.fields.prefix(EventKind.processCreate.sysmonFieldCount)),
+            ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "FileVersion", "Description", "Product",
+             "Company", "OriginalFileName", "CommandLine", "CurrentDirectory", "User", "LogonGuid", "LogonId",
+             "TerminalSessionId", "IntegrityLevel", "Hashes", "ParentProcessGuid", "ParentProcessId", "ParentImage",
+             "ParentCommandLine", "ParentUser"])
+        XCTAssertEqual(Array(EventKind.processCreate.extraFields), ["Architecture"])
+        XCTAssertEqual(EventKind.processTerminate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "ExitCode"])
+        XCTAssertEqual(EventKind.threadCreate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
+        XCTAssertEqual(EventKind.threadTerminate.fields, EventKind.threadCreate.fields)
+        XCTAssertEqual(Array(EventKind.serviceStateChange.fields.prefix(4)), ["UtcTime", "State", "Version", "SchemaVersion"])
+        XCTAssertEqual(EventKind.error.fields, ["UtcTime", "ID", "Description"])
+        XCTAssertEqual(EventKind.processAccess.fields[2], "SourceProcessGUID", "upper-case GUID in event 10 only")
+        XCTAssertEqual(EventKind.fileDelete.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image",
+                                                    "TargetFilename", "Hashes", "IsExecutable", "Archived"])
+        XCTAssertEqual(Array(EventKind.driverLoad.extraFields), ["ProcessGuid", "ProcessId", "Image", "User", "Result"])
+    }
+
+    func testIDsAndRuleTagsAreUnique() {
+        XCTAssertEqual(Set(EventKind.all.map(\.id)).count, EventKind.all.count)
+        XCTAssertEqual(EventKind.withID(1)?.ruleTag, "ProcessCreate")
+        XCTAssertEqual(EventKind.withRuleTag("RegistryEvent").map(\.id), [12, 13, 14])
+        XCTAssertNil(EventKind.withID(4)?.ruleTag, "the monitor's own state is not filterable")
+        for kind in EventKind.all {
+            XCTAssertEqual(Set(kind.fields).count, kind.fields.count, "\(kind) repeats a field")
+            for (i, f) in kind.fields.enumerated() { XCTAssertEqual(kind.index(of: f), i) }
+        }
+    }
+
+    func testNewEventHasEveryFieldAbsentButTime() {
+        let e = Event(.processCreate, time: EventTime(nanosecondsSinceEpoch: 1_700_000_000_123_456_789))
+        XCTAssertEqual(e["UtcTime"], "2023-11-14 22:13:20.123")
+        XCTAssertEqual(e.values.filter { $0 == "-" }.count, e.kind.fields.count - 1)
+        XCTAssertNil(e["NoSuchField"])
+        XCTAssertEqual(e.time.iso8601Nanoseconds, "2023-11-14T22:13:20.123456789Z")
+    }
+
+    func testTimesBeforeTheEpochFormat() {
+        XCTAssertEqual(EventTime(nanosecondsSinceEpoch: -1).sysmonText, "1969-12-31 23:59:59.999")
+    }
+}
+
+final class FieldTextTests: XCTestCase {
+    func testValidUTF8IsKept() {
+        let t = FieldText(Array("ünï \\ code".utf8))
+        XCTAssertTrue(t.isExact)
+        XCTAssertEqual(t.string, "ünï \\ code")
+    }
+
+    func testInvalidBytesAreEscapedUnambiguously() {
+        let t = FieldText([0x61, 0xFF, 0x5C, 0x78, 0x66, 0x66, 0xC3])  // a, 0xff, "\xff" typed, truncated é
+        XCTAssertFalse(t.isExact)
+        XCTAssertEqual(t.string, #"a\xff\\xff\xc3"#)
+    }
+
+    func testEventKeepsExactBytes() {
+        var e = Event(.processCreate, time: .now())
+        e.set("Image", bytes: [0x2F, 0x62, 0xFE])
+        XCTAssertEqual(e["Image"], #"/b\xfe"#)
+        XCTAssertEqual(e.rawBytes[e.kind.index(of: "Image")!], [0x2F, 0x62, 0xFE])
+        e["Image"] = "/ok"
+        XCTAssertTrue(e.rawBytes.isEmpty)
+    }
+}
+
+final class ProcessGuidTests: XCTestCase {
+    let host = HostIdentity(machine: 0x3D12_19C7, ticksPerSecond: 100, bootEpochNanoseconds: 0)
+
+    func testLayoutAndStability() {
+        let g = host.guid(pid: 0x58F7, startBootNanoseconds: 91_350_000_000)
+        XCTAssertEqual(g.description, "{3d1219c7-0000-0000-0000-23af000058f7}")
+        XCTAssertEqual(host.guid(pid: 0x58F7, startTicks: 9135), g, "/proc start ticks give the same GUID")
+    }
+
+    func testPidReuseGivesANewGuid() {
+        XCTAssertNotEqual(host.guid(pid: 100, startBootNanoseconds: 1_000_000_000),
+                          host.guid(pid: 100, startBootNanoseconds: 1_010_000_000))
+    }
+
+    func testMachineWord() {
+        XCTAssertEqual(HostIdentity.machineWord(fromMachineID: "3d1219c7a5b64c0f9d...\n"), 0x3D12_19C7)
+        XCTAssertNil(HostIdentity.machineWord(fromMachineID: "xyz"))
+    }
+}
+
+final class ProcessCacheTests: XCTestCase {
+    func testExitedEntriesStayForInFlightRecords() {
+        var cache = ProcessCache(retention: 2)
+        let g = ProcessGuid(machine: 1, startTicks: 1, pid: 7)
+        cache.insert(ProcessEntry(guid: g, pid: 7, image: Array("/bin/x".utf8), commandLine: [], user: "root"))
+        cache.markExited(pid: 7, guid: g)
+        XCTAssertNotNil(cache.lookup(pid: 7, guid: g))
+        for i in 0..<3 { cache.insert(ProcessEntry(guid: ProcessGuid(machine: 1, startTicks: 2, pid: UInt32(100 + i)), pid: UInt32(100 + i), image: [], commandLine: [], user: "u")) }
+        XCTAssertNil(cache.lookup(pid: 7, guid: g))
+    }
+
+    func testReusedPidIsNotConfusedWithTheOldProcess() {
+        var cache = ProcessCache()
+        let old = ProcessGuid(machine: 1, startTicks: 1, pid: 7), new = ProcessGuid(machine: 1, startTicks: 5, pid: 7)
+        cache.insert(ProcessEntry(guid: new, pid: 7, image: [], commandLine: [], user: "u"))
+        XCTAssertNil(cache.lookup(pid: 7, guid: old))
+        XCTAssertNotNil(cache.lookup(pid: 7, guid: new))
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import SwiftmonCore
-
-final class PlaceholderCoreTests: XCTestCase {
-    func testTargetLinks() {}
-}

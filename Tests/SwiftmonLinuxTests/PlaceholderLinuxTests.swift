@@ -1,6 +1,0 @@
-import XCTest
-@testable import SwiftmonLinux
-
-final class PlaceholderLinuxTests: XCTestCase {
-    func testTargetLinks() {}
-}

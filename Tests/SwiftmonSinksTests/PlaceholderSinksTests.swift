@@ -1,6 +1,0 @@
-import XCTest
-@testable import SwiftmonSinks
-
-final class PlaceholderSinksTests: XCTestCase {
-    func testTargetLinks() {}
-}
