@@ -13,7 +13,7 @@ GENERATED := Sources/SwiftmonLinux/Generated/SensorObjectBase64.swift
 CONFIG ?= release
 SWIFT_FLAGS := -c $(CONFIG)
 BINARY := .build/$(CONFIG)/swiftmon
-APT_PACKAGES := libbpf-dev bpftool pkg-config
+APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
 PIP_PACKAGES := dissect.etl
 
 .PHONY: all deps bpf build run test bench fuzz clean
@@ -60,10 +60,13 @@ run: build
 test: bpf
 	@command -v python3 >/dev/null && { python3 -c 'import dissect.etl' 2>/dev/null || pip install -q $(PIP_PACKAGES); } || true
 	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --product swiftmon
+	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing $(TEST_ARGS)
 
+# Figures, not tests: exec storm with swiftmon and peer tools side by side.
 bench: build
-	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh
+	swift build $(SWIFT_FLAGS) --product swiftmon-testhelper
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) .build Sources/SwiftmonLinux/Generated
