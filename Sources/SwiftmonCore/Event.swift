@@ -48,6 +48,11 @@ public struct Event: Sendable {
         guard let i = kind.index(of: field) else {
             preconditionFailure("\(kind.name) has no field \(field)")
         }
+        set(i, bytes: bytes)
+    }
+
+    /// Sets the field at `i` (see ``EventKind/index(of:)``) from kernel bytes.
+    public mutating func set(_ i: Int, bytes: [UInt8]) {
         let text = FieldText(bytes)
         values[i] = text.string
         if text.isExact {

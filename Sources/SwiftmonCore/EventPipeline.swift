@@ -95,10 +95,13 @@ public final class EventPipeline: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         let filter = self.filter
         pthread_mutex_unlock(mutex)
-        var kept: [Event] = []
-        kept.reserveCapacity(events.count)
-        for var event in events {
-            if unfiltered || event.kind.ruleTag == nil || filter.evaluate(&event) {
+        var kept: [Event]
+        if unfiltered || filter is LogEverything {
+            kept = events
+        } else {
+            kept = []
+            kept.reserveCapacity(events.count)
+            for var event in events where event.kind.ruleTag == nil || filter.evaluate(&event) {
                 kept.append(event)
             }
         }

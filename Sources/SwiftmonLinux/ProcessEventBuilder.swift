@@ -9,6 +9,9 @@ final class ProcessEventBuilder {
     let users: UserNames
     let hasher: FileHasher?
     private(set) var cache = ProcessCache()
+    // The login session rarely changes between execs: format it once.
+    private var lastLoginUID: UInt32 = 0xFFFF_FFFE
+    private var lastLogon = (guid: "", id: "")
 
     init(host: HostIdentity, users: UserNames, hasher: FileHasher?) {
         self.host = host
@@ -38,34 +41,39 @@ final class ProcessEventBuilder {
         let creds = r.raw.credentials
         let user = users.name(creds.euid)
 
+        typealias F = ProcessCreateField
         var e = Event(.processCreate, time: host.time(bootNanoseconds: h.time_boot_ns))
         let guidText = guid.description
-        e["ProcessGuid"] = guidText
-        e["ProcessId"] = String(h.pid)
-        e.set("Image", bytes: image)
-        e.set("CommandLine", bytes: commandLine)
-        e.set("CurrentDirectory", bytes: cwd)
-        e["User"] = user
-        e["LogonGuid"] = host.logonGuid(loginUID: creds.login_uid)
-        e["LogonId"] = String(creds.login_uid)
-        e["TerminalSessionId"] = String(creds.session_id)
+        e[F.processGuid] = guidText
+        e[F.processId] = String(h.pid)
+        e.set(F.image, bytes: image)
+        e.set(F.commandLine, bytes: commandLine)
+        e.set(F.currentDirectory, bytes: cwd)
+        e[F.user] = user
+        if creds.login_uid != lastLoginUID {
+            lastLoginUID = creds.login_uid
+            lastLogon = (host.logonGuid(loginUID: creds.login_uid), String(creds.login_uid))
+        }
+        e[F.logonGuid] = lastLogon.guid
+        e[F.logonId] = lastLogon.id
+        e[F.terminalSessionId] = String(creds.session_id)
         if let hasher, let hashes = hasher.hashes(
             path: image,
             identity: .init(device: UInt64(r.raw.image_device), inode: r.raw.image_inode,
                             ctimeNanoseconds: r.raw.image_ctime_ns)) {
-            e["Hashes"] = hashes
+            e[F.hashes] = hashes
         }
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
-        e["ParentProcessId"] = String(r.raw.parent_pid)
+        e[F.parentProcessId] = String(r.raw.parent_pid)
         if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
-            e["ParentProcessGuid"] = parent.guidText
+            e[F.parentProcessGuid] = parent.guidText
             e.set(parent: parent)
         } else {
-            e["ParentProcessGuid"] = parentGuid.description
+            e[F.parentProcessGuid] = parentGuid.description
         }
         switch r.raw.elf_class {
-        case 1: e["Architecture"] = "32-bit"
-        case 2: e["Architecture"] = "64-bit"
+        case 1: e[F.architecture] = "32-bit"
+        case 2: e[F.architecture] = "64-bit"
         default: break
         }
         cache.insert(ProcessEntry(guid: guid, pid: h.pid, image: image, commandLine: commandLine, user: user,
@@ -148,4 +156,22 @@ extension Event {
     mutating func setText(_ field: String, _ text: FieldText, exact: [UInt8]?) {
         if let exact { set(field, bytes: exact) } else if !text.string.isEmpty { self[field] = text.string }
     }
+}
+
+/// Positions of ProcessCreate's fields, looked up once.
+enum ProcessCreateField {
+    static let kind = EventKind.processCreate
+    static let processGuid = kind.index(of: "ProcessGuid")!
+    static let processId = kind.index(of: "ProcessId")!
+    static let image = kind.index(of: "Image")!
+    static let commandLine = kind.index(of: "CommandLine")!
+    static let currentDirectory = kind.index(of: "CurrentDirectory")!
+    static let user = kind.index(of: "User")!
+    static let logonGuid = kind.index(of: "LogonGuid")!
+    static let logonId = kind.index(of: "LogonId")!
+    static let terminalSessionId = kind.index(of: "TerminalSessionId")!
+    static let hashes = kind.index(of: "Hashes")!
+    static let parentProcessGuid = kind.index(of: "ParentProcessGuid")!
+    static let parentProcessId = kind.index(of: "ParentProcessId")!
+    static let architecture = kind.index(of: "Architecture")!
 }

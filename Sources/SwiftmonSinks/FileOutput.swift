@@ -65,6 +65,13 @@ public final class FileOutput: @unchecked Sendable {
         if buffer.count >= bufferLimit { try flush() }
     }
 
+    /// Lets `body` append straight into the buffer (no intermediate copy).
+    @inline(__always)
+    public func append(_ body: (inout [UInt8]) -> Void) throws {
+        body(&buffer)
+        if buffer.count >= bufferLimit { try flush() }
+    }
+
     public func write(_ text: String) throws {
         var t = text
         t.withUTF8 { buffer.append(contentsOf: $0) }

@@ -13,7 +13,7 @@ public final class JSONLinesSink: EventSink {
     public init(output: FileOutput) { self.output = output }
 
     public func emit(_ event: Event) throws {
-        try output.write(JSONLinesSink.render(event))
+        try output.append { JSONLinesSink.render(event, into: &$0) }
     }
 
     public func flush() throws { try output.flush() }
@@ -21,6 +21,11 @@ public final class JSONLinesSink: EventSink {
     public static func render(_ event: Event) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
+        render(event, into: &out)
+        return out
+    }
+
+    public static func render(_ event: Event, into out: inout [UInt8]) {
         let prefix = fieldPrefixes[event.kind.id] ?? JSONLinesSink.prefixes(for: event.kind)
         out.append(contentsOf: prefix.head)
         for (i, key) in prefix.keys.enumerated() {
@@ -33,7 +38,6 @@ public final class JSONLinesSink: EventSink {
         }
         out.append(UInt8(ascii: "}"))
         out.append(0x0A)
-        return out
     }
 
     /// The constant bytes of each kind's object: `{"EventID":1,"EventName":"…"`
