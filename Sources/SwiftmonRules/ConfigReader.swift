@@ -95,6 +95,7 @@ struct ConfigReader {
                 }
             }
         }
+        warnNeverLogged(blocks)
         let config = SysmonConfig(path: path, bytes: bytes, schemaVersion: version, options: options,
                                   blocks: ConfigReader.numberCompounds(blocks))
         return (config, diagnostics)
@@ -170,6 +171,9 @@ struct ConfigReader {
                     if let r = GroupRelation(rawValue: text.lowercased()) { ruleRelation = r } else {
                         report(.error, child.location, "invalid groupRelation \"\(text)\" on <Rule>; valid are and, or")
                     }
+                }
+                if given == nil {
+                    report(.warning, child.location, "<Rule> without groupRelation: Sysmon combines its filters with OR (its documentation says AND); write groupRelation=\"and\" or \"or\"")
                 }
                 if !child.text.trimmingSpaces.isEmpty { report(.error, child.location, "<Rule> holds filter elements, not text") }
                 let ruleName = child.attributes["name"]
@@ -253,6 +257,18 @@ struct ConfigReader {
             for f in filters where SysmonSchema.windowsOnlyFields.contains(f.field) {
                 report(.warning, f.location, "field <\(f.field)> of <\(block.tag)> is Windows-only: on Linux its value is always \"-\"",
                        windowsOnly: true)
+            }
+        }
+    }
+
+    /// With several blocks for one event, Sysmon logs only what an include
+    /// block matches; exclude-only blocks then drop everything.
+    mutating func warnNeverLogged(_ blocks: [RuleBlock]) {
+        var byTag: [String: [RuleBlock]] = [:]
+        for b in blocks { byTag[b.tag, default: []].append(b) }
+        for (tag, list) in byTag.sorted(by: { $0.key < $1.key }) where list.count > 1 {
+            if !list.contains(where: { $0.onMatch == .include && $0.filterCount > 0 }) {
+                report(.warning, list[1].location, "<\(tag)> has \(list.count) blocks but no include filter: with several blocks Sysmon logs only events an include filter matches, so no \(tag) event is logged; merge the exclude filters into one block")
             }
         }
     }
