@@ -77,7 +77,7 @@ struct ByteTrie: Sendable {
     /// and (when `exact`) patterns equal to it. Stops early once nothing below
     /// `bound` can be found.
     func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32) -> Int32 {
-        if exactMin.isEmpty { return ByteTrie.none }
+        if exactMin.isEmpty { return bound }
         var best = min(bound, prefixMin[0])
         var node = 0
         let n = v.count

@@ -61,9 +61,14 @@ struct XMLTree {
         parser.delegate = builder
         let ok = parser.parse()
         if let failure = builder.failure { return .failure(message: failure.0, location: failure.1) }
-        if !ok || parser.parserError != nil {
-            let code = (parser.parserError as NSError?)?.code ?? -1
-            let location = SourceLocation(line: max(parser.lineNumber, 1), column: max(parser.columnNumber, 1))
+        if !ok || parser.parserError != nil || builder.firstError != nil {
+            let (code, location) = builder.firstError
+                ?? ((parser.parserError as NSError?)?.code ?? -1,
+                    SourceLocation(line: max(parser.lineNumber, 1), column: max(parser.columnNumber, 1)))
+            if builder.root == nil && (code == 4 || code == 5) {
+                return .failure(message: "no XML element found; a Sysmon configuration starts with <Sysmon schemaversion=\"4.90\">",
+                                location: location)
+            }
             return .failure(message: "malformed XML: \(XMLTree.describe(code))", location: location)
         }
         guard let root = builder.root else {
@@ -131,6 +136,8 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
     var stack: [XMLNode] = []
     var root: XMLNode?
     var failure: (String, SourceLocation)?
+    /// libxml2 may go on after an error and report more; the first is the one to fix.
+    var firstError: (Int, SourceLocation)?
 
     init(text: SourceText) { self.text = text }
 
@@ -158,6 +165,13 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
         if !stack.isEmpty { stack.removeLast() }
     }
 
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) {
+        if firstError == nil {
+            firstError = ((parseError as NSError).code,
+                          SourceLocation(line: max(parser.lineNumber, 1), column: max(parser.columnNumber, 1)))
+        }
+    }
+
     func parser(_ parser: XMLParser, foundCharacters string: String) {
         stack.last?.text += string
     }
@@ -175,7 +189,7 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
         fail(parser, "external entities are refused")
     }
     func parser(_ parser: XMLParser, resolveExternalEntityName name: String, systemID: String?) -> Data? {
-        fail(parser, "external entities are refused")
+        fail(parser, "entity &\(name); is not defined: only &lt; &gt; &amp; &quot; &apos; and character references are allowed (write &amp; for a literal &)")
         return nil
     }
 }
