@@ -119,10 +119,10 @@ extension EventKind {
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "BpfCommand",
          "BpfProgramType", "BpfProgramId", "BpfProgramName"])
     public static let threadCreate = EventKind(
-        200, "ThreadCreate", logged: true,
+        200, "ThreadCreate", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
     public static let threadTerminate = EventKind(
-        201, "ThreadTerminate", logged: true,
+        201, "ThreadTerminate", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
     public static let serviceInstall = EventKind(
         202, "ServiceInstall", logged: false,

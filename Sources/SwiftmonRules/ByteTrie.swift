@@ -1,0 +1,97 @@
+/// A trie over lower-cased bytes that answers, in one walk over a value,
+/// "which is the first (lowest-numbered) filter whose value equals / is a
+/// prefix of this one". OR-combined rule blocks use it to test hundreds of
+/// `is`, `begin with`, `end with` and `image` filters in one pass instead of
+/// one comparison each.
+struct ByteTrie: Sendable {
+    static let none = Int32.max
+
+    private var childStart: [Int32] = []
+    private var childCount: [UInt16] = []
+    private var edgeBytes: [UInt8] = []
+    private var edgeTargets: [Int32] = []
+    /// Lowest filter number whose pattern ends exactly at this node (`is`).
+    private var exactMin: [Int32] = []
+    /// Lowest filter number whose pattern is a prefix ending at this node.
+    private var prefixMin: [Int32] = []
+
+    var isEmpty: Bool { exactMin.isEmpty }
+
+    struct Builder {
+        var children: [[UInt8: Int]] = [[:]]
+        var exact: [Int32] = [ByteTrie.none]
+        var prefix: [Int32] = [ByteTrie.none]
+        var count = 0
+
+        mutating func node(for pattern: some Sequence<UInt8>) -> Int {
+            var n = 0
+            for b in pattern {
+                if let next = children[n][b] { n = next; continue }
+                children.append([:]); exact.append(ByteTrie.none); prefix.append(ByteTrie.none)
+                children[n][b] = children.count - 1
+                n = children.count - 1
+            }
+            return n
+        }
+        mutating func addExact(_ pattern: some Sequence<UInt8>, _ number: Int32) {
+            let n = node(for: pattern); exact[n] = min(exact[n], number); count += 1
+        }
+        mutating func addPrefix(_ pattern: some Sequence<UInt8>, _ number: Int32) {
+            let n = node(for: pattern); prefix[n] = min(prefix[n], number); count += 1
+        }
+
+        func build() -> ByteTrie {
+            var t = ByteTrie()
+            if count == 0 { return t }
+            t.exactMin = exact
+            t.prefixMin = prefix
+            t.childStart = Array(repeating: 0, count: children.count)
+            t.childCount = Array(repeating: 0, count: children.count)
+            for (i, edges) in children.enumerated() {
+                t.childStart[i] = Int32(t.edgeBytes.count)
+                t.childCount[i] = UInt16(edges.count)
+                for (b, target) in edges.sorted(by: { $0.key < $1.key }) {
+                    t.edgeBytes.append(b)
+                    t.edgeTargets.append(Int32(target))
+                }
+            }
+            return t
+        }
+    }
+
+    @inline(__always)
+    private func child(_ node: Int, _ b: UInt8) -> Int {
+        let start = Int(childStart[node])
+        let end = start + Int(childCount[node])
+        var i = start
+        while i < end {
+            let e = edgeBytes[i]
+            if e == b { return Int(edgeTargets[i]) }
+            if e > b { return -1 }
+            i += 1
+        }
+        return -1
+    }
+
+    /// Lowest filter number matching `v` read front to back: prefixes of it,
+    /// and (when `exact`) patterns equal to it. Stops early once nothing below
+    /// `bound` can be found.
+    func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32) -> Int32 {
+        if exactMin.isEmpty { return bound }
+        var best = min(bound, prefixMin[0])
+        var node = 0
+        let n = v.count
+        var i = 0
+        while i < n {
+            let b = reversed ? v[n - 1 - i] : v[i]
+            let next = child(node, b)
+            if next < 0 { return best }
+            node = next
+            let p = prefixMin[node]
+            if p < best { best = p }
+            i += 1
+        }
+        let e = exactMin[node]
+        return e < best ? e : best
+    }
+}

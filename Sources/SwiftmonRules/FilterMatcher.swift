@@ -1,0 +1,243 @@
+/// One field filter compiled for matching: its value lower-cased once into
+/// UTF-8 bytes, list conditions split once. Matching reads the event value
+/// lower-cased the same way (see ``CaseFolding``), so no comparison folds case.
+///
+/// The semantics are those of Sysmon's rule engine (`MatchFilterOnSpecificRule`
+/// in Sysinternals/SysmonCommon rules.c), including where they differ from
+/// Sysmon's documentation; docs/RULES.md lists the differences.
+struct FilterMatcher: Sendable {
+    enum Operation: Sendable {
+        case equals, notEquals, isAny
+        case contains, excludes, containsAny, excludesAny, containsAll, excludesAll
+        case beginWith, notBeginWith, endWith, notEndWith
+        case lessThan, moreThan
+        /// `image` whose value names no directory: compare the file name only.
+        case imageName
+    }
+
+    let operation: Operation
+    let pattern: [UInt8]
+    let tokens: [[UInt8]]
+
+    init(condition: Condition, value: String) {
+        let lowered = CaseFolding.fold(value)
+        pattern = lowered
+        var tokens: [[UInt8]] = []
+        switch condition {
+        case .is: operation = .equals
+        case .isNot: operation = .notEquals
+        case .isAny: operation = .isAny
+        case .contains: operation = .contains
+        case .excludes: operation = .excludes
+        case .containsAny: operation = .containsAny
+        case .excludesAny: operation = .excludesAny
+        case .containsAll: operation = .containsAll
+        case .excludesAll: operation = .excludesAll
+        case .beginWith: operation = .beginWith
+        case .notBeginWith: operation = .notBeginWith
+        case .endWith: operation = .endWith
+        case .notEndWith: operation = .notEndWith
+        case .lessThan: operation = .lessThan
+        case .moreThan: operation = .moreThan
+        case .image:
+            // Sysmon compares the last path component when the filter names no
+            // directory. Windows paths use '\', Linux paths '/': either counts.
+            operation = lowered.contains(0x2F) || lowered.contains(0x5C) ? .equals : .imageName
+        }
+        if condition.takesList { tokens = FilterMatcher.items(lowered, forIsAny: condition == .isAny) }
+        self.tokens = tokens
+    }
+
+    /// Splits a `;` list the way Sysmon's `NextItem` walks it. An empty item
+    /// at the end is the empty string; an empty item elsewhere is, because
+    /// Sysmon then compares with no length limit, the whole rest of the value
+    /// from that `;` on. (`is any` compares lengths, so an empty item there is
+    /// just the empty string.)
+    static func items(_ value: [UInt8], forIsAny: Bool) -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        var start = 0
+        while true {
+            var end = start
+            while end < value.count && value[end] != 0x3B { end += 1 }
+            if end == start && end < value.count && !forIsAny {
+                result.append(Array(value[start...]))
+            } else {
+                result.append(Array(value[start..<end]))
+            }
+            if end >= value.count { break }
+            start = end + 1
+        }
+        return result
+    }
+
+    /// Whether the lower-cased field value `v` matches.
+    @inline(__always)
+    func matches(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch operation {
+        case .equals: return Bytes.equal(v, pattern)
+        case .notEquals: return !Bytes.equal(v, pattern)
+        case .isAny:
+            for t in tokens where Bytes.equal(v, t) { return true }
+            return false
+        case .contains: return Bytes.contains(v, pattern)
+        case .excludes: return !Bytes.contains(v, pattern)
+        case .containsAny:
+            for t in tokens where Bytes.contains(v, t) { return true }
+            return false
+        case .excludesAny:
+            // Code, not docs: matches when the value contains none of the items.
+            for t in tokens where Bytes.contains(v, t) { return false }
+            return true
+        case .containsAll:
+            for t in tokens where !Bytes.contains(v, t) { return false }
+            return true
+        case .excludesAll:
+            // Code, not docs: matches when at least one item is absent.
+            for t in tokens where !Bytes.contains(v, t) { return true }
+            return false
+        case .beginWith: return Bytes.hasPrefix(v, pattern)
+        case .notBeginWith: return !Bytes.hasPrefix(v, pattern)
+        case .endWith: return Bytes.hasSuffix(v, pattern)
+        case .notEndWith: return !Bytes.hasSuffix(v, pattern)
+        case .lessThan: return Bytes.compare(v, pattern) < 0
+        case .moreThan: return Bytes.compare(v, pattern) > 0
+        case .imageName: return Bytes.equal(Bytes.fileName(v), pattern)
+        }
+    }
+}
+
+/// Byte-string primitives over lower-cased UTF-8.
+enum Bytes {
+    @inline(__always)
+    static func equal(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
+        guard v.count == p.count else { return false }
+        return p.withUnsafeBufferPointer { pp in
+            v.count == 0 || memcmpBytes(v.baseAddress!, pp.baseAddress!, v.count)
+        }
+    }
+
+    @inline(__always)
+    static func hasPrefix(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
+        guard v.count >= p.count else { return false }
+        if p.isEmpty { return true }
+        return p.withUnsafeBufferPointer { memcmpBytes(v.baseAddress!, $0.baseAddress!, p.count) }
+    }
+
+    @inline(__always)
+    static func hasSuffix(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
+        guard v.count >= p.count else { return false }
+        if p.isEmpty { return true }
+        return p.withUnsafeBufferPointer { memcmpBytes(v.baseAddress! + (v.count - p.count), $0.baseAddress!, p.count) }
+    }
+
+    /// Sysmon's `FindSubString`: an empty pattern is found in any non-empty value.
+    static func contains(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
+        if p.isEmpty { return !v.isEmpty }
+        if p.count > v.count { return false }
+        return p.withUnsafeBufferPointer { pp in
+            let first = pp[0]
+            let last = v.count - pp.count
+            var i = 0
+            let base = v.baseAddress!
+            while i <= last {
+                if base[i] == first && memcmpBytes(base + i, pp.baseAddress!, pp.count) { return true }
+                i += 1
+            }
+            return false
+        }
+    }
+
+    /// Lexicographic order of code points (UTF-8 byte order).
+    static func compare(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Int {
+        let n = min(v.count, p.count)
+        for i in 0..<n where v[i] != p[i] { return v[i] < p[i] ? -1 : 1 }
+        return v.count == p.count ? 0 : (v.count < p.count ? -1 : 1)
+    }
+
+    /// The part after the last `/` or `\`.
+    @inline(__always)
+    static func fileName(_ v: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var i = v.count
+        while i > 0 {
+            let b = v[i - 1]
+            if b == 0x2F || b == 0x5C { break }
+            i -= 1
+        }
+        return UnsafeBufferPointer(rebasing: v[i...])
+    }
+
+    @inline(__always)
+    static func memcmpBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i + 8 <= n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+}
+
+/// Case folding shared by rule values and event values, so both sides are
+/// folded the same way. Like Sysmon's `towlower`, it maps one character to
+/// one character (simple lower-case mapping); ASCII takes a fast path.
+enum CaseFolding {
+    static func fold(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        append(s, to: &out)
+        return out
+    }
+
+    @inline(__always)
+    static func append(_ s: String, to out: inout [UInt8]) {
+        var ascii = true
+        for b in s.utf8 where b >= 0x80 { ascii = false; break }
+        if ascii {
+            for b in s.utf8 { out.append(b &+ ((b &- 0x41) < 26 ? 0x20 : 0)) }
+            return
+        }
+        for scalar in s.unicodeScalars {
+            out.append(contentsOf: String(lower(scalar)).utf8)
+        }
+    }
+
+    /// Folds `s` into `buffer` at `offset`; returns the bytes written.
+    /// `buffer` must have room for `2 * s.utf8.count` bytes.
+    @inline(__always)
+    static func write(_ s: String, into buffer: UnsafeMutablePointer<UInt8>) -> Int {
+        var s = s
+        return s.withUTF8 { src -> Int in
+            var ascii = true
+            var i = 0
+            let n = src.count
+            while i < n {
+                let b = src[i]
+                if b >= 0x80 { ascii = false; break }
+                buffer[i] = b &+ ((b &- 0x41) < 26 ? 0x20 : 0)
+                i += 1
+            }
+            if ascii { return n }
+            var k = 0
+            for scalar in String(decoding: src, as: UTF8.self).unicodeScalars {
+                for b in String(lower(scalar)).utf8 { buffer[k] = b; k += 1 }
+            }
+            return k
+        }
+    }
+
+    static func lower(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+        if scalar.isASCII {
+            let v = scalar.value
+            return v >= 0x41 && v <= 0x5A ? Unicode.Scalar(v + 0x20)! : scalar
+        }
+        let mapped = scalar.properties.lowercaseMapping.unicodeScalars
+        if mapped.count == 1, let only = mapped.first { return only }
+        return scalar
+    }
+}

@@ -1,1 +1,0 @@
-// Sysmon configuration rules: see RuleSet.

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SwiftmonRules
+
+extension Swiftmon {
+    /// `swiftmon config check|dump|default`: Sysmon configuration files.
+    struct Config: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "config",
+            abstract: "Check, dump or print Sysmon configuration files.",
+            subcommands: [Check.self, Dump.self, Default.self]
+        )
+    }
+}
+
+extension Swiftmon.Config {
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Report every problem in a Sysmon configuration as file:line:column: severity: message.",
+            discussion: "Exits with status 1 when there are errors. Filters on events or fields that do not exist on Linux are warnings."
+        )
+
+        @Argument(help: "The configuration file.")
+        var file: String
+
+        func run() throws {
+            let (_, diagnostics) = SysmonConfig.check(path: file)
+            for d in diagnostics { print(d) }
+            print("\(file): \(diagnostics.summary)")
+            if diagnostics.hasErrors { throw ExitCode(1) }
+        }
+    }
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the rules of a configuration in Sysmon's rule-dump layout (sysmon -c).",
+            discussion: "Without FILE, dumps the embedded default configuration."
+        )
+
+        @Argument(help: "The configuration file (default: the embedded default configuration).")
+        var file: String?
+
+        func run() throws {
+            let config: SysmonConfig
+            if let file {
+                let (parsed, diagnostics) = SysmonConfig.check(path: file)
+                guard let parsed, !diagnostics.hasErrors else {
+                    for d in diagnostics.errors { printToStandardError(d.description) }
+                    printToStandardError("\(file): \(diagnostics.summary)")
+                    throw ExitCode(1)
+                }
+                config = parsed
+            } else {
+                config = RuleSet.embeddedDefault.configuration
+            }
+            print(RuleDump.text(config), terminator: "")
+        }
+    }
+
+    struct Default: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the embedded default configuration (a starting point for your own)."
+        )
+
+        func run() throws {
+            print(DefaultConfiguration.xml)
+        }
+    }
+}
+
+private func printToStandardError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

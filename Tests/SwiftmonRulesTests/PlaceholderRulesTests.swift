@@ -1,6 +1,0 @@
-import XCTest
-@testable import SwiftmonRules
-
-final class PlaceholderRulesTests: XCTestCase {
-    func testTargetLinks() {}
-}
