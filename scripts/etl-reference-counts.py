@@ -20,14 +20,18 @@ import sys
 import uuid
 from collections import Counter
 
-from dissect.etl.etl import ETL
-from dissect.etl.headers.event import EventHeader
-from dissect.etl.headers.headers import (
-    EventInstanceGUIDHeader,
-    EventTraceHeader,
-    MessageTraceHeader,
-)
-from dissect.etl.headers.system import SystemSpecificHeader
+try:
+    from dissect.etl.etl import ETL
+    from dissect.etl.headers.event import EventHeader
+    from dissect.etl.headers.headers import (
+        EventInstanceGUIDHeader,
+        EventTraceHeader,
+        MessageTraceHeader,
+    )
+    from dissect.etl.headers.system import SystemSpecificHeader
+except ImportError as error:  # the test tells "missing" apart from "failed"
+    sys.stderr.write(f"dissect.etl is not installed ({error}); pip install dissect.etl\n")
+    sys.exit(3)
 
 NULL = "00000000-0000-0000-0000-000000000000"
 

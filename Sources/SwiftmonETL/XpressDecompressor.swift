@@ -90,6 +90,7 @@ public enum XpressDecompressor {
                     length = Int(input[inPos])
                     inPos += 1
                     if length == 255 {
+                        let field = inPos
                         guard n - inPos >= 2 else { throw .truncated(inputOffset: inPos) }
                         length = Int(input.loadLE(UInt16.self, inPos))
                         inPos += 2
@@ -98,7 +99,7 @@ public enum XpressDecompressor {
                             length = Int(input.loadLE(UInt32.self, inPos))
                             inPos += 4
                         }
-                        guard length >= 15 + 7 else { throw .badLength(inputOffset: inPos) }
+                        guard length >= 15 + 7 else { throw .badLength(inputOffset: field) }
                         length -= 15 + 7
                     }
                     length += 15
