@@ -11,14 +11,30 @@ import SwiftmonCore
 public final class EtlEventDecoder {
     let header: EtlLogfileHeader
     let processes: WindowsProcessTable
+    var connections = BoundedSet<NetworkKey>(capacity: 1 << 16)
+    var fileNames = BoundedNameMap(capacity: 1 << 17)
+    var registryKeys = BoundedNameMap(capacity: 1 << 17)
+    let traceLogging = TraceLoggingDecoder()
 
     public init(header: EtlLogfileHeader) {
         self.header = header
         self.processes = WindowsProcessTable(header: header)
     }
 
+    /// Emits exactly one event per record: the Sysmon-shaped event its
+    /// provider decoder makes, else a TraceEvent (TraceLogging records carry
+    /// their decoded fields in it).
     public func decode(_ r: EtlRecord, emit: (Event) throws -> Void) throws {
-        try emit(traceEvent(r))
+        let specific: Event?
+        switch r.kind {
+        case .system, .compactSystem, .perfInfo, .classic, .instance:
+            specific = decodeKernel(r)
+        case .event:
+            specific = r.provider == EtlEventDecoder.kernelProcessProvider ? decodeKernelProcessProvider(r) : nil
+        case .message, .other:
+            specific = nil
+        }
+        try emit(specific ?? traceEvent(r))
     }
 
     /// The generic event for a record no decoder claims.
@@ -34,6 +50,11 @@ public final class EtlEventDecoder {
         if let pid = r.processId { e[9] = String(pid) }
         if let tid = r.threadId { e[10] = String(tid) }
         e[11] = hexString(r.payload)
+        if r.kind == .event, let decoded = traceLogging.decode(r) {
+            e["ProviderName"] = decoded.provider
+            e["EventName"] = decoded.event
+            e["Data"] = decoded.fields
+        }
         return e
     }
 }

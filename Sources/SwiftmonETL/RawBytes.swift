@@ -112,7 +112,8 @@ public struct EtlPayload {
         guard remaining >= 8 else { return nil }
         let revision = bytes[position]
         let subCount = Int(bytes[position + 1])
-        guard remaining >= 8 + 4 * subCount else { return nil }
+        // SID_REVISION is 1 and SID_MAX_SUB_AUTHORITIES 15: anything else is not a SID.
+        guard revision == 1, subCount <= 15, remaining >= 8 + 4 * subCount else { return nil }
         var authority: UInt64 = 0
         for k in 2..<8 { authority = authority << 8 | UInt64(bytes[position + k]) }
         var text = "S-\(revision)-\(authority)"
@@ -121,13 +122,15 @@ public struct EtlPayload {
         return text
     }
 
-    /// The user SID of classic kernel events: a TOKEN_USER (two pointers) then
-    /// the SID, or a single zero ULONG when there is no SID.
+    /// The user SID of classic kernel events: a TOKEN_USER (two pointers, which
+    /// may be null in the trace) then the SID, or a single zero ULONG when
+    /// there is no SID.
     public mutating func kernelUserSid() -> String? {
-        guard let first = bytes.count - position >= 4 ? bytes.loadLE(UInt32.self, position) : nil else { return nil }
-        if first == 0 { position += 4; return nil }
-        guard skip(2 * pointerSize) else { return nil }
-        return sid()
+        let start = position
+        if skip(2 * pointerSize), let sid = sid() { return sid }
+        position = start
+        if remaining >= 4 && bytes.loadLE(UInt32.self, position) == 0 { position += 4 }
+        return nil
     }
 }
 

@@ -4,18 +4,22 @@ import SwiftmonCore
 /// user and ProcessGuid by pid, learned from process start and rundown events.
 ///
 /// ProcessGuid for Windows traces: 16 bytes derived deterministically from
-/// the trace's machine identity (the boot time in the logfile header: one
-/// boot of one machine), the pid, and the process's start key (its
-/// creation FILETIME when the event carries it, else the kernel's
-/// UniqueProcessKey, else the time the trace first saw it). Same trace, same
-/// GUIDs; a reused pid gets a new GUID. Layout (Sysmon-like): the first group
-/// is a hash of the boot identity, the rest a hash of all three inputs.
+/// the trace's machine identity (the boot time, processor count and CPU speed
+/// in the logfile header: one boot of one machine), the pid, and the
+/// process's start key: its creation time (FILETIME) when the event carries
+/// it or the record is the process start itself, else the kernel's
+/// UniqueProcessKey (rundown events), else the time the trace first saw the
+/// pid. Same trace, same GUIDs; a reused pid gets a new GUID. The first group
+/// is the machine identity's hash, so GUIDs of one machine share it, as
+/// Sysmon's do.
 final class WindowsProcessTable {
     struct Process {
         var guid: String
         var image: String
         var commandLine: String
         var user: String
+        var startNanoseconds: Int64
+        var imageIsFullPath = false
     }
 
     private var byPid: [UInt32: Process] = [:]
@@ -45,20 +49,42 @@ final class WindowsProcessTable {
 
     func lookup(_ pid: UInt32) -> Process? { byPid[pid] }
 
+    /// Records a process start. A second report of the same start (the classic
+    /// kernel event and the Kernel-Process manifest event both) keeps the GUID.
     @discardableResult
-    func started(pid: UInt32, startKey: UInt64, image: String?, commandLine: String?, user: String?) -> Process {
-        if byPid.count >= WindowsProcessTable.capacity && byPid[pid] == nil { byPid.removeAll(keepingCapacity: true) }
+    func started(pid: UInt32, startKey: UInt64, at ns: Int64, image: String?, commandLine: String?, user: String?) -> Process {
+        if var known = byPid[pid], (known.startNanoseconds &- ns).magnitude < 2_000_000_000 {
+            if let image, image != Event.absent, !known.imageIsFullPath || image.contains("\\") { known.image = image }
+            if let commandLine, commandLine != Event.absent { known.commandLine = commandLine }
+            if let user, user != Event.absent { known.user = user }
+            byPid[pid] = known
+            return known
+        }
+        if byPid.count >= WindowsProcessTable.capacity { byPid.removeAll(keepingCapacity: true) }
         let p = Process(guid: guid(pid: pid, startKey: startKey), image: image ?? Event.absent,
-                        commandLine: commandLine ?? Event.absent, user: user ?? Event.absent)
+                        commandLine: commandLine ?? Event.absent, user: user ?? Event.absent,
+                        startNanoseconds: ns)
         byPid[pid] = p
         return p
     }
 
-    /// The process as known, or one made up from what the event says, so that a
-    /// process started before the trace still gets a stable GUID.
-    func known(_ pid: UInt32, firstSeen: Int64) -> Process {
+    /// The process as known, or one made up now, so that a process started
+    /// before the trace still gets a stable GUID.
+    func known(_ pid: UInt32, seenAt ns: Int64) -> Process {
         if let p = byPid[pid] { return p }
-        return started(pid: pid, startKey: UInt64(bitPattern: firstSeen), image: nil, commandLine: nil, user: nil)
+        return started(pid: pid, startKey: UInt64(bitPattern: ns), at: ns, image: nil, commandLine: nil, user: nil)
+    }
+
+    /// An image mapped into `pid`: when it is the process's own executable
+    /// (same file name), its full path replaces the short image name.
+    func imageLoaded(pid: UInt32, path: String) {
+        guard var p = byPid[pid], !p.imageIsFullPath, p.image != Event.absent else { return }
+        let name = path.split(separator: "\\").last.map(String.init) ?? path
+        if name.lowercased() == (p.image.split(separator: "\\").last.map(String.init) ?? p.image).lowercased() {
+            p.image = path
+            p.imageIsFullPath = true
+            byPid[pid] = p
+        }
     }
 
     func ended(_ pid: UInt32) { byPid[pid] = nil }
@@ -75,5 +101,17 @@ struct Fnv64 {
             value &*= 0x0000_0100_0000_01B3
             x >>= 8
         }
+    }
+}
+
+/// Names for the well-known service SIDs, as Sysmon shows `User`; other SIDs
+/// are shown as SIDs (no account database to resolve them on Linux).
+func windowsUser(sid: String?) -> String {
+    guard let sid else { return Event.absent }
+    switch sid {
+    case "S-1-5-18": return "NT AUTHORITY\\SYSTEM"
+    case "S-1-5-19": return "NT AUTHORITY\\LOCAL SERVICE"
+    case "S-1-5-20": return "NT AUTHORITY\\NETWORK SERVICE"
+    default: return sid
     }
 }
