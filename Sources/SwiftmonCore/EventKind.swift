@@ -133,7 +133,7 @@ extension EventKind {
         204, "TraceEvent", logged: true,
         ["RuleName", "UtcTime", "ProviderGuid", "EventId", "Opcode", "Version", "Task", "Level",
          "Keywords", "ProcessId", "ThreadId", "Payload"],
-        extra: ["ProviderName", "EventName", "Data"])
+        extra: ["ProviderName", "Name", "Data"])
     public static let error = EventKind(
         255, nil, name: "Error", logged: true,
         ["UtcTime", "ID", "Description"])

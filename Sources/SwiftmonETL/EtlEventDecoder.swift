@@ -52,7 +52,7 @@ public final class EtlEventDecoder {
         e[11] = hexString(r.payload)
         if r.kind == .event, let decoded = traceLogging.decode(r) {
             e["ProviderName"] = decoded.provider
-            e["EventName"] = decoded.event
+            e["Name"] = decoded.event
             e["Data"] = decoded.fields
         }
         return e

@@ -87,7 +87,10 @@ final class WindowsProcessTable {
         }
     }
 
-    func ended(_ pid: UInt32) { byPid[pid] = nil }
+    /// Kept after the end on purpose: a second report of the same exit (classic
+    /// and manifest providers both) and late events keep the same GUID. A new
+    /// start of the pid replaces the entry.
+    func ended(_ pid: UInt32) {}
 }
 
 /// 64-bit FNV-1a over 64-bit words (little-endian bytes).
