@@ -137,7 +137,8 @@ extension EventKind {
     public static let traceEvent = EventKind(
         204, "TraceEvent", logged: true,
         ["RuleName", "UtcTime", "ProviderGuid", "EventId", "Opcode", "Version", "Task", "Level",
-         "Keywords", "ProcessId", "ThreadId", "Payload"])
+         "Keywords", "ProcessId", "ThreadId", "Payload"],
+        extra: ["ProviderName", "Name", "Data"])
     public static let error = EventKind(
         255, nil, name: "Error", logged: true,
         ["UtcTime", "ID", "Description"])

@@ -29,6 +29,9 @@ public struct FieldText: Sendable {
         isExact = false
     }
 
+    public init(_ bytes: UnsafeRawBufferPointer) { self.init([UInt8](bytes)) }
+    public init(_ bytes: ArraySlice<UInt8>) { self.init([UInt8](bytes)) }
+
     /// A run of valid UTF-8, or one byte that is not part of any.
     public enum Segment { case text(String), invalid(UInt8) }
 

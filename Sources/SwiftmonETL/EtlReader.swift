@@ -1,0 +1,293 @@
+import SwiftmonCore
+
+/// One WMI_BUFFER_HEADER: where a buffer is and how to read it.
+public struct EtlBufferInfo: Sendable {
+    public let offset: Int
+    /// Bytes the buffer takes in the file (its compressed size when compressed).
+    public let size: Int
+    /// Bytes in use, header included, in uncompressed terms.
+    public let filled: Int
+    public let processor: UInt16
+    public let flags: UInt16
+    public let type: UInt16
+    public let timestamp: Int64
+
+    public static let headerSize = 0x48
+    public static let flagCompressed: UInt16 = 0x0040
+    public static let flagProcessorIndex: UInt16 = 0x0020
+    public var isCompressed: Bool { flags & EtlBufferInfo.flagCompressed != 0 }
+}
+
+/// Layer 1 of the decoder: the container. Finds every buffer, reads the
+/// logfile header, decompresses XPRESS buffers and delivers every record, with
+/// its time in UTC, merged across processors into timestamp order.
+///
+/// Damage does not stop the walk: a damaged buffer is skipped from the damage
+/// on, the problem is kept in ``errors`` (with its byte offset), and reading
+/// continues with the next buffer. Only a file whose first buffer or logfile
+/// header is unreadable fails at once.
+public final class EtlReader {
+    public let file: EtlFileBytes
+    public let header: EtlLogfileHeader
+    public let clock: EtlClock
+    public private(set) var buffers: [EtlBufferInfo] = []
+    /// Problems found, first by position; at most ``maxKeptErrors`` are kept.
+    public private(set) var errors: [EtlError] = []
+    public private(set) var errorCount = 0
+    public static let maxKeptErrors = 100
+    /// Largest buffer accepted (Windows allows up to 16 MiB); bounds decompression.
+    public static let maxBufferSize = 16 << 20
+
+    public convenience init(path: String) throws(EtlError) {
+        try self.init(file: EtlFileBytes(path: path))
+    }
+
+    public init(file: EtlFileBytes) throws(EtlError) {
+        self.file = file
+        let bytes = file.bytes
+        guard bytes.count >= EtlBufferInfo.headerSize + 0x20 else {
+            throw EtlError(offset: bytes.count, "file is \(bytes.count) bytes: too short for an .etl buffer and logfile header")
+        }
+        let firstSize = Int(bytes.loadLE(UInt32.self, 0))
+        let firstFilled = Int(bytes.loadLE(UInt32.self, 0x30))
+        guard firstSize >= EtlBufferInfo.headerSize + 0x20, firstSize <= EtlReader.maxBufferSize else {
+            throw EtlError(offset: 0, "first buffer size \(firstSize) is not that of an .etl buffer")
+        }
+        guard bytes.loadLE(UInt16.self, 0x34) & EtlBufferInfo.flagCompressed == 0 else {
+            throw EtlError(offset: 0x34, "first buffer is compressed; it must hold the logfile header")
+        }
+        let end = min(bytes.count, firstSize, max(firstFilled, EtlBufferInfo.headerSize))
+        let region = UnsafeRawBufferPointer(rebasing: bytes[EtlBufferInfo.headerSize..<end])
+        var record = EtlRecord()
+        do {
+            _ = try EtlRecordParser.parse(region, at: 0, into: &record, fallbackTicks: 0)
+        } catch {
+            throw EtlError(offset: EtlBufferInfo.headerSize + error.position, "not an .etl file: \(error.message)")
+        }
+        guard record.kind == .system, record.group == 0, record.opcode == 0 else {
+            throw EtlError(offset: EtlBufferInfo.headerSize, "not an .etl file: the first record is not a logfile header")
+        }
+        header = try EtlLogfileHeader(payload: record.payload, headerIs64Bit: record.pointerSize == 8,
+                                      offset: EtlBufferInfo.headerSize + 0x20)
+        clock = EtlClock(header: header, anchorTicks: record.ticks)
+        indexBuffers()
+    }
+
+    func fail(_ e: EtlError) {
+        errorCount += 1
+        if errors.count < EtlReader.maxKeptErrors { errors.append(e) }
+    }
+
+    private func indexBuffers() {
+        let bytes = file.bytes
+        var offset = 0
+        while offset < bytes.count {
+            let left = bytes.count - offset
+            guard left >= EtlBufferInfo.headerSize else {
+                fail(EtlError(offset: offset, "file ends inside a buffer header (\(left) of \(EtlBufferInfo.headerSize) bytes)"))
+                break
+            }
+            let size = Int(bytes.loadLE(UInt32.self, offset))
+            guard size >= EtlBufferInfo.headerSize, size <= EtlReader.maxBufferSize else {
+                // Without a sane size the next buffer cannot be found: stop here.
+                fail(EtlError(offset: offset, "buffer size \(size) is invalid; the rest of the file is unreadable"))
+                break
+            }
+            let flags = bytes.loadLE(UInt16.self, offset + 0x34)
+            let processor = flags & EtlBufferInfo.flagProcessorIndex != 0
+                ? bytes.loadLE(UInt16.self, offset + 0x28) : UInt16(bytes[offset + 0x28])
+            let info = EtlBufferInfo(
+                offset: offset, size: min(size, left),
+                filled: Int(bytes.loadLE(UInt32.self, offset + 0x30)),
+                processor: processor, flags: flags,
+                type: bytes.loadLE(UInt16.self, offset + 0x36),
+                timestamp: bytes.loadLE(Int64.self, offset + 0x10))
+            if size > left {
+                fail(EtlError(offset: bytes.count, "file ends inside the buffer at offset \(offset) (\(left) of \(size) bytes)"))
+                // The records wholly present in an uncompressed buffer are still read.
+                if !info.isCompressed { buffers.append(info) }
+                break
+            }
+            buffers.append(info)
+            offset += size
+        }
+        if header.buffersWritten > 0 && buffers.count < Int(header.buffersWritten) && errors.isEmpty {
+            fail(EtlError(offset: bytes.count, "file ends after \(buffers.count) of \(header.buffersWritten) buffers"))
+        }
+    }
+
+    /// Record order: by timestamp across processors (as ETW consumers see it),
+    /// or as the buffers lie in the file (cheaper).
+    public enum Order: Sendable { case time, file }
+
+    /// Calls `body` for every record. A record's byte views are valid only
+    /// during the call. Problems are added to ``errors``; an error thrown by
+    /// `body` stops the walk and is rethrown.
+    public func forEachRecord(order: Order = .time, _ body: (inout EtlRecord) throws -> Void) rethrows {
+        var streams: [EtlRecordStream] = []
+        switch order {
+        case .file:
+            streams = [EtlRecordStream(buffers: Array(buffers.indices), reader: self)]
+        case .time:
+            var byProcessor: [UInt16: Int] = [:]
+            for (i, b) in buffers.enumerated() {
+                if let s = byProcessor[b.processor] {
+                    streams[s].bufferIndices.append(i)
+                } else {
+                    byProcessor[b.processor] = streams.count
+                    streams.append(EtlRecordStream(buffers: [i], reader: self))
+                }
+            }
+        }
+        defer { for s in streams { s.release() } }
+
+        if streams.count == 1 {
+            let s = streams[0]
+            while s.advance() {
+                s.current.time = clock.time(ticks: s.current.ticks)
+                try body(&s.current)
+            }
+            return
+        }
+        // k-way merge on (ticks, stream) with a binary min-heap of stream indices.
+        var heap: [Int] = []
+        heap.reserveCapacity(streams.count)
+        func less(_ a: Int, _ b: Int) -> Bool {
+            let ta = streams[a].current.ticks, tb = streams[b].current.ticks
+            return ta < tb || (ta == tb && a < b)
+        }
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && less(heap[l], heap[m]) { m = l }
+                if r < heap.count && less(heap[r], heap[m]) { m = r }
+                if m == i { return }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        func siftUp(_ start: Int) {
+            var i = start
+            while i > 0 {
+                let p = (i - 1) / 2
+                if !less(heap[i], heap[p]) { return }
+                heap.swapAt(i, p)
+                i = p
+            }
+        }
+        for i in streams.indices where streams[i].advance() {
+            heap.append(i)
+            siftUp(heap.count - 1)
+        }
+        while let top = heap.first {
+            let s = streams[top]
+            s.current.time = clock.time(ticks: s.current.ticks)
+            try body(&s.current)
+            if s.advance() {
+                siftDown(0)
+            } else {
+                heap.swapAt(0, heap.count - 1)
+                heap.removeLast()
+                if !heap.isEmpty { siftDown(0) }
+            }
+        }
+    }
+}
+
+/// The records of one processor's buffers, in file order, one record ahead.
+final class EtlRecordStream {
+    var bufferIndices: [Int]
+    private var nextBuffer = 0
+    private unowned let reader: EtlReader
+    private var region = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var position = 0
+    private var buffer: EtlBufferInfo?
+    private var storage: UnsafeMutableRawBufferPointer?
+    var current = EtlRecord()
+    private var lastTicks: Int64 = 0
+
+    init(buffers: [Int], reader: EtlReader) {
+        bufferIndices = buffers
+        self.reader = reader
+    }
+
+    func release() {
+        storage?.deallocate()
+        storage = nil
+    }
+
+    /// Moves to the next record; false when the stream is exhausted.
+    func advance() -> Bool {
+        while true {
+            if let info = buffer, position < region.count {
+                do {
+                    let step = try EtlRecordParser.parse(region, at: position, into: &current, fallbackTicks: lastTicks)
+                    if step > 0 {
+                        if info.isCompressed {
+                            current.fileOffset = info.offset
+                            current.bufferOffset = EtlBufferInfo.headerSize + position
+                        } else {
+                            current.fileOffset = info.offset + EtlBufferInfo.headerSize + position
+                            current.bufferOffset = nil
+                        }
+                        current.processor = info.processor
+                        lastTicks = current.ticks
+                        position += step
+                        return true
+                    }
+                } catch {
+                    reader.fail(info.isCompressed
+                        ? EtlError(offset: info.offset, bufferOffset: EtlBufferInfo.headerSize + error.position, error.message)
+                        : EtlError(offset: info.offset + EtlBufferInfo.headerSize + error.position, error.message))
+                }
+                position = region.count
+            }
+            guard nextBuffer < bufferIndices.count else { return false }
+            load(reader.buffers[bufferIndices[nextBuffer]])
+            nextBuffer += 1
+        }
+    }
+
+    private func load(_ info: EtlBufferInfo) {
+        buffer = info
+        position = 0
+        region = UnsafeRawBufferPointer(start: nil, count: 0)
+        lastTicks = info.timestamp
+        let bytes = reader.file.bytes
+        let dataStart = info.offset + EtlBufferInfo.headerSize
+        guard info.filled >= EtlBufferInfo.headerSize else {
+            if info.filled != 0 {
+                reader.fail(EtlError(offset: info.offset + 0x30, "buffer filled size \(info.filled) is smaller than its header"))
+            }
+            return
+        }
+        if info.isCompressed {
+            let want = info.filled - EtlBufferInfo.headerSize
+            guard want <= EtlReader.maxBufferSize else {
+                reader.fail(EtlError(offset: info.offset + 0x30, "compressed buffer claims \(info.filled) bytes"))
+                return
+            }
+            if storage == nil || storage!.count < want {
+                storage?.deallocate()
+                storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(want, 64 << 10), alignment: 16)
+            }
+            guard let out = storage else { return }
+            let input = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(info.offset + info.size)])
+            do {
+                let n = try XpressDecompressor.decompress(input, into: UnsafeMutableRawBufferPointer(rebasing: out[0..<want]))
+                region = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n])
+            } catch {
+                reader.fail(EtlError(offset: dataStart, "compressed buffer at offset \(info.offset): \(error)"))
+            }
+        } else {
+            if info.filled > info.size {
+                reader.fail(EtlError(offset: info.offset + 0x30,
+                                     "buffer filled size \(info.filled) exceeds its size \(info.size)"))
+            }
+            let end = info.offset + min(info.filled, info.size)
+            region = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<end])
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Windows ETW .etl decoding: see EtlFile.

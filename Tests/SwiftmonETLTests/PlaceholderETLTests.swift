@@ -1,6 +1,0 @@
-import XCTest
-@testable import SwiftmonETL
-
-final class PlaceholderETLTests: XCTestCase {
-    func testTargetLinks() {}
-}
