@@ -5,6 +5,6 @@ struct Swiftmon: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftmon",
         abstract: "An endpoint activity monitor: kernel events in Sysmon's schema.",
-        subcommands: []
+        subcommands: [Query.self, Tree.self, Bench.self]
     )
 }
