@@ -74,6 +74,8 @@ enum EventStore {
                 if version == 0 {
                     // auto_vacuum takes effect only before the first table exists.
                     try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    // Opening in WAL mode already wrote the header: VACUUM applies the setting.
+                    try db.execute(sql: "VACUUM")
                     try db.inTransaction {
                         try db.execute(sql: schema)
                         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")

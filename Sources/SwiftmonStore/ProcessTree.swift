@@ -40,8 +40,8 @@ public struct ProcessTree: Sendable {
         var out = ""
         var depth = 0
         for ancestor in ancestors {
-            draw(ancestor, prefix: String(repeating: "   ", count: depth), connector: depth == 0 ? "" : "└─ ",
-                 marked: false, into: &out)
+            draw(ancestor, prefix: String(repeating: "   ", count: max(0, depth - 1)), connector: depth == 0 ? "" : "└─ ",
+                 marked: false, into: &out, continuation: String(repeating: "   ", count: depth))
             depth += 1
         }
         func walk(_ node: ProcessNode, prefix: String, connector: String, childPrefix: String, marked: Bool) {

@@ -68,6 +68,14 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
         self.path = path
         self.options = options
         self.queue = try EventStore.openForWriting(path: path)
+        if let maxSize = options.maxSize {
+            let budget = StoreSink.walBudget(maxSize)
+            try? queue.writeWithoutTransaction { db in
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                try db.execute(sql: "PRAGMA journal_size_limit = \(budget)")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(16, budget / pageSize))")
+            }
+        }
         pending.reserveCapacity(options.batchSize)
         let thread = Thread { [unowned self] in self.writerLoop() }
         thread.name = "swiftmon-store"
@@ -245,15 +253,18 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
             }
         }
         if let maxSize = options.maxSize {
-            for _ in 0..<20 {
-                let size = try currentSize()
-                guard size > maxSize else { break }
+            // The WAL gets its own slice of the budget (see `walBudget`); the
+            // live pages of the database get the rest.
+            let dataLimit = maxSize - StoreSink.walBudget(maxSize)
+            for _ in 0..<10 {
+                let live = try liveBytes()
+                guard live > dataLimit else { break }
                 let n = try queue.write { db -> Int in
                     guard let low = try Int64.fetchOne(db, sql: "SELECT min(id) FROM event"),
                           let high = try Int64.fetchOne(db, sql: "SELECT max(id) FROM event")
                     else { return 0 }
                     // Aim 10 % below the limit so deletion is not needed on every check.
-                    let fraction = min(1, max(0.1, 1 - Double(maxSize) * 0.9 / Double(size)))
+                    let fraction = min(0.5, max(0.01, 1 - Double(dataLimit) * 0.9 / Double(live)))
                     let count = max(1, Int64(Double(high - low + 1) * fraction))
                     try db.execute(sql: "DELETE FROM event WHERE id < ?", arguments: [low + count])
                     return db.changesCount
@@ -279,18 +290,27 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
         }
     }
 
+    /// The part of `maxSize` left to the WAL: SQLite checkpoints when the WAL
+    /// reaches it and truncates the file back to it afterwards.
+    static func walBudget(_ maxSize: Int64) -> Int64 { min(64 << 20, max(64 << 10, maxSize / 8)) }
+
+    /// Bytes of the database's pages that hold data (not free pages).
+    func liveBytes() throws -> Int64 {
+        try queue.read { db -> Int64 in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            return (pages - free) * pageSize
+        }
+    }
+
     /// Bytes on disk: database file plus WAL.
     func currentSize() throws -> Int64 {
         func fileSize(_ p: String) -> Int64 {
             var info = stat()
             return stat(p, &info) == 0 ? Int64(info.st_size) : 0
         }
-        let logical = try queue.read { db -> Int64 in
-            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
-            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
-            return (pages - free) * pageSize
-        }
+        let logical = try liveBytes()
         return max(logical, fileSize(path)) + fileSize(path + "-wal")
     }
 }
