@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libbpf from Debian's libbpf-dev, seen through pkg-config.
@@ -30,6 +31,11 @@ let package = Package(
         .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore"]),
         // Consumers of finished events: console text, JSON lines.
         .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore"]),
+        // The embedded event store (SQLite through GRDB): the only target that sees GRDB.
+        .target(
+            name: "SwiftmonStore",
+            dependencies: ["SwiftmonCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // The Linux sources: the only Swift code that imports the C targets.
         .target(
             name: "SwiftmonLinux",
@@ -43,6 +49,7 @@ let package = Package(
             name: "swiftmon",
             dependencies: [
                 "SwiftmonCore", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
+                "SwiftmonStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,6 +59,7 @@ let package = Package(
         .testTarget(name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore"]),
         .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
         .testTarget(name: "SwiftmonSinksTests", dependencies: ["SwiftmonSinks", "SwiftmonCore"]),
+        .testTarget(name: "SwiftmonStoreTests", dependencies: ["SwiftmonStore", "SwiftmonCore"]),
         .testTarget(
             name: "SwiftmonLinuxTests",
             dependencies: ["SwiftmonLinux", "SwiftmonCore", "CSwiftmonRecords"]

@@ -1,0 +1,337 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import SwiftmonCore
+
+/// `--syslog DEST`: Sysmon XML events to the local syslog socket or to a
+/// remote collector over TCP.
+///
+/// `emit` only renders and queues: a bounded buffer (count and bytes) sits
+/// between the pipeline and one writer thread, so a slow or absent collector
+/// never blocks the sensor. The writer reconnects with exponential back-off
+/// and resends the message it was on; what does not fit in the buffer is
+/// dropped and counted (``deliveryCounts``), never lost silently.
+///
+/// Framing: to TCP, RFC 5424 messages in RFC 6587 octet-counted frames
+/// (`LEN SP MSG`), so a message of any size — an XML event with a 100 KiB
+/// command line, a field holding newlines — arrives whole and is never split
+/// at a line limit; set the collector's maximum message size above the largest
+/// event (rsyslog: `global(maxMessageSize=…)`) or set ``Options/maxMessageBytes``,
+/// above which events are dropped and counted as `oversize` rather than cut.
+/// To the local socket, one datagram per message in the traditional
+/// `<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG` form that syslog(3) writes, which is how
+/// Sysmon for Linux's events appear in /var/log/syslog.
+///
+/// TLS (RFC 5425) is not offered: the only listed TLS package is swift-nio-ssl,
+/// which would bring SwiftNIO's event loops and BoringSSL into this target for
+/// one socket. Send to a local rsyslog (`--syslog /dev/log`) and let it forward
+/// with its own TLS (`omfwd` with `StreamDriver="gtls"`), or tunnel the TCP port.
+public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Syslog facility number (1 user, 16–23 local0–local7).
+        public var facility: Int = 1
+        /// TAG / APP-NAME; `sysmon` so parsers looking for Sysmon for Linux match.
+        public var appName: String = "sysmon"
+        public var hostName: String = SysmonXMLHeader.hostName()
+        public var maxBufferedMessages: Int = 10_000
+        public var maxBufferedBytes: Int = 32 * 1024 * 1024
+        /// Messages larger than this are dropped (`oversize`); `nil`: no limit.
+        public var maxMessageBytes: Int? = nil
+        public var reconnectMinimumDelay: Double = 0.1
+        public var reconnectMaximumDelay: Double = 5
+        public var connectTimeout: Double = 5
+        public var renderer = SysmonXMLRenderer()
+
+        public init() {}
+    }
+
+    public enum DropReason: String, Sendable, CaseIterable {
+        /// The buffer was full (the collector was away or slower than the sensor).
+        case bufferFull
+        /// Larger than ``Options/maxMessageBytes`` or than a datagram may be.
+        case oversize
+        /// Still buffered when the sink was closed.
+        case shutdown
+        /// No EventRecordID could be reserved (state file not writable).
+        case recordID
+    }
+
+    public let destination: SyslogDestination
+    public let options: Options
+    public let recordIDs: EventRecordCounter
+    public var deliveryName: String { "syslog \(destination)" }
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var queue: [[UInt8]] = []
+    private var queueHead = 0
+    private var queuedBytes = 0
+    private var accepted: UInt64 = 0
+    private var delivered: UInt64 = 0
+    private var dropped: [DropReason: UInt64] = [:]
+    private var connected = false
+    private var reconnects: UInt64 = 0
+    private var lastErrorText: String?
+    private var stopping = false
+    private var writerDone = false
+    private var shutdownDeadline: Double = 0
+
+    private let processID = getpid()
+
+    public init(destination: SyslogDestination, options: Options = Options(), recordIDs: EventRecordCounter) {
+        self.destination = destination
+        self.options = options
+        self.recordIDs = recordIDs
+        let thread = Thread { [unowned self] in self.writerLoop() }
+        thread.name = "swiftmon-syslog"
+        thread.start()
+    }
+
+    deinit {
+        close(timeout: 0)
+    }
+
+    // MARK: EventSink
+
+    public func emit(_ event: Event) throws {
+        let id: UInt64
+        do {
+            id = try recordIDs.nextID()
+        } catch {
+            count(.recordID)
+            throw error
+        }
+        let xml = options.renderer.render(event, recordID: id, threadID: nil)
+        let message = frame(event: event, xml: xml)
+        condition.lock()
+        defer { condition.unlock() }
+        accepted += 1
+        if stopping {
+            dropped[.shutdown, default: 0] += 1
+            return
+        }
+        if let limit = options.maxMessageBytes, message.count > limit {
+            dropped[.oversize, default: 0] += 1
+            return
+        }
+        if queue.count - queueHead >= options.maxBufferedMessages
+            || queuedBytes + message.count > options.maxBufferedBytes {
+            dropped[.bufferFull, default: 0] += 1
+            return
+        }
+        queue.append(message)
+        queuedBytes += message.count
+        condition.signal()
+    }
+
+    /// Wakes the writer; delivery itself continues in the background
+    /// (see ``drain(timeout:)`` to wait for it).
+    public func flush() throws {
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: Counters
+
+    public var deliveryCounts: SinkDeliveryCounts {
+        condition.lock()
+        defer { condition.unlock() }
+        return SinkDeliveryCounts(
+            accepted: accepted, delivered: delivered,
+            dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
+    }
+
+    public struct Status: Sendable {
+        public var connected: Bool
+        public var buffered: Int
+        public var reconnects: UInt64
+        public var lastError: String?
+    }
+
+    public var status: Status {
+        condition.lock()
+        defer { condition.unlock() }
+        return Status(connected: connected, buffered: queue.count - queueHead, reconnects: reconnects, lastError: lastErrorText)
+    }
+
+    // MARK: Shutdown
+
+    /// Waits until everything buffered has been sent, at most `timeout`
+    /// seconds. Returns whether the buffer is empty.
+    @discardableResult
+    public func drain(timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count > queueHead, !writerDone {
+            if !condition.wait(until: deadline) { break }
+        }
+        return queue.count == queueHead
+    }
+
+    /// Stops the writer after giving it `timeout` seconds to send what is
+    /// buffered; the rest is counted as dropped (`shutdown`).
+    public func close(timeout: Double = 2) {
+        drain(timeout: timeout)
+        condition.lock()
+        if !stopping {
+            stopping = true
+            condition.broadcast()
+        }
+        while !writerDone { condition.wait() }
+        condition.unlock()
+    }
+
+    // MARK: Writer thread
+
+    private func count(_ reason: DropReason, _ n: UInt64 = 1) {
+        condition.lock()
+        dropped[reason, default: 0] += n
+        condition.unlock()
+    }
+
+    private func writerLoop() {
+        var connection: SyslogConnection?
+        var delay = options.reconnectMinimumDelay
+        while true {
+            condition.lock()
+            while queue.count == queueHead, !stopping { condition.wait() }
+            if stopping {
+                let left = UInt64(queue.count - queueHead)
+                if left > 0 { dropped[.shutdown, default: 0] += left }
+                queue.removeAll()
+                queueHead = 0
+                queuedBytes = 0
+                connected = false
+                writerDone = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let message = queue[queueHead]
+            condition.unlock()
+
+            if let open = connection, open.peerHasClosed() {
+                connection = nil
+                setConnected(false, error: "collector closed the connection")
+            }
+            if connection == nil {
+                do {
+                    connection = try SyslogConnection.open(destination, timeout: options.connectTimeout)
+                    delay = options.reconnectMinimumDelay
+                    setConnected(true, error: nil)
+                } catch {
+                    setConnected(false, error: "\(error)")
+                    sleepUnlessStopping(delay)
+                    delay = min(delay * 2, options.reconnectMaximumDelay)
+                    continue
+                }
+            }
+            guard let open = connection else { continue }
+            do {
+                switch try open.send(message, keepTrying: { !isStopping() }) {
+                case .sent:
+                    finishHead(delivered: true)
+                case .tooLarge:
+                    finishHead(delivered: false)
+                case .abandoned:
+                    connection = nil  // a partial frame may be on the wire: never reuse it
+                }
+            } catch {
+                // Broken connection: keep the message and send it again after reconnecting.
+                connection = nil
+                setConnected(false, error: "\(error)")
+            }
+        }
+    }
+
+    private func finishHead(delivered wasDelivered: Bool) {
+        condition.lock()
+        let size = queue[queueHead].count
+        queue[queueHead] = []
+        queueHead += 1
+        queuedBytes -= size
+        if wasDelivered { delivered += 1 } else { dropped[.oversize, default: 0] += 1 }
+        // Compact now and then instead of shifting the array on every message.
+        if queueHead >= 1024, queueHead * 2 >= queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+        if queue.count == queueHead { condition.broadcast() }
+        condition.unlock()
+    }
+
+    private func setConnected(_ value: Bool, error: String?) {
+        condition.lock()
+        if value && !connected && lastErrorText != nil { reconnects += 1 }
+        connected = value
+        if let error { lastErrorText = error }
+        condition.unlock()
+    }
+
+    private func isStopping() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    private func sleepUnlessStopping(_ seconds: Double) {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        while !stopping, condition.wait(until: deadline) {}
+        condition.unlock()
+    }
+
+    // MARK: Message format
+
+    func frame(event: Event, xml: String) -> [UInt8] {
+        let severity = event.kind.id == EventKind.error.id ? 3 : 6
+        let priority = options.facility * 8 + severity
+        var message: [UInt8] = []
+        message.reserveCapacity(xml.utf8.count + 96)
+        switch destination {
+        case .tcp:
+            // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
+            var header = "<\(priority)>1 " + SyslogSink.rfc5424Timestamp(event.time) + " "
+            header += SyslogSink.headerField(options.hostName, max: 255) + " "
+            header += SyslogSink.headerField(options.appName, max: 48) + " \(processID) "
+            header += SyslogSink.headerField(event.kind.name, max: 32) + " - "
+            let body = Array(header.utf8) + Array(xml.utf8)
+            message += Array("\(body.count) ".utf8)
+            message += body
+        case .local:
+            let header = "<\(priority)>" + SyslogSink.bsdTimestamp(event.time) + " "
+                + SyslogSink.headerField(options.appName, max: 48) + "[\(processID)]: "
+            message += Array(header.utf8)
+            message += Array(xml.utf8)
+        }
+        return message
+    }
+
+    /// RFC 5424 allows at most six fraction digits.
+    static func rfc5424Timestamp(_ time: EventTime) -> String {
+        let full = time.iso8601Nanoseconds  // 2024-01-31T23:59:59.123456789Z
+        return String(full.prefix(26)) + "Z"
+    }
+
+    /// `Mmm dd hh:mm:ss` in local time, as syslog(3) writes it.
+    static func bsdTimestamp(_ time: EventTime) -> String {
+        var seconds = time_t(time.nanoseconds / 1_000_000_000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let day = parts.tm_mday < 10 ? " \(parts.tm_mday)" : "\(parts.tm_mday)"
+        return "\(months[Int(parts.tm_mon) % 12]) \(day) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
+
+    /// A header token: printable ASCII without spaces, `-` when empty.
+    static func headerField(_ text: String, max: Int) -> String {
+        let cleaned = text.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(max)
+        return cleaned.isEmpty ? "-" : String(String.UnicodeScalarView(cleaned))
+    }
+}

@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import GRDB
+import SwiftmonCore
+
+/// The on-disk layout of a swiftmon event store and the one place that opens it.
+///
+/// One table, `event`: a row per event with the columns the queries filter on
+/// (time, EventID, process GUID and id, parent GUID, image, a text column of
+/// command lines and paths for `--contains`) and every field value, encoded
+/// compactly in `fields` (length-prefixed UTF-8 in schema order; bytes that are
+/// not UTF-8 kept exactly in `raw`). Storing the values rather than a column per
+/// Sysmon field keeps one table for every event kind and lets the schema grow
+/// new fields without migrations.
+enum EventStore {
+    static let schemaVersion = 1
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS event (
+            id INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,
+            event_id INTEGER NOT NULL,
+            process_guid TEXT COLLATE NOCASE,
+            process_id INTEGER,
+            parent_process_guid TEXT COLLATE NOCASE,
+            image TEXT,
+            search TEXT NOT NULL,
+            fields BLOB NOT NULL,
+            raw BLOB
+        );
+        CREATE INDEX IF NOT EXISTS event_by_time ON event(time);
+        CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id, time);
+        CREATE INDEX IF NOT EXISTS event_by_process_guid ON event(process_guid, event_id);
+        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid)
+            WHERE parent_process_guid IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS event_by_image ON event(image);
+        CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id, time);
+        """
+
+    static let insertSQL = """
+        INSERT INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, search, fields, raw)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// Fields searched by `--contains`: command lines and paths.
+    static let searchedFields: Set<String> = [
+        "CommandLine", "ParentCommandLine", "Image", "ParentImage", "CurrentDirectory", "TargetFilename",
+        "ImageLoaded", "SourceImage", "TargetImage", "SourceFilename", "ServiceFile", "Device", "TargetObject",
+    ]
+
+    /// Opens (creating when missing) the store for writing: file mode 0600,
+    /// WAL, incremental auto-vacuum so retention can give space back.
+    static func openForWriting(path: String) throws -> DatabaseQueue {
+        try prepareFile(path)
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(10)
+        config.label = "swiftmon-store"
+        config.prepareDatabase { db in
+            // Process crash (kill -9) safety needs only WAL; NORMAL skips an
+            // fsync per commit, which a power cut may cost the last commits of.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+        }
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            try queue.writeWithoutTransaction { db in
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                if version == 0 {
+                    // auto_vacuum takes effect only before the first table exists.
+                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    // Opening in WAL mode already wrote the header: VACUUM applies the setting.
+                    try db.execute(sql: "VACUUM")
+                    try db.inTransaction {
+                        try db.execute(sql: schema)
+                        try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
+                        return .commit
+                    }
+                } else if version != schemaVersion {
+                    throw StoreError.unsupportedSchema(path: path, version: version)
+                }
+            }
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "open", message: error.message ?? "\(error)")
+        }
+        tightenSidecarModes(path)
+        return queue
+    }
+
+    /// Opens an existing store for reading while a writer may be writing.
+    static func openForReading(path: String) throws -> DatabaseQueue {
+        guard access(path, F_OK) == 0 else {
+            throw StoreError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(10)
+        config.label = "swiftmon-store-reader"
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            let version = try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
+            guard version == schemaVersion else { throw StoreError.unsupportedSchema(path: path, version: version) }
+            return queue
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "open", message: error.message ?? "\(error)")
+        }
+    }
+
+    /// Creates the file 0600 before SQLite does (SQLite gives its -wal and -shm
+    /// files the mode of the database file), and tightens an existing one.
+    static func prepareFile(_ path: String) throws {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw StoreError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & 0o077 != 0 { _ = fchmod(fd, 0o600) }
+    }
+
+    static func tightenSidecarModes(_ path: String) {
+        for suffix in ["-wal", "-shm"] { _ = chmod(path + suffix, 0o600) }
+    }
+
+    // MARK: Field codec
+
+    /// Length-prefixed (LEB128) UTF-8 values in schema order.
+    static func encodeFields(_ values: [String], into out: inout [UInt8]) {
+        for value in values {
+            appendVarint(UInt64(value.utf8.count), to: &out)
+            out.append(contentsOf: value.utf8)
+        }
+    }
+
+    static func encodeRaw(_ raw: [Int: [UInt8]]) -> [UInt8]? {
+        guard !raw.isEmpty else { return nil }
+        var out: [UInt8] = []
+        for (index, bytes) in raw.sorted(by: { $0.key < $1.key }) {
+            appendVarint(UInt64(index), to: &out)
+            appendVarint(UInt64(bytes.count), to: &out)
+            out += bytes
+        }
+        return out
+    }
+
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    /// Reads a varint at `i`, or `nil` when the data ends or is malformed.
+    static func readVarint(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < bytes.count, shift < 64 {
+            let b = bytes[i]
+            i += 1
+            value |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    /// Rebuilds an event from a stored row. A store written by a newer swiftmon
+    /// may have more fields: extra values are ignored, missing ones are `-`.
+    static func decode(eventID: Int, time: Int64, fields: Data, raw: Data?) throws -> Event {
+        guard let kind = EventKind.withID(eventID) else { throw StoreError.corruptRow(reason: "unknown EventID \(eventID)") }
+        var event = Event(kind, time: EventTime(nanosecondsSinceEpoch: time))
+        try fields.withUnsafeBytes { bytes in
+            var i = 0
+            var index = 0
+            while i < bytes.count {
+                guard let length = readVarint(bytes, &i), length <= UInt64(bytes.count - i) else {
+                    throw StoreError.corruptRow(reason: "field \(index) of EventID \(eventID) is cut short")
+                }
+                let end = i + Int(length)
+                if index < kind.fields.count {
+                    event[index] = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[i..<end]), as: UTF8.self)
+                }
+                i = end
+                index += 1
+            }
+        }
+        if let raw {
+            try raw.withUnsafeBytes { bytes in
+                var i = 0
+                while i < bytes.count {
+                    guard let index = readVarint(bytes, &i), let length = readVarint(bytes, &i),
+                          length <= UInt64(bytes.count - i)
+                    else { throw StoreError.corruptRow(reason: "raw bytes of EventID \(eventID) are cut short") }
+                    let end = i + Int(length)
+                    if index < UInt64(kind.fields.count) {
+                        event.set(kind.fields[Int(index)], bytes: Array(bytes[i..<end]))
+                    }
+                    i = end
+                }
+            }
+        }
+        return event
+    }
+}
+
+/// What went wrong with a store, in words a user can act on.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(path: String, reason: String)
+    case unsupportedSchema(path: String, version: Int)
+    case sqlite(path: String, operation: String, message: String)
+    case corruptRow(reason: String)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): return "cannot open store \(path): \(reason)"
+        case .unsupportedSchema(let path, let version):
+            return "\(path) is not a swiftmon store this version can use (schema version \(version), expected \(EventStore.schemaVersion))"
+        case .sqlite(let path, let operation, let message): return "store \(path): \(operation) failed: \(message)"
+        case .corruptRow(let reason): return "corrupt store row: \(reason)"
+        case .notFound(let what): return what
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import GRDB
+import SwiftmonCore
+
+/// One process as the store knows it.
+public struct ProcessNode: Sendable, Equatable {
+    public var guid: String
+    public var processID: Int?
+    public var image: String
+    public var commandLine: String
+    public var user: String
+    public var parentGuid: String?
+    /// When it started (its ProcessCreate), if that was recorded.
+    public var started: EventTime?
+    /// When it ended (its ProcessTerminate), if that was recorded.
+    public var ended: EventTime?
+    /// False when the store has no ProcessCreate for it and the node was
+    /// pieced together from its child's Parent* fields or its other events.
+    public var recorded: Bool
+    public var children: [ProcessNode] = []
+}
+
+/// The ancestors and descendants of one process.
+public struct ProcessTree: Sendable {
+    /// Oldest first, ending with the process's parent.
+    public var ancestors: [ProcessNode]
+    /// The process asked about, with its descendants in ``ProcessNode/children``.
+    public var process: ProcessNode
+    /// True when the descendants were cut at the node limit.
+    public var truncated: Bool
+
+    public var descendantCount: Int {
+        func count(_ n: ProcessNode) -> Int { n.children.reduce(0) { $0 + 1 + count($1) } }
+        return count(process)
+    }
+
+    /// A drawing of the tree: one line per process (pid, image, times, GUID),
+    /// its command line beneath; the process asked about is marked `▶`.
+    public func rendered() -> String {
+        var out = ""
+        var depth = 0
+        for ancestor in ancestors {
+            draw(ancestor, prefix: String(repeating: "   ", count: max(0, depth - 1)), connector: depth == 0 ? "" : "└─ ",
+                 marked: false, into: &out, continuation: String(repeating: "   ", count: depth))
+            depth += 1
+        }
+        func walk(_ node: ProcessNode, prefix: String, connector: String, childPrefix: String, marked: Bool) {
+            draw(node, prefix: prefix, connector: connector, marked: marked, into: &out, continuation: childPrefix)
+            for (i, child) in node.children.enumerated() {
+                let last = i == node.children.count - 1
+                walk(child, prefix: childPrefix, connector: last ? "└─ " : "├─ ",
+                     childPrefix: childPrefix + (last ? "   " : "│  "), marked: false)
+            }
+        }
+        let indent = String(repeating: "   ", count: max(0, depth - 1))
+        if depth == 0 {
+            walk(process, prefix: "", connector: "", childPrefix: "", marked: true)
+        } else {
+            walk(process, prefix: indent, connector: "└─ ", childPrefix: indent + "   ", marked: true)
+        }
+        if truncated { out += "… more descendants not shown (node limit reached)\n" }
+        return out
+    }
+
+    private func draw(_ node: ProcessNode, prefix: String, connector: String, marked: Bool, into out: inout String,
+                      continuation: String? = nil) {
+        var line = prefix + connector + (marked ? "▶ " : "")
+        line += node.processID.map { "\($0)" } ?? "?"
+        line += " " + (node.image.isEmpty ? "-" : node.image)
+        if !node.user.isEmpty, node.user != Event.absent { line += " (\(node.user))" }
+        line += "  " + (node.started.map { $0.sysmonText } ?? "?")
+        line += " → " + (node.ended.map { $0.sysmonText } ?? (node.recorded ? "running" : "?"))
+        line += "  " + node.guid
+        if !node.recorded { line += "  [not recorded]" }
+        out += ProcessTree.visible(line) + "\n"
+        let below = continuation ?? (prefix + String(repeating: " ", count: connector.count))
+        if !node.commandLine.isEmpty, node.commandLine != Event.absent {
+            out += below + "    " + ProcessTree.visible(node.commandLine) + "\n"
+        }
+    }
+
+    /// Terminal-safe: control characters shown as `\n`, `\t`, `\xNN`.
+    static func visible(_ text: String) -> String {
+        var out = ""
+        for s in text.unicodeScalars {
+            switch s {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where s.value < 0x20 || (0x7F...0x9F).contains(s.value):
+                out += "\\x" + (s.value < 16 ? "0" : "") + String(s.value, radix: 16)
+            default: out.unicodeScalars.append(s)
+            }
+        }
+        return out
+    }
+}
+
+/// Which process a tree is drawn around.
+public enum ProcessSelector: Sendable, Equatable {
+    case guid(String)
+    /// The most recent process with this id.
+    case processID(Int)
+
+    /// A GUID (with or without braces) or a decimal pid.
+    public init(parsing text: String) {
+        if let pid = Int(text), pid >= 0 { self = .processID(pid) } else { self = .guid(StoreReader.normalizedGuid(text)) }
+    }
+}
+
+extension StoreReader {
+    /// The ancestors and descendants of the selected process, at most
+    /// `maxNodes` descendants (the store may hold forks bombs).
+    public func processTree(of selector: ProcessSelector, maxNodes: Int = 10_000) throws -> ProcessTree {
+        try read { db in
+            guard var target = try StoreReader.findProcess(db, selector) else {
+                switch selector {
+                case .guid(let g): throw StoreError.notFound("no process with GUID \(g) in \(path)")
+                case .processID(let p): throw StoreError.notFound("no process with pid \(p) in \(path)")
+                }
+            }
+            // Ancestors, following ParentProcessGuid while ProcessCreate events exist.
+            var ancestors: [ProcessNode] = []
+            var seen: Set<String> = [target.node.guid.lowercased()]
+            var child = target
+            while let parentGuid = child.node.parentGuid, !seen.contains(parentGuid.lowercased()), ancestors.count < 512 {
+                seen.insert(parentGuid.lowercased())
+                if let parent = try StoreReader.processCreate(db, guid: parentGuid) {
+                    ancestors.append(parent.node)
+                    child = parent
+                } else {
+                    ancestors.append(child.parentStub)
+                    break
+                }
+            }
+            ancestors.reverse()
+
+            // Descendants, breadth first over the parent GUID index.
+            var budget = maxNodes
+            var truncated = false
+            func children(of node: inout ProcessNode, depth: Int) throws {
+                guard depth < 512 else { truncated = true; return }
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT event_id, time, fields, raw FROM event
+                    WHERE parent_process_guid = ? AND event_id = 1 ORDER BY time, id
+                    """, arguments: [node.guid])
+                for row in rows {
+                    guard budget > 0 else { truncated = true; return }
+                    let event = try StoreReader.event(from: row)
+                    var found = try StoreReader.processFound(db, from: event)
+                    guard !seen.contains(found.node.guid.lowercased()) else { continue }
+                    seen.insert(found.node.guid.lowercased())
+                    budget -= 1
+                    try children(of: &found.node, depth: depth + 1)
+                    node.children.append(found.node)
+                }
+            }
+            try children(of: &target.node, depth: 0)
+            return ProcessTree(ancestors: ancestors, process: target.node, truncated: truncated)
+        }
+    }
+
+    /// A process node plus what its ProcessCreate says about its parent.
+    struct FoundProcess {
+        var node: ProcessNode
+        var parentStub: ProcessNode
+    }
+
+    static func findProcess(_ db: Database, _ selector: ProcessSelector) throws -> FoundProcess? {
+        switch selector {
+        case .guid(let guid):
+            if let found = try processCreate(db, guid: guid) { return found }
+            // No ProcessCreate (it started before the store did): use its latest other event.
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT event_id, time, fields, raw FROM event WHERE process_guid = ? ORDER BY time DESC, id DESC LIMIT 1
+                """, arguments: [guid]) else { return nil }
+            return try processFound(db, from: try event(from: row), recorded: false)
+        case .processID(let pid):
+            let row = try Row.fetchOne(db, sql: """
+                SELECT event_id, time, fields, raw FROM event WHERE process_id = ? AND event_id = 1
+                ORDER BY time DESC, id DESC LIMIT 1
+                """, arguments: [pid])
+                ?? Row.fetchOne(db, sql: """
+                SELECT event_id, time, fields, raw FROM event WHERE process_id = ? AND process_guid IS NOT NULL
+                ORDER BY time DESC, id DESC LIMIT 1
+                """, arguments: [pid])
+            guard let row else { return nil }
+            let event = try event(from: row)
+            return try processFound(db, from: event, recorded: event.kind.id == EventKind.processCreate.id)
+        }
+    }
+
+    static func processCreate(_ db: Database, guid: String) throws -> FoundProcess? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT event_id, time, fields, raw FROM event WHERE process_guid = ? AND event_id = 1 ORDER BY id LIMIT 1
+            """, arguments: [guid]) else { return nil }
+        return try processFound(db, from: try event(from: row))
+    }
+
+    static func processFound(_ db: Database, from event: Event, recorded: Bool = true) throws -> FoundProcess {
+        func v(_ name: String) -> String {
+            guard let value = event[name], value != Event.absent else { return "" }
+            return value
+        }
+        let guid = v("ProcessGuid")
+        let isCreate = event.kind.id == EventKind.processCreate.id
+        var node = ProcessNode(
+            guid: guid, processID: Int(v("ProcessId")), image: v("Image"), commandLine: v("CommandLine"),
+            user: v("User"), parentGuid: v("ParentProcessGuid").isEmpty ? nil : v("ParentProcessGuid"),
+            started: isCreate ? event.time : nil, ended: nil, recorded: recorded && isCreate)
+        if let endTime = try Int64.fetchOne(db, sql: """
+            SELECT time FROM event WHERE process_guid = ? AND event_id = 5 ORDER BY id LIMIT 1
+            """, arguments: [guid]) {
+            node.ended = EventTime(nanosecondsSinceEpoch: endTime)
+        }
+        let stub = ProcessNode(
+            guid: node.parentGuid ?? "-", processID: Int(v("ParentProcessId")), image: v("ParentImage"),
+            commandLine: v("ParentCommandLine"), user: v("ParentUser"), parentGuid: nil, started: nil,
+            ended: nil, recorded: false)
+        return FoundProcess(node: node, parentStub: stub)
+    }
+}

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import SwiftmonCore
+
+/// Workloads for `swiftmon bench store` and the crash test's writer child.
+public enum StoreBenchmark {
+    /// A ProcessCreate shaped like a real one (full paths, a 60–120 byte command
+    /// line, hashes), numbered by `sequence` in ProcessId and the command line.
+    public static func processCreate(sequence: Int, time: EventTime) -> Event {
+        var e = Event(.processCreate, time: time)
+        let parent = sequence / 8
+        e["ProcessGuid"] = guid(sequence)
+        e["ProcessId"] = String(sequence)
+        e["Image"] = sequence % 3 == 0 ? "/usr/bin/bash" : "/usr/bin/true"
+        e["CommandLine"] = "/usr/bin/true --storm \(sequence) --payload abcdefghijklmnopqrstuvwxyz0123456789 --dir /var/tmp/work/\(sequence % 97)"
+        e["CurrentDirectory"] = "/var/tmp/work"
+        e["User"] = "root"
+        e["LogonGuid"] = "{00000000-0000-0000-0000-000000000000}"
+        e["LogonId"] = "0"
+        e["TerminalSessionId"] = "0"
+        e["IntegrityLevel"] = "no level"
+        e["Hashes"] = "SHA256=9E6FBB5D2F1A0E8C43B7A65D0C8E1F2A3B4C5D6E7F8091A2B3C4D5E6F708192A"
+        e["ParentProcessGuid"] = guid(parent)
+        e["ParentProcessId"] = String(parent)
+        e["ParentImage"] = "/usr/bin/bash"
+        e["ParentCommandLine"] = "bash -c storm"
+        e["ParentUser"] = "root"
+        e["Architecture"] = "x86_64"
+        return e
+    }
+
+    static func guid(_ n: Int) -> String {
+        let hex = String(n, radix: 16)
+        return "{5f3c8d2e-0000-0000-0000-" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex + "}"
+    }
+
+    public struct Figures: Sendable {
+        public var events: Int
+        public var seconds: Double
+        public var eventsPerSecond: Double { Double(events) / seconds }
+        public var fileBytes: Int64
+    }
+
+    /// Emits `events` ProcessCreates into a fresh store at `path` as fast as the
+    /// sink takes them and times until the last one is committed.
+    public static func insertThroughput(path: String, events: Int, options: StoreSink.Options = .init()) throws -> Figures {
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+        // Built before the clock starts: the figure is the store's, not the generator's.
+        let base = EventTime.now().nanoseconds
+        let prepared = (0..<events).map { processCreate(sequence: $0, time: EventTime(nanosecondsSinceEpoch: base + Int64($0) * 1000)) }
+        let sink = try StoreSink(path: path, options: options)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for event in prepared { try sink.emit(event) }
+        try sink.flush()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let counts = sink.deliveryCounts
+        sink.close()
+        guard counts.delivered == UInt64(events) else {
+            throw StoreError.sqlite(path: path, operation: "benchmark",
+                                    message: "only \(counts.delivered) of \(events) committed; dropped \(counts.dropped)")
+        }
+        var info = stat()
+        let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0
+        return Figures(events: events, seconds: seconds, fileBytes: size)
+    }
+
+    /// Writes ProcessCreates numbered 0, 1, 2 … until `events` (or for ever
+    /// when nil), and after every commit writes the number committed so far to
+    /// `progressFile` (replaced atomically). Every event numbered below that
+    /// count is then known to be in the store, whatever happens next.
+    public static func writeStorm(path: String, progressFile: String, events: Int?) throws {
+        var options = StoreSink.Options()
+        options.commitInterval = 0.02
+        options.batchSize = 2000
+        let sink = try StoreSink(path: path, options: options)
+        sink.onCommit = { committed in
+            let temporary = progressFile + ".tmp"
+            let text = "\(committed)\n"
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return }
+            _ = text.withCString { write(fd, $0, strlen($0)) }
+            close(fd)
+            rename(temporary, progressFile)
+        }
+        var sequence = 0
+        let base = EventTime.now().nanoseconds
+        while events.map({ sequence < $0 }) ?? true {
+            try sink.emit(processCreate(sequence: sequence, time: EventTime(nanosecondsSinceEpoch: base + Int64(sequence))))
+            sequence += 1
+            // Stay under the backlog limit so every event is committed, not dropped.
+            if sequence % 50_000 == 0 { try sink.flush() }
+        }
+        sink.close()
+    }
+}

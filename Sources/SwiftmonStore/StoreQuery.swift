@@ -1,0 +1,232 @@
+import Foundation
+import GRDB
+import SwiftmonCore
+
+/// Which events to read back from a store. Every filter given must hold.
+public struct StoreFilter: Sendable, Equatable {
+    /// EventIDs to keep; empty: all.
+    public var eventIDs: [Int] = []
+    /// The process image: a full path matches exactly, a bare name matches the last path component.
+    public var image: String?
+    /// The ProcessGuid (braces and case optional).
+    public var processGuid: String?
+    public var processID: Int?
+    public var since: EventTime?
+    public var until: EventTime?
+    /// Text that must occur in a command line or path of the event (ASCII case ignored).
+    public var contains: String?
+    /// Most events returned; `nil`: all.
+    public var limit: Int? = 1000
+    /// Newest first instead of oldest first.
+    public var newestFirst = false
+
+    public init() {}
+}
+
+/// Reads a store, also while a sensor is writing to it (WAL readers see the
+/// last committed state and never block the writer).
+public final class StoreReader: @unchecked Sendable {
+    public let path: String
+    let queue: DatabaseQueue
+
+    public init(path: String) throws {
+        self.path = path
+        self.queue = try EventStore.openForReading(path: path)
+    }
+
+    /// The events matching `filter`, in time order.
+    public func events(matching filter: StoreFilter) throws -> [Event] {
+        var out: [Event] = []
+        try forEachEvent(matching: filter) { out.append($0) }
+        return out
+    }
+
+    /// Calls `body` for each matching event without holding them all in memory.
+    public func forEachEvent(matching filter: StoreFilter, _ body: (Event) throws -> Void) throws {
+        var clauses: [String] = []
+        var arguments: [DatabaseValueConvertible?] = []
+        if !filter.eventIDs.isEmpty {
+            clauses.append("event_id IN (" + filter.eventIDs.map { _ in "?" }.joined(separator: ",") + ")")
+            arguments += filter.eventIDs.map { $0 as DatabaseValueConvertible? }
+        }
+        if let image = filter.image {
+            if image.contains("/") {
+                clauses.append("image = ?")
+                arguments.append(image)
+            } else {
+                clauses.append("(image = ? OR image LIKE ? ESCAPE '\\')")
+                arguments.append(image)
+                arguments.append("%/" + StoreReader.likeEscaped(image))
+            }
+        }
+        if let guid = filter.processGuid {
+            clauses.append("process_guid = ?")
+            arguments.append(StoreReader.normalizedGuid(guid))
+        }
+        if let pid = filter.processID {
+            clauses.append("process_id = ?")
+            arguments.append(pid)
+        }
+        if let since = filter.since {
+            clauses.append("time >= ?")
+            arguments.append(since.nanoseconds)
+        }
+        if let until = filter.until {
+            clauses.append("time <= ?")
+            arguments.append(until.nanoseconds)
+        }
+        if let text = filter.contains {
+            clauses.append("search LIKE ? ESCAPE '\\'")
+            arguments.append("%" + StoreReader.likeEscaped(text) + "%")
+        }
+        var sql = "SELECT event_id, time, fields, raw FROM event"
+        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        sql += filter.newestFirst ? " ORDER BY time DESC, id DESC" : " ORDER BY time, id"
+        if let limit = filter.limit {
+            sql += " LIMIT ?"
+            arguments.append(max(0, limit))
+        }
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+            while let row = try rows.next() {
+                try body(try StoreReader.event(from: row))
+            }
+        }
+    }
+
+    /// Number of events in the store.
+    public func count() throws -> Int {
+        try read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event") ?? 0 }
+    }
+
+    /// Runs `PRAGMA integrity_check`; returns its lines ("ok" when sound).
+    public func integrityCheck() throws -> [String] {
+        try read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try queue.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "read", message: error.message ?? "\(error)")
+        }
+    }
+
+    static func event(from row: Row) throws -> Event {
+        let eventID: Int = row[0]
+        let time: Int64 = row[1]
+        let fields: Data = row[2]
+        let raw: Data? = row[3]
+        return try EventStore.decode(eventID: eventID, time: time, fields: fields, raw: raw)
+    }
+
+    /// `{…}` form of a GUID given with or without braces.
+    public static func normalizedGuid(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return trimmed.hasPrefix("{") ? trimmed : "{" + trimmed + "}"
+    }
+
+    static func likeEscaped(_ text: String) -> String {
+        var out = ""
+        for c in text {
+            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+}
+
+/// Parses the time and size expressions the CLI accepts.
+public enum StoreExpression {
+    /// `2024-01-31 23:59:59.123`, `2024-01-31T23:59:59Z`, `2024-01-31` (UTC),
+    /// a Unix time in seconds (`@1706745599`), or an age: `90s`, `15m`, `2h`, `7d`.
+    public static func time(_ text: String, now: EventTime = .now()) throws -> EventTime {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if let seconds = duration(t) {
+            return EventTime(nanosecondsSinceEpoch: now.nanoseconds - Int64(seconds * 1_000_000_000))
+        }
+        if t.hasPrefix("@"), let seconds = Double(t.dropFirst()) {
+            return EventTime(nanosecondsSinceEpoch: Int64(seconds * 1_000_000_000))
+        }
+        if let parsed = calendarTime(t) { return parsed }
+        throw StoreExpressionError(text: text, expected: "a UTC time like 2024-01-31 23:59:59.123, @UNIXSECONDS, or an age like 15m, 2h, 7d")
+    }
+
+    /// `90s`, `15m`, `2h`, `7d`, `1w` → seconds.
+    public static func duration(_ text: String) -> Double? {
+        guard let unit = text.last, let number = Double(text.dropLast()), number >= 0 else { return nil }
+        switch unit {
+        case "s": return number
+        case "m": return number * 60
+        case "h": return number * 3600
+        case "d": return number * 86400
+        case "w": return number * 7 * 86400
+        default: return nil
+        }
+    }
+
+    /// `500M`, `2G`, `100K`, `1048576` → bytes.
+    public static func size(_ text: String) throws -> Int64 {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        var digits = Substring(t)
+        var factor: Int64 = 1
+        if digits.hasSuffix("IB") { digits = digits.dropLast(2) } else if digits.hasSuffix("B") { digits = digits.dropLast() }
+        switch digits.last {
+        case "K": factor = 1 << 10; digits = digits.dropLast()
+        case "M": factor = 1 << 20; digits = digits.dropLast()
+        case "G": factor = 1 << 30; digits = digits.dropLast()
+        case "T": factor = 1 << 40; digits = digits.dropLast()
+        default: break
+        }
+        guard let value = Double(digits), value > 0, value * Double(factor) < 9e18 else {
+            throw StoreExpressionError(text: text, expected: "a size like 500M, 2G or a number of bytes")
+        }
+        return Int64(value * Double(factor))
+    }
+
+    static func calendarTime(_ text: String) -> EventTime? {
+        // YYYY-MM-DD[( |T)hh:mm[:ss[.fraction]]][Z]
+        var s = Substring(text)
+        if s.hasSuffix("Z") { s = s.dropLast() }
+        let parts = s.split(omittingEmptySubsequences: false) { $0 == " " || $0 == "T" }
+        guard parts.count == 1 || parts.count == 2 else { return nil }
+        let date = parts[0].split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard date.count == 3, let year = date[0], let month = date[1], let day = date[2],
+              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        var hour = 0, minute = 0, second = 0
+        var nanos: Int64 = 0
+        if parts.count == 2 {
+            let clock = parts[1].split(separator: ":", omittingEmptySubsequences: false)
+            guard clock.count == 2 || clock.count == 3, let h = Int(clock[0]), let m = Int(clock[1]),
+                  (0...23).contains(h), (0...59).contains(m) else { return nil }
+            hour = h
+            minute = m
+            if clock.count == 3 {
+                let sec = clock[2].split(separator: ".", omittingEmptySubsequences: false)
+                guard let sv = Int(sec[0]), (0...60).contains(sv), sec.count <= 2 else { return nil }
+                second = sv
+                if sec.count == 2 {
+                    let digits = sec[1].prefix(9)
+                    guard !digits.isEmpty, let f = Int64(digits) else { return nil }
+                    nanos = f * Int64(pow(10, Double(9 - digits.count)))
+                }
+            }
+        }
+        // Days from the civil date (proleptic Gregorian), no time zone involved.
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = Int64((month + 9) % 12)
+        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        let seconds = days * 86400 + Int64(hour * 3600 + minute * 60 + second)
+        return EventTime(nanosecondsSinceEpoch: seconds * 1_000_000_000 + nanos)
+    }
+}
+
+public struct StoreExpressionError: Error, CustomStringConvertible {
+    public let text: String
+    public let expected: String
+    public var description: String { "\"\(text)\": expected \(expected)" }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import XCTest
+
+/// A real rsyslogd (Debian package `rsyslog`) run by a test: TCP input on a
+/// loopback port with octet-counted framing, a Unix datagram input standing in
+/// for /dev/log, each written to its own file as the bare message.
+final class RsyslogCollector {
+    let directory: String
+    let port: UInt16
+    var socketPath: String { directory + "/log.sock" }
+    var tcpOutput: String { directory + "/tcp.log" }
+    var localOutput: String { directory + "/local.log" }
+    private var process: Process?
+    private let executable: String
+
+    init() throws {
+        executable = try RsyslogCollector.installedRsyslogd()
+        directory = try temporaryDirectory()
+        port = try RsyslogCollector.freeLoopbackPort()
+        let config = """
+            $MaxMessageSize 1m
+            global(workDirectory="\(directory)")
+            module(load="imuxsock" SysSock.Use="off")
+            module(load="imtcp")
+            template(name="bareMessage" type="string" string="%msg%\\n")
+            input(type="imuxsock" Socket="\(socketPath)" RateLimit.Interval="0" ruleset="local")
+            input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="remote")
+            ruleset(name="remote") { action(type="omfile" file="\(tcpOutput)" template="bareMessage") }
+            ruleset(name="local") { action(type="omfile" file="\(localOutput)" template="bareMessage") }
+
+            """
+        try config.write(toFile: directory + "/rsyslog.conf", atomically: true, encoding: .utf8)
+    }
+
+    deinit { stop() }
+
+    /// Starts rsyslogd in the foreground and waits until it accepts connections.
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslog.pid"]
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        let log = directory + "/rsyslogd.stderr"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: log)
+        try p.run()
+        process = p
+        let deadline = Date(timeIntervalSinceNow: 15)
+        while Date() < deadline {
+            if RsyslogCollector.canConnect(port: port), FileManager.default.fileExists(atPath: socketPath) { return }
+            guard p.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let errors = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        stop()
+        throw CollectorError(message: "rsyslogd did not start listening on 127.0.0.1:\(port): \(errors)")
+    }
+
+    /// SIGTERM, then waits for it to exit.
+    func stop() {
+        guard let p = process else { return }
+        process = nil
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory + "/rsyslog.pid")
+    }
+
+    /// The messages written so far, one per line.
+    func messages(_ file: String) -> [String] {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n", omittingEmptySubsequences: true).map {
+            String($0.drop { $0 == " " })  // rsyslog keeps the space after a BSD tag
+        }
+    }
+
+    /// Waits until `file` has `count` messages and stays there a moment.
+    @discardableResult
+    func waitForMessages(_ file: String, count: Int, timeout: Double = 20) -> [String] {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        var current = messages(file)
+        while Date() < deadline {
+            if current.count >= count {
+                Thread.sleep(forTimeInterval: 0.3)
+                let again = messages(file)
+                if again.count == current.count { return again }
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+            current = messages(file)
+        }
+        return current
+    }
+
+    struct CollectorError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    /// rsyslogd's path, installing the Debian package when it is missing. A test
+    /// machine without it and without apt cannot run these tests: that is a skip,
+    /// except under CI where it is a failure.
+    static func installedRsyslogd() throws -> String {
+        let path = "/usr/sbin/rsyslogd"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/apt-get"), getuid() == 0 {
+            let install = Process()
+            install.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
+            install.arguments = ["install", "-y", "-q", "rsyslog"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["DEBIAN_FRONTEND"] = "noninteractive"
+            install.environment = environment
+            try install.run()
+            install.waitUntilExit()
+        }
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            throw CollectorError(message: "rsyslogd is not installed and could not be installed (apt-get install rsyslog)")
+        }
+        throw XCTSkip("rsyslogd is not installed (Debian package rsyslog)")
+    }
+
+    static func freeLoopbackPort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw CollectorError(message: "socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Bool in
+                bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
+            }
+        }
+        guard bound else { throw CollectorError(message: "bind: \(errno)") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    static func canConnect(port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}

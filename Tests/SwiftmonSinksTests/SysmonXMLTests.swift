@@ -1,0 +1,193 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import SwiftmonCore
+@testable import SwiftmonSinks
+import XCTest
+
+final class SysmonXMLTests: XCTestCase {
+    static let goldenHeader = SysmonXMLHeader(computer: "golden-host", processID: 4242, userID: 0)
+    static let goldenTime = EventTime(nanosecondsSinceEpoch: 1_706_745_599_123_456_789)  // 2024-01-31T23:59:59.123456789Z
+
+    /// A deterministic event of `kind`: each field holds a value naming it, and
+    /// the last field carries characters that must be escaped.
+    static func goldenEvent(_ kind: EventKind) -> Event {
+        var event = Event(kind, time: goldenTime)
+        for (i, name) in kind.fields.enumerated() where name != "UtcTime" {
+            event[i] = name == "RuleName" ? "-" : "\(name) of \(kind.name)"
+        }
+        event[kind.fields.count - 1] = "a < b && c > \"d\" 'e'"
+        return event
+    }
+
+    func testGoldenXMLForEveryEventKind() throws {
+        let renderer = SysmonXMLRenderer(header: Self.goldenHeader)
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/xml")
+        let update = ProcessInfo.processInfo.environment["SWIFTMON_UPDATE_GOLDEN"] == "1"
+        if update { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        for (n, kind) in EventKind.all.enumerated() {
+            let xml = renderer.render(Self.goldenEvent(kind), recordID: UInt64(1000 + n), threadID: 4243) + "\n"
+            let file = directory.appendingPathComponent("\(kind.id)-\(kind.name).xml")
+            if update {
+                try xml.write(to: file, atomically: true, encoding: .utf8)
+                continue
+            }
+            let golden = try String(contentsOf: file, encoding: .utf8)
+            XCTAssertEqual(xml, golden, "\(kind.name) differs from \(file.path); SWIFTMON_UPDATE_GOLDEN=1 rewrites")
+            // Every golden document is well-formed and carries every field in order.
+            let parsed = try XCTUnwrap(ParsedSysmonEvent(xml: xml), "\(kind.name) does not parse")
+            XCTAssertEqual(parsed.data.map(\.name), kind.fields)
+            XCTAssertEqual(parsed.system["EventID"], "\(kind.id)")
+            XCTAssertEqual(parsed.system["Task"], "\(kind.id)")
+        }
+    }
+
+    func testLayoutMatchesSysmonForLinux() throws {
+        var event = Event(.processCreate, time: Self.goldenTime)
+        event["ProcessId"] = "77"
+        let xml = SysmonXMLRenderer(header: Self.goldenHeader).render(event, recordID: 77, threadID: 4243)
+        XCTAssertTrue(xml.hasPrefix(
+            "<Event><System><Provider Name=\"Linux-Sysmon\" Guid=\"{ff032593-a8d3-4f13-b0d6-01fc615a0f97}\"/>"
+                + "<EventID>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode>"
+                + "<Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime=\"2024-01-31T23:59:59.123456789Z\"/>"
+                + "<EventRecordID>77</EventRecordID><Correlation/><Execution ProcessID=\"4242\" ThreadID=\"4243\"/>"
+                + "<Channel>Linux-Sysmon/Operational</Channel><Computer>golden-host</Computer>"
+                + "<Security UserId=\"0\"/></System><EventData><Data Name=\"RuleName\">-</Data>"
+                + "<Data Name=\"UtcTime\">2024-01-31 23:59:59.123</Data>"), xml)
+        XCTAssertTrue(xml.hasSuffix("<Data Name=\"Architecture\">-</Data></EventData></Event>"))
+        XCTAssertFalse(xml.contains("\n"))
+        let error = SysmonXMLRenderer(header: Self.goldenHeader).render(Event(.error, time: Self.goldenTime), recordID: 1)
+        XCTAssertTrue(error.contains("<Level>2</Level>"), "EventID 255 is an error-level event")
+    }
+
+    func testSwiftmonIdentityIsConfigurable() throws {
+        var header = SysmonXMLHeader.swiftmon()
+        header.computer = "h"
+        let xml = SysmonXMLRenderer(header: header).render(Event(.processTerminate, time: Self.goldenTime), recordID: 1)
+        let parsed = try XCTUnwrap(ParsedSysmonEvent(xml: xml))
+        XCTAssertEqual(parsed.system["Provider.Name"], "swiftmon")
+        XCTAssertEqual(parsed.system["Channel"], "swiftmon/Operational")
+    }
+
+    func testHostileContentParsesBackToTheSameValues() throws {
+        var event = Event(.processCreate, time: Self.goldenTime)
+        let plainHostile: [String: String] = [
+            "CommandLine": "sh -c 'echo \"<x>\" && cat </etc/passwd >&2' ]]> <!-- --> <![CDATA[ x ]]>",
+            "CurrentDirectory": "/tmp/line1\nline2\r\nline3\ttabbed\r",
+            "User": "ünïcødé 用户 🛡️ \u{7F}\u{85}\u{9F}",
+            "Description": "&amp; &lt; &#10; literal entities",
+            "Product": "C:\\Windows\\path\\with\\backslashes",
+            "Company": "</Data><Data Name=\"Injected\">evil</Data>",
+            "RuleName": "technique_id=T1059,technique_name=\"Command & Scripting\"",
+        ]
+        for (field, value) in plainHostile { event[field] = value }
+        // Characters XML 1.0 cannot carry, in otherwise valid UTF-8.
+        event["ParentCommandLine"] = "a\u{01}b\u{1B}[31mred\u{0}nul\\c\u{FFFE}"
+        // Bytes that are not UTF-8, as the kernel may hand them over.
+        event.set("Image", bytes: [0x2F, 0x74, 0x6D, 0x70, 0x2F, 0xFF, 0xFE, 0x5C, 0x01, 0xC3, 0xA9])
+        event.set("ParentImage", bytes: Array("/usr/bin/ok".utf8))
+
+        let xml = SysmonXMLRenderer(header: Self.goldenHeader).render(event, recordID: 5, threadID: 1)
+        XCTAssertFalse(xml.contains("\n") || xml.contains("\r"), "one document per syslog line")
+        let parsed = try XCTUnwrap(ParsedSysmonEvent(xml: xml), "hostile event does not parse: \(xml)")
+        XCTAssertEqual(parsed.data.map(\.name), EventKind.processCreate.fields, "no field injected or lost")
+        let values = Dictionary(parsed.data.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        for (field, value) in plainHostile {
+            XCTAssertEqual(values[field], value, field)
+        }
+        XCTAssertEqual(values["ParentCommandLine"], "a\\x01b\\x1b[31mred\\x00nul\\\\c\\xef\\xbf\\xbe")
+        XCTAssertEqual(values["Image"], "/tmp/\\xff\\xfe\\\\\\x01é")
+        XCTAssertEqual(values["Image"], SysmonXML.readableText([0x2F, 0x74, 0x6D, 0x70, 0x2F, 0xFF, 0xFE, 0x5C, 0x01, 0xC3, 0xA9]))
+        XCTAssertEqual(values["ParentImage"], "/usr/bin/ok")
+        // A value that needed no help is exactly the event's value.
+        for (i, name) in EventKind.processCreate.fields.enumerated() where event.rawBytes[i] == nil
+            && event.values[i].unicodeScalars.allSatisfy(SysmonXML.isXMLChar) {
+            XCTAssertEqual(values[name], event.values[i], name)
+        }
+    }
+
+    func testHostileHeaderValuesAreEscaped() throws {
+        var header = Self.goldenHeader
+        header.computer = "host<&>\"name"
+        header.providerName = "P\"<>&"
+        let xml = SysmonXMLRenderer(header: header).render(Event(.error, time: Self.goldenTime), recordID: 1)
+        let parsed = try XCTUnwrap(ParsedSysmonEvent(xml: xml))
+        XCTAssertEqual(parsed.system["Computer"], "host<&>\"name")
+        XCTAssertEqual(parsed.system["Provider.Name"], "P\"<>&")
+    }
+
+    func testXMLSinkWritesOneDocumentPerLineWithIncreasingRecordIDs() throws {
+        let directory = try temporaryDirectory()
+        let path = directory + "/events.xml"
+        let counter = try EventRecordCounter(stateFile: directory + "/record-id", blockSize: 3)
+        do {
+            let sink = try XMLSink(path: path, recordIDs: counter)
+            for kind in EventKind.all { try sink.emit(Self.goldenEvent(kind)) }
+            try sink.flush()
+        }
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, EventKind.all.count)
+        let ids = try lines.map { try XCTUnwrap(ParsedSysmonEvent(xml: String($0))?.system["EventRecordID"]).flatMap(UInt64.init) }
+        XCTAssertEqual(ids, (1...UInt64(EventKind.all.count)).map { $0 })
+        let parsed = try XCTUnwrap(ParsedSysmonEvent(xml: String(lines[0])))
+        XCTAssertEqual(parsed.system["Execution.ProcessID"], "\(getpid())")
+        XCTAssertNotNil(parsed.system["Execution.ThreadID"].flatMap(Int32.init))
+        XCTAssertEqual(try fileMode(path), 0o600)
+    }
+}
+
+/// An `<Event>` document read back with Foundation's XMLParser (libxml2).
+struct ParsedSysmonEvent {
+    var system: [String: String] = [:]
+    var data: [(name: String, value: String)] = []
+
+    init?(xml: String) {
+        let delegate = Collector()
+        let parser = XMLParser(data: Data(xml.utf8))
+        parser.delegate = delegate
+        guard parser.parse(), delegate.sawEvent else { return nil }
+        system = delegate.system
+        data = delegate.data
+    }
+
+    private final class Collector: NSObject, XMLParserDelegate {
+        var system: [String: String] = [:]
+        var data: [(name: String, value: String)] = []
+        var path: [String] = []
+        var text = ""
+        var dataName: String?
+        var sawEvent = false
+
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                    attributes: [String: String] = [:]) {
+            if path.isEmpty { sawEvent = name == "Event" }
+            path.append(name)
+            text = ""
+            if path.count == 3, path[1] == "System" {
+                for (key, value) in attributes { system["\(name).\(key)"] = value }
+            }
+            if name == "Data" { dataName = attributes["Name"] }
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            if path.count == 3, path[1] == "System" { system[name] = text }
+            if name == "Data", let dataName { data.append((dataName, text)) }
+            path.removeLast()
+            text = ""
+        }
+    }
+}
+
+func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "swiftmon-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func fileMode(_ path: String) throws -> Int {
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    return (attributes[.posixPermissions] as? Int ?? -1) & 0o777
+}
