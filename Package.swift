@@ -51,6 +51,7 @@ let package = Package(
                 "SwiftmonCore", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
                 "SwiftmonStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Real processes for the end-to-end tests (threads, exec storms, hostile argv).

@@ -59,6 +59,9 @@ public final class SensorSession {
     /// Called on SIGHUP; returns a new filter to swap in, or nil to keep the
     /// old one (it reports its own problems through `emitError`).
     public var onReload: ((SensorSession) -> EventFilter?)?
+    /// Called once the monitor has announced itself (event 4), before the
+    /// first kernel record is read: where event 16 for the configuration goes.
+    public var onStart: ((SensorSession) -> Void)?
 
     private var sensor: BPFSensor?
     private var builder: ProcessEventBuilder?
@@ -139,6 +142,7 @@ public final class SensorSession {
 
         pipeline.start()
         pipeline.submit(stateEvent("Started"), unfiltered: true)
+        onStart?(self)
 
         let interactive = isatty(2) == 1 && options.statusInterval > 0
         var ticks = 0

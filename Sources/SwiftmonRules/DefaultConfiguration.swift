@@ -7,10 +7,10 @@
 /// access (ptrace, process_vm_*), BPF program loads and service installs; file
 /// creation, rename and deletion only where attackers persist or hide (system
 /// binaries, /etc, boot, cron, systemd units, ssh keys, shell start-up files,
-/// logs). Not logged: image loads (every shared library of every process) and
-/// thread create/exit (every thread of every process) — add
-/// `<ImageLoad onmatch="exclude"/>` or `<ThreadCreate onmatch="exclude"/>` to
-/// turn them on.
+/// logs), and thread create/exit, so that `swiftmon run` shows every process
+/// and thread that starts or ends. Not logged: image loads (every shared
+/// library of every process) — add `<ImageLoad onmatch="exclude"/>` to turn
+/// them on, or remove the thread blocks on busy hosts.
 public enum DefaultConfiguration {
     public static let xml = #"""
 <Sysmon schemaversion="4.90">
@@ -24,6 +24,13 @@ public enum DefaultConfiguration {
     <!-- Event 5: every process end. -->
     <RuleGroup name="" groupRelation="or">
       <ProcessTerminate onmatch="exclude"/>
+    </RuleGroup>
+    <!-- Events 200/201: every thread start and end. -->
+    <RuleGroup name="" groupRelation="or">
+      <ThreadCreate onmatch="exclude"/>
+    </RuleGroup>
+    <RuleGroup name="" groupRelation="or">
+      <ThreadTerminate onmatch="exclude"/>
     </RuleGroup>
     <!-- Event 3: network connections, except the loopback chatter of local services. -->
     <RuleGroup name="" groupRelation="or">

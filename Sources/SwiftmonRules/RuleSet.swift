@@ -335,3 +335,6 @@ struct OrIndex: Sendable {
         return true
     }
 }
+
+/// The live pipeline filters with a rule set.
+extension RuleSet: EventFilter {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SwiftmonCore
 import SwiftmonLinux
+import SwiftmonRules
 
 extension Swiftmon {
     struct Run: ParsableCommand {
@@ -18,7 +19,10 @@ extension Swiftmon {
 
         @OptionGroup var output: OutputOptions
 
-        @Option(name: .long, help: ArgumentHelp("Hash executables: a list such as sha256,md5 (md5, sha1, sha256, sha384, sha512, or * for all). Each file is hashed once per identity.", valueName: "algorithms"))
+        @Option(name: .shortAndLong, help: ArgumentHelp("Filter events with this Sysmon configuration (schema 4.x). Without it the embedded default applies (swiftmon config default). SIGHUP re-reads the file.", valueName: "file"))
+        var config: String?
+
+        @Option(name: .long, help: ArgumentHelp("Hash executables: a list such as sha256,md5 (md5, sha1, sha256, sha384, sha512, or * for all); overrides the configuration's HashAlgorithms. Each file is hashed once per identity.", valueName: "algorithms"))
         var hash: String?
 
         @Option(name: .customLong("buffer-size"), help: ArgumentHelp("Size of the kernel ring buffer in MiB (a power of two).", valueName: "MiB"))
@@ -48,10 +52,21 @@ extension Swiftmon {
             if let problem = SensorSession.checkRequirements() {
                 throw CleanExit.failure(problem)
             }
+            let loader = ConfigurationLoader(path: config)
+            let configuration: ConfigurationLoader.Loaded
+            do {
+                configuration = try loader.load()
+            } catch {
+                throw CleanExit.failure("\(error)")
+            }
+            for warning in configuration.warnings where verbose || !warning.windowsOnly {
+                fputs("\(warning)\n", stderr)
+            }
+
             var options = SensorOptions()
             options.ringBufferBytes = bufferSize << 20
             options.queueCapacity = queueSize
-            options.hashAlgorithms = hash ?? ""
+            options.hashAlgorithms = hash ?? configuration.ruleSet.hashAlgorithms.joined(separator: ",")
             options.statusInterval = statusInterval
             options.verbose = verbose
             options.version = Swiftmon.version
@@ -60,8 +75,28 @@ extension Swiftmon {
             do { sink = try output.makeSink() } catch {
                 throw CleanExit.failure("cannot open the output: \(error)")
             }
-            let pipeline = EventPipeline(sinks: [sink], capacity: queueSize)
+            let pipeline = EventPipeline(sinks: [sink], filter: configuration.ruleSet, capacity: queueSize)
             let session = SensorSession(options: options, pipeline: pipeline)
+            session.onStart = { session in
+                session.emitConfigurationChange(path: configuration.name, hash: configuration.hash)
+            }
+            session.onReload = { session in
+                guard loader.path != nil else {
+                    fputs("swiftmon: SIGHUP: no --config file to re-read; the embedded default stays\n", stderr)
+                    return nil
+                }
+                do {
+                    let reloaded = try loader.load()
+                    session.emitConfigurationChange(path: reloaded.name, hash: reloaded.hash)
+                    fputs("swiftmon: configuration \(reloaded.name) reloaded (\(reloaded.hash))\n", stderr)
+                    return reloaded.ruleSet
+                } catch {
+                    let message = "configuration \(loader.path!) not reloaded, the previous rules stay: \(error)"
+                    fputs("swiftmon: \(message)\n", stderr)
+                    session.emitError(id: ErrorEventID.configurationRejected, message)
+                    return nil
+                }
+            }
             do {
                 try session.start()
             } catch let error as SensorError {
