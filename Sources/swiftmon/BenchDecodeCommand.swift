@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import SwiftmonCore
+import SwiftmonLinux
+import SwiftmonRules
+import SwiftmonSinks
+
+/// `swiftmon bench decode`: user-space CPU per event of the live hot path
+/// (record decode, process cache, default rules, JSON rendering), no kernel.
+struct BenchDecode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "User-space cost per event of decoding, filtering and rendering kernel records."
+    )
+
+    @Option(help: "Processes (fork+exec+exit) per round.")
+    var processes: Int = 200_000
+
+    @Option(help: "Rounds.")
+    var rounds: Int = 5
+
+    func run() throws {
+        let devNull = try FileOutput(path: "/dev/null")
+        var figures: [Double] = []
+        for round in 1...max(1, rounds) {
+            let f = DecodeBenchmark.run(processes: processes, filter: RuleSet.embeddedDefault, sink: JSONLinesSink(output: devNull))
+            figures.append(f.microsecondsPerEvent)
+            print(String(format: "round %d: %d records → %d events in %.3f s: %.2f µs/event, %.0f events/s",
+                         round, f.records, f.events, f.seconds, f.microsecondsPerEvent, Double(f.events) / f.seconds))
+        }
+        let sorted = figures.sorted()
+        print(String(format: "median %.2f µs/event (min %.2f, max %.2f)", sorted[sorted.count / 2], sorted.first!, sorted.last!))
+    }
+}
