@@ -67,6 +67,9 @@ public final class EventPipeline: @unchecked Sendable {
         wakeProducer.deallocate()
     }
 
+    /// The sinks that count their own deliveries and drops (store, syslog).
+    public var reportingSinks: [DeliveryReporting] { sinks.compactMap { $0 as? DeliveryReporting } }
+
     /// Replaces the filter; events submitted from now on use the new one.
     public func replaceFilter(_ newFilter: EventFilter) {
         pthread_mutex_lock(mutex)

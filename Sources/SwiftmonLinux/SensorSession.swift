@@ -82,6 +82,18 @@ public final class SensorSession {
         self.host = SensorSession.readHostIdentity()
     }
 
+    nonisolated(unsafe) private static var signalDescriptor: Int32 = -1
+
+    /// Routes SIGINT, SIGTERM and SIGHUP to the session's event loop. Call it
+    /// before any thread starts (outputs start writer threads): a thread that
+    /// does not block them would take their default action and kill swiftmon
+    /// without its clean stop.
+    public static func takeOverSignals() throws {
+        if signalDescriptor < 0 {
+            signalDescriptor = try Syscalls.signalDescriptor(for: [SIGINT, SIGTERM, SIGHUP])
+        }
+    }
+
     /// Checks what a live session needs before anything is loaded, so a
     /// missing requirement stops `swiftmon run` at once with what to do.
     public static func checkRequirements() -> String? {
@@ -126,13 +138,13 @@ public final class SensorSession {
         guard let sensor else { preconditionFailure("start() first") }
         let started = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpuAtStart = Syscalls.processCPUMicroseconds()
-        let signals = try Syscalls.signalDescriptor(for: [SIGINT, SIGTERM, SIGHUP])
+        try SensorSession.takeOverSignals()
+        let signals = SensorSession.signalDescriptor
         let timer = try Syscalls.periodicTimer(intervalMilliseconds: 1000)
         let epoll = try Syscalls.epollCreate()
         defer {
             Syscalls.closeDescriptor(epoll)
             Syscalls.closeDescriptor(timer)
-            Syscalls.closeDescriptor(signals)
         }
         let ringFD = try sensor.openRingBuffer(handler)
         enum Token: UInt64 { case ring = 1, signal, timer }
@@ -234,6 +246,13 @@ public final class SensorSession {
         guard let sensor else { return }
         for (kind, n) in sensor.lostRecords() {
             losses.set(n, cause: .kernelBufferFull, kind: KernelRecord.kindName(kind))
+        }
+        // Sinks that buffer (store, syslog) drop on their own threads: their
+        // running totals join the report, by sink and reason.
+        for sink in pipeline.reportingSinks {
+            for (reason, n) in sink.deliveryCounts.dropped {
+                losses.set(n, cause: .sinkError, kind: "\(sink.deliveryName) \(reason)")
+            }
         }
         let now = losses.snapshot()
         let delta = LossCounters.delta(now, since: reportedLosses)

@@ -1,24 +1,113 @@
 import ArgumentParser
+import Glibc
 import SwiftmonCore
 import SwiftmonSinks
+import SwiftmonStore
 
 /// How events are written: shared by every command that prints events.
 struct OutputOptions: ParsableArguments {
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json
+        case text, json, xml
     }
 
-    @Option(name: .long, help: "Output format: text (one readable line per event) or json (one JSON object per line, every field in schema order).")
+    @Option(name: .long, help: "Output format: text (one readable line per event), json (one JSON object per line, every field in schema order) or xml (one Sysmon <Event> document per line, as Sysmon for Linux writes to syslog).")
     var format: Format = .text
 
     @Option(name: [.short, .long], help: ArgumentHelp("Append events to this file (created with mode 0600) instead of standard output.", valueName: "file"))
     var output: String?
 
-    func makeSink() throws -> EventSink {
-        let out = try output.map { try FileOutput(path: $0) } ?? FileOutput(descriptor: 1)
+    @Option(name: .customLong("xml-provider"), help: ArgumentHelp("Provider in XML and syslog output: sysmon (Linux-Sysmon and its GUID, for parsers of Sysmon for Linux) or swiftmon.", valueName: "name"))
+    var xmlProvider: XMLProvider = .sysmon
+
+    enum XMLProvider: String, ExpressibleByArgument, CaseIterable { case sysmon, swiftmon }
+
+    var xmlHeader: SysmonXMLHeader {
+        xmlProvider == .sysmon ? SysmonXMLHeader() : SysmonXMLHeader.swiftmon()
+    }
+
+    /// The sink for `--format`/`--output`. XML record ids come from `recordIDs`.
+    func makeSink(recordIDs: EventRecordCounter = EventRecordCounter(startingAt: 1)) throws -> EventSink {
         switch format {
-        case .text: return TextSink(output: out)
-        case .json: return JSONLinesSink(output: out)
+        case .xml:
+            let renderer = SysmonXMLRenderer(header: xmlHeader)
+            if let output { return try XMLSink(path: output, renderer: renderer, recordIDs: recordIDs) }
+            return XMLSink(fileDescriptor: 1, renderer: renderer, recordIDs: recordIDs)
+        case .text, .json:
+            let out = try output.map { try FileOutput(path: $0) } ?? FileOutput(descriptor: 1)
+            return format == .text ? TextSink(output: out) : JSONLinesSink(output: out)
         }
+    }
+}
+
+/// Where a live run also sends its events: the store and syslog.
+struct DestinationOptions: ParsableArguments {
+    @Option(name: .customLong("store"), help: ArgumentHelp("Also write every event into this SQLite store (created 0600; read it with swiftmon query / tree).", valueName: "path"))
+    var store: String?
+
+    @Option(name: .customLong("store-max-size"), help: ArgumentHelp("Delete the oldest events to keep the store under this size (e.g. 500M, 2G).", valueName: "size"))
+    var storeMaxSize: String?
+
+    @Option(name: .customLong("store-max-age"), help: ArgumentHelp("Delete events older than this (e.g. 90m, 12h, 7d).", valueName: "age"))
+    var storeMaxAge: String?
+
+    @Option(name: .customLong("syslog"), help: ArgumentHelp("Also send Sysmon XML to syslog: /dev/log (local daemon) or tcp://HOST:PORT (RFC 5424, octet-counted frames). Repeatable.", valueName: "destination"))
+    var syslog: [String] = []
+
+    @Option(name: .customLong("record-id-file"), help: ArgumentHelp("Where the persistent EventRecordID counter of XML and syslog output is kept.", valueName: "file"))
+    var recordIDFile: String = "/var/lib/swiftmon/record-id"
+
+    func validate() throws {
+        if let s = storeMaxSize, DestinationOptions.bytes(s) == nil {
+            throw ValidationError("--store-max-size: '\(s)' is not a size such as 500M or 2G")
+        }
+        if let a = storeMaxAge, DestinationOptions.seconds(a) == nil {
+            throw ValidationError("--store-max-age: '\(a)' is not an age such as 90m, 12h or 7d")
+        }
+        for d in syslog { _ = try SyslogDestination(parsing: d) }
+        if (storeMaxSize != nil || storeMaxAge != nil) && store == nil {
+            throw ValidationError("--store-max-size and --store-max-age need --store")
+        }
+    }
+
+    /// The persistent record-id counter, its folder created 0700 when missing.
+    func recordCounter() throws -> EventRecordCounter {
+        let dir = String(recordIDFile[..<(recordIDFile.lastIndex(of: "/") ?? recordIDFile.startIndex)])
+        if !dir.isEmpty { mkdir(dir, 0o700) }
+        return try EventRecordCounter(stateFile: recordIDFile)
+    }
+
+    func makeSinks(header: SysmonXMLHeader, recordIDs: EventRecordCounter) throws -> [EventSink] {
+        var sinks: [EventSink] = []
+        if let store {
+            var options = StoreSink.Options()
+            options.maxSize = storeMaxSize.flatMap(DestinationOptions.bytes)
+            options.maxAge = storeMaxAge.flatMap(DestinationOptions.seconds)
+            sinks.append(try StoreSink(path: store, options: options))
+        }
+        for text in syslog {
+            var options = SyslogSink.Options()
+            options.renderer = SysmonXMLRenderer(header: header)
+            sinks.append(SyslogSink(destination: try SyslogDestination(parsing: text), options: options, recordIDs: recordIDs))
+        }
+        return sinks
+    }
+
+    static func bytes(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var t = text.uppercased()
+        if t.hasSuffix("B") { t.removeLast() }
+        var scale: Int64 = 1
+        if let last = t.last, let u = units[last] { scale = u; t.removeLast() }
+        guard let n = Int64(t), n > 0 else { return nil }
+        return n.multipliedReportingOverflow(by: scale).overflow ? nil : n * scale
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        var t = text.lowercased()
+        var scale: Double = 1
+        if let last = t.last, let u = units[last] { scale = u; t.removeLast() }
+        guard let n = Double(t), n > 0, n.isFinite else { return nil }
+        return n * scale
     }
 }

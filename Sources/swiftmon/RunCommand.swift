@@ -3,6 +3,8 @@ import Glibc
 import SwiftmonCore
 import SwiftmonLinux
 import SwiftmonRules
+import SwiftmonSinks
+import SwiftmonStore
 
 extension Swiftmon {
     struct Run: ParsableCommand {
@@ -18,6 +20,7 @@ extension Swiftmon {
         )
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var destinations: DestinationOptions
 
         @Option(name: .shortAndLong, help: ArgumentHelp("Filter events with this Sysmon configuration (schema 4.x). Without it the embedded default applies (swiftmon config default). SIGHUP re-reads the file.", valueName: "file"))
         var config: String?
@@ -52,6 +55,7 @@ extension Swiftmon {
             if let problem = SensorSession.checkRequirements() {
                 throw CleanExit.failure(problem)
             }
+            try SensorSession.takeOverSignals()
             let loader = ConfigurationLoader(path: config)
             let configuration: ConfigurationLoader.Loaded
             do {
@@ -71,11 +75,16 @@ extension Swiftmon {
             options.verbose = verbose
             options.version = Swiftmon.version
 
-            let sink: EventSink
-            do { sink = try output.makeSink() } catch {
-                throw CleanExit.failure("cannot open the output: \(error)")
+            var sinks: [EventSink] = []
+            do {
+                let needsRecordIDs = output.format == .xml || !destinations.syslog.isEmpty
+                let recordIDs = needsRecordIDs ? try destinations.recordCounter() : EventRecordCounter(startingAt: 1)
+                sinks.append(try output.makeSink(recordIDs: recordIDs))
+                sinks += try destinations.makeSinks(header: output.xmlHeader, recordIDs: recordIDs)
+            } catch {
+                throw CleanExit.failure("cannot open an output: \(error)")
             }
-            let pipeline = EventPipeline(sinks: [sink], filter: configuration.ruleSet, capacity: queueSize)
+            let pipeline = EventPipeline(sinks: sinks, filter: configuration.ruleSet, capacity: queueSize)
             let session = SensorSession(options: options, pipeline: pipeline)
             session.onStart = { session in
                 session.emitConfigurationChange(path: configuration.name, hash: configuration.hash)
@@ -105,7 +114,20 @@ extension Swiftmon {
                 throw CleanExit.failure("\(error)")
             }
             let statistics = try session.run()
-            if stats { fputs(statistics.report, stderr) }
+            // Let the store commit and syslog send what they still hold.
+            for sink in sinks {
+                (sink as? StoreSink)?.close()
+                (sink as? SyslogSink)?.close(timeout: 2)
+            }
+            if stats {
+                fputs(statistics.report, stderr)
+                for sink in pipeline.reportingSinks {
+                    let c = sink.deliveryCounts
+                    let drops = c.dropped.filter { $0.value > 0 }.map { "\($0.key)=\($0.value)" }.sorted()
+                    fputs("  \(sink.deliveryName): \(c.delivered) delivered of \(c.accepted)"
+                          + (drops.isEmpty ? "" : ", dropped \(drops.joined(separator: " "))") + "\n", stderr)
+                }
+            }
         }
     }
 }

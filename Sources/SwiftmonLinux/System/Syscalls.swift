@@ -55,7 +55,13 @@ enum Syscalls {
     static func signalDescriptor(for signals: [Int32]) throws -> Int32 {
         var set = sigset_t()
         sigemptyset(&set)
-        for s in signals { sigaddset(&set, s) }
+        for s in signals {
+            sigaddset(&set, s)
+            // An ignored signal never reaches a signalfd, and a shell starts
+            // background jobs with SIGINT ignored (nohup: SIGHUP): take the
+            // default back. Blocked, the default action never runs.
+            signal(s, SIG_DFL)
+        }
         let rc = pthread_sigmask(SIG_BLOCK, &set, nil)
         if rc != 0 { throw SystemCallError("pthread_sigmask", errno: rc) }
         return try retryingOnInterrupt("signalfd") { signalfd(-1, &set, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
