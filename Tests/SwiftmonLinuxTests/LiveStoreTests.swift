@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+
+/// `swiftmon run --store`, then `swiftmon query` and `swiftmon tree` on what a
+/// real run recorded: a shell that starts a shell that starts a process.
+final class LiveStoreTests: XCTestCase {
+    func runBinary(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = LiveSensor.binary
+        p.arguments = arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testQueryAndTreeOfARealRun() throws {
+        try LiveSensor.requireLiveSensor()
+        let mark = "storemark\(UUID().uuidString.prefix(6))"
+        let store = NSTemporaryDirectory() + "\(mark).db"
+        defer { for suffix in ["", "-wal", "-shm"] { unlink(store + suffix) } }
+        let sensor = try LiveSensor(arguments: ["--store", store])
+        try runToCompletion("/bin/sh", ["-c", "/bin/sh -c '/bin/true leaf-\(mark)' inner-\(mark); exit 0", "outer-\(mark)"])
+        try sensor.waitFor(timeout: 20) { !$0.with(id: 1, "CommandLine", containing: "leaf-\(mark)").filter { ($0["CommandLine"] as? String) == "/bin/true leaf-\(mark)" }.isEmpty }
+        usleep(300_000)
+        sensor.stop()
+        XCTAssertTrue(sensor.stderrText.contains("store \(store):"), sensor.stderrText)
+
+        var st = stat()
+        XCTAssertEqual(stat(store, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600)
+
+        let (status, output) = try runBinary(["query", "--store", store, "--event", "1", "--contains", mark, "--format", "json"])
+        XCTAssertEqual(status, 0)
+        let events = output.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        XCTAssertEqual(events.count, 3, output)
+        let leaf = try XCTUnwrap(events.first { ($0["CommandLine"] as? String) == "/bin/true leaf-\(mark)" })
+        let inner = try XCTUnwrap(events.first { (($0["CommandLine"] as? String) ?? "").hasSuffix("inner-\(mark)") })
+        XCTAssertEqual(leaf["ParentProcessGuid"] as? String, inner["ProcessGuid"] as? String)
+
+        let (treeStatus, tree) = try runBinary(["tree", "--store", store, try XCTUnwrap(leaf["ProcessGuid"] as? String)])
+        XCTAssertEqual(treeStatus, 0)
+        XCTAssertTrue(tree.contains("leaf-\(mark)"), tree)
+        XCTAssertTrue(tree.contains("inner-\(mark)"), tree)
+        XCTAssertTrue(tree.contains("outer-\(mark)"), "ancestors with their command lines: \(tree)")
+    }
+}
