@@ -15,7 +15,8 @@ public enum DefaultConfiguration {
     public static let xml = #"""
 <Sysmon schemaversion="4.90">
   <!-- swiftmon's embedded default configuration (see docs/RULES.md). -->
-  <HashAlgorithms>sha256</HashAlgorithms>
+  <!-- No HashAlgorithms: hashing is asked for with the hash option of swiftmon run, or in your own
+       configuration; each new executable then costs one read of the file. -->
   <EventFiltering>
     <!-- Event 1: every process start. -->
     <RuleGroup name="" groupRelation="or">
