@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonCore
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -49,10 +50,20 @@ struct XMLTree {
             return .failure(message: "the file is empty; a Sysmon configuration starts with <Sysmon schemaversion=\"4.90\">",
                             location: SourceLocation(line: 1, column: 1))
         }
+        // libxml2 hands element names it could not decode to Foundation, which
+        // traps on them: only valid UTF-8 reaches the parser.
+        if let bad = firstInvalidUTF8() {
+            return .failure(message: "the file is not valid UTF-8 (byte offset \(bad)); save it as UTF-8",
+                            location: text.location(ofByte: bad))
+        }
         if let doctype = prologDoctype(from: start) {
             return .failure(
                 message: "document type declarations (<!DOCTYPE …>) are refused: they can pull in external entities; remove it",
                 location: text.location(ofByte: doctype))
+        }
+        if let pi = emptyProcessingInstruction() {
+            return .failure(message: "processing instruction without data (<?name?>) is not allowed; remove it",
+                            location: text.location(ofByte: pi))
         }
         let builder = TreeBuilder(text: text)
         let parser = XMLParser(data: Data(bytes))
@@ -76,6 +87,38 @@ struct XMLTree {
                             location: SourceLocation(line: 1, column: 1))
         }
         return .root(root)
+    }
+
+    func firstInvalidUTF8() -> Int? {
+        if String(validating: bytes, as: UTF8.self) != nil { return nil }
+        var offset = 0
+        var found: Int?
+        FieldText.forEachSegment(bytes) { segment in
+            guard found == nil else { return }
+            switch segment {
+            case .text(let t): offset += t.utf8.count
+            case .invalid: found = offset
+            }
+        }
+        return found ?? 0
+    }
+
+    /// Foundation's XMLParser on Linux dereferences a null pointer on a
+    /// processing instruction with no data (`<?x?>`), and libxml2 may report
+    /// one after an earlier error even inside what began as a comment: refuse
+    /// the shape anywhere in the file.
+    func emptyProcessingInstruction() -> Int? {
+        let n = bytes.count
+        var i = 0
+        while i + 1 < n {
+            if bytes[i] == 0x3C && bytes[i + 1] == 0x3F {
+                var j = i + 2
+                while j < n && ![0x20, 0x09, 0x0A, 0x0D, 0x3F, 0x3C].contains(bytes[j]) { j += 1 }
+                if j + 1 < n && bytes[j] == 0x3F && bytes[j + 1] == 0x3E { return i }
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Finds `<!DOCTYPE` in the prolog (before the first element), skipping the
@@ -170,6 +213,9 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
             firstError = ((parseError as NSError).code,
                           SourceLocation(line: max(parser.lineNumber, 1), column: max(parser.columnNumber, 1)))
         }
+        // Stop at the first error: libxml2's recovery goes on reporting
+        // half-parsed constructs, the path Foundation handles worst.
+        parser.abortParsing()
     }
 
     func parser(_ parser: XMLParser, foundCharacters string: String) {
