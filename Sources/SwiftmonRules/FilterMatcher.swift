@@ -69,86 +69,29 @@ struct FilterMatcher: Sendable {
         }
         return result
     }
-
-    /// Whether the lower-cased field value `v` matches.
-    @inline(__always)
-    func matches(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
-        switch operation {
-        case .equals: return Bytes.equal(v, pattern)
-        case .notEquals: return !Bytes.equal(v, pattern)
-        case .isAny:
-            for t in tokens where Bytes.equal(v, t) { return true }
-            return false
-        case .contains: return Bytes.contains(v, pattern)
-        case .excludes: return !Bytes.contains(v, pattern)
-        case .containsAny:
-            for t in tokens where Bytes.contains(v, t) { return true }
-            return false
-        case .excludesAny:
-            // Code, not docs: matches when the value contains none of the items.
-            for t in tokens where Bytes.contains(v, t) { return false }
-            return true
-        case .containsAll:
-            for t in tokens where !Bytes.contains(v, t) { return false }
-            return true
-        case .excludesAll:
-            // Code, not docs: matches when at least one item is absent.
-            for t in tokens where !Bytes.contains(v, t) { return true }
-            return false
-        case .beginWith: return Bytes.hasPrefix(v, pattern)
-        case .notBeginWith: return !Bytes.hasPrefix(v, pattern)
-        case .endWith: return Bytes.hasSuffix(v, pattern)
-        case .notEndWith: return !Bytes.hasSuffix(v, pattern)
-        case .lessThan: return Bytes.compare(v, pattern) < 0
-        case .moreThan: return Bytes.compare(v, pattern) > 0
-        case .imageName: return Bytes.equal(Bytes.fileName(v), pattern)
-        }
-    }
 }
 
 /// Byte-string primitives over lower-cased UTF-8.
 enum Bytes {
+    typealias Buffer = UnsafeBufferPointer<UInt8>
+
     @inline(__always)
-    static func equal(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
-        guard v.count == p.count else { return false }
-        return p.withUnsafeBufferPointer { pp in
-            v.count == 0 || memcmpBytes(v.baseAddress!, pp.baseAddress!, v.count)
-        }
+    static func equal(_ v: Buffer, _ p: Buffer) -> Bool {
+        v.count == p.count && (v.count == 0 || memcmpBytes(v.baseAddress!, p.baseAddress!, v.count))
     }
 
     @inline(__always)
-    static func hasPrefix(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
-        guard v.count >= p.count else { return false }
-        if p.isEmpty { return true }
-        return p.withUnsafeBufferPointer { memcmpBytes(v.baseAddress!, $0.baseAddress!, p.count) }
+    static func hasPrefix(_ v: Buffer, _ p: Buffer) -> Bool {
+        v.count >= p.count && (p.isEmpty || memcmpBytes(v.baseAddress!, p.baseAddress!, p.count))
     }
 
     @inline(__always)
-    static func hasSuffix(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
-        guard v.count >= p.count else { return false }
-        if p.isEmpty { return true }
-        return p.withUnsafeBufferPointer { memcmpBytes(v.baseAddress! + (v.count - p.count), $0.baseAddress!, p.count) }
-    }
-
-    /// Sysmon's `FindSubString`: an empty pattern is found in any non-empty value.
-    static func contains(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Bool {
-        if p.isEmpty { return !v.isEmpty }
-        if p.count > v.count { return false }
-        return p.withUnsafeBufferPointer { pp in
-            let first = pp[0]
-            let last = v.count - pp.count
-            var i = 0
-            let base = v.baseAddress!
-            while i <= last {
-                if base[i] == first && memcmpBytes(base + i, pp.baseAddress!, pp.count) { return true }
-                i += 1
-            }
-            return false
-        }
+    static func hasSuffix(_ v: Buffer, _ p: Buffer) -> Bool {
+        v.count >= p.count && (p.isEmpty || memcmpBytes(v.baseAddress! + (v.count - p.count), p.baseAddress!, p.count))
     }
 
     /// Lexicographic order of code points (UTF-8 byte order).
-    static func compare(_ v: UnsafeBufferPointer<UInt8>, _ p: [UInt8]) -> Int {
+    static func compare(_ v: Buffer, _ p: Buffer) -> Int {
         let n = min(v.count, p.count)
         for i in 0..<n where v[i] != p[i] { return v[i] < p[i] ? -1 : 1 }
         return v.count == p.count ? 0 : (v.count < p.count ? -1 : 1)

@@ -1,0 +1,93 @@
+/// Aho–Corasick over lower-cased bytes: one pass over a value finds every
+/// substring pattern of every `contains`-family filter on that field, so
+/// hundreds of such filters cost one scan instead of one scan each.
+struct SubstringAutomaton: Sendable {
+    /// Byte → input class; bytes no pattern uses share class 0.
+    private let classOf: [UInt8]
+    private let classCount: Int
+    /// state × class → next state.
+    private let delta: [Int32]
+    private let outStart: [Int32]
+    private let outCount: [Int32]
+    private let outIDs: [Int32]
+    /// Ids of empty patterns: "found" in every non-empty value (Sysmon's FindSubString).
+    private let emptyIDs: [Int32]
+
+    init(patterns: [(bytes: [UInt8], id: Int32)]) {
+        var classes = [UInt8](repeating: 0, count: 256)
+        var next = 1
+        for p in patterns { for b in p.bytes where classes[Int(b)] == 0 { classes[Int(b)] = UInt8(next); next += 1 } }
+        classOf = classes
+        classCount = next
+        var children: [[Int32]] = [Array(repeating: -1, count: next)]
+        var own: [[Int32]] = [[]]
+        var empty: [Int32] = []
+        for p in patterns {
+            if p.bytes.isEmpty { empty.append(p.id); continue }
+            var s = 0
+            for b in p.bytes {
+                let c = Int(classes[Int(b)])
+                if children[s][c] < 0 {
+                    children.append(Array(repeating: -1, count: next))
+                    own.append([])
+                    children[s][c] = Int32(children.count - 1)
+                }
+                s = Int(children[s][c])
+            }
+            own[s].append(p.id)
+        }
+        emptyIDs = empty
+        let states = children.count
+        var d = [Int32](repeating: 0, count: states * next)
+        var fail = [Int32](repeating: 0, count: states)
+        var outs = own
+        var queue: [Int] = []
+        for c in 0..<next {
+            let child = children[0][c]
+            if child >= 0 { d[c] = child; fail[Int(child)] = 0; queue.append(Int(child)) } else { d[c] = 0 }
+        }
+        var head = 0
+        while head < queue.count {
+            let s = queue[head]; head += 1
+            outs[s] += outs[Int(fail[s])]
+            for c in 0..<next {
+                let child = children[s][c]
+                if child >= 0 {
+                    fail[Int(child)] = d[Int(fail[s]) * next + c]
+                    d[s * next + c] = child
+                    queue.append(Int(child))
+                } else {
+                    d[s * next + c] = d[Int(fail[s]) * next + c]
+                }
+            }
+        }
+        delta = d
+        var start: [Int32] = [], count: [Int32] = [], ids: [Int32] = []
+        for o in outs {
+            start.append(Int32(ids.count)); count.append(Int32(o.count)); ids += o
+        }
+        outStart = start; outCount = count; outIDs = ids
+    }
+
+    /// Sets the bit of every pattern found in `v`.
+    func scan(_ v: UnsafeBufferPointer<UInt8>, into found: UnsafeMutablePointer<UInt64>) {
+        if !v.isEmpty { for id in emptyIDs { found[Int(id) >> 6] |= 1 << UInt64(id & 63) } }
+        classOf.withUnsafeBufferPointer { cls in
+        delta.withUnsafeBufferPointer { d in
+        outCount.withUnsafeBufferPointer { oc in
+            var s = 0
+            let k = classCount
+            for b in v {
+                s = Int(d[s * k + Int(cls[Int(b)])])
+                let n = Int(oc[s])
+                if n > 0 {
+                    let start = Int(outStart[s])
+                    for i in start..<(start + n) {
+                        let id = outIDs[i]
+                        found[Int(id) >> 6] |= 1 << UInt64(id & 63)
+                    }
+                }
+            }
+        }}}
+    }
+}
