@@ -14,6 +14,11 @@ struct ByteTrie: Sendable {
     private var exactMin: [Int32] = []
     /// Lowest filter number whose pattern is a prefix ending at this node.
     private var prefixMin: [Int32] = []
+    /// Gates: items (compound rules) that can only match when this node's
+    /// pattern is equal to / a prefix of the value. Every one is reported.
+    private var exactGateStart: [Int32] = [], exactGateCount: [Int32] = []
+    private var prefixGateStart: [Int32] = [], prefixGateCount: [Int32] = []
+    private var gateItems: [Int32] = []
 
     var isEmpty: Bool { exactMin.isEmpty }
 
@@ -21,6 +26,8 @@ struct ByteTrie: Sendable {
         var children: [[UInt8: Int]] = [[:]]
         var exact: [Int32] = [ByteTrie.none]
         var prefix: [Int32] = [ByteTrie.none]
+        var exactGates: [[Int32]] = [[]]
+        var prefixGates: [[Int32]] = [[]]
         var count = 0
 
         mutating func node(for pattern: some Sequence<UInt8>) -> Int {
@@ -28,6 +35,7 @@ struct ByteTrie: Sendable {
             for b in pattern {
                 if let next = children[n][b] { n = next; continue }
                 children.append([:]); exact.append(ByteTrie.none); prefix.append(ByteTrie.none)
+                exactGates.append([]); prefixGates.append([])
                 children[n][b] = children.count - 1
                 n = children.count - 1
             }
@@ -40,11 +48,22 @@ struct ByteTrie: Sendable {
             let n = node(for: pattern); prefix[n] = min(prefix[n], number); count += 1
         }
 
+        mutating func addExactGate(_ pattern: some Sequence<UInt8>, _ number: Int32) {
+            let n = node(for: pattern); exactGates[n].append(number); count += 1
+        }
+        mutating func addPrefixGate(_ pattern: some Sequence<UInt8>, _ number: Int32) {
+            let n = node(for: pattern); prefixGates[n].append(number); count += 1
+        }
+
         func build() -> ByteTrie {
             var t = ByteTrie()
             if count == 0 { return t }
             t.exactMin = exact
             t.prefixMin = prefix
+            for (e, p) in zip(exactGates, prefixGates) {
+                t.exactGateStart.append(Int32(t.gateItems.count)); t.exactGateCount.append(Int32(e.count)); t.gateItems += e
+                t.prefixGateStart.append(Int32(t.gateItems.count)); t.prefixGateCount.append(Int32(p.count)); t.gateItems += p
+            }
             t.childStart = Array(repeating: 0, count: children.count)
             t.childCount = Array(repeating: 0, count: children.count)
             for (i, edges) in children.enumerated() {
@@ -73,13 +92,25 @@ struct ByteTrie: Sendable {
         return -1
     }
 
-    /// Lowest filter number matching `v` read front to back: prefixes of it,
-    /// and (when `exact`) patterns equal to it. Stops early once nothing below
-    /// `bound` can be found.
-    func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32) -> Int32 {
+    @inline(__always)
+    private func mark(_ start: Int32, _ count: Int32, _ gates: UnsafeMutablePointer<UInt64>) {
+        var i = Int(start)
+        let end = i + Int(count)
+        while i < end {
+            let item = Int(gateItems[i])
+            gates[item >> 6] |= 1 << UInt64(item & 63)
+            i += 1
+        }
+    }
+
+    /// Lowest filter number matching `v` read front to back (or back to
+    /// front): prefixes of it and patterns equal to it; below `bound` only.
+    /// Marks in `gates` every gate item whose pattern matches.
+    func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32, gates: UnsafeMutablePointer<UInt64>) -> Int32 {
         if exactMin.isEmpty { return bound }
         var best = min(bound, prefixMin[0])
         var node = 0
+        if prefixGateCount[0] > 0 { mark(prefixGateStart[0], prefixGateCount[0], gates) }
         let n = v.count
         var i = 0
         while i < n {
@@ -89,8 +120,10 @@ struct ByteTrie: Sendable {
             node = next
             let p = prefixMin[node]
             if p < best { best = p }
+            if prefixGateCount[node] > 0 { mark(prefixGateStart[node], prefixGateCount[node], gates) }
             i += 1
         }
+        if exactGateCount[node] > 0 { mark(exactGateStart[node], exactGateCount[node], gates) }
         let e = exactMin[node]
         return e < best ? e : best
     }

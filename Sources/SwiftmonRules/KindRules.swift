@@ -193,7 +193,8 @@ final class KindRules: @unchecked Sendable {
             }
             var indexNumber = -1
             if block.relation == .or {
-                orIndexes.append(OrIndex(blockItems, filters: filters, tokens: tokens, arena: arena))
+                orIndexes.append(OrIndex(blockItems, filters: filters, tokens: tokens, arena: arena,
+                                         compounds: compounds, compoundFilters: compoundFilters))
                 indexNumber = orIndexes.count - 1
             }
             blocks.append(Block(logOnMatch: block.onMatch == .include, and: block.relation == .and,
@@ -244,11 +245,16 @@ final class KindRules: @unchecked Sendable {
     }
 
     @inline(__always)
-    func patternFound(_ t: Token, _ slot: Int, _ scratch: Scratch) -> Bool {
+    func ensureScanned(_ slot: Int, _ scratch: Scratch) {
         if !scratch.scanned[slot] {
             scratch.scanned[slot] = true
             automata[slot]?.scan(scratch.values[slot], into: scratch.found)
         }
+    }
+
+    @inline(__always)
+    func patternFound(_ t: Token, _ slot: Int, _ scratch: Scratch) -> Bool {
+        ensureScanned(slot, scratch)
         return scratch.found[Int(t.pattern) >> 6] & (1 << UInt64(t.pattern & 63)) != 0
     }
 
@@ -337,35 +343,61 @@ final class KindRules: @unchecked Sendable {
     }
 
     /// An OR block: the first matching item decides. Tries give the first
-    /// matching `is`/`begin with`/`end with`/`image` filter at once; the other
-    /// items before it are tried in file order, so that a compound rule can
-    /// set RuleName even when it fails, exactly as in Sysmon.
+    /// matching `is`/`begin with`/`end with`/`image` filter at once; other
+    /// items before it whose gate is open are tried in file order, so that a
+    /// compound rule sets RuleName even when it fails, exactly as in Sysmon.
     func matchesOr(_ index: OrIndex, _ blockItems: UnsafeBufferPointer<Int32>, _ scratch: Scratch, _ ruleName: inout Int32) -> Bool {
-        var first = ByteTrie.none
-        for s in index.slots {
-            let v = scratch.values[s.slot]
-            first = s.forward.first(in: v, reversed: false, bound: first)
-            if !s.fileNames.isEmpty { first = s.fileNames.first(in: Bytes.fileName(v), reversed: false, bound: first) }
-            first = s.backward.first(in: v, reversed: true, bound: first)
-        }
-        for n in index.sequential {
-            if n >= first { break }
-            let item = blockItems[Int(n)]
-            if item < 0 {
-                if matches(compound: ~item, scratch, &ruleName) { first = n; break }
-            } else if matches(filter: item, scratch) {
-                first = n
-                break
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: index.words) { buffer in
+            let open = buffer.baseAddress!
+            for w in 0..<index.words { open[w] = index.ungated[w] }
+            var first = ByteTrie.none
+            for s in index.slots {
+                let v = scratch.values[s.slot]
+                first = s.forward.first(in: v, reversed: false, bound: first, gates: open)
+                if !s.fileNames.isEmpty { first = s.fileNames.first(in: Bytes.fileName(v), reversed: false, bound: first, gates: open) }
+                first = s.backward.first(in: v, reversed: true, bound: first, gates: open)
             }
+            for slot in index.scanSlots { ensureScanned(slot, scratch) }
+            for g in index.patternGates where scratch.found[Int(g.pattern) >> 6] & (1 << UInt64(g.pattern & 63)) != 0 {
+                for k in Int(g.start)..<Int(g.start + g.count) {
+                    let n = Int(index.patternGateItems[k])
+                    open[n >> 6] |= 1 << UInt64(n & 63)
+                }
+            }
+            // Open items below the first trie match, in file order.
+            var w = 0
+            outer: while w < index.words {
+                var bits = open[w]
+                while bits != 0 {
+                    let n = Int32(w * 64 + bits.trailingZeroBitCount)
+                    if n >= first { break outer }
+                    bits &= bits - 1
+                    let item = blockItems[Int(n)]
+                    if item < 0 {
+                        if matches(compound: ~item, scratch, &ruleName) { first = n; break outer }
+                    } else if matches(filter: item, scratch) {
+                        first = n
+                        break outer
+                    }
+                }
+                w += 1
+            }
+            if first == ByteTrie.none { return false }
+            let item = blockItems[Int(first)]
+            if item >= 0 { let n = filters[Int(item)].nameID; if n >= 0 { ruleName = n } }
+            return true
         }
-        if first == ByteTrie.none { return false }
-        let item = blockItems[Int(first)]
-        if item >= 0 { let n = filters[Int(item)].nameID; if n >= 0 { ruleName = n } }
-        return true
     }
 }
 
-/// The trie part of an OR block.
+/// What an OR block needs to find its first matching item quickly.
+///
+/// `is`/`is any`/`begin with`/`end with`/`image` filters sit in tries that
+/// give the first matching one in a single walk. Every other item gets a
+/// *gate* where possible: a pattern that must be present for the item to
+/// match at all (for a compound AND rule, one of its first filter's; for a
+/// compound OR rule, one of any filter's). An item whose gate is shut cannot
+/// match and cannot set RuleName, so it is skipped without being tried.
 struct OrIndex: Sendable {
     struct SlotTries: Sendable {
         let slot: Int
@@ -378,36 +410,99 @@ struct OrIndex: Sendable {
     }
 
     let slots: [SlotTries]
-    /// Item numbers (positions in the block) tried one by one, ascending.
-    let sequential: [Int32]
+    /// Items that are neither in the tries nor gated: always tried.
+    let ungated: [UInt64]
+    /// Substring patterns gating items: (pattern id, items) as offsets into `patternGateItems`.
+    let patternGates: [(pattern: Int32, start: Int32, count: Int32)]
+    let patternGateItems: [Int32]
+    /// Slots whose substring patterns must be scanned before gates are read.
+    let scanSlots: [Int]
+    let words: Int
 
-    init(_ items: [Int32], filters: [KindRules.Filter], tokens: [KindRules.Token], arena: [UInt8]) {
+    enum Atom { case exact(Int, ArraySlice<UInt8>), prefix(Int, ArraySlice<UInt8>), suffix(Int, ArraySlice<UInt8>), name(Int, ArraySlice<UInt8>), pattern(Int, Int32) }
+
+    init(_ items: [Int32], filters: [KindRules.Filter], tokens: [KindRules.Token], arena: [UInt8],
+         compounds: [KindRules.Compound], compoundFilters: [Int32]) {
         struct Work { var forward = ByteTrie.Builder(), names = ByteTrie.Builder(), backward = ByteTrie.Builder() }
         var work: [Int: Work] = [:]
-        var sequential: [Int32] = []
+        let words = max((items.count + 63) / 64, 1)
+        var ungated = [UInt64](repeating: 0, count: words)
+        var gates: [Int32: [Int32]] = [:]
+        var scan = Set<Int>()
+
+        func token(_ f: KindRules.Filter, _ k: Int) -> KindRules.Token { tokens[Int(f.tokenStart) + k] }
+        func bytes(_ t: KindRules.Token) -> ArraySlice<UInt8> { arena[Int(t.start)..<Int(t.start + t.length)] }
+        /// Patterns one of which must match for `f` to match; nil when there is no such set.
+        func atoms(_ f: KindRules.Filter) -> [Atom]? {
+            if f.slot < 0 { return [] }
+            let s = Int(f.slot)
+            switch f.operation {
+            case .equals: return [.exact(s, bytes(token(f, 0)))]
+            case .isAny: return (0..<Int(f.tokenCount)).map { .exact(s, bytes(token(f, $0))) }
+            case .beginWith: return [.prefix(s, bytes(token(f, 0)))]
+            case .endWith: return [.suffix(s, bytes(token(f, 0)))]
+            case .imageName: return [.name(s, bytes(token(f, 0)))]
+            case .contains, .containsAll: return [.pattern(s, token(f, 0).pattern)]
+            case .containsAny: return (0..<Int(f.tokenCount)).map { .pattern(s, token(f, $0).pattern) }
+            default: return nil
+            }
+        }
         for (i, item) in items.enumerated() {
             let n = Int32(i)
-            guard item >= 0 else { sequential.append(n); continue }
-            let f = filters[Int(item)]
-            if f.slot < 0 { continue }  // never matches, and a miss changes nothing in an OR block
-            let slot = Int(f.slot)
-            func token(_ k: Int) -> ArraySlice<UInt8> {
-                let t = tokens[Int(f.tokenStart) + k]
-                return arena[Int(t.start)..<Int(t.start + t.length)]
+            var gate: [Atom]?
+            if item >= 0 {
+                let f = filters[Int(item)]
+                if f.slot < 0 { continue }  // never matches, and a miss changes nothing in an OR block
+                let slot = Int(f.slot)
+                switch f.operation {
+                case .equals: work[slot, default: Work()].forward.addExact(bytes(token(f, 0)), n); continue
+                case .beginWith: work[slot, default: Work()].forward.addPrefix(bytes(token(f, 0)), n); continue
+                case .imageName: work[slot, default: Work()].names.addExact(bytes(token(f, 0)), n); continue
+                case .endWith: work[slot, default: Work()].backward.addPrefix(bytes(token(f, 0)).reversed(), n); continue
+                case .isAny:
+                    for k in 0..<Int(f.tokenCount) { work[slot, default: Work()].forward.addExact(bytes(token(f, k)), n) }
+                    continue
+                default: gate = atoms(f)
+                }
+            } else {
+                let c = compounds[Int(~item)]
+                let members = (Int(c.start)..<Int(c.start + c.count)).map { filters[Int(compoundFilters[$0])] }
+                if c.and {
+                    gate = atoms(members[0])
+                } else {
+                    var all: [Atom] = []
+                    for m in members {
+                        guard let a = atoms(m) else { all = []; gate = nil; break }
+                        all += a
+                        gate = all
+                    }
+                }
             }
-            switch f.operation {
-            case .equals: work[slot, default: Work()].forward.addExact(token(0), n)
-            case .beginWith: work[slot, default: Work()].forward.addPrefix(token(0), n)
-            case .imageName: work[slot, default: Work()].names.addExact(token(0), n)
-            case .endWith: work[slot, default: Work()].backward.addPrefix(token(0).reversed(), n)
-            case .isAny: for k in 0..<Int(f.tokenCount) { work[slot, default: Work()].forward.addExact(token(k), n) }
-            default: sequential.append(n)
+            guard let gate else { ungated[i >> 6] |= 1 << UInt64(i & 63); continue }
+            for atom in gate {
+                switch atom {
+                case .exact(let s, let b): work[s, default: Work()].forward.addExactGate(b, n)
+                case .prefix(let s, let b): work[s, default: Work()].forward.addPrefixGate(b, n)
+                case .suffix(let s, let b): work[s, default: Work()].backward.addPrefixGate(b.reversed(), n)
+                case .name(let s, let b): work[s, default: Work()].names.addExactGate(b, n)
+                case .pattern(let s, let p): gates[p, default: []].append(n); scan.insert(s)
+                }
             }
         }
         slots = work.keys.sorted().map { s in
             let w = work[s]!
             return SlotTries(slot: s, forward: w.forward.build(), fileNames: w.names.build(), backward: w.backward.build())
         }
-        self.sequential = sequential
+        var list: [(pattern: Int32, start: Int32, count: Int32)] = []
+        var flat: [Int32] = []
+        for (p, ns) in gates.sorted(by: { $0.key < $1.key }) {
+            list.append((pattern: p, start: Int32(flat.count), count: Int32(ns.count)))
+            flat += ns
+        }
+        patternGates = list
+        patternGateItems = flat
+        scanSlots = scan.sorted()
+        self.ungated = ungated
+        self.words = words
     }
 }
