@@ -3,22 +3,33 @@
 /// prefix of this one". OR-combined rule blocks use it to test hundreds of
 /// `is`, `begin with`, `end with` and `image` filters in one pass instead of
 /// one comparison each.
-struct ByteTrie: Sendable {
+/// A class so that handing it around costs one reference count, not one per
+/// table; written only by its Builder, read-only afterwards.
+final class ByteTrie: @unchecked Sendable {
     static let none = Int32.max
 
-    private var childStart: [Int32] = []
-    private var childCount: [UInt16] = []
-    private var edgeBytes: [UInt8] = []
-    private var edgeTargets: [Int32] = []
+    private let childStart: [Int32]
+    private let childCount: [UInt16]
+    private let edgeBytes: [UInt8]
+    private let edgeTargets: [Int32]
     /// Lowest filter number whose pattern ends exactly at this node (`is`).
-    private var exactMin: [Int32] = []
+    private let exactMin: [Int32]
     /// Lowest filter number whose pattern is a prefix ending at this node.
-    private var prefixMin: [Int32] = []
+    private let prefixMin: [Int32]
     /// Gates: items (compound rules) that can only match when this node's
     /// pattern is equal to / a prefix of the value. Every one is reported.
-    private var exactGateStart: [Int32] = [], exactGateCount: [Int32] = []
-    private var prefixGateStart: [Int32] = [], prefixGateCount: [Int32] = []
-    private var gateItems: [Int32] = []
+    private let exactGateStart: [Int32], exactGateCount: [Int32]
+    private let prefixGateStart: [Int32], prefixGateCount: [Int32]
+    private let gateItems: [Int32]
+
+    init(childStart: [Int32] = [], childCount: [UInt16] = [], edgeBytes: [UInt8] = [], edgeTargets: [Int32] = [],
+         exactMin: [Int32] = [], prefixMin: [Int32] = [], exactGateStart: [Int32] = [], exactGateCount: [Int32] = [],
+         prefixGateStart: [Int32] = [], prefixGateCount: [Int32] = [], gateItems: [Int32] = []) {
+        self.childStart = childStart; self.childCount = childCount; self.edgeBytes = edgeBytes; self.edgeTargets = edgeTargets
+        self.exactMin = exactMin; self.prefixMin = prefixMin
+        self.exactGateStart = exactGateStart; self.exactGateCount = exactGateCount
+        self.prefixGateStart = prefixGateStart; self.prefixGateCount = prefixGateCount; self.gateItems = gateItems
+    }
 
     var isEmpty: Bool { exactMin.isEmpty }
 
@@ -56,25 +67,26 @@ struct ByteTrie: Sendable {
         }
 
         func build() -> ByteTrie {
-            var t = ByteTrie()
-            if count == 0 { return t }
-            t.exactMin = exact
-            t.prefixMin = prefix
-            for (e, p) in zip(exactGates, prefixGates) {
-                t.exactGateStart.append(Int32(t.gateItems.count)); t.exactGateCount.append(Int32(e.count)); t.gateItems += e
-                t.prefixGateStart.append(Int32(t.gateItems.count)); t.prefixGateCount.append(Int32(p.count)); t.gateItems += p
-            }
-            t.childStart = Array(repeating: 0, count: children.count)
-            t.childCount = Array(repeating: 0, count: children.count)
+            if count == 0 { return ByteTrie() }
+            var childStart = [Int32](repeating: 0, count: children.count)
+            var childCount = [UInt16](repeating: 0, count: children.count)
+            var edgeBytes: [UInt8] = [], edgeTargets: [Int32] = []
             for (i, edges) in children.enumerated() {
-                t.childStart[i] = Int32(t.edgeBytes.count)
-                t.childCount[i] = UInt16(edges.count)
+                childStart[i] = Int32(edgeBytes.count)
+                childCount[i] = UInt16(edges.count)
                 for (b, target) in edges.sorted(by: { $0.key < $1.key }) {
-                    t.edgeBytes.append(b)
-                    t.edgeTargets.append(Int32(target))
+                    edgeBytes.append(b)
+                    edgeTargets.append(Int32(target))
                 }
             }
-            return t
+            var es: [Int32] = [], ec: [Int32] = [], ps: [Int32] = [], pc: [Int32] = [], items: [Int32] = []
+            for (e, p) in zip(exactGates, prefixGates) {
+                es.append(Int32(items.count)); ec.append(Int32(e.count)); items += e
+                ps.append(Int32(items.count)); pc.append(Int32(p.count)); items += p
+            }
+            return ByteTrie(childStart: childStart, childCount: childCount, edgeBytes: edgeBytes, edgeTargets: edgeTargets,
+                            exactMin: exact, prefixMin: prefix, exactGateStart: es, exactGateCount: ec,
+                            prefixGateStart: ps, prefixGateCount: pc, gateItems: items)
         }
     }
 

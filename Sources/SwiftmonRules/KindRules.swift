@@ -351,7 +351,8 @@ final class KindRules: @unchecked Sendable {
             let open = buffer.baseAddress!
             for w in 0..<index.words { open[w] = index.ungated[w] }
             var first = ByteTrie.none
-            for s in index.slots {
+            for k in index.slots.indices {
+                let s = index.slots[k]
                 let v = scratch.values[s.slot]
                 first = s.forward.first(in: v, reversed: false, bound: first, gates: open)
                 if !s.fileNames.isEmpty { first = s.fileNames.first(in: Bytes.fileName(v), reversed: false, bound: first, gates: open) }
@@ -398,7 +399,7 @@ final class KindRules: @unchecked Sendable {
 /// match at all (for a compound AND rule, one of its first filter's; for a
 /// compound OR rule, one of any filter's). An item whose gate is shut cannot
 /// match and cannot set RuleName, so it is skipped without being tried.
-struct OrIndex: Sendable {
+final class OrIndex: Sendable {
     struct SlotTries: Sendable {
         let slot: Int
         /// `is`, `is any`, `image` with a directory, `begin with`.

@@ -1,7 +1,7 @@
 /// Aho–Corasick over lower-cased bytes: one pass over a value finds every
 /// substring pattern of every `contains`-family filter on that field, so
 /// hundreds of such filters cost one scan instead of one scan each.
-struct SubstringAutomaton: Sendable {
+final class SubstringAutomaton: Sendable {
     /// Byte → input class; bytes no pattern uses share class 0.
     private let classOf: [UInt8]
     private let classCount: Int
