@@ -5,7 +5,8 @@ final class SubstringAutomaton: Sendable {
     /// Byte → input class; bytes no pattern uses share class 0.
     private let classOf: [UInt8]
     private let classCount: Int
-    /// state × class → next state.
+    /// (state × classCount + class) → next state × classCount, with the sign
+    /// bit set when the next state reports patterns: one load per byte.
     private let delta: [Int32]
     private let outStart: [Int32]
     private let outCount: [Int32]
@@ -61,6 +62,10 @@ final class SubstringAutomaton: Sendable {
                 }
             }
         }
+        for i in d.indices {
+            let target = Int(d[i])
+            d[i] = Int32(target * next) | (outs[target].isEmpty ? 0 : Int32.min)
+        }
         delta = d
         var start: [Int32] = [], count: [Int32] = [], ids: [Int32] = []
         for o in outs {
@@ -72,22 +77,25 @@ final class SubstringAutomaton: Sendable {
     /// Sets the bit of every pattern found in `v`.
     func scan(_ v: UnsafeBufferPointer<UInt8>, into found: UnsafeMutablePointer<UInt64>) {
         if !v.isEmpty { for id in emptyIDs { found[Int(id) >> 6] |= 1 << UInt64(id & 63) } }
+        let k = classCount
         classOf.withUnsafeBufferPointer { cls in
         delta.withUnsafeBufferPointer { d in
+        outStart.withUnsafeBufferPointer { os in
         outCount.withUnsafeBufferPointer { oc in
-            var s = 0
-            let k = classCount
+        outIDs.withUnsafeBufferPointer { ids in
+            var row = 0
             for b in v {
-                s = Int(d[s * k + Int(cls[Int(b)])])
-                let n = Int(oc[s])
-                if n > 0 {
-                    let start = Int(outStart[s])
-                    for i in start..<(start + n) {
-                        let id = outIDs[i]
+                let e = d[row + Int(cls[Int(b)])]
+                row = Int(e & Int32.max)
+                if e < 0 {
+                    let state = row / k
+                    let start = Int(os[state])
+                    for i in start..<(start + Int(oc[state])) {
+                        let id = ids[i]
                         found[Int(id) >> 6] |= 1 << UInt64(id & 63)
                     }
                 }
             }
-        }}}
+        }}}}}
     }
 }
