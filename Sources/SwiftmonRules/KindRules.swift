@@ -173,15 +173,18 @@ final class KindRules: @unchecked Sendable {
                 fieldKeys[field] = Int32(fieldKeys.count)
                 return Int32(fieldKeys.count - 1)
             }
+            // Whether a top-level filter on the same field follows, found in one
+            // backward pass (hostile files can have hundreds of thousands of filters).
+            var later = [Bool](repeating: false, count: block.items.count)
+            var seen = Set<String>()
+            for (i, item) in block.items.enumerated().reversed() {
+                if case .filter(let f) = item { later[i] = !seen.insert(f.field).inserted }
+            }
             var blockItems: [Int32] = []
             for (i, item) in block.items.enumerated() {
                 switch item {
                 case .filter(let f):
-                    let later = block.items[(i + 1)...].contains {
-                        if case .filter(let g) = $0 { return g.field == f.field }
-                        return false
-                    }
-                    blockItems.append(filter(f, fieldKey: key(f.field), sameFieldLater: later))
+                    blockItems.append(filter(f, fieldKey: key(f.field), sameFieldLater: later[i]))
                 case .compound(let c):
                     // Sysmon never sees an empty <Rule>: no filter carries it.
                     if c.filters.isEmpty { continue }

@@ -181,6 +181,7 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
     var failure: (String, SourceLocation)?
     /// libxml2 may go on after an error and report more; the first is the one to fix.
     var firstError: (Int, SourceLocation)?
+    var cursor = (line: 1, column: 1, offset: 0)
 
     init(text: SourceText) { self.text = text }
 
@@ -198,7 +199,8 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
             fail(parser, "elements nested deeper than \(XMLTree.maximumDepth) levels")
             return
         }
-        let location = text.tagStart(name: name, reportedLine: parser.lineNumber, reportedColumn: parser.columnNumber)
+        let location = text.tagStart(name: name, reportedLine: parser.lineNumber, reportedColumn: parser.columnNumber,
+                                     cursor: &cursor)
         let node = XMLNode(name: name, attributes: attributes, location: location)
         if let parent = stack.last { parent.children.append(node) } else { root = node }
         stack.append(node)
@@ -270,29 +272,50 @@ struct SourceText {
         return SourceLocation(line: lo + 1, column: column)
     }
 
+    /// Where a reported (line, character column) is, as a byte offset.
+    /// `cursor` remembers the last answer: elements arrive in file order, so
+    /// each walk continues from there instead of from the start of the line
+    /// (a one-line file with a million elements stays linear).
+    func offset(line: Int, column: Int, cursor: inout (line: Int, column: Int, offset: Int)) -> Int {
+        if cursor.line != line || cursor.column > column {
+            cursor = (line, 1, lineStarts[line - 1])
+        }
+        var (c, i) = (cursor.column, cursor.offset)
+        while i < bytes.count && bytes[i] != 0x0A && c < column {
+            i += 1
+            while i < bytes.count && bytes[i] & 0xC0 == 0x80 { i += 1 }
+            c += 1
+        }
+        cursor = (line, c, i)
+        return i
+    }
+
     /// libxml2 reports an element's position at the end of its start tag; walk
     /// back from there to the `<` that opens it, so diagnostics point at the tag.
-    func tagStart(name: String, reportedLine: Int, reportedColumn: Int) -> SourceLocation {
+    func tagStart(name: String, reportedLine: Int, reportedColumn: Int,
+                  cursor: inout (line: Int, column: Int, offset: Int)) -> SourceLocation {
         let fallback = SourceLocation(line: max(reportedLine, 1), column: max(reportedColumn, 1))
-        guard reportedLine >= 1, reportedLine <= lineStarts.count else { return fallback }
-        // Advance (column) characters into the reported line, then search back.
-        var i = lineStarts[reportedLine - 1]
-        var chars = 0
-        while i < bytes.count && bytes[i] != 0x0A && chars < reportedColumn {
-            if bytes[i] & 0xC0 != 0x80 { chars += 1 }
-            i += 1
-        }
+        guard reportedLine >= 1, reportedLine <= lineStarts.count, !bytes.isEmpty else { return fallback }
+        let end = min(offset(line: reportedLine, column: reportedColumn, cursor: &cursor), bytes.count - 1)
         let pattern = [UInt8(ascii: "<")] + Array(name.utf8)
-        var j = min(i, bytes.count - 1)
-        let limit = max(0, j - 1 << 16)
+        var j = end
+        var newlines = 0
+        var chars = 0
+        let limit = max(0, end - 4096)
         while j >= limit {
             if bytes[j] == 0x3C, j + pattern.count <= bytes.count,
                bytes[j..<(j + pattern.count)].elementsEqual(pattern) {
                 let after = j + pattern.count
                 if after >= bytes.count || [0x20, 0x09, 0x0A, 0x0D, 0x3E, 0x2F].contains(bytes[after]) {
+                    // Same line as the cursor: count characters back; else from its line start.
+                    if newlines == 0 {
+                        return SourceLocation(line: reportedLine, column: max(cursor.column - chars, 1))
+                    }
                     return location(ofByte: j)
                 }
             }
+            if bytes[j] == 0x0A { newlines += 1 }
+            if bytes[j] & 0xC0 != 0x80 { chars += 1 }
             j -= 1
         }
         return fallback
