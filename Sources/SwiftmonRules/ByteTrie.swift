@@ -90,16 +90,27 @@ final class ByteTrie: @unchecked Sendable {
         }
     }
 
+    /// The child of `node` on byte `b`, or -1: a short scan for small fan-out,
+    /// binary search for the wide nodes under common directory prefixes.
     @inline(__always)
-    private func child(_ node: Int, _ b: UInt8) -> Int {
-        let start = Int(childStart[node])
-        let end = start + Int(childCount[node])
-        var i = start
-        while i < end {
-            let e = edgeBytes[i]
-            if e == b { return Int(edgeTargets[i]) }
-            if e > b { return -1 }
-            i += 1
+    private static func child(_ node: Int, _ b: UInt8, _ starts: UnsafeBufferPointer<Int32>, _ counts: UnsafeBufferPointer<UInt16>,
+                              _ bytes: UnsafeBufferPointer<UInt8>, _ targets: UnsafeBufferPointer<Int32>) -> Int {
+        var lo = Int(starts[node])
+        var hi = lo + Int(counts[node])
+        if hi - lo <= 8 {
+            while lo < hi {
+                let e = bytes[lo]
+                if e == b { return Int(targets[lo]) }
+                if e > b { return -1 }
+                lo += 1
+            }
+            return -1
+        }
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let e = bytes[mid]
+            if e == b { return Int(targets[mid]) }
+            if e < b { lo = mid + 1 } else { hi = mid }
         }
         return -1
     }
@@ -120,23 +131,30 @@ final class ByteTrie: @unchecked Sendable {
     /// Marks in `gates` every gate item whose pattern matches.
     func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32, gates: UnsafeMutablePointer<UInt64>) -> Int32 {
         if exactMin.isEmpty { return bound }
-        var best = min(bound, prefixMin[0])
-        var node = 0
-        if prefixGateCount[0] > 0 { mark(prefixGateStart[0], prefixGateCount[0], gates) }
-        let n = v.count
-        var i = 0
-        while i < n {
-            let b = reversed ? v[n - 1 - i] : v[i]
-            let next = child(node, b)
-            if next < 0 { return best }
-            node = next
-            let p = prefixMin[node]
-            if p < best { best = p }
-            if prefixGateCount[node] > 0 { mark(prefixGateStart[node], prefixGateCount[node], gates) }
-            i += 1
-        }
-        if exactGateCount[node] > 0 { mark(exactGateStart[node], exactGateCount[node], gates) }
-        let e = exactMin[node]
-        return e < best ? e : best
+        return childStart.withUnsafeBufferPointer { starts in
+        childCount.withUnsafeBufferPointer { counts in
+        edgeBytes.withUnsafeBufferPointer { bytes in
+        edgeTargets.withUnsafeBufferPointer { targets in
+        prefixMin.withUnsafeBufferPointer { prefix in
+        prefixGateCount.withUnsafeBufferPointer { gateCount in
+            var best = min(bound, prefix[0])
+            var node = 0
+            if gateCount[0] > 0 { mark(prefixGateStart[0], gateCount[0], gates) }
+            let n = v.count
+            var i = 0
+            while i < n {
+                let b = reversed ? v[n - 1 - i] : v[i]
+                let next = ByteTrie.child(node, b, starts, counts, bytes, targets)
+                if next < 0 { return best }
+                node = next
+                let p = prefix[node]
+                if p < best { best = p }
+                if gateCount[node] > 0 { mark(prefixGateStart[node], gateCount[node], gates) }
+                i += 1
+            }
+            if exactGateCount[node] > 0 { mark(exactGateStart[node], exactGateCount[node], gates) }
+            let e = exactMin[node]
+            return e < best ? e : best
+        }}}}}}
     }
 }
