@@ -76,7 +76,27 @@ public final class RuleSet: Sendable {
         return rules.mayLog
     }
 
-    /// Event kinds a live sensor may be asked to produce, with whether they can be logged.
+    /// The event kinds this configuration can log.
     public var loggedKinds: [EventKind] { EventKind.all.filter(mayLog) }
+
+    /// Cuts the fields named in `FieldSizes` to their configured number of
+    /// characters, as Sysmon does when it captures them (call before
+    /// ``evaluate(_:)``). Fields the event lacks are ignored.
+    public func applyFieldSizes(_ event: inout Event) {
+        for (field, size) in fieldSizes {
+            guard let value = event[field], value.count > size else { continue }
+            event[field] = String(value.prefix(size))
+        }
+    }
+
+    /// Event 16 (configuration loaded or changed) for this configuration.
+    /// `fileHash` is the caller's digest of ``SysmonConfig/bytes``, written as
+    /// Sysmon writes it (`SHA256=…`).
+    public func configurationChangeEvent(time: EventTime = .now(), fileHash: String) -> Event {
+        var event = Event(.configurationChange, time: time)
+        event["Configuration"] = configuration.path
+        event["ConfigurationFileHash"] = fileHash
+        return event
+    }
 }
 
