@@ -7,6 +7,7 @@ struct ConfigReader {
     let bytes: [UInt8]
     let path: String
     var diagnostics: [Diagnostic] = []
+    var versionWarned = Set<String>()
 
     init(bytes: [UInt8], path: String) {
         self.bytes = bytes
@@ -127,6 +128,12 @@ struct ConfigReader {
                 // Outside a RuleGroup: OR up to schema 4.10, AND after (Sysmon keeps old files working).
                 let relation: GroupRelation = version > SchemaVersion.lastOrDefault ? .and : .or
                 readBlock(child, relation: relation, groupName: nil, into: &blocks)
+            }
+        }
+        for block in blocks where !versionWarned.contains(block.tag) {
+            if let needed = SysmonSchema.introduced[block.tag], version < needed {
+                versionWarned.insert(block.tag)
+                report(.warning, block.location, "<\(block.tag)> needs schemaversion \(needed) or later: Sysmon rejects this file under \(version)")
             }
         }
     }

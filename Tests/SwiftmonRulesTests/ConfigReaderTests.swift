@@ -209,6 +209,13 @@ final class ConfigReaderTests: XCTestCase {
         XCTAssertTrue(d.contains { $0.line == 3 && $0.message.contains("<RegistryEvent> is a Windows-only event") })
     }
 
+    func testEventNewerThanTheSchemaVersionWarns() {
+        let d = diagnostics(filtering("<ProcessTampering onmatch=\"include\"/><ProcessTampering onmatch=\"exclude\"/>", version: "4.22"))
+        XCTAssertFalse(d.hasErrors)
+        XCTAssertEqual(d.filter { $0.message.contains("needs schemaversion 4.50") }.count, 1)
+        XCTAssertFalse(diagnostics(filtering("<ProcessTampering onmatch=\"include\"/>", version: "4.50")).contains { $0.message.contains("needs schemaversion") })
+    }
+
     func testExcludeOnlyBlocksWarning() {
         let d = diagnostics(filtering("""
             <RuleGroup groupRelation="or"><ProcessCreate onmatch="exclude"><User>a</User></ProcessCreate></RuleGroup>
