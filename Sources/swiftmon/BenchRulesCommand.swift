@@ -33,12 +33,13 @@ struct BenchRules: ParsableCommand {
         var rates: [Double] = []
         for round in 1...max(rounds, 1) {
             let r = RuleBenchmark.run(ruleSet, seconds: seconds)
-            rates.append(r.eventsPerSecond)
-            print(String(format: "round %d: %.0f events/s (%d evaluated, %d logged, %.2f s)",
-                         round, r.eventsPerSecond, r.events, r.logged, r.seconds))
+            rates.append(r.eventsPerCPUSecond)
+            print(String(format: "round %d: %.0f events per CPU second, %.0f per wall second (%d evaluated, %d logged, %.2f s wall, %.2f s CPU)",
+                         round, r.eventsPerCPUSecond, r.eventsPerSecond, r.events, r.logged, r.seconds, r.cpuSeconds))
         }
         let sorted = rates.sorted()
-        print(String(format: "median %.0f events/s, min %.0f, max %.0f", sorted[sorted.count / 2], sorted.first!, sorted.last!))
+        print(String(format: "one core: median %.0f events/s, min %.0f, max %.0f (per CPU second of the evaluating thread)",
+                     sorted[sorted.count / 2], sorted.first!, sorted.last!))
     }
 
     /// The sysmon-modular config in the shared corpus: $SWIFTMON_CORPUS, else a
