@@ -3,17 +3,33 @@
 /// prefix of this one". OR-combined rule blocks use it to test hundreds of
 /// `is`, `begin with`, `end with` and `image` filters in one pass instead of
 /// one comparison each.
-struct ByteTrie: Sendable {
+/// A class so that handing it around costs one reference count, not one per
+/// table; written only by its Builder, read-only afterwards.
+final class ByteTrie: @unchecked Sendable {
     static let none = Int32.max
 
-    private var childStart: [Int32] = []
-    private var childCount: [UInt16] = []
-    private var edgeBytes: [UInt8] = []
-    private var edgeTargets: [Int32] = []
+    private let childStart: [Int32]
+    private let childCount: [UInt16]
+    private let edgeBytes: [UInt8]
+    private let edgeTargets: [Int32]
     /// Lowest filter number whose pattern ends exactly at this node (`is`).
-    private var exactMin: [Int32] = []
+    private let exactMin: [Int32]
     /// Lowest filter number whose pattern is a prefix ending at this node.
-    private var prefixMin: [Int32] = []
+    private let prefixMin: [Int32]
+    /// Gates: items (compound rules) that can only match when this node's
+    /// pattern is equal to / a prefix of the value. Every one is reported.
+    private let exactGateStart: [Int32], exactGateCount: [Int32]
+    private let prefixGateStart: [Int32], prefixGateCount: [Int32]
+    private let gateItems: [Int32]
+
+    init(childStart: [Int32] = [], childCount: [UInt16] = [], edgeBytes: [UInt8] = [], edgeTargets: [Int32] = [],
+         exactMin: [Int32] = [], prefixMin: [Int32] = [], exactGateStart: [Int32] = [], exactGateCount: [Int32] = [],
+         prefixGateStart: [Int32] = [], prefixGateCount: [Int32] = [], gateItems: [Int32] = []) {
+        self.childStart = childStart; self.childCount = childCount; self.edgeBytes = edgeBytes; self.edgeTargets = edgeTargets
+        self.exactMin = exactMin; self.prefixMin = prefixMin
+        self.exactGateStart = exactGateStart; self.exactGateCount = exactGateCount
+        self.prefixGateStart = prefixGateStart; self.prefixGateCount = prefixGateCount; self.gateItems = gateItems
+    }
 
     var isEmpty: Bool { exactMin.isEmpty }
 
@@ -21,6 +37,8 @@ struct ByteTrie: Sendable {
         var children: [[UInt8: Int]] = [[:]]
         var exact: [Int32] = [ByteTrie.none]
         var prefix: [Int32] = [ByteTrie.none]
+        var exactGates: [[Int32]] = [[]]
+        var prefixGates: [[Int32]] = [[]]
         var count = 0
 
         mutating func node(for pattern: some Sequence<UInt8>) -> Int {
@@ -28,6 +46,7 @@ struct ByteTrie: Sendable {
             for b in pattern {
                 if let next = children[n][b] { n = next; continue }
                 children.append([:]); exact.append(ByteTrie.none); prefix.append(ByteTrie.none)
+                exactGates.append([]); prefixGates.append([])
                 children[n][b] = children.count - 1
                 n = children.count - 1
             }
@@ -40,58 +59,102 @@ struct ByteTrie: Sendable {
             let n = node(for: pattern); prefix[n] = min(prefix[n], number); count += 1
         }
 
+        mutating func addExactGate(_ pattern: some Sequence<UInt8>, _ number: Int32) {
+            let n = node(for: pattern); exactGates[n].append(number); count += 1
+        }
+        mutating func addPrefixGate(_ pattern: some Sequence<UInt8>, _ number: Int32) {
+            let n = node(for: pattern); prefixGates[n].append(number); count += 1
+        }
+
         func build() -> ByteTrie {
-            var t = ByteTrie()
-            if count == 0 { return t }
-            t.exactMin = exact
-            t.prefixMin = prefix
-            t.childStart = Array(repeating: 0, count: children.count)
-            t.childCount = Array(repeating: 0, count: children.count)
+            if count == 0 { return ByteTrie() }
+            var childStart = [Int32](repeating: 0, count: children.count)
+            var childCount = [UInt16](repeating: 0, count: children.count)
+            var edgeBytes: [UInt8] = [], edgeTargets: [Int32] = []
             for (i, edges) in children.enumerated() {
-                t.childStart[i] = Int32(t.edgeBytes.count)
-                t.childCount[i] = UInt16(edges.count)
+                childStart[i] = Int32(edgeBytes.count)
+                childCount[i] = UInt16(edges.count)
                 for (b, target) in edges.sorted(by: { $0.key < $1.key }) {
-                    t.edgeBytes.append(b)
-                    t.edgeTargets.append(Int32(target))
+                    edgeBytes.append(b)
+                    edgeTargets.append(Int32(target))
                 }
             }
-            return t
+            var es: [Int32] = [], ec: [Int32] = [], ps: [Int32] = [], pc: [Int32] = [], items: [Int32] = []
+            for (e, p) in zip(exactGates, prefixGates) {
+                es.append(Int32(items.count)); ec.append(Int32(e.count)); items += e
+                ps.append(Int32(items.count)); pc.append(Int32(p.count)); items += p
+            }
+            return ByteTrie(childStart: childStart, childCount: childCount, edgeBytes: edgeBytes, edgeTargets: edgeTargets,
+                            exactMin: exact, prefixMin: prefix, exactGateStart: es, exactGateCount: ec,
+                            prefixGateStart: ps, prefixGateCount: pc, gateItems: items)
         }
     }
 
+    /// The child of `node` on byte `b`, or -1: a short scan for small fan-out,
+    /// binary search for the wide nodes under common directory prefixes.
     @inline(__always)
-    private func child(_ node: Int, _ b: UInt8) -> Int {
-        let start = Int(childStart[node])
-        let end = start + Int(childCount[node])
-        var i = start
-        while i < end {
-            let e = edgeBytes[i]
-            if e == b { return Int(edgeTargets[i]) }
-            if e > b { return -1 }
-            i += 1
+    private static func child(_ node: Int, _ b: UInt8, _ starts: UnsafeBufferPointer<Int32>, _ counts: UnsafeBufferPointer<UInt16>,
+                              _ bytes: UnsafeBufferPointer<UInt8>, _ targets: UnsafeBufferPointer<Int32>) -> Int {
+        var lo = Int(starts[node])
+        var hi = lo + Int(counts[node])
+        if hi - lo <= 8 {
+            while lo < hi {
+                let e = bytes[lo]
+                if e == b { return Int(targets[lo]) }
+                if e > b { return -1 }
+                lo += 1
+            }
+            return -1
+        }
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let e = bytes[mid]
+            if e == b { return Int(targets[mid]) }
+            if e < b { lo = mid + 1 } else { hi = mid }
         }
         return -1
     }
 
-    /// Lowest filter number matching `v` read front to back: prefixes of it,
-    /// and (when `exact`) patterns equal to it. Stops early once nothing below
-    /// `bound` can be found.
-    func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32) -> Int32 {
-        if exactMin.isEmpty { return bound }
-        var best = min(bound, prefixMin[0])
-        var node = 0
-        let n = v.count
-        var i = 0
-        while i < n {
-            let b = reversed ? v[n - 1 - i] : v[i]
-            let next = child(node, b)
-            if next < 0 { return best }
-            node = next
-            let p = prefixMin[node]
-            if p < best { best = p }
+    @inline(__always)
+    private func mark(_ start: Int32, _ count: Int32, _ gates: UnsafeMutablePointer<UInt64>) {
+        var i = Int(start)
+        let end = i + Int(count)
+        while i < end {
+            let item = Int(gateItems[i])
+            gates[item >> 6] |= 1 << UInt64(item & 63)
             i += 1
         }
-        let e = exactMin[node]
-        return e < best ? e : best
+    }
+
+    /// Lowest filter number matching `v` read front to back (or back to
+    /// front): prefixes of it and patterns equal to it; below `bound` only.
+    /// Marks in `gates` every gate item whose pattern matches.
+    func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32, gates: UnsafeMutablePointer<UInt64>) -> Int32 {
+        if exactMin.isEmpty { return bound }
+        return childStart.withUnsafeBufferPointer { starts in
+        childCount.withUnsafeBufferPointer { counts in
+        edgeBytes.withUnsafeBufferPointer { bytes in
+        edgeTargets.withUnsafeBufferPointer { targets in
+        prefixMin.withUnsafeBufferPointer { prefix in
+        prefixGateCount.withUnsafeBufferPointer { gateCount in
+            var best = min(bound, prefix[0])
+            var node = 0
+            if gateCount[0] > 0 { mark(prefixGateStart[0], gateCount[0], gates) }
+            let n = v.count
+            var i = 0
+            while i < n {
+                let b = reversed ? v[n - 1 - i] : v[i]
+                let next = ByteTrie.child(node, b, starts, counts, bytes, targets)
+                if next < 0 { return best }
+                node = next
+                let p = prefix[node]
+                if p < best { best = p }
+                if gateCount[node] > 0 { mark(prefixGateStart[node], gateCount[node], gates) }
+                i += 1
+            }
+            if exactGateCount[node] > 0 { mark(exactGateStart[node], exactGateCount[node], gates) }
+            let e = exactMin[node]
+            return e < best ? e : best
+        }}}}}}
     }
 }

@@ -7,6 +7,7 @@ struct ConfigReader {
     let bytes: [UInt8]
     let path: String
     var diagnostics: [Diagnostic] = []
+    var versionWarned = Set<String>()
 
     init(bytes: [UInt8], path: String) {
         self.bytes = bytes
@@ -106,13 +107,14 @@ struct ConfigReader {
         for child in node.children {
             if child.name == "RuleGroup" {
                 checkAttributes(child, allowed: ["name", "groupRelation"])
-                var relation = GroupRelation.and
+                // Without groupRelation Sysmon keeps the schema-version default (AND after 4.10).
+                var relation: GroupRelation = version > SchemaVersion.lastOrDefault ? .and : .or
                 if let text = child.attributes["groupRelation"] {
                     if let r = GroupRelation(rawValue: text.lowercased()) { relation = r } else {
                         report(.error, child.location, "invalid groupRelation \"\(text)\" on <RuleGroup>; valid are and, or")
                     }
                 } else {
-                    report(.warning, child.location, "<RuleGroup> without groupRelation: Sysmon's schema requires it; combining its rules with AND, as Sysmon does")
+                    report(.warning, child.location, "<RuleGroup> without groupRelation: Sysmon's schema requires it; combining its rules with \(relation == .and ? "AND" : "OR"), as Sysmon does for schema \(version)")
                 }
                 if !child.text.trimmingSpaces.isEmpty { report(.error, child.location, "text directly inside <RuleGroup> is not allowed") }
                 for event in child.children {
@@ -126,6 +128,12 @@ struct ConfigReader {
                 // Outside a RuleGroup: OR up to schema 4.10, AND after (Sysmon keeps old files working).
                 let relation: GroupRelation = version > SchemaVersion.lastOrDefault ? .and : .or
                 readBlock(child, relation: relation, groupName: nil, into: &blocks)
+            }
+        }
+        for block in blocks where !versionWarned.contains(block.tag) {
+            if let needed = SysmonSchema.introduced[block.tag], version < needed {
+                versionWarned.insert(block.tag)
+                report(.warning, block.location, "<\(block.tag)> needs schemaversion \(needed) or later: Sysmon rejects this file under \(version)")
             }
         }
     }
@@ -251,7 +259,7 @@ struct ConfigReader {
         }
         if SysmonSchema.windowsOnlyTags.contains(block.tag) {
             report(.warning, block.location,
-                   "<\(block.tag)> is a Windows-only event: no Linux source produces it, so its \(block.filterCount) filter\(block.filterCount == 1 ? "" : "s") never match on this host",
+                   "<\(block.tag)> is a Windows-only event: no Linux source produces it, so \(block.filterCount == 1 ? "its filter never matches" : "its \(block.filterCount) filters never match") on this host",
                    windowsOnly: true)
         } else {
             for f in filters where SysmonSchema.windowsOnlyFields.contains(f.field) {

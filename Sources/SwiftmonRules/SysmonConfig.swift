@@ -94,7 +94,8 @@ public struct SysmonConfig: Sendable {
     /// Reads the whole file, refusing anything larger than ``maximumFileSize``
     /// before reading it and anything that is not a regular file.
     static func readFile(_ path: String) -> ReadResult {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a regular file.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return .failure("cannot open file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()

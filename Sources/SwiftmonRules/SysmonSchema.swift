@@ -68,6 +68,14 @@ public enum SysmonSchema {
         return kinds.map { Set($0.fields) }
     }
 
+    /// The schema version that introduced each event Sysmon added after 4.0;
+    /// Sysmon rejects a file that uses one under an older `schemaversion`.
+    public static let introduced: [String: SchemaVersion] = [
+        "DnsQuery": SchemaVersion(major: 4, minor: 21), "ProcessTampering": SchemaVersion(major: 4, minor: 50),
+        "FileDeleteDetected": SchemaVersion(major: 4, minor: 60), "FileBlockExecutable": SchemaVersion(major: 4, minor: 82),
+        "FileBlockShredding": SchemaVersion(major: 4, minor: 83), "FileExecutableDetected": SchemaVersion(major: 4, minor: 90),
+    ]
+
     /// Top-level option elements of `<Sysmon>` and whether they matter on Linux.
     public static let options: [String: Bool] = [
         "HashAlgorithms": true, "FieldSizes": true,

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonCore
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -49,10 +50,20 @@ struct XMLTree {
             return .failure(message: "the file is empty; a Sysmon configuration starts with <Sysmon schemaversion=\"4.90\">",
                             location: SourceLocation(line: 1, column: 1))
         }
+        // libxml2 hands element names it could not decode to Foundation, which
+        // traps on them: only valid UTF-8 reaches the parser.
+        if let bad = firstInvalidUTF8() {
+            return .failure(message: "the file is not valid UTF-8 (byte offset \(bad)); save it as UTF-8",
+                            location: text.location(ofByte: bad))
+        }
         if let doctype = prologDoctype(from: start) {
             return .failure(
                 message: "document type declarations (<!DOCTYPE …>) are refused: they can pull in external entities; remove it",
                 location: text.location(ofByte: doctype))
+        }
+        if let pi = emptyProcessingInstruction() {
+            return .failure(message: "processing instruction without data (<?name?>) is not allowed; remove it",
+                            location: text.location(ofByte: pi))
         }
         let builder = TreeBuilder(text: text)
         let parser = XMLParser(data: Data(bytes))
@@ -76,6 +87,38 @@ struct XMLTree {
                             location: SourceLocation(line: 1, column: 1))
         }
         return .root(root)
+    }
+
+    func firstInvalidUTF8() -> Int? {
+        if String(validating: bytes, as: UTF8.self) != nil { return nil }
+        var offset = 0
+        var found: Int?
+        FieldText.forEachSegment(bytes) { segment in
+            guard found == nil else { return }
+            switch segment {
+            case .text(let t): offset += t.utf8.count
+            case .invalid: found = offset
+            }
+        }
+        return found ?? 0
+    }
+
+    /// Foundation's XMLParser on Linux dereferences a null pointer on a
+    /// processing instruction with no data (`<?x?>`), and libxml2 may report
+    /// one after an earlier error even inside what began as a comment: refuse
+    /// the shape anywhere in the file.
+    func emptyProcessingInstruction() -> Int? {
+        let n = bytes.count
+        var i = 0
+        while i + 1 < n {
+            if bytes[i] == 0x3C && bytes[i + 1] == 0x3F {
+                var j = i + 2
+                while j < n && ![0x20, 0x09, 0x0A, 0x0D, 0x3F, 0x3C].contains(bytes[j]) { j += 1 }
+                if j + 1 < n && bytes[j] == 0x3F && bytes[j + 1] == 0x3E { return i }
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Finds `<!DOCTYPE` in the prolog (before the first element), skipping the
@@ -138,6 +181,7 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
     var failure: (String, SourceLocation)?
     /// libxml2 may go on after an error and report more; the first is the one to fix.
     var firstError: (Int, SourceLocation)?
+    var cursor = (line: 1, column: 1, offset: 0)
 
     init(text: SourceText) { self.text = text }
 
@@ -155,7 +199,8 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
             fail(parser, "elements nested deeper than \(XMLTree.maximumDepth) levels")
             return
         }
-        let location = text.tagStart(name: name, reportedLine: parser.lineNumber, reportedColumn: parser.columnNumber)
+        let location = text.tagStart(name: name, reportedLine: parser.lineNumber, reportedColumn: parser.columnNumber,
+                                     cursor: &cursor)
         let node = XMLNode(name: name, attributes: attributes, location: location)
         if let parent = stack.last { parent.children.append(node) } else { root = node }
         stack.append(node)
@@ -170,6 +215,9 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
             firstError = ((parseError as NSError).code,
                           SourceLocation(line: max(parser.lineNumber, 1), column: max(parser.columnNumber, 1)))
         }
+        // Stop at the first error: libxml2's recovery goes on reporting
+        // half-parsed constructs, the path Foundation handles worst.
+        parser.abortParsing()
     }
 
     func parser(_ parser: XMLParser, foundCharacters string: String) {
@@ -224,29 +272,50 @@ struct SourceText {
         return SourceLocation(line: lo + 1, column: column)
     }
 
+    /// Where a reported (line, character column) is, as a byte offset.
+    /// `cursor` remembers the last answer: elements arrive in file order, so
+    /// each walk continues from there instead of from the start of the line
+    /// (a one-line file with a million elements stays linear).
+    func offset(line: Int, column: Int, cursor: inout (line: Int, column: Int, offset: Int)) -> Int {
+        if cursor.line != line || cursor.column > column {
+            cursor = (line, 1, lineStarts[line - 1])
+        }
+        var (c, i) = (cursor.column, cursor.offset)
+        while i < bytes.count && bytes[i] != 0x0A && c < column {
+            i += 1
+            while i < bytes.count && bytes[i] & 0xC0 == 0x80 { i += 1 }
+            c += 1
+        }
+        cursor = (line, c, i)
+        return i
+    }
+
     /// libxml2 reports an element's position at the end of its start tag; walk
     /// back from there to the `<` that opens it, so diagnostics point at the tag.
-    func tagStart(name: String, reportedLine: Int, reportedColumn: Int) -> SourceLocation {
+    func tagStart(name: String, reportedLine: Int, reportedColumn: Int,
+                  cursor: inout (line: Int, column: Int, offset: Int)) -> SourceLocation {
         let fallback = SourceLocation(line: max(reportedLine, 1), column: max(reportedColumn, 1))
-        guard reportedLine >= 1, reportedLine <= lineStarts.count else { return fallback }
-        // Advance (column) characters into the reported line, then search back.
-        var i = lineStarts[reportedLine - 1]
-        var chars = 0
-        while i < bytes.count && bytes[i] != 0x0A && chars < reportedColumn {
-            if bytes[i] & 0xC0 != 0x80 { chars += 1 }
-            i += 1
-        }
+        guard reportedLine >= 1, reportedLine <= lineStarts.count, !bytes.isEmpty else { return fallback }
+        let end = min(offset(line: reportedLine, column: reportedColumn, cursor: &cursor), bytes.count - 1)
         let pattern = [UInt8(ascii: "<")] + Array(name.utf8)
-        var j = min(i, bytes.count - 1)
-        let limit = max(0, j - 1 << 16)
+        var j = end
+        var newlines = 0
+        var chars = 0
+        let limit = max(0, end - 4096)
         while j >= limit {
             if bytes[j] == 0x3C, j + pattern.count <= bytes.count,
                bytes[j..<(j + pattern.count)].elementsEqual(pattern) {
                 let after = j + pattern.count
                 if after >= bytes.count || [0x20, 0x09, 0x0A, 0x0D, 0x3E, 0x2F].contains(bytes[after]) {
+                    // Same line as the cursor: count characters back; else from its line start.
+                    if newlines == 0 {
+                        return SourceLocation(line: reportedLine, column: max(cursor.column - chars, 1))
+                    }
                     return location(ofByte: j)
                 }
             }
+            if bytes[j] == 0x0A { newlines += 1 }
+            if bytes[j] & 0xC0 != 0x80 { chars += 1 }
             j -= 1
         }
         return fallback

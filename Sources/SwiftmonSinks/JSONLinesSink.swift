@@ -64,9 +64,22 @@ public final class JSONLinesSink: EventSink {
     /// A JSON string literal for valid text.
     static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 { appendEscaped(b, to: &out) }
+        var text = s
+        text.withUTF8 { bytes in
+            // Copy runs that need no escape in one go; most values are one run.
+            var runStart = 0
+            for i in 0..<bytes.count where needsEscape(bytes[i]) {
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                appendEscaped(bytes[i], to: &out)
+                runStart = i + 1
+            }
+            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+        }
         out.append(UInt8(ascii: "\""))
     }
+
+    @inline(__always)
+    static func needsEscape(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F }
 
     /// A JSON string literal for bytes that may not be valid UTF-8.
     static func appendBytes(_ bytes: [UInt8], to out: inout [UInt8]) {

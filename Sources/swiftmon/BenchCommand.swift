@@ -1,6 +1,4 @@
 import ArgumentParser
-import Foundation
-import SwiftmonRules
 
 extension Swiftmon {
     /// `swiftmon bench …`: figures for developers, hidden from help.
@@ -12,64 +10,4 @@ extension Swiftmon {
             subcommands: [BenchDecode.self, BenchRules.self, EtlBench.self, BenchStore.self, BenchStoreWriter.self]
         )
     }
-}
-
-/// `swiftmon bench rules`: rule evaluations per second on one core.
-struct BenchRules: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rules",
-        abstract: "Rule-evaluation throughput on ProcessCreate events (one core)."
-    )
-
-    @Option(help: "Configuration to evaluate (default: the corpus's sysmon-modular config).")
-    var config: String?
-
-    @Option(help: "Seconds per round.")
-    var seconds: Double = 2
-
-    @Option(help: "Rounds.")
-    var rounds: Int = 3
-
-    func run() throws {
-        let path = try config ?? BenchRules.corpusConfig()
-        let loaded: SysmonConfig
-        do {
-            (loaded, _) = try SysmonConfig.load(path: path)
-        } catch let error as ConfigError {
-            printToStandardError(error.description)
-            throw ExitCode(1)
-        }
-        let ruleSet = RuleSet(loaded)
-        print("config: \(path)")
-        print("events: \(RuleBenchmark.processCreateSamples().count) distinct ProcessCreate events, round-robin, one thread")
-        var rates: [Double] = []
-        for round in 1...max(rounds, 1) {
-            let r = RuleBenchmark.run(ruleSet, seconds: seconds)
-            rates.append(r.eventsPerSecond)
-            print(String(format: "round %d: %.0f events/s (%d evaluated, %d logged, %.2f s)",
-                         round, r.eventsPerSecond, r.events, r.logged, r.seconds))
-        }
-        let sorted = rates.sorted()
-        print(String(format: "median %.0f events/s, min %.0f, max %.0f", sorted[sorted.count / 2], sorted.first!, sorted.last!))
-    }
-
-    /// The sysmon-modular config in the shared corpus: $SWIFTMON_CORPUS, else a
-    /// `shared/corpus` found walking up from the working directory.
-    static func corpusConfig() throws -> String {
-        let name = "sysmon-configs/sysmon-modular-sysmonconfig.xml"
-        if let env = ProcessInfo.processInfo.environment["SWIFTMON_CORPUS"] {
-            return env + "/" + name
-        }
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("shared/corpus/" + name).path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        throw ValidationError("cannot find shared/corpus/\(name); give --config FILE or set SWIFTMON_CORPUS")
-    }
-}
-
-private func printToStandardError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
 }

@@ -23,9 +23,12 @@ extension Swiftmon.Config {
         @Argument(help: "The configuration file.")
         var file: String
 
+        @Flag(name: .long, help: "Print errors only; warnings are still counted in the summary.")
+        var errorsOnly = false
+
         func run() throws {
             let (_, diagnostics) = SysmonConfig.check(path: file)
-            for d in diagnostics { print(d) }
+            for d in diagnostics where !errorsOnly || d.severity == .error { print(d) }
             print("\(file): \(diagnostics.summary)")
             if diagnostics.hasErrors { throw ExitCode(1) }
         }

@@ -84,7 +84,7 @@ extension Swiftmon {
             } catch {
                 throw CleanExit.failure("cannot open an output: \(error)")
             }
-            let pipeline = EventPipeline(sinks: sinks, filter: configuration.ruleSet, capacity: queueSize)
+            let pipeline = EventPipeline(sinks: sinks, filter: SysmonFilter(configuration.ruleSet), capacity: queueSize)
             let session = SensorSession(options: options, pipeline: pipeline)
             session.onStart = { session in
                 session.emitConfigurationChange(path: configuration.name, hash: configuration.hash)
@@ -98,7 +98,7 @@ extension Swiftmon {
                     let reloaded = try loader.load()
                     session.emitConfigurationChange(path: reloaded.name, hash: reloaded.hash)
                     fputs("swiftmon: configuration \(reloaded.name) reloaded (\(reloaded.hash))\n", stderr)
-                    return reloaded.ruleSet
+                    return SysmonFilter(reloaded.ruleSet)
                 } catch {
                     let message = "configuration \(loader.path!) not reloaded, the previous rules stay: \(error)"
                     fputs("swiftmon: \(message)\n", stderr)

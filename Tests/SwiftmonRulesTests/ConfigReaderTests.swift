@@ -209,6 +209,13 @@ final class ConfigReaderTests: XCTestCase {
         XCTAssertTrue(d.contains { $0.line == 3 && $0.message.contains("<RegistryEvent> is a Windows-only event") })
     }
 
+    func testEventNewerThanTheSchemaVersionWarns() {
+        let d = diagnostics(filtering("<ProcessTampering onmatch=\"include\"/><ProcessTampering onmatch=\"exclude\"/>", version: "4.22"))
+        XCTAssertFalse(d.hasErrors)
+        XCTAssertEqual(d.filter { $0.message.contains("needs schemaversion 4.50") }.count, 1)
+        XCTAssertFalse(diagnostics(filtering("<ProcessTampering onmatch=\"include\"/>", version: "4.50")).contains { $0.message.contains("needs schemaversion") })
+    }
+
     func testExcludeOnlyBlocksWarning() {
         let d = diagnostics(filtering("""
             <RuleGroup groupRelation="or"><ProcessCreate onmatch="exclude"><User>a</User></ProcessCreate></RuleGroup>
@@ -220,5 +227,31 @@ final class ConfigReaderTests: XCTestCase {
     func testDeepNestingIsRefused() {
         let xml = "<Sysmon schemaversion=\"4.90\">" + String(repeating: "<a>", count: 5000) + String(repeating: "</a>", count: 5000) + "</Sysmon>"
         XCTAssertTrue(diagnostics(xml).hasErrors)
+    }
+}
+
+extension ConfigReaderTests {
+    /// Hostile shape: hundreds of thousands of filters on one line, all on one
+    /// field of an AND block. Reading and compiling stay linear.
+    func testHugeOneLineConfigurationStaysFast() throws {
+        var body = "<RuleGroup groupRelation=\"and\"><ProcessCreate onmatch=\"include\">"
+        for i in 0..<150_000 { body += "<Image condition=\"contains\">x\(i)</Image>" }
+        body += "<CommandLine condition=\"contains\">é</CommandLine></ProcessCreate></RuleGroup>"
+        let xml = "<Sysmon schemaversion=\"4.90\"><EventFiltering>" + body + "</EventFiltering></Sysmon>"
+        XCTAssertGreaterThan(xml.utf8.count, 4_000_000)
+        let start = Date()
+        let (c, d) = SysmonConfig.check(bytes: Array(xml.utf8), path: "big.xml")
+        XCTAssertEqual(d, [])
+        let set = try RuleSet(XCTUnwrap(c))
+        XCTAssertTrue(decide(set, event(["Image": "/opt/x149999/bin", "CommandLine": "café"])).0)
+        XCTAssertFalse(decide(set, event(["Image": "/opt/y/bin", "CommandLine": "café"])).0)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30, "linear in the file size")
+        // Locations on the one line are exact.
+        let bad = xml.replacingOccurrences(of: "<Image condition=\"contains\">x149999</Image>", with: "<Imag condition=\"contains\">x</Imag>")
+        let errors = SysmonConfig.check(bytes: Array(bad.utf8), path: "big.xml").1.errors
+        XCTAssertEqual(errors.count, 1)
+        let column = bad.utf8.count - bad.components(separatedBy: "<Imag ").last!.utf8.count - "<Imag ".utf8.count + 1
+        XCTAssertEqual(errors.first?.line, 1)
+        XCTAssertEqual(errors.first?.column, column)
     }
 }

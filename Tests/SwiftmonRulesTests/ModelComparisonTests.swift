@@ -58,7 +58,7 @@ final class ModelComparisonTests: XCTestCase {
     }
 
     func testRandomConfigurationsAgreeWithTheReference() throws {
-        var rng = Rng(state: 20240601)
+        var rng = Rng(state: UInt64(ProcessInfo.processInfo.environment["SWIFTMON_MODEL_SEED"] ?? "") ?? 20240601)
         var decisions = 0
         var logged = 0
         for _ in 0..<400 {

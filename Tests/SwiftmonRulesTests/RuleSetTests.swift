@@ -339,3 +339,20 @@ final class RuleSetTests: XCTestCase {
         XCTAssertEqual(tally.wrong, 0)
     }
 }
+
+extension RuleSetTests {
+    func testFieldSizesAndConfigurationEvent() throws {
+        let c = try XCTUnwrap(config("<Sysmon schemaversion=\"4.90\"><FieldSizes>CommandLine:5,NoSuchField:3</FieldSizes></Sysmon>"))
+        let set = RuleSet(c)
+        var e = event(["CommandLine": "abcdéfgh", "Image": "/usr/bin/long-name"])
+        set.applyFieldSizes(&e)
+        XCTAssertEqual(e["CommandLine"], "abcdé")
+        XCTAssertEqual(e["Image"], "/usr/bin/long-name")
+        let e16 = set.configurationChangeEvent(time: EventTime(nanosecondsSinceEpoch: 0), fileHash: "SHA256=AB")
+        XCTAssertEqual(e16.kind, .configurationChange)
+        XCTAssertEqual(e16["Configuration"], "test.xml")
+        XCTAssertEqual(e16["ConfigurationFileHash"], "SHA256=AB")
+        var copy = e16
+        XCTAssertTrue(set.evaluate(&copy), "event 16 cannot be filtered")
+    }
+}

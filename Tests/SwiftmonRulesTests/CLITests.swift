@@ -1,0 +1,95 @@
+import Foundation
+import XCTest
+
+/// `swiftmon config …` run as a user runs it: the built binary, its output
+/// and its exit status.
+final class CLITests: XCTestCase {
+    /// The `swiftmon` that `swift build` / `swift test` put beside the test bundle.
+    func binary() throws -> URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("swiftmon")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        for b in Bundle.allBundles {
+            let candidate = b.bundleURL.deletingLastPathComponent().appendingPathComponent("swiftmon")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        let fallback = repositoryRoot.appendingPathComponent(".build/debug/swiftmon")
+        guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
+            throw XCTSkip("swiftmon binary not built")  // `swift test` builds it; see CI note below
+        }
+        return fallback
+    }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = try binary()
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    override func setUp() {
+        // Under CI a missing binary must fail, not skip.
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            XCTAssertNoThrow(try binary())
+        }
+    }
+
+    func testCheckReportsErrorsAndExitsNonZero() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-cli-\(getpid()).xml")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try """
+            <Sysmon schemaversion="4.90">
+              <EventFiltering>
+                <ProcessCreate onmatch="include"><Image condition="contans">x</Image></ProcessCreate>
+              </EventFiltering>
+            </Sysmon>
+            """.write(to: url, atomically: true, encoding: .utf8)
+        let r = try run(["config", "check", url.path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.out.contains("\(url.path):3:38: error: unknown condition \"contans\""), r.out)
+        XCTAssertTrue(r.out.hasSuffix("\(url.path): 1 error, 0 warnings\n"), r.out)
+    }
+
+    func testCheckOfACorpusConfigurationPasses() throws {
+        let path = try corpusDirectory().appendingPathComponent("sysmon-configs/swiftonsecurity-sysmonconfig-export.xml").path
+        let r = try run(["config", "check", path])
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertTrue(r.out.contains(": warning: "), r.out)
+        XCTAssertTrue(r.out.hasSuffix("\(path): 0 errors, 14 warnings (14 about Windows-only events or fields)\n"), r.out)
+        let quiet = try run(["config", "check", "--errors-only", path])
+        XCTAssertEqual(quiet.out, "\(path): 0 errors, 14 warnings (14 about Windows-only events or fields)\n")
+    }
+
+    func testDumpMatchesGoldenAndDefaultRoundTrips() throws {
+        let path = try corpusDirectory().appendingPathComponent("sysmon-configs/mstic-linux-main.xml").path
+        let r = try run(["config", "dump", path])
+        XCTAssertEqual(r.status, 0)
+        let golden = try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/SwiftmonRulesTests/Golden/mstic-linux-main.dump"), encoding: .utf8)
+        XCTAssertEqual(r.out, golden)
+
+        let xml = try run(["config", "default"])
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-default-\(getpid()).xml")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try xml.out.write(to: url, atomically: true, encoding: .utf8)
+        let check = try run(["config", "check", url.path])
+        XCTAssertEqual(check.status, 0)
+        XCTAssertEqual(check.out, "\(url.path): 0 errors, 0 warnings\n")
+        XCTAssertEqual(try run(["config", "dump", url.path]).out, try run(["config", "dump"]).out)
+    }
+
+    func testDumpOfABadFileFails() throws {
+        let r = try run(["config", "dump", "/nonexistent.xml"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("/nonexistent.xml:0:0: error: cannot open file"), r.err)
+    }
+}
