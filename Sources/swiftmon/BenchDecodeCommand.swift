@@ -23,7 +23,7 @@ struct BenchDecode: ParsableCommand {
         let devNull = try FileOutput(path: "/dev/null")
         var figures: [Double] = []
         for round in 1...max(1, rounds) {
-            let f = DecodeBenchmark.run(processes: processes, filter: RuleSet.embeddedDefault, sink: JSONLinesSink(output: devNull))
+            let f = DecodeBenchmark.run(processes: processes, filter: SysmonFilter(RuleSet.embeddedDefault), sink: JSONLinesSink(output: devNull))
             figures.append(f.microsecondsPerEvent)
             print(String(format: "round %d: %d records → %d events in %.3f s: %.2f µs/event, %.0f events/s",
                          round, f.records, f.events, f.seconds, f.microsecondsPerEvent, Double(f.events) / f.seconds))
