@@ -57,6 +57,7 @@ final class ProcessEventBuilder {
         e[F.logonGuid] = lastLogon.guid
         e[F.logonId] = lastLogon.id
         e[F.terminalSessionId] = String(creds.session_id)
+        e[F.integrityLevel] = "no level"  // what Sysmon for Linux writes
         if let hasher, let hashes = hasher.hashes(
             path: image,
             identity: .init(device: UInt64(r.raw.image_device), inode: r.raw.image_inode,
@@ -171,6 +172,7 @@ enum ProcessCreateField {
     static let logonId = kind.index(of: "LogonId")!
     static let terminalSessionId = kind.index(of: "TerminalSessionId")!
     static let hashes = kind.index(of: "Hashes")!
+    static let integrityLevel = kind.index(of: "IntegrityLevel")!
     static let parentProcessGuid = kind.index(of: "ParentProcessGuid")!
     static let parentProcessId = kind.index(of: "ParentProcessId")!
     static let architecture = kind.index(of: "Architecture")!

@@ -33,6 +33,8 @@ final class LiveProcessEventTests: XCTestCase {
                        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path)
         XCTAssertEqual(create["Architecture"] as? String, "64-bit")
         XCTAssertEqual(create["FileVersion"] as? String, "-")
+        XCTAssertEqual(create["IntegrityLevel"] as? String, "no level")
+        XCTAssertEqual(create["LogonId"] as? String, String(try auditLoginUID()))
         let guid = try XCTUnwrap(create["ProcessGuid"] as? String)
         XCTAssertTrue(guid.hasPrefix("{") && guid.hasSuffix("}") && guid.count == 38, guid)
 
@@ -242,6 +244,12 @@ final class LiveProcessEventTests: XCTestCase {
         XCTAssertEqual(events.with(id: 4).compactMap { $0["State"] as? String }, ["Started", "Stopped"])
         let after = try loadedProgramIDs()
         XCTAssertTrue(after.isDisjoint(with: mine), "programs left behind: \(after.intersection(mine))")
+    }
+
+    /// This process's audit login uid, which its children inherit.
+    func auditLoginUID() throws -> UInt32 {
+        let text = try String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8)
+        return try XCTUnwrap(UInt32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
     /// IDs of loaded BPF programs with swiftmon's program names.
