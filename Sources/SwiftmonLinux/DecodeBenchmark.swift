@@ -11,10 +11,15 @@ public enum DecodeBenchmark {
         public let records: Int
         public let events: Int
         public let seconds: Double
+        /// CPU time of the whole process (all threads), user + system.
+        public let cpuSeconds: Double
         public var microsecondsPerEvent: Double { seconds * 1e6 / Double(max(1, events)) }
+        public var cpuMicrosecondsPerEvent: Double { cpuSeconds * 1e6 / Double(max(1, events)) }
     }
 
-    public static func run(processes: Int, filter: EventFilter, sink: EventSink) -> Figures {
+    /// With `pipeline`, events go through it (queue + sink thread) instead of
+    /// straight to `sink` on this thread, to show the cost of the hand-off.
+    public static func run(processes: Int, filter: EventFilter, sink: EventSink, pipeline: EventPipeline? = nil) -> Figures {
         let host = HostIdentity(machine: 0x1234_5678, ticksPerSecond: 100, bootEpochNanoseconds: 1_700_000_000_000_000_000)
         let builder = ProcessEventBuilder(host: host, users: UserNames(), hasher: nil)
         let records = (0..<min(processes, 4096)).flatMap { syntheticRecords(pid: UInt32(100_000 + $0)) }
@@ -22,22 +27,30 @@ public enum DecodeBenchmark {
         batch.reserveCapacity(256)
         var events = 0
         let start = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
+        let cpuStart = Syscalls.processCPUMicroseconds()
         var done = 0
         while done < processes {
             for bytes in records {
                 guard let record = bytes.withUnsafeBytes({ KernelRecord($0) }) else { continue }
                 builder.events(for: record, into: &batch)
-                if batch.count >= 128 { events += deliver(&batch, filter, sink) }
+                if batch.count >= 128 { events += deliver(&batch, filter, sink, pipeline) }
             }
             done += records.count / 3
         }
-        events += deliver(&batch, filter, sink)
-        try? sink.flush()
+        events += deliver(&batch, filter, sink, pipeline)
+        if let pipeline { pipeline.drain() } else { try? sink.flush() }
         let seconds = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - start) / 1e9
-        return Figures(records: done * 3, events: events, seconds: seconds)
+        let cpu = Double(Syscalls.processCPUMicroseconds() - cpuStart) / 1e6
+        return Figures(records: done * 3, events: events, seconds: seconds, cpuSeconds: cpu)
     }
 
-    private static func deliver(_ batch: inout [Event], _ filter: EventFilter, _ sink: EventSink) -> Int {
+    private static func deliver(_ batch: inout [Event], _ filter: EventFilter, _ sink: EventSink, _ pipeline: EventPipeline?) -> Int {
+        if let pipeline {
+            let n = batch.count
+            pipeline.submit(batch)
+            batch.removeAll(keepingCapacity: true)
+            return n
+        }
         var n = 0
         for var e in batch where e.kind.ruleTag == nil || filter.evaluate(&e) {
             try? sink.emit(e)
