@@ -15,6 +15,8 @@ public final class EtlEventDecoder {
     var fileNames = BoundedNameMap(capacity: 1 << 17)
     var registryKeys = BoundedNameMap(capacity: 1 << 17)
     let traceLogging = TraceLoggingDecoder()
+    /// Text of provider GUIDs already seen: a trace has few providers and many records.
+    private var providerText: [Guid: String] = [:]
 
     public init(header: EtlLogfileHeader) {
         self.header = header
@@ -40,7 +42,13 @@ public final class EtlEventDecoder {
     /// The generic event for a record no decoder claims.
     func traceEvent(_ r: EtlRecord) -> Event {
         var e = Event(.traceEvent, time: r.time)
-        e[2] = r.provider.braced
+        if let text = providerText[r.provider] {
+            e[2] = text
+        } else {
+            let text = r.provider.braced
+            if providerText.count < 4096 { providerText[r.provider] = text }
+            e[2] = text
+        }
         e[3] = String(r.id)
         e[4] = String(r.opcode)
         e[5] = String(r.version)
