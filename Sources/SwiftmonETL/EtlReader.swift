@@ -11,6 +11,9 @@ public struct EtlBufferInfo: Sendable {
     public let flags: UInt16
     public let type: UInt16
     public let timestamp: Int64
+    /// The file ends inside this buffer (already reported): reading stops
+    /// quietly at the cut.
+    public var truncated = false
 
     public static let headerSize = 0x48
     public static let flagCompressed: UInt16 = 0x0040
@@ -113,7 +116,7 @@ public final class EtlReader {
             let flags = bytes.loadLE(UInt16.self, offset + 0x34)
             let processor = flags & EtlBufferInfo.flagProcessorIndex != 0
                 ? bytes.loadLE(UInt16.self, offset + 0x28) : UInt16(bytes[offset + 0x28])
-            let info = EtlBufferInfo(
+            var info = EtlBufferInfo(
                 offset: offset, size: min(size, left),
                 filled: Int(bytes.loadLE(UInt32.self, offset + 0x30)),
                 processor: processor, flags: flags,
@@ -122,6 +125,7 @@ public final class EtlReader {
             if size > left {
                 fail(EtlError(offset: bytes.count, "file ends inside the buffer at offset \(offset) (\(left) of \(size) bytes)"))
                 // The records wholly present in an uncompressed buffer are still read.
+                info.truncated = true
                 if !info.isCompressed { buffers.append(info) }
                 break
             }
@@ -274,10 +278,12 @@ final class EtlRecordStream {
                         position += step
                         return true
                     }
-                } catch {
+                } catch where !info.truncated {
                     reader.fail(info.isCompressed
                         ? EtlError(offset: info.offset, bufferOffset: EtlBufferInfo.headerSize + error.position, error.message)
                         : EtlError(offset: info.offset + EtlBufferInfo.headerSize + error.position, error.message))
+                } catch {
+                    // A record cut by the end of the file: reported as the truncation.
                 }
                 position = region.count
             }
@@ -329,7 +335,7 @@ final class EtlRecordStream {
             if n > 0 { out.baseAddress!.copyMemory(from: scratch.baseAddress!, byteCount: n) }
             region = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n])
         } else {
-            if info.filled > info.size {
+            if info.filled > info.size && !info.truncated {
                 reader.fail(EtlError(offset: info.offset + 0x30,
                                      "buffer filled size \(info.filled) exceeds its size \(info.size)"))
             }

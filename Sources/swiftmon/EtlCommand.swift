@@ -76,7 +76,8 @@ extension Swiftmon {
                 result = f.summary
             } catch let e as EtlError {
                 out.flush()
-                throw ValidationError("\(file): \(e)")
+                warn("\(file): \(e)")
+                throw ExitCode(e.offset == 0 && e.message.hasPrefix("open") ? 66 : 65)  // EX_NOINPUT / EX_DATAERR
             }
             if summary {
                 out.write(format == .json ? result.json + "\n" : result.table)
