@@ -30,13 +30,16 @@ public struct Event: Sendable {
                 preconditionFailure("\(kind.name) has no field \(field)")
             }
             values[i] = newValue ?? Event.absent
-            rawBytes[i] = nil
+            if !rawBytes.isEmpty { rawBytes[i] = nil }
         }
     }
 
     public subscript(index: Int) -> String {
         get { values[index] }
-        set { values[index] = newValue; rawBytes[index] = nil }
+        set {
+            values[index] = newValue
+            if !rawBytes.isEmpty { rawBytes[index] = nil }
+        }
     }
 
     /// Sets `field` from bytes read from the kernel (paths, command lines): kept
