@@ -152,6 +152,64 @@ final class EtlEventTests: XCTestCase {
         XCTAssertEqual(e["SourceIsIpv6"], "false")
     }
 
+    private func decodeAll(_ decoder: EtlEventDecoder, _ items: [(Guid, UInt8, UInt16, [UInt8])]) throws -> [Event] {
+        var out: [Event] = []
+        for (provider, opcode, version, payload) in items {
+            try record(provider: provider, opcode: opcode, version: version, payload: payload) { r in
+                try decoder.decode(r) { out.append($0) }
+            }
+        }
+        return out
+    }
+
+    func testFileCreateDeleteRename() throws {
+        typealias B = EtlFileBuilder
+        let ptr = { (v: UInt64) in B.le(v) }
+        let decoder = EtlEventDecoder(header: EtlLogfileHeader())
+        let out = try decodeAll(decoder, [
+            // Name rundown: file key 0x77 is C:\\data\\report.txt
+            (KernelGroup.fileIo, 36, 3, ptr(0x77) + B.utf16z("\\Device\\HarddiskVolume3\\data\\report.txt")),
+            // Create with FILE_CREATE (2 << 24), then with FILE_OPEN (1 << 24).
+            (KernelGroup.fileIo, 64, 3, ptr(1) + ptr(2) + B.le(UInt32(99)) + B.le(UInt32(2 << 24)) + B.le(UInt32(0)) + B.le(UInt32(0))
+                + B.utf16z("\\Device\\HarddiskVolume3\\data\\new.txt")),
+            (KernelGroup.fileIo, 64, 3, ptr(1) + ptr(2) + B.le(UInt32(99)) + B.le(UInt32(1 << 24)) + B.le(UInt32(0)) + B.le(UInt32(0))
+                + B.utf16z("\\Device\\HarddiskVolume3\\data\\old.txt")),
+            // Delete (v3: IrpPtr, FileObject, FileKey, ExtraInfo, TTID, InfoClass) of key 0x77.
+            (KernelGroup.fileIo, 70, 3, ptr(1) + ptr(2) + ptr(0x77) + ptr(0) + B.le(UInt32(99)) + B.le(UInt32(13))),
+            // RenamePath of key 0x77 to a new name.
+            (KernelGroup.fileIo, 80, 3, ptr(1) + ptr(2) + ptr(0x77) + ptr(0) + B.le(UInt32(99)) + B.le(UInt32(10))
+                + B.utf16z("\\Device\\HarddiskVolume3\\data\\renamed.txt")),
+        ])
+        XCTAssertEqual(out.map(\.kind), [.traceEvent, .fileCreate, .traceEvent, .fileDelete, .fileRename])
+        XCTAssertEqual(out[1]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\new.txt")
+        XCTAssertEqual(out[1]["ProcessId"], "1234")
+        XCTAssertEqual(out[3]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
+        XCTAssertEqual(out[4]["SourceFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
+        XCTAssertEqual(out[4]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\renamed.txt")
+    }
+
+    func testRegistryEventsUseKeyControlBlockPaths() throws {
+        typealias B = EtlFileBuilder
+        func reg(status: UInt32, handle: UInt64, _ name: String) -> [UInt8] {
+            B.le(Int64(0)) + B.le(status) + B.le(UInt32(0)) + B.le(handle) + B.utf16z(name)
+        }
+        let decoder = EtlEventDecoder(header: EtlLogfileHeader())
+        let out = try decodeAll(decoder, [
+            (KernelGroup.registry, 24, 2, reg(status: 0, handle: 0x1000, "\\REGISTRY\\MACHINE\\SOFTWARE\\Contoso")),
+            (KernelGroup.registry, 14, 2, reg(status: 0, handle: 0x1000, "Enabled")),
+            (KernelGroup.registry, 10, 2, reg(status: 0, handle: 0, "\\REGISTRY\\USER\\S-1-5-18\\Run")),
+            (KernelGroup.registry, 15, 2, reg(status: 0, handle: 0x1000, "Old")),
+            (KernelGroup.registry, 12, 2, reg(status: 0xC000_0034, handle: 0x1000, "")),  // failed: not a change
+        ])
+        XCTAssertEqual(out.map(\.kind), [.traceEvent, .registryValueSet, .registryCreateDelete, .registryCreateDelete, .traceEvent])
+        XCTAssertEqual(out[1]["EventType"], "SetValue")
+        XCTAssertEqual(out[1]["TargetObject"], "\\REGISTRY\\MACHINE\\SOFTWARE\\Contoso\\Enabled")
+        XCTAssertEqual(out[2]["EventType"], "CreateKey")
+        XCTAssertEqual(out[2]["TargetObject"], "\\REGISTRY\\USER\\S-1-5-18\\Run")
+        XCTAssertEqual(out[3]["EventType"], "DeleteValue")
+        XCTAssertEqual(out[3]["ProcessId"], "1234")
+    }
+
     func testShortPayloadBecomesTraceEvent() throws {
         let decoder = EtlEventDecoder(header: EtlLogfileHeader())
         var out: [Event] = []
