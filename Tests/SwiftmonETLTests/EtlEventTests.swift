@@ -210,6 +210,37 @@ final class EtlEventTests: XCTestCase {
         XCTAssertEqual(out[3]["ProcessId"], "1234")
     }
 
+    func testKernelProcessStartVersion3() throws {
+        typealias B = EtlFileBuilder
+        let sid: [UInt8] = [1, 1, 0, 0, 0, 0, 0, 16, 0, 0x30, 0, 0]  // S-1-16-12288 (high integrity)
+        var payload = B.le(UInt32(4242)) + B.le(UInt64(77)) + B.le(Int64(133_485_408_000_000_000))
+        payload += B.le(UInt32(1000)) + B.le(UInt64(70)) + B.le(UInt32(2)) + B.le(UInt32(0))
+        payload += B.le(UInt32(2)) + B.le(UInt32(1)) + sid
+        payload += B.utf16z("\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe") + B.le(UInt32(0)) + B.le(UInt32(0))
+        payload += B.utf16z("") + B.utf16z("")
+        let decoder = EtlEventDecoder(header: EtlLogfileHeader())
+        var out: [Event] = []
+        try payload.withUnsafeBytes { raw in
+            var r = EtlRecord()
+            r.kind = .event
+            r.provider = EtlEventDecoder.kernelProcessProvider
+            r.id = 1
+            r.version = 3
+            r.opcode = 1
+            r.pointerSize = 8
+            r.payload = raw
+            r.time = EventTime(nanosecondsSinceEpoch: 1_704_067_200_000_000_000)
+            try decoder.decode(r) { out.append($0) }
+        }
+        let e = try XCTUnwrap(out.first)
+        XCTAssertEqual(e.kind, .processCreate)
+        XCTAssertEqual(e["ProcessId"], "4242")
+        XCTAssertEqual(e["ParentProcessId"], "1000")
+        XCTAssertEqual(e["TerminalSessionId"], "2")
+        XCTAssertEqual(e["IntegrityLevel"], "High")
+        XCTAssertEqual(e["Image"], "\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe")
+    }
+
     func testShortPayloadBecomesTraceEvent() throws {
         let decoder = EtlEventDecoder(header: EtlLogfileHeader())
         var out: [Event] = []
