@@ -321,7 +321,7 @@ final class EtlRecordStream {
                 reader.fail(EtlError(offset: dataStart, "compressed buffer at offset \(info.offset): \(error)"))
                 return
             }
-            if storage == nil || storage!.count < n {
+            if (storage?.count ?? -1) < n {
                 release()
                 guard reader.heldDecompressedBytes + n <= EtlReader.maxHeldDecompressedBytes else {
                     reader.fail(EtlError(offset: info.offset,
@@ -332,7 +332,7 @@ final class EtlRecordStream {
                 reader.heldDecompressedBytes += max(n, 1)
             }
             guard let out = storage else { return }
-            if n > 0 { out.baseAddress!.copyMemory(from: scratch.baseAddress!, byteCount: n) }
+            if n > 0, let to = out.baseAddress, let from = scratch.baseAddress { to.copyMemory(from: from, byteCount: n) }
             region = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n])
         } else {
             if info.filled > info.size && !info.truncated {
