@@ -14,6 +14,8 @@ public final class EtlEventDecoder {
     var connections = BoundedSet<NetworkKey>(capacity: 1 << 16)
     var fileNames = BoundedNameMap(capacity: 1 << 17)
     var registryKeys = BoundedNameMap(capacity: 1 << 17)
+    /// Thread id → process id, from thread starts and rundowns.
+    var threadOwners = BoundedMap<UInt32, UInt32>(capacity: 1 << 18)
     let traceLogging = TraceLoggingDecoder()
     /// Text of provider GUIDs already seen: a trace has few providers and many records.
     private var providerText: [Guid: String] = [:]

@@ -167,6 +167,8 @@ final class EtlEventTests: XCTestCase {
         let ptr = { (v: UInt64) in B.le(v) }
         let decoder = EtlEventDecoder(header: EtlLogfileHeader())
         let out = try decodeAll(decoder, [
+            // Thread 99 belongs to process 1234 (the crafted records' header pid).
+            (KernelGroup.thread, 3, 3, B.le(UInt32(1234)) + B.le(UInt32(99))),
             // Name rundown: file key 0x77 is C:\\data\\report.txt
             (KernelGroup.fileIo, 36, 3, ptr(0x77) + B.utf16z("\\Device\\HarddiskVolume3\\data\\report.txt")),
             // Create with FILE_CREATE (2 << 24), then with FILE_OPEN (1 << 24).
@@ -180,12 +182,13 @@ final class EtlEventTests: XCTestCase {
             (KernelGroup.fileIo, 80, 3, ptr(1) + ptr(2) + ptr(0x77) + ptr(0) + B.le(UInt32(99)) + B.le(UInt32(10))
                 + B.utf16z("\\Device\\HarddiskVolume3\\data\\renamed.txt")),
         ])
-        XCTAssertEqual(out.map(\.kind), [.traceEvent, .fileCreate, .traceEvent, .fileDelete, .fileRename])
-        XCTAssertEqual(out[1]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\new.txt")
-        XCTAssertEqual(out[1]["ProcessId"], "1234")
-        XCTAssertEqual(out[3]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
-        XCTAssertEqual(out[4]["SourceFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
-        XCTAssertEqual(out[4]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\renamed.txt")
+        XCTAssertEqual(out.map(\.kind), [.threadCreate, .traceEvent, .fileCreate, .traceEvent, .fileDelete, .fileRename])
+        XCTAssertEqual(out[2]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\new.txt")
+        XCTAssertEqual(out[2]["ProcessId"], "1234")
+        XCTAssertEqual(out[2]["ProcessGuid"], out[0]["ProcessGuid"])
+        XCTAssertEqual(out[4]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
+        XCTAssertEqual(out[5]["SourceFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
+        XCTAssertEqual(out[5]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\renamed.txt")
     }
 
     func testRegistryEventsUseKeyControlBlockPaths() throws {
