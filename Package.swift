@@ -56,6 +56,8 @@ let package = Package(
         ),
         // Real processes for the end-to-end tests (threads, exec storms, hostile argv).
         .executableTarget(name: "swiftmon-testhelper", path: "Tests/SwiftmonTestHelper"),
+        // libFuzzer target for the .etl decoder; built by scripts/fuzz-etl.sh.
+        .executableTarget(name: "swiftmon-etl-fuzz", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
         .testTarget(name: "SwiftmonCoreTests", dependencies: ["SwiftmonCore"]),
         // Golden dumps are read relative to #filePath, not bundled.
         .testTarget(name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore"], exclude: ["Golden"]),

@@ -31,25 +31,30 @@ public struct EventTime: Sendable, Hashable, Comparable {
         let fraction = nanoseconds - Int64(seconds) * 1_000_000_000
         var tm = tm()
         gmtime_r(&seconds, &tm)
-        var out = [UInt8]()
-        out.reserveCapacity(32)
-        func put(_ value: Int, _ width: Int) {
-            var digits = [UInt8](repeating: 0x30, count: width)
-            var v = value
-            for k in stride(from: width - 1, through: 0, by: -1) { digits[k] = UInt8(0x30 + v % 10); v /= 10 }
-            out += digits
+        // Written in place: this runs once per event, so no temporary arrays.
+        return String(unsafeUninitializedCapacity: 32) { out in
+            var n = 0
+            func put(_ value: Int, _ width: Int) {
+                var v = value
+                for k in stride(from: width - 1, through: 0, by: -1) {
+                    out[n + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+                    v /= 10
+                }
+                n += width
+            }
+            func byte(_ b: UInt8) { out[n] = b; n += 1 }
+            put(Int(tm.tm_year) + 1900, 4); byte(0x2D)
+            put(Int(tm.tm_mon) + 1, 2); byte(0x2D)
+            put(Int(tm.tm_mday), 2); byte(separator)
+            put(Int(tm.tm_hour), 2); byte(0x3A)
+            put(Int(tm.tm_min), 2); byte(0x3A)
+            put(Int(tm.tm_sec), 2); byte(0x2E)
+            var f = Int(fraction)
+            for _ in 0..<(9 - fractionDigits) { f /= 10 }
+            put(f, fractionDigits)
+            if zulu { byte(0x5A) }
+            return n
         }
-        put(Int(tm.tm_year) + 1900, 4); out.append(0x2D)
-        put(Int(tm.tm_mon) + 1, 2); out.append(0x2D)
-        put(Int(tm.tm_mday), 2); out.append(separator)
-        put(Int(tm.tm_hour), 2); out.append(0x3A)
-        put(Int(tm.tm_min), 2); out.append(0x3A)
-        put(Int(tm.tm_sec), 2); out.append(0x2E)
-        var f = Int(fraction)
-        for _ in 0..<(9 - fractionDigits) { f /= 10 }
-        put(f, fractionDigits)
-        if zulu { out.append(0x5A) }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -11,6 +11,9 @@ public struct EtlBufferInfo: Sendable {
     public let flags: UInt16
     public let type: UInt16
     public let timestamp: Int64
+    /// The file ends inside this buffer (already reported): reading stops
+    /// quietly at the cut.
+    public var truncated = false
 
     public static let headerSize = 0x48
     public static let flagCompressed: UInt16 = 0x0040
@@ -37,6 +40,23 @@ public final class EtlReader {
     public static let maxKeptErrors = 100
     /// Largest buffer accepted (Windows allows up to 16 MiB); bounds decompression.
     public static let maxBufferSize = 16 << 20
+    /// Decompressed bytes all processor streams may hold at once: the merge
+    /// keeps one current buffer per stream, and a hostile file could claim
+    /// thousands of streams of 16 MiB each.
+    public static let maxHeldDecompressedBytes = 512 << 20
+    var heldDecompressedBytes = 0
+    /// Where buffers are decompressed before being copied, exactly sized, to
+    /// the stream that reads them.
+    private var scratch: UnsafeMutableRawBufferPointer?
+
+    func decompressionScratch() -> UnsafeMutableRawBufferPointer {
+        if let scratch { return scratch }
+        let s = UnsafeMutableRawBufferPointer.allocate(byteCount: EtlReader.maxBufferSize, alignment: 16)
+        scratch = s
+        return s
+    }
+
+    deinit { scratch?.deallocate() }
 
     public convenience init(path: String) throws(EtlError) {
         try self.init(file: EtlFileBytes(path: path))
@@ -96,7 +116,7 @@ public final class EtlReader {
             let flags = bytes.loadLE(UInt16.self, offset + 0x34)
             let processor = flags & EtlBufferInfo.flagProcessorIndex != 0
                 ? bytes.loadLE(UInt16.self, offset + 0x28) : UInt16(bytes[offset + 0x28])
-            let info = EtlBufferInfo(
+            var info = EtlBufferInfo(
                 offset: offset, size: min(size, left),
                 filled: Int(bytes.loadLE(UInt32.self, offset + 0x30)),
                 processor: processor, flags: flags,
@@ -105,6 +125,7 @@ public final class EtlReader {
             if size > left {
                 fail(EtlError(offset: bytes.count, "file ends inside the buffer at offset \(offset) (\(left) of \(size) bytes)"))
                 // The records wholly present in an uncompressed buffer are still read.
+                info.truncated = true
                 if !info.isCompressed { buffers.append(info) }
                 break
             }
@@ -127,7 +148,7 @@ public final class EtlReader {
         var streams: [EtlRecordStream] = []
         switch order {
         case .file:
-            streams = [EtlRecordStream(buffers: Array(buffers.indices), reader: self)]
+            streams = [EtlRecordStream(buffers: Array(buffers.indices), reader: self, number: 0)]
         case .time:
             var byProcessor: [UInt16: Int] = [:]
             for (i, b) in buffers.enumerated() {
@@ -135,7 +156,7 @@ public final class EtlReader {
                     streams[s].bufferIndices.append(i)
                 } else {
                     byProcessor[b.processor] = streams.count
-                    streams.append(EtlRecordStream(buffers: [i], reader: self))
+                    streams.append(EtlRecordStream(buffers: [i], reader: self, number: streams.count))
                 }
             }
         }
@@ -149,49 +170,63 @@ public final class EtlReader {
             }
             return
         }
-        // k-way merge on (ticks, stream) with a binary min-heap of stream indices.
-        var heap: [Int] = []
-        heap.reserveCapacity(streams.count)
-        func less(_ a: Int, _ b: Int) -> Bool {
-            let ta = streams[a].current.ticks, tb = streams[b].current.ticks
-            return ta < tb || (ta == tb && a < b)
-        }
-        func siftDown(_ start: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && less(heap[l], heap[m]) { m = l }
-                if r < heap.count && less(heap[r], heap[m]) { m = r }
-                if m == i { return }
-                heap.swapAt(i, m)
-                i = m
-            }
-        }
-        func siftUp(_ start: Int) {
-            var i = start
-            while i > 0 {
-                let p = (i - 1) / 2
-                if !less(heap[i], heap[p]) { return }
-                heap.swapAt(i, p)
-                i = p
-            }
-        }
-        for i in streams.indices where streams[i].advance() {
-            heap.append(i)
-            siftUp(heap.count - 1)
-        }
-        while let top = heap.first {
-            let s = streams[top]
+        // k-way merge on (ticks, stream) with a binary min-heap of streams.
+        var heap = StreamHeap(capacity: streams.count)
+        for s in streams where s.advance() { heap.push(s) }
+        while let s = heap.top {
             s.current.time = clock.time(ticks: s.current.ticks)
             try body(&s.current)
-            if s.advance() {
-                siftDown(0)
-            } else {
-                heap.swapAt(0, heap.count - 1)
-                heap.removeLast()
-                if !heap.isEmpty { siftDown(0) }
-            }
+            if s.advance() { heap.topChanged() } else { heap.popTop() }
+        }
+    }
+}
+
+/// A binary min-heap of record streams keyed by (next record's ticks, stream
+/// number): the merge step of per-processor buffers.
+struct StreamHeap {
+    private var items: [EtlRecordStream] = []
+
+    init(capacity: Int) { items.reserveCapacity(capacity) }
+
+    var top: EtlRecordStream? { items.first }
+
+    @inline(__always)
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        let x = items[a], y = items[b]
+        let tx = x.current.ticks, ty = y.current.ticks
+        return tx < ty || (tx == ty && x.number < y.number)
+    }
+
+    mutating func push(_ s: EtlRecordStream) {
+        items.append(s)
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if !less(i, p) { return }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func topChanged() { siftDown(0) }
+
+    mutating func popTop() {
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        if !items.isEmpty { siftDown(0) }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        let n = items.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n && less(l, m) { m = l }
+            if r < n && less(r, m) { m = r }
+            if m == i { return }
+            items.swapAt(i, m)
+            i = m
         }
     }
 }
@@ -199,6 +234,8 @@ public final class EtlReader {
 /// The records of one processor's buffers, in file order, one record ahead.
 final class EtlRecordStream {
     var bufferIndices: [Int]
+    /// Breaks timestamp ties: lower processor streams first, as in the file.
+    let number: Int
     private var nextBuffer = 0
     private unowned let reader: EtlReader
     private var region = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -208,13 +245,17 @@ final class EtlRecordStream {
     var current = EtlRecord()
     private var lastTicks: Int64 = 0
 
-    init(buffers: [Int], reader: EtlReader) {
+    init(buffers: [Int], reader: EtlReader, number: Int) {
         bufferIndices = buffers
+        self.number = number
         self.reader = reader
     }
 
     func release() {
-        storage?.deallocate()
+        if let s = storage {
+            reader.heldDecompressedBytes -= s.count
+            s.deallocate()
+        }
         storage = nil
     }
 
@@ -237,10 +278,12 @@ final class EtlRecordStream {
                         position += step
                         return true
                     }
-                } catch {
+                } catch where !info.truncated {
                     reader.fail(info.isCompressed
                         ? EtlError(offset: info.offset, bufferOffset: EtlBufferInfo.headerSize + error.position, error.message)
                         : EtlError(offset: info.offset + EtlBufferInfo.headerSize + error.position, error.message))
+                } catch {
+                    // A record cut by the end of the file: reported as the truncation.
                 }
                 position = region.count
             }
@@ -269,20 +312,30 @@ final class EtlRecordStream {
                 reader.fail(EtlError(offset: info.offset + 0x30, "compressed buffer claims \(info.filled) bytes"))
                 return
             }
-            if storage == nil || storage!.count < want {
-                storage?.deallocate()
-                storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(want, 64 << 10), alignment: 16)
-            }
-            guard let out = storage else { return }
+            let scratch = UnsafeMutableRawBufferPointer(rebasing: reader.decompressionScratch()[0..<want])
             let input = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(info.offset + info.size)])
+            let n: Int
             do {
-                let n = try XpressDecompressor.decompress(input, into: UnsafeMutableRawBufferPointer(rebasing: out[0..<want]))
-                region = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n])
+                n = try XpressDecompressor.decompress(input, into: scratch)
             } catch {
                 reader.fail(EtlError(offset: dataStart, "compressed buffer at offset \(info.offset): \(error)"))
+                return
             }
+            if (storage?.count ?? -1) < n {
+                release()
+                guard reader.heldDecompressedBytes + n <= EtlReader.maxHeldDecompressedBytes else {
+                    reader.fail(EtlError(offset: info.offset,
+                        "too many processor streams hold decompressed buffers at once; buffer skipped"))
+                    return
+                }
+                storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(n, 1), alignment: 16)
+                reader.heldDecompressedBytes += max(n, 1)
+            }
+            guard let out = storage else { return }
+            if n > 0, let to = out.baseAddress, let from = scratch.baseAddress { to.copyMemory(from: from, byteCount: n) }
+            region = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n])
         } else {
-            if info.filled > info.size {
+            if info.filled > info.size && !info.truncated {
                 reader.fail(EtlError(offset: info.offset + 0x30,
                                      "buffer filled size \(info.filled) exceeds its size \(info.size)"))
             }

@@ -132,6 +132,7 @@ extension EtlEventDecoder {
     }
 
     func threadEvent(start: Bool, pid: UInt32, tid: UInt32, _ r: EtlRecord) -> Event {
+        if start { threadOwners.set(tid, pid) }
         let process = processes.known(pid, seenAt: r.time.nanoseconds)
         var e = Event(start ? .threadCreate : .threadTerminate, time: r.time)
         e["ProcessGuid"] = process.guid
@@ -255,37 +256,42 @@ extension EtlEventDecoder {
         case 64:
             // Create: v2 IrpPtr, TTID (pointer), FileObject; v3 IrpPtr, FileObject, TTID (u32).
             guard p.pointer() != nil else { return nil }
+            let ttid: UInt32
             if r.version <= 2 {
-                guard p.pointer() != nil, p.pointer() != nil else { return nil }
+                guard let t = p.pointer(), p.pointer() != nil else { return nil }
+                ttid = UInt32(truncatingIfNeeded: t)
             } else {
-                guard p.pointer() != nil, p.u32() != nil else { return nil }
+                guard p.pointer() != nil, let t = p.u32() else { return nil }
+                ttid = t
             }
             guard let options = p.u32(), p.skip(8) else { return nil }
             let path = p.utf16String()
             // The disposition (top byte): supersede 0, create 2, overwrite 4,
             // overwrite-if 5 make a new file; open (1) and open-if (3) may not.
             guard [0, 2, 4, 5].contains(options >> 24) else { return nil }
-            var e = fileEvent(.fileCreate, r)
+            var e = fileEvent(.fileCreate, r, thread: ttid)
             e["TargetFilename"] = path
             return e
         case 70, 71, 79, 80:
-            let key: UInt64
+            let key: UInt64, ttid: UInt32
             if r.version <= 2 {
-                guard p.pointer() != nil, p.pointer() != nil, p.pointer() != nil, let k = p.pointer() else { return nil }
+                guard p.pointer() != nil, let t = p.pointer(), p.pointer() != nil, let k = p.pointer() else { return nil }
                 key = k
+                ttid = UInt32(truncatingIfNeeded: t)
             } else {
                 guard p.pointer() != nil, p.pointer() != nil, let k = p.pointer(), p.pointer() != nil,
-                      p.u32() != nil, p.u32() != nil else { return nil }
+                      let t = p.u32(), p.u32() != nil else { return nil }
                 key = k
+                ttid = t
             }
             let known = fileNames.get(key)
             let pathInEvent = r.opcode >= 79 ? p.utf16String() : nil
             if r.opcode == 70 || r.opcode == 79 {
-                var e = fileEvent(.fileDelete, r)
+                var e = fileEvent(.fileDelete, r, thread: ttid)
                 e["TargetFilename"] = pathInEvent ?? known ?? Event.absent
                 return e
             }
-            var e = fileEvent(.fileRename, r)
+            var e = fileEvent(.fileRename, r, thread: ttid)
             e["SourceFilename"] = known ?? Event.absent
             if let pathInEvent { e["TargetFilename"] = pathInEvent }
             return e
@@ -294,9 +300,12 @@ extension EtlEventDecoder {
         }
     }
 
-    private func fileEvent(_ kind: EventKind, _ r: EtlRecord) -> Event {
+    /// File events name the issuing thread; its process comes from the thread
+    /// table when the record header carries no usable pid.
+    private func fileEvent(_ kind: EventKind, _ r: EtlRecord, thread: UInt32) -> Event {
         var e = Event(kind, time: r.time)
-        if let pid = r.processId, pid != UInt32.max {
+        let headerPid = r.processId.flatMap { $0 == UInt32.max ? nil : $0 }
+        if let pid = threadOwners.get(thread) ?? headerPid {
             let process = processes.known(pid, seenAt: r.time.nanoseconds)
             e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(pid)
@@ -392,17 +401,20 @@ func ipText(_ b: UnsafeRawBufferPointer) -> String {
 }
 
 /// A map that forgets everything when it grows past its bound: names of file
-/// objects and registry keys from a hostile trace cannot exhaust memory.
-struct BoundedNameMap {
-    private var names: [UInt64: String] = [:]
+/// objects, registry keys and thread owners from a hostile trace cannot
+/// exhaust memory.
+struct BoundedMap<Key: Hashable, Value> {
+    private var items: [Key: Value] = [:]
     let capacity: Int
     init(capacity: Int) { self.capacity = capacity }
-    mutating func set(_ key: UInt64, _ name: String) {
-        if names.count >= capacity && names[key] == nil { names.removeAll(keepingCapacity: true) }
-        names[key] = name
+    mutating func set(_ key: Key, _ value: Value) {
+        if items.count >= capacity && items[key] == nil { items.removeAll(keepingCapacity: true) }
+        items[key] = value
     }
-    func get(_ key: UInt64) -> String? { names[key] }
+    func get(_ key: Key) -> Value? { items[key] }
 }
+
+typealias BoundedNameMap = BoundedMap<UInt64, String>
 
 /// A set with the same bound.
 struct BoundedSet<T: Hashable> {

@@ -21,8 +21,10 @@ extension EtlEventDecoder {
             if r.version >= 3 { guard p.u64() != nil else { return nil } }
             guard let session = p.u32() else { return nil }
             if r.version >= 1 { guard p.u32() != nil else { return nil } }  // Flags
+            var integrity: String?
             if r.version >= 3 {
-                guard p.u32() != nil, p.u32() != nil, p.sid() != nil else { return nil }
+                guard p.u32() != nil, p.u32() != nil, let label = p.sid() else { return nil }
+                integrity = integrityLevel(label)
             }
             let image = p.utf16String()
             let ns = EtlClock.nanoseconds(filetime: Int64(bitPattern: createTime))
@@ -35,6 +37,7 @@ extension EtlEventDecoder {
             e["CommandLine"] = process.commandLine
             e["User"] = process.user
             e["TerminalSessionId"] = String(session)
+            if let integrity { e["IntegrityLevel"] = integrity }
             let parent = processes.known(ppid, seenAt: r.time.nanoseconds)
             e["ParentProcessGuid"] = parent.guid
             e["ParentProcessId"] = String(ppid)
@@ -64,6 +67,20 @@ extension EtlEventDecoder {
             return imageEvent(pid: pid, base: base, pointerSize: r.pointerSize, path: p.utf16String(), r)
         default:
             return nil
+        }
+    }
+
+    /// Sysmon's IntegrityLevel names for the mandatory label SIDs (S-1-16-RID).
+    func integrityLevel(_ sid: String) -> String {
+        switch sid {
+        case "S-1-16-0": return "Untrusted"
+        case "S-1-16-4096": return "Low"
+        case "S-1-16-8192": return "Medium"
+        case "S-1-16-8448": return "MediumPlus"
+        case "S-1-16-12288": return "High"
+        case "S-1-16-16384": return "System"
+        case "S-1-16-20480": return "Protected"
+        default: return sid
         }
     }
 }

@@ -136,12 +136,16 @@ public struct EtlPayload {
 
 /// Lower-case hex of bytes, for payloads no decoder understands.
 func hexString(_ bytes: UnsafeRawBufferPointer) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 15)])
+    if bytes.isEmpty { return "" }
+    return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+        let digits: StaticString = "0123456789abcdef"
+        let d = digits.utf8Start
+        var i = 0
+        for b in bytes {
+            out[i] = d[Int(b >> 4)]
+            out[i + 1] = d[Int(b & 15)]
+            i += 2
+        }
+        return i
     }
-    return String(decoding: out, as: UTF8.self)
 }

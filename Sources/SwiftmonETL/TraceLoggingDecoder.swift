@@ -31,6 +31,9 @@ struct TraceLoggingDecoder {
     static let maxFields = 512
     static let maxDepth = 8
     static let maxElements = 4096
+    /// Values decoded per event in all: zero-size elements in nested arrays
+    /// must not multiply into unbounded work.
+    static let maxValues = 1 << 16
 
     func decode(_ r: EtlRecord) -> Decoded? {
         guard let schema = r.extendedData.first(type: EtlExtendedData.Item.traceLoggingSchema) else { return nil }
@@ -48,12 +51,13 @@ struct TraceLoggingDecoder {
         var budget = TraceLoggingDecoder.maxFields
         guard let fields = parseFields(&m, count: nil, depth: 0, budget: &budget) else { return nil }
         var data = r.payloadReader
+        var values = TraceLoggingDecoder.maxValues
         var out = "{"
         var truncated = false
         for (i, f) in fields.enumerated() {
             if i > 0 { out += "," }
             out += JSONObjectWriter.quote(f.name) + ":"
-            if !value(f, &data, &out, depth: 0) { truncated = true; out += "null"; break }
+            if !value(f, &data, &out, depth: 0, budget: &values) { truncated = true; out += "null"; break }
         }
         out += "}"
         if truncated { out = String(out.dropLast()) + ",\"_truncated\":true}" }
@@ -95,7 +99,7 @@ struct TraceLoggingDecoder {
     }
 
     /// Appends the JSON of one field's value(s); false when the data ran out.
-    private func value(_ f: Field, _ d: inout EtlPayload, _ out: inout String, depth: Int) -> Bool {
+    private func value(_ f: Field, _ d: inout EtlPayload, _ out: inout String, depth: Int, budget: inout Int) -> Bool {
         var n = 1
         switch f.countMode {
         case 0x20: n = f.constantCount
@@ -103,19 +107,21 @@ struct TraceLoggingDecoder {
             guard let c = d.u16() else { return false }
             n = Int(c)
         default:
-            return single(f, &d, &out, depth: depth)
+            return single(f, &d, &out, depth: depth, budget: &budget)
         }
         guard n <= TraceLoggingDecoder.maxElements else { return false }
         out += "["
         for i in 0..<n {
             if i > 0 { out += "," }
-            guard single(f, &d, &out, depth: depth) else { return false }
+            guard single(f, &d, &out, depth: depth, budget: &budget) else { return false }
         }
         out += "]"
         return true
     }
 
-    private func single(_ f: Field, _ d: inout EtlPayload, _ out: inout String, depth: Int) -> Bool {
+    private func single(_ f: Field, _ d: inout EtlPayload, _ out: inout String, depth: Int, budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return false }
         switch f.kind {
         case .custom:
             guard let n = d.u16(), let b = d.take(Int(n)) else { return false }
@@ -125,7 +131,7 @@ struct TraceLoggingDecoder {
             for (i, m) in members.enumerated() {
                 if i > 0 { out += "," }
                 out += JSONObjectWriter.quote(m.name) + ":"
-                guard value(m, &d, &out, depth: depth + 1) else { return false }
+                guard value(m, &d, &out, depth: depth + 1, budget: &budget) else { return false }
             }
             out += "}"
         case .scalar(let type, let outType):

@@ -76,7 +76,8 @@ extension Swiftmon {
                 result = f.summary
             } catch let e as EtlError {
                 out.flush()
-                throw ValidationError("\(file): \(e)")
+                warn("\(file): \(e)")
+                throw ExitCode(e.offset == 0 && e.message.hasPrefix("open") ? 66 : 65)  // EX_NOINPUT / EX_DATAERR
             }
             if summary {
                 out.write(format == .json ? result.json + "\n" : result.table)
@@ -114,8 +115,9 @@ private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
 final class StandardOutput {
     private var buffer: [UInt8] = []
     init() { buffer.reserveCapacity(1 << 16) }
-    func write(_ s: String) {
-        buffer.append(contentsOf: s.utf8)
+    func write(_ s: String) { write(bytes: Array(s.utf8)) }
+    func write(bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
     }
     func flush() {
@@ -133,50 +135,74 @@ final class JSONLinesOutput: EventSink {
     init(_ out: StandardOutput) { self.out = out }
 
     func emit(_ event: Event) throws {
-        var s = "{\"EventID\":\(event.kind.id),\"EventName\":" + quote(event.kind.name)
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        line += Array("{\"EventID\":\(event.kind.id),\"EventName\":".utf8)
+        JSONLinesOutput.quote(event.kind.name.utf8, into: &line)
         for (i, field) in event.kind.fields.enumerated() {
-            s += "," + quote(field) + ":"
+            line.append(UInt8(ascii: ","))
+            JSONLinesOutput.quote(field.utf8, into: &line)
+            line.append(UInt8(ascii: ":"))
             if let raw = event.rawBytes[i] {
-                s += quoteBytes(raw)
+                JSONLinesOutput.quoteBytes(raw, into: &line)
             } else {
-                s += quote(event.values[i])
+                JSONLinesOutput.quote(event.values[i].utf8, into: &line)
             }
         }
-        out.write(s + "}\n")
+        line += [UInt8(ascii: "}"), UInt8(ascii: "\n")]
+        out.write(bytes: line)
     }
 
     func flush() throws { out.flush() }
 
-    private func quote(_ text: String) -> String {
-        var out = "\""
-        for u in text.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x7F || u.value == 0x2028 || u.value == 0x2029:
-                out += "\\u" + hex4(u.value)
-            default: out.unicodeScalars.append(u)
+    static let hex = Array("0123456789abcdef".utf8)
+
+    /// Escapes valid UTF-8 for JSON: quotes, backslashes, control characters
+    /// and U+2028/U+2029 (line separators to JavaScript).
+    static func quote(_ text: some Sequence<UInt8>, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var pending: [UInt8] = []  // lookahead for E2 80 A8/A9
+        for b in text {
+            if !pending.isEmpty {
+                pending.append(b)
+                if pending.count < 3 { continue }
+                if pending[0] == 0xE2 && pending[1] == 0x80 && (pending[2] == 0xA8 || pending[2] == 0xA9) {
+                    out += Array("\\u202".utf8) + [pending[2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
+                } else {
+                    out += pending
+                }
+                pending.removeAll(keepingCapacity: true)
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): out += [0x5C, 0x22]
+            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0x00..<0x20, 0x7F:
+                out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+            case 0xE2: pending.append(b)
+            default: out.append(b)
             }
         }
-        return out + "\""
+        out += pending
+        out.append(UInt8(ascii: "\""))
     }
 
-    private func quoteBytes(_ bytes: [UInt8]) -> String {
-        var out = "\""
+    private static func quoteBytes(_ bytes: [UInt8], into out: inout [UInt8]) {
+        var body: [UInt8] = []
         FieldText.forEachSegment(bytes) { segment in
             switch segment {
-            case .text(let t): out += String(quote(t).dropFirst().dropLast())
-            case .invalid(let b): out += "\\udc" + String(hex4(UInt32(b)).suffix(2))
+            case .text(let t):
+                var quoted: [UInt8] = []
+                quote(t.utf8, into: &quoted)
+                body += quoted.dropFirst().dropLast()
+            case .invalid(let b): body += Array("\\udc".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
             }
         }
-        return out + "\""
-    }
-
-    private func hex4(_ v: UInt32) -> String {
-        let h = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 4 - h.count)) + h
+        out.append(UInt8(ascii: "\""))
+        out += body
+        out.append(UInt8(ascii: "\""))
     }
 }

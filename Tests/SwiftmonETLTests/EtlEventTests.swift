@@ -152,6 +152,98 @@ final class EtlEventTests: XCTestCase {
         XCTAssertEqual(e["SourceIsIpv6"], "false")
     }
 
+    private func decodeAll(_ decoder: EtlEventDecoder, _ items: [(Guid, UInt8, UInt16, [UInt8])]) throws -> [Event] {
+        var out: [Event] = []
+        for (provider, opcode, version, payload) in items {
+            try record(provider: provider, opcode: opcode, version: version, payload: payload) { r in
+                try decoder.decode(r) { out.append($0) }
+            }
+        }
+        return out
+    }
+
+    func testFileCreateDeleteRename() throws {
+        typealias B = EtlFileBuilder
+        let ptr = { (v: UInt64) in B.le(v) }
+        let decoder = EtlEventDecoder(header: EtlLogfileHeader())
+        let out = try decodeAll(decoder, [
+            // Thread 99 belongs to process 1234 (the crafted records' header pid).
+            (KernelGroup.thread, 3, 3, B.le(UInt32(1234)) + B.le(UInt32(99))),
+            // Name rundown: file key 0x77 is C:\\data\\report.txt
+            (KernelGroup.fileIo, 36, 3, ptr(0x77) + B.utf16z("\\Device\\HarddiskVolume3\\data\\report.txt")),
+            // Create with FILE_CREATE (2 << 24), then with FILE_OPEN (1 << 24).
+            (KernelGroup.fileIo, 64, 3, ptr(1) + ptr(2) + B.le(UInt32(99)) + B.le(UInt32(2 << 24)) + B.le(UInt32(0)) + B.le(UInt32(0))
+                + B.utf16z("\\Device\\HarddiskVolume3\\data\\new.txt")),
+            (KernelGroup.fileIo, 64, 3, ptr(1) + ptr(2) + B.le(UInt32(99)) + B.le(UInt32(1 << 24)) + B.le(UInt32(0)) + B.le(UInt32(0))
+                + B.utf16z("\\Device\\HarddiskVolume3\\data\\old.txt")),
+            // Delete (v3: IrpPtr, FileObject, FileKey, ExtraInfo, TTID, InfoClass) of key 0x77.
+            (KernelGroup.fileIo, 70, 3, ptr(1) + ptr(2) + ptr(0x77) + ptr(0) + B.le(UInt32(99)) + B.le(UInt32(13))),
+            // RenamePath of key 0x77 to a new name.
+            (KernelGroup.fileIo, 80, 3, ptr(1) + ptr(2) + ptr(0x77) + ptr(0) + B.le(UInt32(99)) + B.le(UInt32(10))
+                + B.utf16z("\\Device\\HarddiskVolume3\\data\\renamed.txt")),
+        ])
+        XCTAssertEqual(out.map(\.kind), [.threadCreate, .traceEvent, .fileCreate, .traceEvent, .fileDelete, .fileRename])
+        XCTAssertEqual(out[2]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\new.txt")
+        XCTAssertEqual(out[2]["ProcessId"], "1234")
+        XCTAssertEqual(out[2]["ProcessGuid"], out[0]["ProcessGuid"])
+        XCTAssertEqual(out[4]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
+        XCTAssertEqual(out[5]["SourceFilename"], "\\Device\\HarddiskVolume3\\data\\report.txt")
+        XCTAssertEqual(out[5]["TargetFilename"], "\\Device\\HarddiskVolume3\\data\\renamed.txt")
+    }
+
+    func testRegistryEventsUseKeyControlBlockPaths() throws {
+        typealias B = EtlFileBuilder
+        func reg(status: UInt32, handle: UInt64, _ name: String) -> [UInt8] {
+            B.le(Int64(0)) + B.le(status) + B.le(UInt32(0)) + B.le(handle) + B.utf16z(name)
+        }
+        let decoder = EtlEventDecoder(header: EtlLogfileHeader())
+        let out = try decodeAll(decoder, [
+            (KernelGroup.registry, 24, 2, reg(status: 0, handle: 0x1000, "\\REGISTRY\\MACHINE\\SOFTWARE\\Contoso")),
+            (KernelGroup.registry, 14, 2, reg(status: 0, handle: 0x1000, "Enabled")),
+            (KernelGroup.registry, 10, 2, reg(status: 0, handle: 0, "\\REGISTRY\\USER\\S-1-5-18\\Run")),
+            (KernelGroup.registry, 15, 2, reg(status: 0, handle: 0x1000, "Old")),
+            (KernelGroup.registry, 12, 2, reg(status: 0xC000_0034, handle: 0x1000, "")),  // failed: not a change
+        ])
+        XCTAssertEqual(out.map(\.kind), [.traceEvent, .registryValueSet, .registryCreateDelete, .registryCreateDelete, .traceEvent])
+        XCTAssertEqual(out[1]["EventType"], "SetValue")
+        XCTAssertEqual(out[1]["TargetObject"], "\\REGISTRY\\MACHINE\\SOFTWARE\\Contoso\\Enabled")
+        XCTAssertEqual(out[2]["EventType"], "CreateKey")
+        XCTAssertEqual(out[2]["TargetObject"], "\\REGISTRY\\USER\\S-1-5-18\\Run")
+        XCTAssertEqual(out[3]["EventType"], "DeleteValue")
+        XCTAssertEqual(out[3]["ProcessId"], "1234")
+    }
+
+    func testKernelProcessStartVersion3() throws {
+        typealias B = EtlFileBuilder
+        let sid: [UInt8] = [1, 1, 0, 0, 0, 0, 0, 16, 0, 0x30, 0, 0]  // S-1-16-12288 (high integrity)
+        var payload = B.le(UInt32(4242)) + B.le(UInt64(77)) + B.le(Int64(133_485_408_000_000_000))
+        payload += B.le(UInt32(1000)) + B.le(UInt64(70)) + B.le(UInt32(2)) + B.le(UInt32(0))
+        payload += B.le(UInt32(2)) + B.le(UInt32(1)) + sid
+        payload += B.utf16z("\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe") + B.le(UInt32(0)) + B.le(UInt32(0))
+        payload += B.utf16z("") + B.utf16z("")
+        let decoder = EtlEventDecoder(header: EtlLogfileHeader())
+        var out: [Event] = []
+        try payload.withUnsafeBytes { raw in
+            var r = EtlRecord()
+            r.kind = .event
+            r.provider = EtlEventDecoder.kernelProcessProvider
+            r.id = 1
+            r.version = 3
+            r.opcode = 1
+            r.pointerSize = 8
+            r.payload = raw
+            r.time = EventTime(nanosecondsSinceEpoch: 1_704_067_200_000_000_000)
+            try decoder.decode(r) { out.append($0) }
+        }
+        let e = try XCTUnwrap(out.first)
+        XCTAssertEqual(e.kind, .processCreate)
+        XCTAssertEqual(e["ProcessId"], "4242")
+        XCTAssertEqual(e["ParentProcessId"], "1000")
+        XCTAssertEqual(e["TerminalSessionId"], "2")
+        XCTAssertEqual(e["IntegrityLevel"], "High")
+        XCTAssertEqual(e["Image"], "\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe")
+    }
+
     func testShortPayloadBecomesTraceEvent() throws {
         let decoder = EtlEventDecoder(header: EtlLogfileHeader())
         var out: [Event] = []

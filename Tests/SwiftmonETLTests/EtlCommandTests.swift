@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+@testable import SwiftmonETL
+
+/// The built `swiftmon etl` binary: the summary contract and exit statuses.
+final class EtlCommandTests: XCTestCase {
+    private var binary: URL {
+        get throws {
+            // The test bundle sits beside the products of the same build.
+            let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.contains(".xctest") } ?? CommandLine.arguments[0])
+            var dir = bundle.deletingLastPathComponent()
+            if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+            let candidate = dir.appendingPathComponent("swiftmon")
+            guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
+                try EtlCorpus.unavailable("the swiftmon binary was not built beside the tests (\(candidate.path))")
+            }
+            return candidate
+        }
+    }
+
+    private func run(_ arguments: [String]) throws -> (status: Int32, out: Data, err: String) {
+        let p = Process()
+        p.executableURL = try binary
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, data, errors)
+    }
+
+    func testSummaryJSONIsOneObjectMatchingTheLibrary() throws {
+        let file = try EtlCorpus.file("tx_Process.etl").path
+        let r = try run(["etl", file, "--summary", "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: r.out) as? [String: Any])
+        let summary = try EtlDecoder.decode(file: file, into: nil)
+        XCTAssertEqual(json["records"] as? Int, summary.records)
+        XCTAssertEqual(json["eventsLost"] as? Int, 0)
+        XCTAssertEqual(json["buffersLost"] as? Int, 0)
+        XCTAssertEqual(json["osVersion"] as? String, "6.1.7600")
+        let counts = try XCTUnwrap(json["counts"] as? [[String: Any]])
+        XCTAssertEqual(counts.reduce(0) { $0 + (($1["count"] as? Int) ?? 0) }, summary.records)
+        XCTAssertEqual(Set(counts.flatMap { $0.keys }), ["provider", "id", "opcode", "version", "count"])
+    }
+
+    func testEventsAsJSONLinesAndLossesOnStderr() throws {
+        let file = try EtlCorpus.file("airbus_AMSITrace.etl").path
+        let r = try run(["etl", file])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = String(decoding: r.out, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, 21)
+        for line in lines { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8))) }
+        XCTAssertTrue(r.err.contains("3 event(s) lost"), r.err)
+    }
+
+    func testDamagedFileFailsWithOffsetAfterOutput() throws {
+        let data = try Data(contentsOf: try EtlCorpus.file("tx_Process.etl"))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-etl-cut-\(getpid()).etl")
+        try data.prefix(100_001).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let r = try run(["etl", path.path])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.err.contains("byte offset 100001"), r.err)
+        XCTAssertGreaterThan(r.out.count, 0, "what could be decoded was printed first")
+        let missing = try run(["etl", "/nonexistent/trace.etl"])
+        XCTAssertEqual(missing.status, 66)
+    }
+}
