@@ -1,6 +1,8 @@
 import ArgumentParser
 import SwiftmonCore
 import SwiftmonETL
+import SwiftmonRules
+import SwiftmonStore
 
 #if canImport(Glibc)
 import Glibc
@@ -31,56 +33,76 @@ extension Swiftmon {
         @Flag(help: "Print what the file holds (header facts and counts per provider and event) instead of events.")
         var summary = false
 
-        @Option(help: "Output format: text, json or xml (summary: text or json).")
-        var format: OutputFormat?
+        @OptionGroup var output: OutputOptions
 
-        @Option(help: "Filter events with this Sysmon configuration file.")
+        @Option(name: .shortAndLong, help: ArgumentHelp("Filter events with this Sysmon configuration file (without it every event is printed).", valueName: "file"))
         var config: String?
 
-        @Option(help: "Store events in this SQLite database.")
+        @Option(help: ArgumentHelp("Also store events in this SQLite database (created 0600; read it with swiftmon query / tree).", valueName: "path"))
         var store: String?
 
         @Option(help: "Record order: time (merged across processors, as Windows delivers them) or file.")
         var order: RecordOrder = .time
 
-        enum OutputFormat: String, ExpressibleByArgument { case text, json, xml }
         enum RecordOrder: String, ExpressibleByArgument { case time, file }
 
         func validate() throws {
             if summary && (config != nil || store != nil) {
                 throw ValidationError("--summary counts records; it takes no --config or --store")
             }
-            if summary && format == .xml { throw ValidationError("--summary prints text or json") }
-            if !summary {
-                // Event sinks (text, XML, filtering, the store) live in SwiftmonSinks and
-                // the rules/store targets; this branch prints JSON lines only.
-                if format == .text || format == .xml { throw ValidationError("--format \(format!.rawValue) for events is not available in this build yet; use --format json") }
-                if config != nil { throw ValidationError("--config is not available for etl in this build yet") }
-                if store != nil { throw ValidationError("--store is not available for etl in this build yet") }
+            if summary && output.format == .xml { throw ValidationError("--summary prints text or json") }
+        }
+
+        /// The sinks for events: the output, the store, behind the configuration's rules.
+        func makeEventSink() throws -> (FanOutSink, StoreSink?) {
+            let filter: EventFilter
+            if let config {
+                let (loaded, warnings) = try SysmonConfig.load(path: config)
+                for w in warnings where !w.windowsOnly { warn("\(w)") }
+                filter = SysmonFilter(RuleSet(loaded))
+            } else {
+                filter = LogEverything()
             }
+            var sinks: [EventSink] = [try output.makeSink()]
+            let storeSink = try store.map { try StoreSink(path: $0) }
+            if let storeSink { sinks.append(storeSink) }
+            return (FanOutSink(sinks: sinks, filter: filter), storeSink)
         }
 
         func run() throws {
             let out = StandardOutput()
             let readOrder: EtlReader.Order = order == .time ? .time : .file
+            var events: (sink: FanOutSink, store: StoreSink?)?
+            if !summary {
+                do { events = try makeEventSink() } catch {
+                    warn("\(error)")
+                    throw ExitCode(1)
+                }
+            }
             var result: EtlSummary
             var failure: EtlDecodeFailure?
             do {
-                if summary {
-                    result = try EtlDecoder.decode(file: file, into: nil, order: readOrder)
-                } else {
-                    result = try EtlDecoder.decode(file: file, into: JSONLinesOutput(out), order: readOrder)
-                }
+                result = try EtlDecoder.decode(file: file, into: events?.sink, order: readOrder)
             } catch let f as EtlDecodeFailure {
                 failure = f
                 result = f.summary
             } catch let e as EtlError {
-                out.flush()
+                try? events?.sink.flush()
+                events?.store?.close()
                 warn("\(file): \(e)")
                 throw ExitCode(e.offset == 0 && e.message.hasPrefix("open") ? 66 : 65)  // EX_NOINPUT / EX_DATAERR
             }
+            if let events {
+                try? events.sink.flush()
+                events.store?.close()
+                if events.sink.failures > 0 { warn("\(events.sink.failures) event(s) could not be written") }
+                if let store = events.store {
+                    let c = store.deliveryCounts
+                    if c.droppedTotal > 0 { warn("store \(store.path): \(c.droppedTotal) event(s) not stored") }
+                }
+            }
             if summary {
-                out.write(format == .json ? result.json + "\n" : result.table)
+                out.write(output.format == .json ? result.json + "\n" : result.table)
             }
             out.flush()
             if result.eventsLost > 0 || result.buffersLost > 0 {
@@ -124,85 +146,5 @@ final class StandardOutput {
         guard !buffer.isEmpty else { return }
         writeAll(1, buffer)
         buffer.removeAll(keepingCapacity: true)
-    }
-}
-
-/// TEMPORARY local renderer — to be replaced by SwiftmonSinks' JSON-lines sink
-/// when the branches merge. One JSON object per event: EventID, EventName,
-/// then the fields in schema order; invalid UTF-8 bytes as \udcNN.
-final class JSONLinesOutput: EventSink {
-    let out: StandardOutput
-    init(_ out: StandardOutput) { self.out = out }
-
-    func emit(_ event: Event) throws {
-        var line: [UInt8] = []
-        line.reserveCapacity(512)
-        line += Array("{\"EventID\":\(event.kind.id),\"EventName\":".utf8)
-        JSONLinesOutput.quote(event.kind.name.utf8, into: &line)
-        for (i, field) in event.kind.fields.enumerated() {
-            line.append(UInt8(ascii: ","))
-            JSONLinesOutput.quote(field.utf8, into: &line)
-            line.append(UInt8(ascii: ":"))
-            if let raw = event.rawBytes[i] {
-                JSONLinesOutput.quoteBytes(raw, into: &line)
-            } else {
-                JSONLinesOutput.quote(event.values[i].utf8, into: &line)
-            }
-        }
-        line += [UInt8(ascii: "}"), UInt8(ascii: "\n")]
-        out.write(bytes: line)
-    }
-
-    func flush() throws { out.flush() }
-
-    static let hex = Array("0123456789abcdef".utf8)
-
-    /// Escapes valid UTF-8 for JSON: quotes, backslashes, control characters
-    /// and U+2028/U+2029 (line separators to JavaScript).
-    static func quote(_ text: some Sequence<UInt8>, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        var pending: [UInt8] = []  // lookahead for E2 80 A8/A9
-        for b in text {
-            if !pending.isEmpty {
-                pending.append(b)
-                if pending.count < 3 { continue }
-                if pending[0] == 0xE2 && pending[1] == 0x80 && (pending[2] == 0xA8 || pending[2] == 0xA9) {
-                    out += Array("\\u202".utf8) + [pending[2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
-                } else {
-                    out += pending
-                }
-                pending.removeAll(keepingCapacity: true)
-                continue
-            }
-            switch b {
-            case UInt8(ascii: "\""): out += [0x5C, 0x22]
-            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
-            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
-            case 0x09: out += [0x5C, UInt8(ascii: "t")]
-            case 0x00..<0x20, 0x7F:
-                out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
-            case 0xE2: pending.append(b)
-            default: out.append(b)
-            }
-        }
-        out += pending
-        out.append(UInt8(ascii: "\""))
-    }
-
-    private static func quoteBytes(_ bytes: [UInt8], into out: inout [UInt8]) {
-        var body: [UInt8] = []
-        FieldText.forEachSegment(bytes) { segment in
-            switch segment {
-            case .text(let t):
-                var quoted: [UInt8] = []
-                quote(t.utf8, into: &quoted)
-                body += quoted.dropFirst().dropLast()
-            case .invalid(let b): body += Array("\\udc".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-        out += body
-        out.append(UInt8(ascii: "\""))
     }
 }

@@ -49,12 +49,39 @@ final class EtlCommandTests: XCTestCase {
 
     func testEventsAsJSONLinesAndLossesOnStderr() throws {
         let file = try EtlCorpus.file("airbus_AMSITrace.etl").path
-        let r = try run(["etl", file])
+        let r = try run(["etl", file, "--format", "json"])
         XCTAssertEqual(r.status, 0, r.err)
         let lines = String(decoding: r.out, as: UTF8.self).split(separator: "\n")
         XCTAssertEqual(lines.count, 21)
         for line in lines { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8))) }
         XCTAssertTrue(r.err.contains("3 event(s) lost"), r.err)
+    }
+
+    func testEventsFilteredByASysmonConfigurationAndStored() throws {
+        let file = try EtlCorpus.file("airbus_ShutdownPerfDiagLogger.etl").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-etl-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("only-create.xml")
+        try Data("""
+            <Sysmon schemaversion="4.90"><EventFiltering><RuleGroup groupRelation="or">
+            <ProcessCreate onmatch="include"><Image name="svchost" condition="end with">svchost.exe</Image></ProcessCreate>
+            </RuleGroup></EventFiltering></Sysmon>
+            """.utf8).write(to: config)
+        let store = dir.appendingPathComponent("trace.db").path
+        let r = try run(["etl", file, "--format", "xml", "--config", config.path, "--store", store])
+        XCTAssertEqual(r.status, 0, r.err)
+        let documents = String(decoding: r.out, as: UTF8.self).split(separator: "\n")
+        XCTAssertTrue(documents.contains { $0.contains("<EventID>1</EventID>") }, "svchost starts are in the trace")
+        for doc in documents where doc.contains("<EventID>1</EventID>") {
+            XCTAssertTrue(doc.contains("<Data Name=\"RuleName\">svchost</Data>"), String(doc))
+        }
+        XCTAssertTrue(documents.allSatisfy { $0.hasPrefix("<Event>") })
+        XCTAssertFalse(documents.contains { $0.contains("<EventID>3</EventID>") }, "no network block: not logged")
+        let q = try run(["query", "--store", store, "--event", "1", "--format", "json", "--limit", "0"])
+        XCTAssertEqual(q.status, 0, q.err)
+        XCTAssertEqual(String(decoding: q.out, as: UTF8.self).split(separator: "\n").count,
+                       documents.filter { $0.contains("<EventID>1</EventID>") }.count)
     }
 
     func testDamagedFileFailsWithOffsetAfterOutput() throws {
