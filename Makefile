@@ -63,10 +63,21 @@ test: bpf
 	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing $(TEST_ARGS)
 
-# Figures, not tests: exec storm with swiftmon and peer tools side by side.
+# Figures, not tests: the exec storm with swiftmon and peer tools side by
+# side, then the hot paths one by one (decode, rules, store, .etl).
 bench: build
 	swift build $(SWIFT_FLAGS) --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
+	$(BINARY) bench decode --rounds 3
+	$(BINARY) bench decode --rounds 3 --through-pipeline
+	$(BINARY) bench rules
+	$(BINARY) bench store
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-etl.sh
+
+# The .etl decoder under libFuzzer for a bounded time (FUZZ_SECONDS).
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz-etl.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) .build Sources/SwiftmonLinux/Generated
