@@ -32,7 +32,12 @@ let package = Package(
         // The embedded event store (SQLite through GRDB): the only target that sees GRDB.
         .target(
             name: "SwiftmonStore",
-            dependencies: ["SwiftmonCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SwiftmonCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for binding the insert statement without per-value boxing.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // The Linux sources: the only Swift code that imports the C targets.
         .target(

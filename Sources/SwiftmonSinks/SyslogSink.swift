@@ -43,6 +43,8 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         public var reconnectMinimumDelay: Double = 0.1
         public var reconnectMaximumDelay: Double = 5
         public var connectTimeout: Double = 5
+        /// RELP: events sent but not yet acknowledged, at most.
+        public var relpWindow: Int = 128
         public var renderer = SysmonXMLRenderer()
 
         public init() {}
@@ -57,6 +59,8 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         case shutdown
         /// No EventRecordID could be reserved (state file not writable).
         case recordID
+        /// A RELP collector answered with an error status for the event.
+        case rejected
     }
 
     public let destination: SyslogDestination
@@ -197,6 +201,18 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
     private func writerLoop() {
         var connection: SyslogConnection?
         var delay = options.reconnectMinimumDelay
+        let isRELP: Bool
+        if case .relp = destination { isRELP = true } else { isRELP = false }
+        // RELP: transaction numbers of queue[queueHead...] already sent, and their answers.
+        var inflight: [Int] = []
+        var outcomes: [Bool?] = []
+        func lose(_ error: String) {
+            connection = nil
+            // Unacknowledged events stay at the head of the queue and go again.
+            inflight.removeAll()
+            outcomes.removeAll()
+            setConnected(false, error: error)
+        }
         while true {
             condition.lock()
             while queue.count == queueHead, !stopping { condition.wait() }
@@ -212,12 +228,12 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
                 condition.unlock()
                 return
             }
-            let message = queue[queueHead]
+            let unsent = queueHead + inflight.count
+            let message: [UInt8]? = unsent < queue.count ? queue[unsent] : nil
             condition.unlock()
 
-            if let open = connection, open.peerHasClosed() {
-                connection = nil
-                setConnected(false, error: "collector closed the connection")
+            if !isRELP, let open = connection, open.peerHasClosed() {
+                lose("collector closed the connection")
             }
             if connection == nil {
                 do {
@@ -232,30 +248,61 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
                 }
             }
             guard let open = connection else { continue }
+
+            if isRELP {
+                do {
+                    if let message, inflight.count < options.relpWindow {
+                        let txnr = open.takeTXNR()
+                        let frame = RELPFrame.encode(txnr: txnr, command: "syslog", data: message)
+                        guard try open.send(frame, keepTrying: { !isStopping() }) == .sent else {
+                            lose("stopped while sending")
+                            continue
+                        }
+                        inflight.append(txnr)
+                        outcomes.append(nil)
+                    }
+                    let idle = message == nil || inflight.count >= options.relpWindow
+                    for response in try open.receiveRELP(timeout: idle ? 0.1 : 0) {
+                        if response.command == "serverclose" { throw RELPProtocolError(detail: "collector closed the session") }
+                        guard response.command == "rsp", let k = inflight.firstIndex(of: response.txnr) else { continue }
+                        outcomes[k] = response.status == 200
+                    }
+                    while let first = outcomes.first, let accepted = first {
+                        outcomes.removeFirst()
+                        inflight.removeFirst()
+                        finishHead(accepted ? nil : .rejected)
+                    }
+                } catch {
+                    lose("\(error)")
+                }
+                continue
+            }
+
+            guard let message else { continue }
             do {
                 switch try open.send(message, keepTrying: { !isStopping() }) {
                 case .sent:
-                    finishHead(delivered: true)
+                    finishHead(nil)
                 case .tooLarge:
-                    finishHead(delivered: false)
+                    finishHead(.oversize)
                 case .abandoned:
                     connection = nil  // a partial frame may be on the wire: never reuse it
                 }
             } catch {
                 // Broken connection: keep the message and send it again after reconnecting.
-                connection = nil
-                setConnected(false, error: "\(error)")
+                lose("\(error)")
             }
         }
     }
 
-    private func finishHead(delivered wasDelivered: Bool) {
+    /// Removes the head of the queue: delivered when `dropReason` is nil.
+    private func finishHead(_ dropReason: DropReason?) {
         condition.lock()
         let size = queue[queueHead].count
         queue[queueHead] = []
         queueHead += 1
         queuedBytes -= size
-        if wasDelivered { delivered += 1 } else { dropped[.oversize, default: 0] += 1 }
+        if let dropReason { dropped[dropReason, default: 0] += 1 } else { delivered += 1 }
         // Compact now and then instead of shifting the array on every message.
         if queueHead >= 1024, queueHead * 2 >= queue.count {
             queue.removeFirst(queueHead)
@@ -294,14 +341,14 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         var message: [UInt8] = []
         message.reserveCapacity(xml.utf8.count + 96)
         switch destination {
-        case .tcp:
+        case .tcp, .relp:
             // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
             var header = "<\(priority)>1 " + SyslogSink.rfc5424Timestamp(event.time) + " "
             header += SyslogSink.headerField(options.hostName, max: 255) + " "
             header += SyslogSink.headerField(options.appName, max: 48) + " \(processID) "
             header += SyslogSink.headerField(event.kind.name, max: 32) + " - "
             let body = Array(header.utf8) + Array(xml.utf8)
-            message += Array("\(body.count) ".utf8)
+            if case .tcp = destination { message += Array("\(body.count) ".utf8) }  // RELP frames it itself
             message += body
         case .local:
             let header = "<\(priority)>" + SyslogSink.bsdTimestamp(event.time) + " "

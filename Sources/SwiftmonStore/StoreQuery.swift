@@ -76,8 +76,8 @@ public final class StoreReader: @unchecked Sendable {
             arguments.append(until.nanoseconds)
         }
         if let text = filter.contains {
-            clauses.append("search LIKE ? ESCAPE '\\'")
-            arguments.append("%" + StoreReader.likeEscaped(text) + "%")
+            clauses.append("swiftmon_contains(event_id, fields, ?)")
+            arguments.append(text)
         }
         var sql = "SELECT event_id, time, fields, raw FROM event"
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
@@ -120,10 +120,11 @@ public final class StoreReader: @unchecked Sendable {
         return try EventStore.decode(eventID: eventID, time: time, fields: fields, raw: raw)
     }
 
-    /// `{…}` form of a GUID given with or without braces.
+    /// A GUID given with or without braces, in any case, as the store's
+    /// GUID columns hold it: `{…}`, lower case.
     public static func normalizedGuid(_ text: String) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        return trimmed.hasPrefix("{") ? trimmed : "{" + trimmed + "}"
+        return IndexedColumns.guidKey(trimmed.hasPrefix("{") ? trimmed : "{" + trimmed + "}")
     }
 
     static func likeEscaped(_ text: String) -> String {

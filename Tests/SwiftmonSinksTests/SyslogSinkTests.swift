@@ -61,6 +61,8 @@ final class SyslogSinkTests: XCTestCase {
         XCTAssertEqual(try SyslogDestination(parsing: "tcp://collector:6514"), .tcp(host: "collector", port: 6514))
         XCTAssertEqual(try SyslogDestination(parsing: "10.1.2.3"), .tcp(host: "10.1.2.3", port: 514))
         XCTAssertEqual(try SyslogDestination(parsing: "[::1]:1514"), .tcp(host: "::1", port: 1514))
+        XCTAssertEqual(try SyslogDestination(parsing: "relp://collector"), .relp(host: "collector", port: 20514))
+        XCTAssertEqual(try SyslogDestination(parsing: "relp://10.0.0.1:2514"), .relp(host: "10.0.0.1", port: 2514))
         XCTAssertThrowsError(try SyslogDestination(parsing: "host:notaport"))
     }
 
@@ -139,6 +141,54 @@ final class SyslogSinkTests: XCTestCase {
         XCTAssertEqual(Set(numbers).count, numbers.count, "no event arrived twice")
         XCTAssertEqual(UInt64(all.count), counts.delivered,
                        "loss must be reported exactly: \(counts), collector has \(all.count)")
+    }
+
+    /// RELP to a real rsyslog (imrelp), stopped in the middle of a stream with
+    /// no lull: an event counts as delivered only once rsyslog acknowledged it,
+    /// so the events in rsyslog's file are exactly the delivered ones, and
+    /// delivered + dropped == sent. (An event rsyslog wrote but could not
+    /// acknowledge before exiting is sent again: it may appear twice, never
+    /// be counted wrongly.)
+    func testRealRsyslogOverRELPCountsExactlyThroughACollectorRestart() throws {
+        let collector = try RsyslogCollector()
+        try collector.start()
+        defer { collector.stop() }
+        var options = SyslogSink.Options()
+        options.maxBufferedMessages = 200
+        options.reconnectMinimumDelay = 0.05
+        options.reconnectMaximumDelay = 0.4
+        let sink = SyslogSink(destination: .relp(host: "127.0.0.1", port: collector.relpPort), options: options,
+                              recordIDs: EventRecordCounter(startingAt: 1))
+        defer { sink.close(timeout: 0) }
+        let total = 2000
+        let emitterDone = DispatchSemaphore(value: 0)
+        Thread {
+            for n in 0..<total {
+                var extra = ""
+                if n == 10 { extra = " " + String(repeating: "0123456789abcdef", count: 1500) }  // 24 KiB
+                if n % 50 == 7 { extra = " line one\nline two" }
+                try? sink.emit(Self.numbered(n, extra: extra))
+                Thread.sleep(forTimeInterval: 0.0005)
+            }
+            emitterDone.signal()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.4)
+        collector.stop()  // mid-stream, whatever is in flight
+        Thread.sleep(forTimeInterval: 0.5)
+        try collector.start()
+        emitterDone.wait()
+        XCTAssertTrue(sink.drain(timeout: 20), "buffer did not drain after the collector came back")
+        let counts = sink.deliveryCounts
+        XCTAssertEqual(counts.accepted, UInt64(total))
+        XCTAssertEqual(counts.delivered + counts.droppedTotal, UInt64(total), "\(counts)")
+        XCTAssertGreaterThan(counts.dropped["bufferFull"] ?? 0, 0)
+        let messages = collector.waitForMessages(collector.relpOutput, count: Int(counts.delivered))
+        let numbers = messages.compactMap { Self.sequenceNumber($0)?.0 }
+        XCTAssertEqual(numbers.count, messages.count, "every line is a whole event")
+        XCTAssertEqual(UInt64(Set(numbers).count), counts.delivered,
+                       "acknowledged events are exactly the events rsyslog has: \(counts), \(Set(numbers).count) distinct")
+        XCTAssertTrue(numbers.contains(10) && numbers.contains(7), "the 24 KiB and the multi-line events arrived")
+        XCTAssertGreaterThanOrEqual(sink.status.reconnects, 1)
     }
 
     /// The local datagram path, into a real rsyslog's imuxsock socket.
