@@ -63,10 +63,79 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         case rejected
     }
 
+    let writer: SyslogSinkWriter
+    public var destination: SyslogDestination { writer.destination }
+    public var options: Options { writer.options }
+    public var recordIDs: EventRecordCounter { writer.recordIDs }
+    public var deliveryName: String { "syslog \(destination)" }
+
+    public init(destination: SyslogDestination, options: Options = Options(), recordIDs: EventRecordCounter) {
+        writer = SyslogSinkWriter(destination: destination, options: options, recordIDs: recordIDs)
+        writer.start()
+    }
+
+    deinit { writer.close(timeout: 0) }
+
+    public func emit(_ event: Event) throws { try writer.emit(event) }
+
+    /// Wakes the writer; delivery itself continues in the background
+    /// (see ``drain(timeout:)`` to wait for it).
+    public func flush() throws { try writer.flush() }
+
+    public var deliveryCounts: SinkDeliveryCounts { writer.deliveryCounts }
+
+    public struct Status: Sendable {
+        public var connected: Bool
+        public var buffered: Int
+        public var reconnects: UInt64
+        public var lastError: String?
+    }
+
+    public var status: Status { writer.status }
+
+    /// Waits until everything buffered has been sent, at most `timeout`
+    /// seconds. Returns whether the buffer is empty.
+    @discardableResult
+    public func drain(timeout: Double) -> Bool { writer.drain(timeout: timeout) }
+
+    /// Stops the writer after giving it `timeout` seconds to send what is
+    /// buffered; the rest is counted as dropped (`shutdown`).
+    public func close(timeout: Double = 2) { writer.close(timeout: timeout) }
+
+    func frame(event: Event, xml: String) -> [UInt8] { writer.frame(event: event, xml: xml) }
+
+    /// RFC 5424 allows at most six fraction digits.
+    static func rfc5424Timestamp(_ time: EventTime) -> String {
+        let full = time.iso8601Nanoseconds  // 2024-01-31T23:59:59.123456789Z
+        return String(full.prefix(26)) + "Z"
+    }
+
+    /// `Mmm dd hh:mm:ss` in local time, as syslog(3) writes it.
+    static func bsdTimestamp(_ time: EventTime) -> String {
+        var seconds = time_t(time.nanoseconds / 1_000_000_000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let day = parts.tm_mday < 10 ? " \(parts.tm_mday)" : "\(parts.tm_mday)"
+        return "\(months[Int(parts.tm_mon) % 12]) \(day) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
+
+    /// A header token: printable ASCII without spaces, `-` when empty.
+    static func headerField(_ text: String, max: Int) -> String {
+        let cleaned = text.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(max)
+        return cleaned.isEmpty ? "-" : String(String.UnicodeScalarView(cleaned))
+    }}
+
+/// The buffer, counters and thread behind a ``SyslogSink``.
+final class SyslogSinkWriter: @unchecked Sendable {
+    typealias Options = SyslogSink.Options
+    typealias DropReason = SyslogSink.DropReason
+    typealias Status = SyslogSink.Status
+
     public let destination: SyslogDestination
     public let options: Options
     public let recordIDs: EventRecordCounter
-    public var deliveryName: String { "syslog \(destination)" }
 
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -85,17 +154,17 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
 
     private let processID = getpid()
 
-    public init(destination: SyslogDestination, options: Options = Options(), recordIDs: EventRecordCounter) {
+    init(destination: SyslogDestination, options: Options, recordIDs: EventRecordCounter) {
         self.destination = destination
         self.options = options
         self.recordIDs = recordIDs
-        let thread = Thread { [unowned self] in self.writerLoop() }
-        thread.name = "swiftmon-syslog"
-        thread.start()
     }
 
-    deinit {
-        close(timeout: 0)
+    /// The thread holds the writer, not the sink: releasing the sink closes it.
+    func start() {
+        let thread = Thread { self.writerLoop() }
+        thread.name = "swiftmon-syslog"
+        thread.start()
     }
 
     // MARK: EventSink
@@ -149,12 +218,6 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
             dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
     }
 
-    public struct Status: Sendable {
-        public var connected: Bool
-        public var buffered: Int
-        public var reconnects: UInt64
-        public var lastError: String?
-    }
 
     public var status: Status {
         condition.lock()
@@ -199,6 +262,7 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
     }
 
     private func writerLoop() {
+        nameCurrentThread("swiftmon-syslog")
         var connection: SyslogConnection?
         var delay = options.reconnectMinimumDelay
         let isRELP: Bool
@@ -359,26 +423,13 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         return message
     }
 
-    /// RFC 5424 allows at most six fraction digits.
-    static func rfc5424Timestamp(_ time: EventTime) -> String {
-        let full = time.iso8601Nanoseconds  // 2024-01-31T23:59:59.123456789Z
-        return String(full.prefix(26)) + "Z"
-    }
+}
 
-    /// `Mmm dd hh:mm:ss` in local time, as syslog(3) writes it.
-    static func bsdTimestamp(_ time: EventTime) -> String {
-        var seconds = time_t(time.nanoseconds / 1_000_000_000)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let day = parts.tm_mday < 10 ? " \(parts.tm_mday)" : "\(parts.tm_mday)"
-        return "\(months[Int(parts.tm_mon) % 12]) \(day) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
-    }
-
-    /// A header token: printable ASCII without spaces, `-` when empty.
-    static func headerField(_ text: String, max: Int) -> String {
-        let cleaned = text.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(max)
-        return cleaned.isEmpty ? "-" : String(String.UnicodeScalarView(cleaned))
-    }
+/// Names the calling thread for ps, top and /proc: Foundation's `Thread.name`
+/// does not reach the kernel here, and Glibc's pthread_setname_np is not visible to Swift.
+private func nameCurrentThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = name.withCString { write(fd, $0, min(strlen($0), 15)) }
+    close(fd)
 }

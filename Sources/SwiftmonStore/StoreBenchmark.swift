@@ -80,8 +80,7 @@ public enum StoreBenchmark {
         var options = StoreSink.Options()
         options.commitInterval = 0.02
         options.batchSize = 2000
-        let sink = try StoreSink(path: path, options: options)
-        sink.onCommit = { committed in
+        let sink = try StoreSink(path: path, options: options) { committed in
             let temporary = progressFile + ".tmp"
             let text = "\(committed)\n"
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -43,12 +43,52 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
         case closed
     }
 
-    public let path: String
-    public let options: Options
+    /// Opens or creates the store. Throws ``StoreError`` with the path and the
+    /// reason when it cannot (directory missing, permission, not a store).
+    /// `onCommit` is called on the writer thread after each commit with the
+    /// number of events committed so far.
+    public init(path: String, options: Options = Options(), onCommit: (@Sendable (UInt64) -> Void)? = nil) throws {
+        writer = try StoreSinkWriter(path: path, options: options, onCommit: onCommit)
+        writer.start()
+    }
+
+    deinit { writer.close() }
+
+    let writer: StoreSinkWriter
+    public var path: String { writer.path }
+    public var options: Options { writer.options }
     public var deliveryName: String { "store \(path)" }
 
+    public func emit(_ event: Event) throws { try writer.emit(event) }
+    /// Commits everything emitted so far before returning.
+    public func flush() throws { try writer.flush() }
+    /// Commits what is pending and stops the writer. Later events are dropped (`closed`).
+    public func close() { writer.close() }
+    public var deliveryCounts: SinkDeliveryCounts { writer.deliveryCounts }
+
+    public struct Status: Sendable {
+        public var pending: Int
+        public var deletedByRetention: UInt64
+        public var lastError: String?
+    }
+
+    public var status: Status { writer.status }
+
+    /// Bytes on disk: database file plus WAL.
+    public func currentSize() throws -> Int64 { try writer.currentSize() }
+}
+
+/// The state and thread behind a ``StoreSink``.
+final class StoreSinkWriter: @unchecked Sendable {
+    typealias Options = StoreSink.Options
+    typealias DropReason = StoreSink.DropReason
+    typealias Status = StoreSink.Status
+
+    public let path: String
+    public let options: Options
+
     /// Called on the writer thread after each commit with the total committed so far.
-    public var onCommit: (@Sendable (UInt64) -> Void)?
+    let onCommit: (@Sendable (UInt64) -> Void)?
 
     private let queue: DatabaseQueue
     private let condition = NSCondition()
@@ -63,15 +103,14 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
     private var stopping = false
     private var writerDone = false
 
-    /// Opens or creates the store. Throws ``StoreError`` with the path and the
-    /// reason when it cannot (directory missing, permission, not a store).
-    public init(path: String, options: Options = Options()) throws {
+    init(path: String, options: Options, onCommit: (@Sendable (UInt64) -> Void)?) throws {
+        self.onCommit = onCommit
         self.path = path
         self.options = options
         self.queue = try EventStore.openForWriting(path: path)
         // Checkpoints copy every page the WAL holds; a larger WAL between them
         // copies a hot index page once instead of once per few transactions.
-        let budget = options.maxSize.map(StoreSink.walBudget) ?? StoreSink.defaultWALBudget
+        let budget = options.maxSize.map(StoreSinkWriter.walBudget) ?? StoreSinkWriter.defaultWALBudget
         do {
             try queue.writeWithoutTransaction { db in
                 let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
@@ -82,12 +121,14 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
             throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
         }
         pending.reserveCapacity(options.batchSize)
-        let thread = Thread { [unowned self] in self.writerLoop() }
+    }
+
+    /// The thread holds the writer, not the sink: releasing the sink closes it.
+    func start() {
+        let thread = Thread { self.writerLoop() }
         thread.name = "swiftmon-store"
         thread.start()
     }
-
-    deinit { close() }
 
     public func emit(_ event: Event) throws {
         condition.lock()
@@ -133,11 +174,6 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
             dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
     }
 
-    public struct Status: Sendable {
-        public var pending: Int
-        public var deletedByRetention: UInt64
-        public var lastError: String?
-    }
 
     public var status: Status {
         condition.lock()
@@ -150,6 +186,7 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
     // MARK: Writer thread
 
     private func writerLoop() {
+        nameCurrentThread("swiftmon-store")
         var batch: [Event] = []
         batch.reserveCapacity(options.batchSize)
         var nextRetention = Date(timeIntervalSinceNow: options.retentionInterval)
@@ -270,7 +307,7 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
         if let maxSize = options.maxSize {
             // The WAL gets its own slice of the budget (see `walBudget`); the
             // live pages of the database get the rest.
-            let dataLimit = maxSize - StoreSink.walBudget(maxSize)
+            let dataLimit = maxSize - StoreSinkWriter.walBudget(maxSize)
             for _ in 0..<10 {
                 let live = try liveBytes()
                 guard live > dataLimit else { break }
@@ -407,4 +444,13 @@ struct EventInsert {
                                   EventInsert.transient)
         }
     }
+}
+
+/// Names the calling thread for ps, top and /proc: Foundation's `Thread.name`
+/// does not reach the kernel here, and Glibc's pthread_setname_np is not visible to Swift.
+private func nameCurrentThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = name.withCString { write(fd, $0, min(strlen($0), 15)) }
+    close(fd)
 }

@@ -188,6 +188,7 @@ final class SyslogSinkTests: XCTestCase {
         XCTAssertEqual(UInt64(Set(numbers).count), counts.delivered,
                        "acknowledged events are exactly the events rsyslog has: \(counts), \(Set(numbers).count) distinct")
         XCTAssertTrue(numbers.contains(10) && numbers.contains(7), "the 24 KiB and the multi-line events arrived")
+        print("RELP restart: \(counts), \(messages.count) lines, \(Set(numbers).count) distinct events")
         XCTAssertGreaterThanOrEqual(sink.status.reconnects, 1)
     }
 
@@ -221,6 +222,20 @@ final class SyslogSinkTests: XCTestCase {
         }
     }
 
+    func testReleasingTheSinkWithoutCloseStopsItsWriter() throws {
+        let port = try RsyslogCollector.freeLoopbackPort()
+        let before = threadCount(named: "swiftmon-syslog")
+        for _ in 0..<20 {
+            let sink = SyslogSink(destination: .tcp(host: "127.0.0.1", port: port), recordIDs: EventRecordCounter(startingAt: 1))
+            try sink.emit(Self.numbered(1))
+            let deadline = Date(timeIntervalSinceNow: 2)
+            while threadCount(named: "swiftmon-syslog") <= before, Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+            XCTAssertGreaterThan(threadCount(named: "swiftmon-syslog"), before)
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertEqual(threadCount(named: "swiftmon-syslog"), before, "every released sink stopped its writer thread")
+    }
+
     func testAbsentCollectorCountsOverflowAndKeepsTrying() throws {
         let port = try RsyslogCollector.freeLoopbackPort()  // nothing listens there
         var options = SyslogSink.Options()
@@ -239,4 +254,12 @@ final class SyslogSinkTests: XCTestCase {
         XCTAssertEqual(counts.dropped["shutdown"], 10)
         XCTAssertEqual(counts.delivered + counts.droppedTotal, 25)
     }
+}
+
+/// Threads of this process whose name starts with `prefix` (/proc/self/task/*/comm).
+func threadCount(named prefix: String) -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter {
+        ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix(prefix)
+    }.count
 }

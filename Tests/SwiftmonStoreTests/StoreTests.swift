@@ -305,6 +305,17 @@ final class StoreTests: XCTestCase {
         sink.close()
     }
 
+    func testReleasingTheSinkWithoutCloseCommitsWhatWasEmitted() throws {
+        let path = directory + "/events.db"
+        do {
+            let sink = try StoreSink(path: path)
+            for n in 0..<100 { try sink.emit(StoreBenchmark.processCreate(sequence: n, time: Self.time(n))) }
+        }  // deinit stops the writer after its last commit
+        XCTAssertEqual(try StoreReader(path: path).count(), 100)
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertEqual(threadCount(named: "swiftmon-store"), 0, "the writer thread ended with the sink")
+    }
+
     func testUnwritablePathIsAClearError() throws {
         XCTAssertThrowsError(try StoreSink(path: "/nonexistent-swiftmon-dir/events.db")) { error in
             XCTAssertEqual("\(error)", "cannot open store /nonexistent-swiftmon-dir/events.db: No such file or directory")
@@ -324,4 +335,12 @@ final class StoreTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("No such file"), "\(error)")
         }
     }
+}
+
+/// Threads of this process whose name starts with `prefix` (/proc/self/task/*/comm).
+func threadCount(named prefix: String) -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter {
+        ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix(prefix)
+    }.count
 }
