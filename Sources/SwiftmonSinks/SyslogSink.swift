@@ -174,8 +174,13 @@ final class SyslogSinkWriter: @unchecked Sendable {
         do {
             id = try recordIDs.nextID()
         } catch {
-            count(.recordID)
-            throw error
+            // Counted here, not thrown: the pipeline would count it a second time.
+            condition.lock()
+            accepted += 1
+            dropped[.recordID, default: 0] += 1
+            lastErrorText = "\(error)"
+            condition.unlock()
+            return
         }
         let xml = options.renderer.render(event, recordID: id, threadID: nil)
         let message = frame(event: event, xml: xml)
@@ -254,12 +259,6 @@ final class SyslogSinkWriter: @unchecked Sendable {
     }
 
     // MARK: Writer thread
-
-    private func count(_ reason: DropReason, _ n: UInt64 = 1) {
-        condition.lock()
-        dropped[reason, default: 0] += n
-        condition.unlock()
-    }
 
     private func writerLoop() {
         nameCurrentThread("swiftmon-syslog")
