@@ -35,9 +35,9 @@ enum EventStore {
         CREATE INDEX IF NOT EXISTS event_by_time ON event(time);
         CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id, time);
         CREATE INDEX IF NOT EXISTS event_by_process_guid ON event(process_guid, event_id);
-        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid)
+        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id, time)
             WHERE parent_process_guid IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_image ON event(image);
+        CREATE INDEX IF NOT EXISTS event_by_image ON event(image, time);
         CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id, time);
         """
 

@@ -148,7 +148,7 @@ extension StoreReader {
                 var next: [String] = []
                 for parent in level {
                     let rows = try Row.fetchAll(db, sql: """
-                        SELECT event_id, time, fields, raw FROM event
+                        SELECT event_id, time, fields, raw FROM event INDEXED BY event_by_parent_process_guid
                         WHERE parent_process_guid = ? AND event_id = 1 ORDER BY time, id
                         """, arguments: [IndexedColumns.guidKey(parent)])
                     for row in rows {

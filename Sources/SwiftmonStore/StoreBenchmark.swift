@@ -72,6 +72,43 @@ public enum StoreBenchmark {
         return Figures(events: events, seconds: seconds, fileBytes: size)
     }
 
+    /// How long the CLI's typical questions take on the store `insertThroughput`
+    /// left behind: (question, milliseconds, events or nodes returned).
+    public static func queryLatencies(path: String, events: Int) throws -> [(String, Double, Int)] {
+        let reader = try StoreReader(path: path)
+        let middle = events / 2
+        func time(_ name: String, _ body: () throws -> Int) rethrows -> (String, Double, Int) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let n = try body()
+            return (name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, n)
+        }
+        func filter(_ configure: (inout StoreFilter) -> Void) -> StoreFilter {
+            var f = StoreFilter()
+            configure(&f)
+            return f
+        }
+        let base = try reader.events(matching: filter { $0.limit = 1 }).first?.time.nanoseconds ?? 0
+        return try [
+            time("--guid (one process)") { try reader.events(matching: filter { $0.processGuid = guid(middle) }).count },
+            time("--pid") { try reader.events(matching: filter { $0.processID = middle }).count },
+            time("--event 1 --since/--until (1 ms window)") {
+                try reader.events(matching: filter {
+                    $0.eventIDs = [1]
+                    $0.since = EventTime(nanosecondsSinceEpoch: base + Int64(middle) * 1000)
+                    $0.until = EventTime(nanosecondsSinceEpoch: base + Int64(middle) * 1000 + 1_000_000)
+                }).count
+            },
+            time("--image /usr/bin/bash --limit 1000") { try reader.events(matching: filter { $0.image = "/usr/bin/bash" }).count },
+            time("--image bash --limit 1000") { try reader.events(matching: filter { $0.image = "bash" }).count },
+            time("--contains (full scan) --limit 10") {
+                try reader.events(matching: filter { $0.contains = "--STORM \(events - 1) "; $0.limit = 10 }).count
+            },
+            time("tree (ancestors + 200 descendants)") {
+                try reader.processTree(of: .guid(guid(middle / 64)), maxNodes: 200).descendantCount
+            },
+        ]
+    }
+
     /// Writes ProcessCreates numbered 0, 1, 2 … until `events` (or for ever
     /// when nil), and after every commit writes the number committed so far to
     /// `progressFile` (replaced atomically). Every event numbered below that

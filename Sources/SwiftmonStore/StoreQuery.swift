@@ -54,9 +54,12 @@ public final class StoreReader: @unchecked Sendable {
                 clauses.append("image = ?")
                 arguments.append(image)
             } else {
-                clauses.append("(image = ? OR image LIKE ? ESCAPE '\\')")
-                arguments.append(image)
-                arguments.append("%/" + StoreReader.likeEscaped(image))
+                // A bare name: find the full paths it names among the distinct
+                // images (few), then look those up through the image index.
+                let paths = try distinctImages().filter { $0 == image || $0.hasSuffix("/" + image) }
+                if paths.isEmpty { return }
+                clauses.append("image IN (" + paths.map { _ in "?" }.joined(separator: ",") + ")")
+                arguments += paths.map { $0 as DatabaseValueConvertible? }
             }
         }
         if let guid = filter.processGuid {
@@ -94,6 +97,22 @@ public final class StoreReader: @unchecked Sendable {
         }
     }
 
+    /// Every distinct image, by skipping through the image index (one probe per
+    /// image rather than a scan of every event).
+    public func distinctImages() throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: """
+                WITH RECURSIVE images(image) AS (
+                    SELECT min(image) FROM event
+                    UNION ALL
+                    SELECT (SELECT min(image) FROM event WHERE image > images.image) FROM images
+                    WHERE images.image IS NOT NULL
+                )
+                SELECT image FROM images WHERE image IS NOT NULL
+                """)
+        }
+    }
+
     /// Number of events in the store.
     public func count() throws -> Int {
         try read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event") ?? 0 }
@@ -125,15 +144,6 @@ public final class StoreReader: @unchecked Sendable {
     public static func normalizedGuid(_ text: String) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         return IndexedColumns.guidKey(trimmed.hasPrefix("{") ? trimmed : "{" + trimmed + "}")
-    }
-
-    static func likeEscaped(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
-            out.append(c)
-        }
-        return out
     }
 }
 

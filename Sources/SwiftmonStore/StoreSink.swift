@@ -236,7 +236,11 @@ final class StoreSinkWriter: @unchecked Sendable {
                 nextRetention = Date(timeIntervalSinceNow: options.retentionInterval)
             }
             if finishing {
-                try? queue.writeWithoutTransaction { try $0.checkpoint(.passive) }
+                try? queue.writeWithoutTransaction { db in
+                    // Statistics for the query planner, as SQLite recommends at close.
+                    try db.execute(sql: "PRAGMA optimize")
+                    try db.checkpoint(.passive)
+                }
                 condition.lock()
                 writerDone = true
                 condition.broadcast()

@@ -28,6 +28,9 @@ struct BenchStore: ParsableCommand {
         let sorted = rates.sorted()
         print(String(format: "store insert: median %.0f events/s (min %.0f, max %.0f, %d runs of %d events, batch %d)",
                      sorted[sorted.count / 2], sorted.first!, sorted.last!, rates.count, events, batchSize))
+        for (question, milliseconds, results) in try StoreBenchmark.queryLatencies(path: path, events: events) {
+            print(String(format: "query %@: %.2f ms (%d results)", question, milliseconds, results))
+        }
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 }
