@@ -153,6 +153,7 @@ final class SyslogSinkWriter: @unchecked Sendable {
     private var shutdownDeadline: Double = 0
 
     private let processID = getpid()
+    private let threadIDs = CallingThreadID()
 
     init(destination: SyslogDestination, options: Options, recordIDs: EventRecordCounter) {
         self.destination = destination
@@ -182,7 +183,7 @@ final class SyslogSinkWriter: @unchecked Sendable {
             condition.unlock()
             return
         }
-        let xml = options.renderer.render(event, recordID: id, threadID: nil)
+        let xml = options.renderer.render(event, recordID: id, threadID: threadIDs.current())
         let message = frame(event: event, xml: xml)
         condition.lock()
         defer { condition.unlock() }
