@@ -74,6 +74,9 @@ enum EventStore {
             try queue.writeWithoutTransaction { db in
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 if version == 0 {
+                    // Never move into someone else's database.
+                    let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+                    guard objects == 0 else { throw StoreError.unsupportedSchema(path: path, version: version) }
                     // auto_vacuum takes effect only before the first table exists.
                     try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
                     // Opening in WAL mode already wrote the header: VACUUM applies the setting.

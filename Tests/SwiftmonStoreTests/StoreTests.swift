@@ -331,6 +331,15 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try StoreSink(path: notAStore)) { error in
             XCTAssertTrue("\(error)".contains(notAStore), "\(error)")
         }
+        let otherDatabase = directory + "/other.db"
+        let other = try DatabaseQueue(path: otherDatabase)
+        try other.write { try $0.execute(sql: "CREATE TABLE accounts (name TEXT)") }
+        try other.close()
+        XCTAssertThrowsError(try StoreSink(path: otherDatabase)) { error in
+            XCTAssertTrue("\(error)".contains("is not a swiftmon store"), "\(error)")
+        }
+        let untouched = try DatabaseQueue(path: otherDatabase)
+        XCTAssertEqual(try untouched.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master") }, ["accounts"])
         XCTAssertThrowsError(try StoreReader(path: directory + "/missing.db")) { error in
             XCTAssertTrue("\(error)".contains("No such file"), "\(error)")
         }
