@@ -241,6 +241,8 @@ final class StoreSinkWriter: @unchecked Sendable {
                     try db.execute(sql: "PRAGMA optimize")
                     try db.checkpoint(.passive)
                 }
+                // Closing the last connection folds the WAL into the file and removes it.
+                try? queue.close()
                 condition.lock()
                 writerDone = true
                 condition.broadcast()
