@@ -263,3 +263,15 @@ func threadCount(named prefix: String) -> Int {
         ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix(prefix)
     }.count
 }
+
+final class SinkDeliveryCountsTests: XCTestCase {
+    func testLossSinceTheLastReport() {
+        let earlier = SinkDeliveryCounts(accepted: 100, delivered: 90, dropped: ["bufferFull": 10])
+        let now = SinkDeliveryCounts(accepted: 130, delivered: 100, dropped: ["bufferFull": 22, "oversize": 2])
+        XCTAssertEqual(now.dropped(since: earlier), ["bufferFull": 12, "oversize": 2])
+        XCTAssertEqual(now.lossDescription(since: earlier, sink: "syslog tcp://siem:514"),
+                       "syslog tcp://siem:514 dropped 14 events (bufferFull 12, oversize 2)")
+        XCTAssertNil(now.lossDescription(since: now, sink: "x"))
+        XCTAssertEqual(now.pending, 6)
+    }
+}
