@@ -109,20 +109,30 @@ final class RsyslogCollector {
     /// except under CI where it is a failure.
     static func installedRsyslogd() throws -> String {
         let path = "/usr/sbin/rsyslogd"
-        let relpModule = "/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so"
         func installed() -> Bool {
-            FileManager.default.isExecutableFile(atPath: path) && FileManager.default.fileExists(atPath: relpModule)
+            // imrelp lives under the multiarch directory, /usr/lib/<triple>/rsyslog.
+            let triples = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []
+            let relp = triples.contains { FileManager.default.fileExists(atPath: "/usr/lib/\($0)/rsyslog/imrelp.so") }
+            return FileManager.default.isExecutableFile(atPath: path) && relp
         }
         if installed() { return path }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/apt-get"), getuid() == 0 {
-            let install = Process()
-            install.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
-            install.arguments = ["install", "-y", "-q", "rsyslog", "rsyslog-relp"]
-            var environment = ProcessInfo.processInfo.environment
-            environment["DEBIAN_FRONTEND"] = "noninteractive"
-            install.environment = environment
-            try install.run()
-            install.waitUntilExit()
+            func aptGet(_ arguments: [String]) throws {
+                let apt = Process()
+                apt.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
+                apt.arguments = arguments
+                var environment = ProcessInfo.processInfo.environment
+                environment["DEBIAN_FRONTEND"] = "noninteractive"
+                apt.environment = environment
+                try apt.run()
+                apt.waitUntilExit()
+            }
+            try aptGet(["install", "-y", "-q", "rsyslog", "rsyslog-relp"])
+            if !installed() {
+                // A fresh machine may have no package lists yet.
+                try aptGet(["update", "-q"])
+                try aptGet(["install", "-y", "-q", "rsyslog", "rsyslog-relp"])
+            }
         }
         if installed() { return path }
         if ProcessInfo.processInfo.environment["CI"] == "true" {
