@@ -41,8 +41,19 @@ public enum StoreBenchmark {
     public struct Figures: Sendable {
         public var events: Int
         public var seconds: Double
+        /// User plus system CPU time of the whole process over the run: the
+        /// figure that does not depend on what else the machine is doing.
+        public var cpuSeconds: Double
         public var eventsPerSecond: Double { Double(events) / seconds }
+        public var cpuMicrosecondsPerEvent: Double { cpuSeconds * 1e6 / Double(events) }
         public var fileBytes: Int64
+    }
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// Emits `events` ProcessCreates into a fresh store at `path` as fast as the
@@ -58,9 +69,11 @@ public enum StoreBenchmark {
         options.maxPending = max(options.maxPending, events)
         let sink = try StoreSink(path: path, options: options)
         let start = DispatchTime.now().uptimeNanoseconds
+        let cpuStart = processCPUSeconds()
         for event in prepared { try sink.emit(event) }
         try sink.flush()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = processCPUSeconds() - cpuStart
         let counts = sink.deliveryCounts
         sink.close()
         guard counts.delivered == UInt64(events) else {
@@ -69,7 +82,7 @@ public enum StoreBenchmark {
         }
         var info = stat()
         let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0
-        return Figures(events: events, seconds: seconds, fileBytes: size)
+        return Figures(events: events, seconds: seconds, cpuSeconds: cpuSeconds, fileBytes: size)
     }
 
     /// How long the CLI's typical questions take on the store `insertThroughput`

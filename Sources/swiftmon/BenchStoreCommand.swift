@@ -21,9 +21,9 @@ struct BenchStore: ParsableCommand {
         for run in 1...max(1, runs) {
             let figures = try StoreBenchmark.insertThroughput(path: path, events: events, options: options)
             rates.append(figures.eventsPerSecond)
-            print(String(format: "run %d: %d events in %.3f s = %.0f events/s (file %.1f MiB)",
+            print(String(format: "run %d: %d events in %.3f s = %.0f events/s, %.2f µs CPU per event (file %.1f MiB)",
                          run, figures.events, figures.seconds, figures.eventsPerSecond,
-                         Double(figures.fileBytes) / 1_048_576))
+                         figures.cpuMicrosecondsPerEvent, Double(figures.fileBytes) / 1_048_576))
         }
         let sorted = rates.sorted()
         print(String(format: "store insert: median %.0f events/s (min %.0f, max %.0f, %d runs of %d events, batch %d)",
