@@ -150,7 +150,6 @@ final class SyslogSinkWriter: @unchecked Sendable {
     private var lastErrorText: String?
     private var stopping = false
     private var writerDone = false
-    private var shutdownDeadline: Double = 0
 
     private let processID = getpid()
     private let threadIDs = CallingThreadID()
