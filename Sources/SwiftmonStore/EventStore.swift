@@ -20,6 +20,11 @@ import SwiftmonCore
 enum EventStore {
     static let schemaVersion = 1
 
+    /// 8 KiB pages: rows of ~800 bytes fit without overflow pages, and a
+    /// transaction still writes few bytes per scattered index key to the WAL
+    /// (measured: 4 KiB and 16 KiB pages cost ~15 % more CPU per event, 2 KiB 50 %).
+    static let pageSize = 8192
+
     static let schema = """
         CREATE TABLE IF NOT EXISTS event (
             id INTEGER PRIMARY KEY,
@@ -38,7 +43,7 @@ enum EventStore {
         CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id, time)
             WHERE parent_process_guid IS NOT NULL;
         CREATE INDEX IF NOT EXISTS event_by_image ON event(image, time);
-        CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id, time);
+        CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);
         """
 
     static let insertSQL = """
@@ -77,10 +82,13 @@ enum EventStore {
                     // Never move into someone else's database.
                     let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
                     guard objects == 0 else { throw StoreError.unsupportedSchema(path: path, version: version) }
-                    // auto_vacuum takes effect only before the first table exists.
+                    // Page size and auto_vacuum can only change outside WAL mode,
+                    // before the first table exists; VACUUM applies them.
+                    try db.execute(sql: "PRAGMA journal_mode = DELETE")
+                    try db.execute(sql: "PRAGMA page_size = \(pageSize)")
                     try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
-                    // Opening in WAL mode already wrote the header: VACUUM applies the setting.
                     try db.execute(sql: "VACUUM")
+                    try db.execute(sql: "PRAGMA journal_mode = WAL")
                     try db.inTransaction {
                         try db.execute(sql: schema)
                         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")

@@ -38,6 +38,8 @@ public enum StoreBenchmark {
         return "{5f3c8d2e-0000-0000-0000-" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex + "}"
     }
 
+    static func scatteredPID(_ n: Int) -> Int { 300 + (n * 2_654_435_761) % 4_194_000 }
+
     public struct Figures: Sendable {
         public var events: Int
         public var seconds: Double
@@ -62,7 +64,12 @@ public enum StoreBenchmark {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         // Built before the clock starts: the figure is the store's, not the generator's.
         let base = EventTime.now().nanoseconds
-        let prepared = (0..<events).map { processCreate(sequence: $0, time: EventTime(nanosecondsSinceEpoch: base + Int64($0) * 1000)) }
+        let prepared = (0..<events).map { n -> Event in
+            var event = processCreate(sequence: n, time: EventTime(nanosecondsSinceEpoch: base + Int64(n) * 1000))
+            // Real pids wrap and scatter (pid_max 4194304); sequential ones would flatter the pid index.
+            event["ProcessId"] = String(scatteredPID(n))
+            return event
+        }
         var options = options
         // The generator outruns any disk: let the backlog hold the whole run so
         // the figure is the writer's sustained rate, not a count of drops.
@@ -103,7 +110,7 @@ public enum StoreBenchmark {
         let base = try reader.events(matching: filter { $0.limit = 1 }).first?.time.nanoseconds ?? 0
         return try [
             time("--guid (one process)") { try reader.events(matching: filter { $0.processGuid = guid(middle) }).count },
-            time("--pid") { try reader.events(matching: filter { $0.processID = middle }).count },
+            time("--pid") { try reader.events(matching: filter { $0.processID = scatteredPID(middle) }).count },
             time("--event 1 --since/--until (1 ms window)") {
                 try reader.events(matching: filter {
                     $0.eventIDs = [1]

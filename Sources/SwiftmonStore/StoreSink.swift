@@ -18,10 +18,12 @@ import SwiftmonCore
 /// on; the sensor and its other sinks never wait on the disk.
 public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable {
     public struct Options: Sendable {
-        /// Most events per transaction.
-        public var batchSize: Int = 8192
+        /// Most events per transaction. Large, because a transaction writes every
+        /// index page it touched to the WAL once: with scattered keys (pids,
+        /// GUIDs) that is a page per few events in small transactions.
+        public var batchSize: Int = 65536
         /// Longest an event waits before its transaction commits (seconds).
-        public var commitInterval: Double = 0.1
+        public var commitInterval: Double = 0.25
         /// Events waiting for the writer beyond this are dropped (`backlog`).
         public var maxPending: Int = 500_000
         /// Largest the store may grow to, in bytes (database plus WAL); `nil`: no limit.

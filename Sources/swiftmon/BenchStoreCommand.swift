@@ -12,7 +12,7 @@ struct BenchStore: ParsableCommand {
     @Option(help: "Events per run.") var events = 500_000
     @Option(help: "Runs (the spread is reported).") var runs = 3
     @Option(help: "Store file to use (replaced each run).") var path = "/tmp/swiftmon-bench-store.db"
-    @Option(help: "Events per transaction.") var batchSize = 8192
+    @Option(help: "Events per transaction.") var batchSize = 65536
 
     func run() throws {
         var options = StoreSink.Options()
