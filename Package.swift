@@ -34,7 +34,12 @@ let package = Package(
         // The embedded event store (SQLite through GRDB): the only target that sees GRDB.
         .target(
             name: "SwiftmonStore",
-            dependencies: ["SwiftmonCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SwiftmonCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for binding the insert statement without per-value boxing.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // The Linux sources: the only Swift code that imports the C targets.
         .target(
@@ -62,7 +67,11 @@ let package = Package(
         // Golden dumps are read relative to #filePath, not bundled.
         .testTarget(name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore"], exclude: ["Golden"]),
         .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
-        .testTarget(name: "SwiftmonSinksTests", dependencies: ["SwiftmonSinks", "SwiftmonCore"]),
+        .testTarget(
+            name: "SwiftmonSinksTests",
+            dependencies: ["SwiftmonSinks", "SwiftmonCore"],
+            exclude: ["Golden"]  // read from the source tree by path, so SWIFTMON_UPDATE_GOLDEN=1 can rewrite them
+        ),
         .testTarget(name: "SwiftmonStoreTests", dependencies: ["SwiftmonStore", "SwiftmonCore"]),
         .testTarget(
             name: "SwiftmonLinuxTests",

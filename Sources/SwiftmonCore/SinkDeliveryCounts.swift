@@ -19,6 +19,25 @@ public struct SinkDeliveryCounts: Sendable, Equatable {
         self.delivered = delivered
         self.dropped = dropped
     }
+
+    /// Events dropped since `earlier`, by cause; causes with none left out.
+    public func dropped(since earlier: SinkDeliveryCounts) -> [String: UInt64] {
+        dropped.reduce(into: [:]) { out, entry in
+            let before = earlier.dropped[entry.key] ?? 0
+            if entry.value > before { out[entry.key] = entry.value - before }
+        }
+    }
+
+    /// The Description of an EventID 255 for what `sink` dropped since
+    /// `earlier` — "syslog tcp://siem:514 dropped 12 events (bufferFull 10,
+    /// oversize 2)" — or nil when it dropped nothing.
+    public func lossDescription(since earlier: SinkDeliveryCounts, sink: String) -> String? {
+        let lost = dropped(since: earlier)
+        let total = lost.values.reduce(0, +)
+        guard total > 0 else { return nil }
+        let causes = lost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return "\(sink) dropped \(total) event\(total == 1 ? "" : "s") (\(causes))"
+    }
 }
 
 /// A sink that can say what it delivered and dropped (syslog, store).

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SwiftmonCore
 
 /// A failed system call made by a sink: which call, on what, and errno.
 public struct SinkSystemError: Error, CustomStringConvertible, Equatable {
@@ -85,5 +86,22 @@ enum SinkSystemCalls {
         let text = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard let last = text.split(separator: "/").last else { return nil }
         return Int32(last)
+    }
+}
+
+/// The kernel thread id of the caller, remembered per pthread so that
+/// rendering an event does not read /proc each time.
+final class CallingThreadID: @unchecked Sendable {
+    private var cache: (thread: pthread_t, id: Int32)?
+    private let lock = Lock()
+
+    func current() -> Int32? {
+        let me = pthread_self()
+        return lock.withLock {
+            if let cached = cache, pthread_equal(cached.thread, me) != 0 { return cached.id }
+            guard let id = SinkSystemCalls.currentThreadID() else { return nil }
+            cache = (me, id)
+            return id
+        }
     }
 }

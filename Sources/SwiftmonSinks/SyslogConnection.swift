@@ -10,6 +10,9 @@ public enum SyslogDestination: Sendable, Equatable, CustomStringConvertible {
     case local(path: String)
     /// A remote collector over TCP, RFC 5425/6587 octet-counted frames.
     case tcp(host: String, port: UInt16)
+    /// A remote collector over RELP (rsyslog's acknowledged TCP protocol):
+    /// an event counts as delivered only when the collector has acknowledged it.
+    case relp(host: String, port: UInt16)
 
     public static let devLog = SyslogDestination.local(path: "/dev/log")
 
@@ -17,38 +20,43 @@ public enum SyslogDestination: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .local(let path): return "unix:\(path)"
         case .tcp(let host, let port): return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
+        case .relp(let host, let port): return host.contains(":") ? "relp://[\(host)]:\(port)" : "relp://\(host):\(port)"
         }
     }
 
-    /// Parses `unix:/dev/log`, `/dev/log`, `tcp://host:port`, `host:port`, `[v6]:port`.
+    /// Parses `unix:/dev/log`, `/dev/log`, `tcp://host:port`, `host:port`,
+    /// `[v6]:port` (port 514 when omitted), `relp://host:port` (port 20514).
     public init(parsing text: String) throws {
         if text.hasPrefix("unix:") { self = .local(path: String(text.dropFirst(5))); return }
         if text.hasPrefix("/") { self = .local(path: text); return }
         var rest = Substring(text)
+        var relp = false
         if rest.hasPrefix("tcp://") { rest = rest.dropFirst(6) }
+        if rest.hasPrefix("relp://") { rest = rest.dropFirst(7); relp = true }
+        let defaultPort: Substring = relp ? "20514" : "514"
         let host: Substring
         let portText: Substring
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else { throw SyslogDestinationError(text: text) }
             host = rest[rest.index(after: rest.startIndex)..<close]
             let after = rest[rest.index(after: close)...]
-            portText = after.hasPrefix(":") ? after.dropFirst() : "514"
+            portText = after.hasPrefix(":") ? after.dropFirst() : defaultPort
         } else if let colon = rest.lastIndex(of: ":") {
             host = rest[..<colon]
             portText = rest[rest.index(after: colon)...]
         } else {
             host = rest
-            portText = "514"
+            portText = defaultPort
         }
         guard !host.isEmpty, let port = UInt16(portText), port > 0 else { throw SyslogDestinationError(text: text) }
-        self = .tcp(host: String(host), port: port)
+        self = relp ? .relp(host: String(host), port: port) : .tcp(host: String(host), port: port)
     }
 }
 
 public struct SyslogDestinationError: Error, CustomStringConvertible {
     public let text: String
     public var description: String {
-        "invalid syslog destination \"\(text)\": expected unix:/path, /path, tcp://host:port or host:port"
+        "invalid syslog destination \"\(text)\": expected unix:/path, /path, tcp://host:port, host:port or relp://host:port"
     }
 }
 
@@ -57,6 +65,15 @@ public struct SyslogDestinationError: Error, CustomStringConvertible {
 final class SyslogConnection {
     let fd: Int32
     let isStream: Bool
+    /// RELP: bytes of a response frame not complete yet, and the next transaction number.
+    var relpInput: [UInt8] = []
+    private var nextTXNR = 2
+
+    /// The next RELP transaction number (1 is the session's `open`).
+    func takeTXNR() -> Int {
+        defer { nextTXNR = nextTXNR >= 999_999_999 ? 1 : nextTXNR + 1 }
+        return nextTXNR
+    }
 
     private init(fd: Int32, isStream: Bool) {
         self.fd = fd
@@ -70,6 +87,10 @@ final class SyslogConnection {
         switch destination {
         case .local(let path): return try openLocal(path)
         case .tcp(let host, let port): return try openTCP(host, port, timeout: timeout)
+        case .relp(let host, let port):
+            let connection = try openTCP(host, port, timeout: timeout)
+            try connection.openRELPSession(timeout: timeout)
+            return connection
         }
     }
 
@@ -207,4 +228,107 @@ public struct SyslogResolveError: Error, CustomStringConvertible {
     public let host: String
     public let reason: String
     public var description: String { "cannot resolve syslog collector \(host): \(reason)" }
+}
+
+// MARK: RELP
+
+/// One RELP response frame from the collector.
+struct RELPResponse: Equatable {
+    var txnr: Int
+    var command: String
+    /// The status code at the start of a `rsp`'s data (200 is success).
+    var status: Int
+    var text: String
+}
+
+/// RELP frames: `TXNR SP COMMAND SP DATALEN [SP DATA] LF`.
+enum RELPFrame {
+    static func encode(txnr: Int, command: String, data: [UInt8]) -> [UInt8] {
+        var out = Array("\(txnr) \(command) \(data.count)".utf8)
+        if !data.isEmpty {
+            out.append(0x20)
+            out += data
+        }
+        out.append(0x0A)
+        return out
+    }
+
+    /// Parses whole frames from the front of `buffer`, leaving a partial one.
+    /// Throws on a frame that cannot be RELP (the connection is then useless).
+    static func decode(_ buffer: inout [UInt8]) throws -> [RELPResponse] {
+        var out: [RELPResponse] = []
+        var i = 0
+        func token(_ limit: Int) throws -> String? {
+            var j = i
+            while j < buffer.count, buffer[j] != 0x20, buffer[j] != 0x0A {
+                j += 1
+                if j - i > limit { throw RELPProtocolError(detail: "token longer than \(limit) bytes") }
+            }
+            guard j < buffer.count else { return nil }
+            defer { i = j }
+            return String(decoding: buffer[i..<j], as: UTF8.self)
+        }
+        while true {
+            let start = i
+            guard let txnrText = try token(9) else { break }
+            guard let txnr = Int(txnrText) else { throw RELPProtocolError(detail: "bad transaction number \(txnrText)") }
+            i += 1
+            guard let command = try token(32) else { i = start; break }
+            i += 1
+            guard let lengthText = try token(9) else { i = start; break }
+            guard let length = Int(lengthText) else { throw RELPProtocolError(detail: "bad data length \(lengthText)") }
+            var data: ArraySlice<UInt8> = []
+            if length > 0 {
+                guard buffer.count > i + 1 + length else { i = start; break }
+                data = buffer[(i + 1)..<(i + 1 + length)]
+                i += 1 + length
+            }
+            guard i < buffer.count else { i = start; break }
+            guard buffer[i] == 0x0A else { throw RELPProtocolError(detail: "missing frame trailer") }
+            i += 1
+            let text = String(decoding: data, as: UTF8.self)
+            let status = Int(text.prefix(3)) ?? 0
+            out.append(RELPResponse(txnr: txnr, command: command, status: status, text: text))
+        }
+        buffer.removeFirst(i)
+        return out
+    }
+}
+
+struct RELPProtocolError: Error, CustomStringConvertible {
+    let detail: String
+    var description: String { "RELP: \(detail)" }
+}
+
+extension SyslogConnection {
+    /// Sends RELP's `open` and waits for the collector to accept it.
+    fileprivate func openRELPSession(timeout: Double) throws {
+        let offers = "relp_version=0\nrelp_software=swiftmon\ncommands=syslog"
+        _ = try send(RELPFrame.encode(txnr: 1, command: "open", data: Array(offers.utf8)), keepTrying: { true })
+        let deadline = timeout
+        guard let response = try receiveRELP(timeout: deadline).first else {
+            throw RELPProtocolError(detail: "no answer to open")
+        }
+        guard response.txnr == 1, response.command == "rsp", response.status == 200 else {
+            throw RELPProtocolError(detail: "collector refused the session: \(response.text)")
+        }
+    }
+
+    /// Reads what responses have arrived, waiting up to `timeout` seconds for
+    /// the first. Throws when the connection has ended.
+    func receiveRELP(timeout: Double) throws -> [RELPResponse] {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = try SinkSystemCalls.retrying("poll") { poll(&pfd, 1, Int32(timeout * 1000)) }
+        guard ready > 0 else { return [] }
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+        if n == 0 { throw RELPProtocolError(detail: "collector closed the connection") }
+        if n < 0 {
+            if errno == EAGAIN || errno == EINTR { return [] }
+            throw SinkSystemError(call: "recv", subject: "", code: errno)
+        }
+        relpInput += chunk[..<n]
+        guard relpInput.count < 1 << 20 else { throw RELPProtocolError(detail: "response frame too large") }
+        return try RELPFrame.decode(&relpInput)
+    }
 }

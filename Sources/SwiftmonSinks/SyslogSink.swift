@@ -43,6 +43,8 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         public var reconnectMinimumDelay: Double = 0.1
         public var reconnectMaximumDelay: Double = 5
         public var connectTimeout: Double = 5
+        /// RELP: events sent but not yet acknowledged, at most.
+        public var relpWindow: Int = 128
         public var renderer = SysmonXMLRenderer()
 
         public init() {}
@@ -57,12 +59,83 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         case shutdown
         /// No EventRecordID could be reserved (state file not writable).
         case recordID
+        /// A RELP collector answered with an error status for the event.
+        case rejected
     }
+
+    let writer: SyslogSinkWriter
+    public var destination: SyslogDestination { writer.destination }
+    public var options: Options { writer.options }
+    public var recordIDs: EventRecordCounter { writer.recordIDs }
+    public var deliveryName: String { "syslog \(destination)" }
+
+    public init(destination: SyslogDestination, options: Options = Options(), recordIDs: EventRecordCounter) {
+        writer = SyslogSinkWriter(destination: destination, options: options, recordIDs: recordIDs)
+        writer.start()
+    }
+
+    deinit { writer.close(timeout: 0) }
+
+    public func emit(_ event: Event) throws { try writer.emit(event) }
+
+    /// Wakes the writer; delivery itself continues in the background
+    /// (see ``drain(timeout:)`` to wait for it).
+    public func flush() throws { try writer.flush() }
+
+    public var deliveryCounts: SinkDeliveryCounts { writer.deliveryCounts }
+
+    public struct Status: Sendable {
+        public var connected: Bool
+        public var buffered: Int
+        public var reconnects: UInt64
+        public var lastError: String?
+    }
+
+    public var status: Status { writer.status }
+
+    /// Waits until everything buffered has been sent, at most `timeout`
+    /// seconds. Returns whether the buffer is empty.
+    @discardableResult
+    public func drain(timeout: Double) -> Bool { writer.drain(timeout: timeout) }
+
+    /// Stops the writer after giving it `timeout` seconds to send what is
+    /// buffered; the rest is counted as dropped (`shutdown`).
+    public func close(timeout: Double = 2) { writer.close(timeout: timeout) }
+
+    func frame(event: Event, xml: String) -> [UInt8] { writer.frame(event: event, xml: xml) }
+
+    /// RFC 5424 allows at most six fraction digits.
+    static func rfc5424Timestamp(_ time: EventTime) -> String {
+        let full = time.iso8601Nanoseconds  // 2024-01-31T23:59:59.123456789Z
+        return String(full.prefix(26)) + "Z"
+    }
+
+    /// `Mmm dd hh:mm:ss` in local time, as syslog(3) writes it.
+    static func bsdTimestamp(_ time: EventTime) -> String {
+        var seconds = time_t(time.nanoseconds / 1_000_000_000)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let day = parts.tm_mday < 10 ? " \(parts.tm_mday)" : "\(parts.tm_mday)"
+        return "\(months[Int(parts.tm_mon) % 12]) \(day) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
+
+    /// A header token: printable ASCII without spaces, `-` when empty.
+    static func headerField(_ text: String, max: Int) -> String {
+        let cleaned = text.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(max)
+        return cleaned.isEmpty ? "-" : String(String.UnicodeScalarView(cleaned))
+    }}
+
+/// The buffer, counters and thread behind a ``SyslogSink``.
+final class SyslogSinkWriter: @unchecked Sendable {
+    typealias Options = SyslogSink.Options
+    typealias DropReason = SyslogSink.DropReason
+    typealias Status = SyslogSink.Status
 
     public let destination: SyslogDestination
     public let options: Options
     public let recordIDs: EventRecordCounter
-    public var deliveryName: String { "syslog \(destination)" }
 
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -77,21 +150,21 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
     private var lastErrorText: String?
     private var stopping = false
     private var writerDone = false
-    private var shutdownDeadline: Double = 0
 
     private let processID = getpid()
+    private let threadIDs = CallingThreadID()
 
-    public init(destination: SyslogDestination, options: Options = Options(), recordIDs: EventRecordCounter) {
+    init(destination: SyslogDestination, options: Options, recordIDs: EventRecordCounter) {
         self.destination = destination
         self.options = options
         self.recordIDs = recordIDs
-        let thread = Thread { [unowned self] in self.writerLoop() }
-        thread.name = "swiftmon-syslog"
-        thread.start()
     }
 
-    deinit {
-        close(timeout: 0)
+    /// The thread holds the writer, not the sink: releasing the sink closes it.
+    func start() {
+        let thread = Thread { self.writerLoop() }
+        thread.name = "swiftmon-syslog"
+        thread.start()
     }
 
     // MARK: EventSink
@@ -101,10 +174,15 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         do {
             id = try recordIDs.nextID()
         } catch {
-            count(.recordID)
-            throw error
+            // Counted here, not thrown: the pipeline would count it a second time.
+            condition.lock()
+            accepted += 1
+            dropped[.recordID, default: 0] += 1
+            lastErrorText = "\(error)"
+            condition.unlock()
+            return
         }
-        let xml = options.renderer.render(event, recordID: id, threadID: nil)
+        let xml = options.renderer.render(event, recordID: id, threadID: threadIDs.current())
         let message = frame(event: event, xml: xml)
         condition.lock()
         defer { condition.unlock() }
@@ -145,12 +223,6 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
             dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
     }
 
-    public struct Status: Sendable {
-        public var connected: Bool
-        public var buffered: Int
-        public var reconnects: UInt64
-        public var lastError: String?
-    }
 
     public var status: Status {
         condition.lock()
@@ -188,15 +260,22 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
 
     // MARK: Writer thread
 
-    private func count(_ reason: DropReason, _ n: UInt64 = 1) {
-        condition.lock()
-        dropped[reason, default: 0] += n
-        condition.unlock()
-    }
-
     private func writerLoop() {
+        nameCurrentThread("swiftmon-syslog")
         var connection: SyslogConnection?
         var delay = options.reconnectMinimumDelay
+        let isRELP: Bool
+        if case .relp = destination { isRELP = true } else { isRELP = false }
+        // RELP: transaction numbers of queue[queueHead...] already sent, and their answers.
+        var inflight: [Int] = []
+        var outcomes: [Bool?] = []
+        func lose(_ error: String) {
+            connection = nil
+            // Unacknowledged events stay at the head of the queue and go again.
+            inflight.removeAll()
+            outcomes.removeAll()
+            setConnected(false, error: error)
+        }
         while true {
             condition.lock()
             while queue.count == queueHead, !stopping { condition.wait() }
@@ -212,12 +291,12 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
                 condition.unlock()
                 return
             }
-            let message = queue[queueHead]
+            let unsent = queueHead + inflight.count
+            let message: [UInt8]? = unsent < queue.count ? queue[unsent] : nil
             condition.unlock()
 
-            if let open = connection, open.peerHasClosed() {
-                connection = nil
-                setConnected(false, error: "collector closed the connection")
+            if !isRELP, let open = connection, open.peerHasClosed() {
+                lose("collector closed the connection")
             }
             if connection == nil {
                 do {
@@ -232,30 +311,61 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
                 }
             }
             guard let open = connection else { continue }
+
+            if isRELP {
+                do {
+                    if let message, inflight.count < options.relpWindow {
+                        let txnr = open.takeTXNR()
+                        let frame = RELPFrame.encode(txnr: txnr, command: "syslog", data: message)
+                        guard try open.send(frame, keepTrying: { !isStopping() }) == .sent else {
+                            lose("stopped while sending")
+                            continue
+                        }
+                        inflight.append(txnr)
+                        outcomes.append(nil)
+                    }
+                    let idle = message == nil || inflight.count >= options.relpWindow
+                    for response in try open.receiveRELP(timeout: idle ? 0.1 : 0) {
+                        if response.command == "serverclose" { throw RELPProtocolError(detail: "collector closed the session") }
+                        guard response.command == "rsp", let k = inflight.firstIndex(of: response.txnr) else { continue }
+                        outcomes[k] = response.status == 200
+                    }
+                    while let first = outcomes.first, let accepted = first {
+                        outcomes.removeFirst()
+                        inflight.removeFirst()
+                        finishHead(accepted ? nil : .rejected)
+                    }
+                } catch {
+                    lose("\(error)")
+                }
+                continue
+            }
+
+            guard let message else { continue }
             do {
                 switch try open.send(message, keepTrying: { !isStopping() }) {
                 case .sent:
-                    finishHead(delivered: true)
+                    finishHead(nil)
                 case .tooLarge:
-                    finishHead(delivered: false)
+                    finishHead(.oversize)
                 case .abandoned:
                     connection = nil  // a partial frame may be on the wire: never reuse it
                 }
             } catch {
                 // Broken connection: keep the message and send it again after reconnecting.
-                connection = nil
-                setConnected(false, error: "\(error)")
+                lose("\(error)")
             }
         }
     }
 
-    private func finishHead(delivered wasDelivered: Bool) {
+    /// Removes the head of the queue: delivered when `dropReason` is nil.
+    private func finishHead(_ dropReason: DropReason?) {
         condition.lock()
         let size = queue[queueHead].count
         queue[queueHead] = []
         queueHead += 1
         queuedBytes -= size
-        if wasDelivered { delivered += 1 } else { dropped[.oversize, default: 0] += 1 }
+        if let dropReason { dropped[dropReason, default: 0] += 1 } else { delivered += 1 }
         // Compact now and then instead of shifting the array on every message.
         if queueHead >= 1024, queueHead * 2 >= queue.count {
             queue.removeFirst(queueHead)
@@ -294,14 +404,14 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         var message: [UInt8] = []
         message.reserveCapacity(xml.utf8.count + 96)
         switch destination {
-        case .tcp:
+        case .tcp, .relp:
             // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
             var header = "<\(priority)>1 " + SyslogSink.rfc5424Timestamp(event.time) + " "
             header += SyslogSink.headerField(options.hostName, max: 255) + " "
             header += SyslogSink.headerField(options.appName, max: 48) + " \(processID) "
             header += SyslogSink.headerField(event.kind.name, max: 32) + " - "
             let body = Array(header.utf8) + Array(xml.utf8)
-            message += Array("\(body.count) ".utf8)
+            if case .tcp = destination { message += Array("\(body.count) ".utf8) }  // RELP frames it itself
             message += body
         case .local:
             let header = "<\(priority)>" + SyslogSink.bsdTimestamp(event.time) + " "
@@ -312,26 +422,13 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         return message
     }
 
-    /// RFC 5424 allows at most six fraction digits.
-    static func rfc5424Timestamp(_ time: EventTime) -> String {
-        let full = time.iso8601Nanoseconds  // 2024-01-31T23:59:59.123456789Z
-        return String(full.prefix(26)) + "Z"
-    }
+}
 
-    /// `Mmm dd hh:mm:ss` in local time, as syslog(3) writes it.
-    static func bsdTimestamp(_ time: EventTime) -> String {
-        var seconds = time_t(time.nanoseconds / 1_000_000_000)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let day = parts.tm_mday < 10 ? " \(parts.tm_mday)" : "\(parts.tm_mday)"
-        return "\(months[Int(parts.tm_mon) % 12]) \(day) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
-    }
-
-    /// A header token: printable ASCII without spaces, `-` when empty.
-    static func headerField(_ text: String, max: Int) -> String {
-        let cleaned = text.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(max)
-        return cleaned.isEmpty ? "-" : String(String.UnicodeScalarView(cleaned))
-    }
+/// Names the calling thread for ps, top and /proc: Foundation's `Thread.name`
+/// does not reach the kernel here, and Glibc's pthread_setname_np is not visible to Swift.
+private func nameCurrentThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = name.withCString { write(fd, $0, min(strlen($0), 15)) }
+    close(fd)
 }

@@ -15,7 +15,8 @@ public final class XMLSink: EventSink, @unchecked Sendable {
     private let lock = Lock()
     private var buffer: [UInt8] = []
     private let bufferLimit = 64 * 1024
-    private var threadCache: (thread: pthread_t, id: Int32)?
+    /// Sysmon's `Execution ThreadID` is the thread that wrote the event.
+    private let threadIDs = CallingThreadID()
 
     /// Writes to `fileDescriptor`, which the caller keeps open and closes.
     public init(fileDescriptor: Int32, renderer: SysmonXMLRenderer = SysmonXMLRenderer(), recordIDs: EventRecordCounter) {
@@ -40,7 +41,7 @@ public final class XMLSink: EventSink, @unchecked Sendable {
 
     public func emit(_ event: Event) throws {
         let id = try recordIDs.nextID()
-        let line = renderer.render(event, recordID: id, threadID: callingThreadID())
+        let line = renderer.render(event, recordID: id, threadID: threadIDs.current())
         try lock.withLock {
             buffer.append(contentsOf: line.utf8)
             buffer.append(0x0A)
@@ -56,16 +57,5 @@ public final class XMLSink: EventSink, @unchecked Sendable {
         guard !buffer.isEmpty else { return }
         defer { buffer.removeAll(keepingCapacity: true) }
         try buffer.withUnsafeBytes { try SinkSystemCalls.writeAll(fd, $0, "XML output") }
-    }
-
-    /// Sysmon's `Execution ThreadID` is the thread that wrote the event.
-    private func callingThreadID() -> Int32? {
-        let me = pthread_self()
-        return lock.withLock {
-            if let cached = threadCache, pthread_equal(cached.thread, me) != 0 { return cached.id }
-            guard let id = SinkSystemCalls.currentThreadID() else { return nil }
-            threadCache = (me, id)
-            return id
-        }
     }
 }

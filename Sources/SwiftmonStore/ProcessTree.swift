@@ -135,27 +135,43 @@ extension StoreReader {
             }
             ancestors.reverse()
 
-            // Descendants, breadth first over the parent GUID index.
+            // Descendants, breadth first over the parent GUID index, so a node
+            // limit cuts the deepest levels rather than all but one branch.
             var budget = maxNodes
             var truncated = false
-            func children(of node: inout ProcessNode, depth: Int) throws {
-                guard depth < 512 else { truncated = true; return }
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT event_id, time, fields, raw FROM event
-                    WHERE parent_process_guid = ? AND event_id = 1 ORDER BY time, id
-                    """, arguments: [node.guid])
-                for row in rows {
-                    guard budget > 0 else { truncated = true; return }
-                    let event = try StoreReader.event(from: row)
-                    var found = try StoreReader.processFound(db, from: event)
-                    guard !seen.contains(found.node.guid.lowercased()) else { continue }
-                    seen.insert(found.node.guid.lowercased())
-                    budget -= 1
-                    try children(of: &found.node, depth: depth + 1)
-                    node.children.append(found.node)
+            var found: [String: ProcessNode] = [:]
+            var childrenOf: [String: [String]] = [:]
+            var level = [target.node.guid]
+            var depth = 0
+            search: while !level.isEmpty {
+                guard depth < 512 else { truncated = true; break }
+                var next: [String] = []
+                for parent in level {
+                    let rows = try Row.fetchAll(db, sql: """
+                        SELECT event_id, time, fields, raw FROM event INDEXED BY event_by_parent_process_guid
+                        WHERE parent_process_guid = ? AND event_id = 1 ORDER BY time, id
+                        """, arguments: [IndexedColumns.guidKey(parent)])
+                    for row in rows {
+                        let child = try StoreReader.processFound(db, from: try StoreReader.event(from: row)).node
+                        let key = child.guid.lowercased()
+                        guard !seen.contains(key) else { continue }
+                        guard budget > 0 else { truncated = true; break search }
+                        budget -= 1
+                        seen.insert(key)
+                        found[key] = child
+                        childrenOf[parent.lowercased(), default: []].append(key)
+                        next.append(child.guid)
+                    }
                 }
+                level = next
+                depth += 1
             }
-            try children(of: &target.node, depth: 0)
+            func assemble(_ node: ProcessNode) -> ProcessNode {
+                var node = node
+                node.children = (childrenOf[node.guid.lowercased()] ?? []).compactMap { found[$0] }.map(assemble)
+                return node
+            }
+            target.node = assemble(target.node)
             return ProcessTree(ancestors: ancestors, process: target.node, truncated: truncated)
         }
     }
@@ -173,7 +189,7 @@ extension StoreReader {
             // No ProcessCreate (it started before the store did): use its latest other event.
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT event_id, time, fields, raw FROM event WHERE process_guid = ? ORDER BY time DESC, id DESC LIMIT 1
-                """, arguments: [guid]) else { return nil }
+                """, arguments: [IndexedColumns.guidKey(guid)]) else { return nil }
             return try processFound(db, from: try event(from: row), recorded: false)
         case .processID(let pid):
             let row = try Row.fetchOne(db, sql: """
@@ -193,7 +209,7 @@ extension StoreReader {
     static func processCreate(_ db: Database, guid: String) throws -> FoundProcess? {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT event_id, time, fields, raw FROM event WHERE process_guid = ? AND event_id = 1 ORDER BY id LIMIT 1
-            """, arguments: [guid]) else { return nil }
+            """, arguments: [IndexedColumns.guidKey(guid)]) else { return nil }
         return try processFound(db, from: try event(from: row))
     }
 
@@ -210,7 +226,7 @@ extension StoreReader {
             started: isCreate ? event.time : nil, ended: nil, recorded: recorded && isCreate)
         if let endTime = try Int64.fetchOne(db, sql: """
             SELECT time FROM event WHERE process_guid = ? AND event_id = 5 ORDER BY id LIMIT 1
-            """, arguments: [guid]) {
+            """, arguments: [IndexedColumns.guidKey(guid)]) {
             node.ended = EventTime(nanosecondsSinceEpoch: endTime)
         }
         let stub = ProcessNode(

@@ -38,11 +38,24 @@ public enum StoreBenchmark {
         return "{5f3c8d2e-0000-0000-0000-" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex + "}"
     }
 
+    static func scatteredPID(_ n: Int) -> Int { 300 + (n * 2_654_435_761) % 4_194_000 }
+
     public struct Figures: Sendable {
         public var events: Int
         public var seconds: Double
+        /// User plus system CPU time of the whole process over the run: the
+        /// figure that does not depend on what else the machine is doing.
+        public var cpuSeconds: Double
         public var eventsPerSecond: Double { Double(events) / seconds }
+        public var cpuMicrosecondsPerEvent: Double { cpuSeconds * 1e6 / Double(events) }
         public var fileBytes: Int64
+    }
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// Emits `events` ProcessCreates into a fresh store at `path` as fast as the
@@ -51,12 +64,23 @@ public enum StoreBenchmark {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         // Built before the clock starts: the figure is the store's, not the generator's.
         let base = EventTime.now().nanoseconds
-        let prepared = (0..<events).map { processCreate(sequence: $0, time: EventTime(nanosecondsSinceEpoch: base + Int64($0) * 1000)) }
+        let prepared = (0..<events).map { n -> Event in
+            var event = processCreate(sequence: n, time: EventTime(nanosecondsSinceEpoch: base + Int64(n) * 1000))
+            // Real pids wrap and scatter (pid_max 4194304); sequential ones would flatter the pid index.
+            event["ProcessId"] = String(scatteredPID(n))
+            return event
+        }
+        var options = options
+        // The generator outruns any disk: let the backlog hold the whole run so
+        // the figure is the writer's sustained rate, not a count of drops.
+        options.maxPending = max(options.maxPending, events)
         let sink = try StoreSink(path: path, options: options)
         let start = DispatchTime.now().uptimeNanoseconds
+        let cpuStart = processCPUSeconds()
         for event in prepared { try sink.emit(event) }
         try sink.flush()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = processCPUSeconds() - cpuStart
         let counts = sink.deliveryCounts
         sink.close()
         guard counts.delivered == UInt64(events) else {
@@ -65,7 +89,44 @@ public enum StoreBenchmark {
         }
         var info = stat()
         let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0
-        return Figures(events: events, seconds: seconds, fileBytes: size)
+        return Figures(events: events, seconds: seconds, cpuSeconds: cpuSeconds, fileBytes: size)
+    }
+
+    /// How long the CLI's typical questions take on the store `insertThroughput`
+    /// left behind: (question, milliseconds, events or nodes returned).
+    public static func queryLatencies(path: String, events: Int) throws -> [(String, Double, Int)] {
+        let reader = try StoreReader(path: path)
+        let middle = events / 2
+        func time(_ name: String, _ body: () throws -> Int) rethrows -> (String, Double, Int) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let n = try body()
+            return (name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, n)
+        }
+        func filter(_ configure: (inout StoreFilter) -> Void) -> StoreFilter {
+            var f = StoreFilter()
+            configure(&f)
+            return f
+        }
+        let base = try reader.events(matching: filter { $0.limit = 1 }).first?.time.nanoseconds ?? 0
+        return try [
+            time("--guid (one process)") { try reader.events(matching: filter { $0.processGuid = guid(middle) }).count },
+            time("--pid") { try reader.events(matching: filter { $0.processID = scatteredPID(middle) }).count },
+            time("--event 1 --since/--until (1 ms window)") {
+                try reader.events(matching: filter {
+                    $0.eventIDs = [1]
+                    $0.since = EventTime(nanosecondsSinceEpoch: base + Int64(middle) * 1000)
+                    $0.until = EventTime(nanosecondsSinceEpoch: base + Int64(middle) * 1000 + 1_000_000)
+                }).count
+            },
+            time("--image /usr/bin/bash --limit 1000") { try reader.events(matching: filter { $0.image = "/usr/bin/bash" }).count },
+            time("--image bash --limit 1000") { try reader.events(matching: filter { $0.image = "bash" }).count },
+            time("--contains (full scan) --limit 10") {
+                try reader.events(matching: filter { $0.contains = "--STORM \(events - 1) "; $0.limit = 10 }).count
+            },
+            time("tree (ancestors + 200 descendants)") {
+                try reader.processTree(of: .guid(guid(middle / 64)), maxNodes: 200).descendantCount
+            },
+        ]
     }
 
     /// Writes ProcessCreates numbered 0, 1, 2 … until `events` (or for ever
@@ -76,8 +137,7 @@ public enum StoreBenchmark {
         var options = StoreSink.Options()
         options.commitInterval = 0.02
         options.batchSize = 2000
-        let sink = try StoreSink(path: path, options: options)
-        sink.onCommit = { committed in
+        let sink = try StoreSink(path: path, options: options) { committed in
             let temporary = progressFile + ".tmp"
             let text = "\(committed)\n"
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -54,9 +54,12 @@ public final class StoreReader: @unchecked Sendable {
                 clauses.append("image = ?")
                 arguments.append(image)
             } else {
-                clauses.append("(image = ? OR image LIKE ? ESCAPE '\\')")
-                arguments.append(image)
-                arguments.append("%/" + StoreReader.likeEscaped(image))
+                // A bare name: find the full paths it names among the distinct
+                // images (few), then look those up through the image index.
+                let paths = try distinctImages().filter { $0 == image || $0.hasSuffix("/" + image) }
+                if paths.isEmpty { return }
+                clauses.append("image IN (" + paths.map { _ in "?" }.joined(separator: ",") + ")")
+                arguments += paths.map { $0 as DatabaseValueConvertible? }
             }
         }
         if let guid = filter.processGuid {
@@ -76,8 +79,8 @@ public final class StoreReader: @unchecked Sendable {
             arguments.append(until.nanoseconds)
         }
         if let text = filter.contains {
-            clauses.append("search LIKE ? ESCAPE '\\'")
-            arguments.append("%" + StoreReader.likeEscaped(text) + "%")
+            clauses.append("swiftmon_contains(event_id, fields, ?)")
+            arguments.append(text)
         }
         var sql = "SELECT event_id, time, fields, raw FROM event"
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
@@ -91,6 +94,22 @@ public final class StoreReader: @unchecked Sendable {
             while let row = try rows.next() {
                 try body(try StoreReader.event(from: row))
             }
+        }
+    }
+
+    /// Every distinct image, by skipping through the image index (one probe per
+    /// image rather than a scan of every event).
+    public func distinctImages() throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: """
+                WITH RECURSIVE images(image) AS (
+                    SELECT min(image) FROM event
+                    UNION ALL
+                    SELECT (SELECT min(image) FROM event WHERE image > images.image) FROM images
+                    WHERE images.image IS NOT NULL
+                )
+                SELECT image FROM images WHERE image IS NOT NULL
+                """)
         }
     }
 
@@ -120,19 +139,11 @@ public final class StoreReader: @unchecked Sendable {
         return try EventStore.decode(eventID: eventID, time: time, fields: fields, raw: raw)
     }
 
-    /// `{…}` form of a GUID given with or without braces.
+    /// A GUID given with or without braces, in any case, as the store's
+    /// GUID columns hold it: `{…}`, lower case.
     public static func normalizedGuid(_ text: String) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        return trimmed.hasPrefix("{") ? trimmed : "{" + trimmed + "}"
-    }
-
-    static func likeEscaped(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
-            out.append(c)
-        }
-        return out
+        return IndexedColumns.guidKey(trimmed.hasPrefix("{") ? trimmed : "{" + trimmed + "}")
     }
 }
 

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Foundation
 import GRDB
+import GRDBSQLite
 import SwiftmonCore
 
 /// `--store PATH`: every event into the embedded SQLite store.
@@ -17,10 +18,12 @@ import SwiftmonCore
 /// on; the sensor and its other sinks never wait on the disk.
 public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable {
     public struct Options: Sendable {
-        /// Most events per transaction.
-        public var batchSize: Int = 8192
+        /// Most events per transaction. Large, because a transaction writes every
+        /// index page it touched to the WAL once: with scattered keys (pids,
+        /// GUIDs) that is a page per few events in small transactions.
+        public var batchSize: Int = 65536
         /// Longest an event waits before its transaction commits (seconds).
-        public var commitInterval: Double = 0.1
+        public var commitInterval: Double = 0.25
         /// Events waiting for the writer beyond this are dropped (`backlog`).
         public var maxPending: Int = 500_000
         /// Largest the store may grow to, in bytes (database plus WAL); `nil`: no limit.
@@ -42,12 +45,52 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
         case closed
     }
 
-    public let path: String
-    public let options: Options
+    /// Opens or creates the store. Throws ``StoreError`` with the path and the
+    /// reason when it cannot (directory missing, permission, not a store).
+    /// `onCommit` is called on the writer thread after each commit with the
+    /// number of events committed so far.
+    public init(path: String, options: Options = Options(), onCommit: (@Sendable (UInt64) -> Void)? = nil) throws {
+        writer = try StoreSinkWriter(path: path, options: options, onCommit: onCommit)
+        writer.start()
+    }
+
+    deinit { writer.close() }
+
+    let writer: StoreSinkWriter
+    public var path: String { writer.path }
+    public var options: Options { writer.options }
     public var deliveryName: String { "store \(path)" }
 
+    public func emit(_ event: Event) throws { try writer.emit(event) }
+    /// Commits everything emitted so far before returning.
+    public func flush() throws { try writer.flush() }
+    /// Commits what is pending and stops the writer. Later events are dropped (`closed`).
+    public func close() { writer.close() }
+    public var deliveryCounts: SinkDeliveryCounts { writer.deliveryCounts }
+
+    public struct Status: Sendable {
+        public var pending: Int
+        public var deletedByRetention: UInt64
+        public var lastError: String?
+    }
+
+    public var status: Status { writer.status }
+
+    /// Bytes on disk: database file plus WAL.
+    public func currentSize() throws -> Int64 { try writer.currentSize() }
+}
+
+/// The state and thread behind a ``StoreSink``.
+final class StoreSinkWriter: @unchecked Sendable {
+    typealias Options = StoreSink.Options
+    typealias DropReason = StoreSink.DropReason
+    typealias Status = StoreSink.Status
+
+    public let path: String
+    public let options: Options
+
     /// Called on the writer thread after each commit with the total committed so far.
-    public var onCommit: (@Sendable (UInt64) -> Void)?
+    let onCommit: (@Sendable (UInt64) -> Void)?
 
     private let queue: DatabaseQueue
     private let condition = NSCondition()
@@ -62,27 +105,32 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
     private var stopping = false
     private var writerDone = false
 
-    /// Opens or creates the store. Throws ``StoreError`` with the path and the
-    /// reason when it cannot (directory missing, permission, not a store).
-    public init(path: String, options: Options = Options()) throws {
+    init(path: String, options: Options, onCommit: (@Sendable (UInt64) -> Void)?) throws {
+        self.onCommit = onCommit
         self.path = path
         self.options = options
         self.queue = try EventStore.openForWriting(path: path)
-        if let maxSize = options.maxSize {
-            let budget = StoreSink.walBudget(maxSize)
-            try? queue.writeWithoutTransaction { db in
+        // Checkpoints copy every page the WAL holds; a larger WAL between them
+        // copies a hot index page once instead of once per few transactions.
+        let budget = options.maxSize.map(StoreSinkWriter.walBudget) ?? StoreSinkWriter.defaultWALBudget
+        do {
+            try queue.writeWithoutTransaction { db in
                 let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
                 try db.execute(sql: "PRAGMA journal_size_limit = \(budget)")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(16, budget / pageSize))")
             }
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
         }
         pending.reserveCapacity(options.batchSize)
-        let thread = Thread { [unowned self] in self.writerLoop() }
+    }
+
+    /// The thread holds the writer, not the sink: releasing the sink closes it.
+    func start() {
+        let thread = Thread { self.writerLoop() }
         thread.name = "swiftmon-store"
         thread.start()
     }
-
-    deinit { close() }
 
     public func emit(_ event: Event) throws {
         condition.lock()
@@ -128,11 +176,6 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
             dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
     }
 
-    public struct Status: Sendable {
-        public var pending: Int
-        public var deletedByRetention: UInt64
-        public var lastError: String?
-    }
 
     public var status: Status {
         condition.lock()
@@ -145,6 +188,7 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
     // MARK: Writer thread
 
     private func writerLoop() {
+        nameCurrentThread("swiftmon-store")
         var batch: [Event] = []
         batch.reserveCapacity(options.batchSize)
         var nextRetention = Date(timeIntervalSinceNow: options.retentionInterval)
@@ -194,7 +238,13 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
                 nextRetention = Date(timeIntervalSinceNow: options.retentionInterval)
             }
             if finishing {
-                try? queue.writeWithoutTransaction { try $0.checkpoint(.passive) }
+                try? queue.writeWithoutTransaction { db in
+                    // Statistics for the query planner, as SQLite recommends at close.
+                    try db.execute(sql: "PRAGMA optimize")
+                    try db.checkpoint(.passive)
+                }
+                // Closing the last connection folds the WAL into the file and removes it.
+                try? queue.close()
                 condition.lock()
                 writerDone = true
                 condition.broadcast()
@@ -212,19 +262,29 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
         do {
             try queue.inTransaction { db in
                 let statement = try db.cachedStatement(sql: EventStore.insertSQL)
+                let insert = EventInsert(statement.sqliteStatement)
                 var fields: [UInt8] = []
                 fields.reserveCapacity(4096)
                 for event in events {
                     fields.removeAll(keepingCapacity: true)
                     EventStore.encodeFields(event.values, into: &fields)
                     let columns = IndexedColumns(event)
-                    let raw = EventStore.encodeRaw(event.rawBytes).map { Data($0) }
-                    statement.setUncheckedArguments([
-                        event.time.nanoseconds, event.kind.id, columns.processGuid, columns.processID,
-                        columns.parentProcessGuid, columns.image, columns.search, Data(fields), raw,
-                    ])
-                    try statement.execute()
+                    insert.bind(1, event.time.nanoseconds)
+                    insert.bind(2, Int64(event.kind.id))
+                    insert.bind(3, columns.processGuid)
+                    insert.bind(4, columns.processID.map(Int64.init))
+                    insert.bind(5, columns.parentProcessGuid)
+                    insert.bind(6, columns.image)
+                    insert.bind(7, blob: fields)
+                    insert.bind(8, blob: EventStore.encodeRaw(event.rawBytes))
+                    let rc = sqlite3_step(insert.statement)
+                    sqlite3_reset(insert.statement)
+                    guard rc == SQLITE_DONE else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: rc),
+                                            message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    }
                 }
+                sqlite3_clear_bindings(insert.statement)
                 return .commit
             }
         } catch let error as DatabaseError {
@@ -255,7 +315,7 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
         if let maxSize = options.maxSize {
             // The WAL gets its own slice of the budget (see `walBudget`); the
             // live pages of the database get the rest.
-            let dataLimit = maxSize - StoreSink.walBudget(maxSize)
+            let dataLimit = maxSize - StoreSinkWriter.walBudget(maxSize)
             for _ in 0..<10 {
                 let live = try liveBytes()
                 guard live > dataLimit else { break }
@@ -292,7 +352,8 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
 
     /// The part of `maxSize` left to the WAL: SQLite checkpoints when the WAL
     /// reaches it and truncates the file back to it afterwards.
-    static func walBudget(_ maxSize: Int64) -> Int64 { min(64 << 20, max(64 << 10, maxSize / 8)) }
+    static func walBudget(_ maxSize: Int64) -> Int64 { min(defaultWALBudget, max(64 << 10, maxSize / 8)) }
+    static let defaultWALBudget: Int64 = 64 << 20
 
     /// Bytes of the database's pages that hold data (not free pages).
     func liveBytes() throws -> Int64 {
@@ -315,52 +376,11 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
     }
 }
 
-/// The values of an event that the store indexes, whatever the event kind
-/// calls them (ProcessAccess spells `SourceProcessGUID`).
-struct IndexedColumns {
-    var processGuid: String?
-    var processID: Int?
-    var parentProcessGuid: String?
-    var image: String?
-    var search: String
-
-    /// Where each indexed value sits in a kind's fields, worked out once per kind.
-    struct Positions {
-        var processGuid: Int?
-        var processID: Int?
-        var parentProcessGuid: Int?
-        var image: Int?
-        var searched: [Int]
-
-        init(_ kind: EventKind) {
-            func first(_ names: String...) -> Int? { names.lazy.compactMap { kind.index(of: $0) }.first }
-            processGuid = first("ProcessGuid", "SourceProcessGuid", "SourceProcessGUID")
-            processID = first("ProcessId", "SourceProcessId")
-            parentProcessGuid = first("ParentProcessGuid")
-            image = first("Image", "SourceImage")
-            searched = kind.fields.indices.filter { EventStore.searchedFields.contains(kind.fields[$0]) }
-        }
-
-        static let byKind: [Int: Positions] = Dictionary(
-            uniqueKeysWithValues: EventKind.all.map { ($0.id, Positions($0)) })
-    }
-
-    init(_ event: Event) {
-        let positions = Positions.byKind[event.kind.id] ?? Positions(event.kind)
-        let values = event.values
-        func value(_ index: Int?) -> String? {
-            guard let index, values[index] != Event.absent else { return nil }
-            return values[index]
-        }
-        processGuid = value(positions.processGuid)
-        processID = value(positions.processID).flatMap { Int($0) }
-        parentProcessGuid = value(positions.parentProcessGuid)
-        image = value(positions.image)
-        var search = ""
-        for index in positions.searched where values[index] != Event.absent {
-            if !search.isEmpty { search += "\n" }
-            search += values[index]
-        }
-        self.search = search
-    }
+/// Names the calling thread for ps, top and /proc: Foundation's `Thread.name`
+/// does not reach the kernel here, and Glibc's pthread_setname_np is not visible to Swift.
+private func nameCurrentThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = name.withCString { write(fd, $0, min(strlen($0), 15)) }
+    close(fd)
 }

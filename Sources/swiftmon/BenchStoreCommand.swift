@@ -12,7 +12,7 @@ struct BenchStore: ParsableCommand {
     @Option(help: "Events per run.") var events = 500_000
     @Option(help: "Runs (the spread is reported).") var runs = 3
     @Option(help: "Store file to use (replaced each run).") var path = "/tmp/swiftmon-bench-store.db"
-    @Option(help: "Events per transaction.") var batchSize = 8192
+    @Option(help: "Events per transaction.") var batchSize = 65536
 
     func run() throws {
         var options = StoreSink.Options()
@@ -21,13 +21,16 @@ struct BenchStore: ParsableCommand {
         for run in 1...max(1, runs) {
             let figures = try StoreBenchmark.insertThroughput(path: path, events: events, options: options)
             rates.append(figures.eventsPerSecond)
-            print(String(format: "run %d: %d events in %.3f s = %.0f events/s (file %.1f MiB)",
+            print(String(format: "run %d: %d events in %.3f s = %.0f events/s, %.2f µs CPU per event (file %.1f MiB)",
                          run, figures.events, figures.seconds, figures.eventsPerSecond,
-                         Double(figures.fileBytes) / 1_048_576))
+                         figures.cpuMicrosecondsPerEvent, Double(figures.fileBytes) / 1_048_576))
         }
         let sorted = rates.sorted()
         print(String(format: "store insert: median %.0f events/s (min %.0f, max %.0f, %d runs of %d events, batch %d)",
                      sorted[sorted.count / 2], sorted.first!, sorted.last!, rates.count, events, batchSize))
+        for (question, milliseconds, results) in try StoreBenchmark.queryLatencies(path: path, events: events) {
+            print(String(format: "query %@: %.2f ms (%d results)", question, milliseconds, results))
+        }
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 }

@@ -3,12 +3,15 @@ import XCTest
 
 /// A real rsyslogd (Debian package `rsyslog`) run by a test: TCP input on a
 /// loopback port with octet-counted framing, a Unix datagram input standing in
-/// for /dev/log, each written to its own file as the bare message.
+/// for /dev/log, and a RELP input (Debian package `rsyslog-relp`), each
+/// written to its own file as the bare message.
 final class RsyslogCollector {
     let directory: String
     let port: UInt16
+    let relpPort: UInt16
     var socketPath: String { directory + "/log.sock" }
     var tcpOutput: String { directory + "/tcp.log" }
+    var relpOutput: String { directory + "/relp.log" }
     var localOutput: String { directory + "/local.log" }
     private var process: Process?
     private let executable: String
@@ -17,15 +20,19 @@ final class RsyslogCollector {
         executable = try RsyslogCollector.installedRsyslogd()
         directory = try temporaryDirectory()
         port = try RsyslogCollector.freeLoopbackPort()
+        relpPort = try RsyslogCollector.freeLoopbackPort()
         let config = """
             $MaxMessageSize 1m
             global(workDirectory="\(directory)")
             module(load="imuxsock" SysSock.Use="off")
             module(load="imtcp")
+            module(load="imrelp")
             template(name="bareMessage" type="string" string="%msg%\\n")
             input(type="imuxsock" Socket="\(socketPath)" RateLimit.Interval="0" ruleset="local")
             input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="remote")
+            input(type="imrelp" address="127.0.0.1" port="\(relpPort)" ruleset="relp" MaxDataSize="1m")
             ruleset(name="remote") { action(type="omfile" file="\(tcpOutput)" template="bareMessage") }
+            ruleset(name="relp") { action(type="omfile" file="\(relpOutput)" template="bareMessage") }
             ruleset(name="local") { action(type="omfile" file="\(localOutput)" template="bareMessage") }
 
             """
@@ -47,7 +54,8 @@ final class RsyslogCollector {
         process = p
         let deadline = Date(timeIntervalSinceNow: 15)
         while Date() < deadline {
-            if RsyslogCollector.canConnect(port: port), FileManager.default.fileExists(atPath: socketPath) { return }
+            if RsyslogCollector.canConnect(port: port), RsyslogCollector.canConnect(port: relpPort),
+               FileManager.default.fileExists(atPath: socketPath) { return }
             guard p.isRunning else { break }
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -95,27 +103,42 @@ final class RsyslogCollector {
         var description: String { message }
     }
 
-    /// rsyslogd's path, installing the Debian package when it is missing. A test
+    /// rsyslogd's path, installing the Debian packages (rsyslog, rsyslog-relp)
+    /// when they are missing. A test
     /// machine without it and without apt cannot run these tests: that is a skip,
     /// except under CI where it is a failure.
     static func installedRsyslogd() throws -> String {
         let path = "/usr/sbin/rsyslogd"
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        func installed() -> Bool {
+            // imrelp lives under the multiarch directory, /usr/lib/<triple>/rsyslog.
+            let triples = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []
+            let relp = triples.contains { FileManager.default.fileExists(atPath: "/usr/lib/\($0)/rsyslog/imrelp.so") }
+            return FileManager.default.isExecutableFile(atPath: path) && relp
+        }
+        if installed() { return path }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/apt-get"), getuid() == 0 {
-            let install = Process()
-            install.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
-            install.arguments = ["install", "-y", "-q", "rsyslog"]
-            var environment = ProcessInfo.processInfo.environment
-            environment["DEBIAN_FRONTEND"] = "noninteractive"
-            install.environment = environment
-            try install.run()
-            install.waitUntilExit()
+            func aptGet(_ arguments: [String]) throws {
+                let apt = Process()
+                apt.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
+                apt.arguments = arguments
+                var environment = ProcessInfo.processInfo.environment
+                environment["DEBIAN_FRONTEND"] = "noninteractive"
+                apt.environment = environment
+                try apt.run()
+                apt.waitUntilExit()
+            }
+            try aptGet(["install", "-y", "-q", "rsyslog", "rsyslog-relp"])
+            if !installed() {
+                // A fresh machine may have no package lists yet.
+                try aptGet(["update", "-q"])
+                try aptGet(["install", "-y", "-q", "rsyslog", "rsyslog-relp"])
+            }
         }
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        if installed() { return path }
         if ProcessInfo.processInfo.environment["CI"] == "true" {
-            throw CollectorError(message: "rsyslogd is not installed and could not be installed (apt-get install rsyslog)")
+            throw CollectorError(message: "rsyslogd is not installed and could not be installed (apt-get install rsyslog rsyslog-relp)")
         }
-        throw XCTSkip("rsyslogd is not installed (Debian package rsyslog)")
+        throw XCTSkip("rsyslogd is not installed (Debian packages rsyslog, rsyslog-relp)")
     }
 
     static func freeLoopbackPort() throws -> UInt16 {

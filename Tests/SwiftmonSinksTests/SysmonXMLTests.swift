@@ -10,14 +10,45 @@ final class SysmonXMLTests: XCTestCase {
     static let goldenHeader = SysmonXMLHeader(computer: "golden-host", processID: 4242, userID: 0)
     static let goldenTime = EventTime(nanosecondsSinceEpoch: 1_706_745_599_123_456_789)  // 2024-01-31T23:59:59.123456789Z
 
-    /// A deterministic event of `kind`: each field holds a value naming it, and
-    /// the last field carries characters that must be escaped.
+    /// Values shaped like real ones, by field name.
+    static let samples: [String: String] = [
+        "ProcessGuid": "{9c1d4e2f-65b9-a1f0-4242-3e4f5a6b0000}", "ProcessId": "4242", "Image": "/usr/bin/curl",
+        "CommandLine": "curl -fsSL \"https://example.test/install.sh?a=1&b=2\" -o /tmp/<x>",
+        "CurrentDirectory": "/home/alice/", "User": "alice", "LogonGuid": "{9c1d4e2f-0000-0000-e803-000000000000}",
+        "LogonId": "1000", "TerminalSessionId": "3", "IntegrityLevel": "no level",
+        "Hashes": "SHA256=0F0FD4B9DFD555E4A53AE9070447E330EAAF96FF51F012CD982157DEDFDDD9A6",
+        "ParentProcessGuid": "{9c1d4e2f-65b9-a1e0-1004-3e4f5a6b0000}", "ParentProcessId": "4100",
+        "ParentImage": "/usr/bin/bash", "ParentCommandLine": "-bash", "ParentUser": "alice", "Architecture": "x86_64",
+        "Protocol": "tcp", "Initiated": "true", "SourceIsIpv6": "false", "SourceIp": "10.0.0.5",
+        "SourceHostname": "-", "SourcePort": "51234", "SourcePortName": "-", "DestinationIsIpv6": "false",
+        "DestinationIp": "192.0.2.10", "DestinationHostname": "example.test", "DestinationPort": "443",
+        "DestinationPortName": "https", "State": "Started", "Version": "1.0", "SchemaVersion": "4.90",
+        "Sources": "ebpf", "ExitCode": "0", "ImageLoaded": "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "Signed": "false", "Signature": "-", "SignatureStatus": "-", "Result": "-38",
+        "TargetFilename": "/tmp/payload & <stage2>.sh", "CreationUtcTime": "2024-01-31 23:59:59.120",
+        "Device": "/dev/sda", "GrantedAccess": "0x1F0FFF", "CallTrace": "-", "SourceThreadId": "4243",
+        "Configuration": "/etc/swiftmon/config.xml", "ConfigurationFileHash": "SHA256=AB12",
+        "IsExecutable": "true", "Archived": "false", "ThreadId": "4243", "ServiceName": "backdoor.service",
+        "ServiceFile": "/etc/systemd/system/backdoor.service", "Manager": "systemd",
+        "SourceFilename": "/tmp/a", "BpfCommand": "BPF_PROG_LOAD", "BpfProgramType": "BPF_PROG_TYPE_KPROBE",
+        "BpfProgramId": "77", "BpfProgramName": "hide_pid", "Description": "-", "FileVersion": "-", "Product": "-",
+        "Company": "-", "OriginalFileName": "-",
+        "ID": "1", "Payload": "0102030405", "ProviderGuid": "{22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716}",
+        "EventId": "1", "Opcode": "1", "Task": "1", "Level": "4", "Keywords": "0x8000000000000010",
+    ]
+
+    /// A deterministic event of `kind`: realistic values where the field has a
+    /// sample, a value naming the field otherwise; a kind without a command
+    /// line carries characters that need escaping in its last field.
     static func goldenEvent(_ kind: EventKind) -> Event {
         var event = Event(kind, time: goldenTime)
         for (i, name) in kind.fields.enumerated() where name != "UtcTime" {
-            event[i] = name == "RuleName" ? "-" : "\(name) of \(kind.name)"
+            event[i] = name == "RuleName" ? "-" : samples[name] ?? "\(name) of \(kind.name)"
         }
-        event[kind.fields.count - 1] = "a < b && c > \"d\" 'e'"
+        if kind == .error { event["Description"] = "events dropped: 12 (queue full)" }
+        if kind.index(of: "CommandLine") == nil {
+            event[kind.fields.count - 1] = "a < b && c > \"d\" 'e'"
+        }
         return event
     }
 

@@ -75,7 +75,8 @@ final class StoreCrashTests: XCTestCase {
     }
 
     /// A full disk (a 1 MiB tmpfs): writes fail, the failure is counted as
-    /// `writeError`, nothing crashes, and what was committed stays readable.
+    /// `writeError`, nothing crashes, what was committed stays readable, and
+    /// once space is back the running sink commits again.
     func testFullDiskIsCountedAndSurvived() throws {
         guard getuid() == 0 else {
             if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("needs root to mount a tmpfs") }
@@ -89,6 +90,9 @@ final class StoreCrashTests: XCTestCase {
             throw XCTSkip("cannot mount a tmpfs here")
         }
         defer { _ = Self.run("/usr/bin/umount", ["-l", mountPoint]) }
+        // Ballast to remove later, so the test can give space back.
+        let ballast = mountPoint + "/ballast"
+        FileManager.default.createFile(atPath: ballast, contents: Data(repeating: 0x42, count: 400 * 1024))
         let path = mountPoint + "/events.db"
         var options = StoreSink.Options()
         options.batchSize = 500
@@ -109,6 +113,14 @@ final class StoreCrashTests: XCTestCase {
         let reader = try StoreReader(path: path)
         XCTAssertEqual(try reader.integrityCheck(), ["ok"])
         XCTAssertEqual(try reader.count(), Int(counts.delivered))
+
+        // Space comes back: the same sink, still running, commits again.
+        try FileManager.default.removeItem(atPath: ballast)
+        for n in 0..<20 { try sink.emit(StoreBenchmark.processCreate(sequence: 100_000 + n, time: .now())) }
+        try sink.flush()
+        XCTAssertEqual(sink.deliveryCounts.delivered, counts.delivered + 20, "\(sink.deliveryCounts)")
+        XCTAssertEqual(try reader.count(), Int(counts.delivered) + 20)
+        XCTAssertEqual(try reader.integrityCheck(), ["ok"])
         sink.close()
     }
 

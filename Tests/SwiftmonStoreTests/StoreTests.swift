@@ -91,6 +91,7 @@ final class StoreTests: XCTestCase {
         let db = try DatabaseQueue(path: path)
         XCTAssertEqual(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }, "wal")
         XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA auto_vacuum") }, 2, "incremental")
+        XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA page_size") }, 8192)
         let indexes = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") }
         for name in ["event_by_time", "event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
                      "event_by_image", "event_by_process_id"] {
@@ -255,7 +256,7 @@ final class StoreTests: XCTestCase {
         }
         try sink.flush()
         let reader = try StoreReader(path: path)
-        XCTAssertEqual(try reader.count(), 1000)
+        XCTAssertEqual(sink.deliveryCounts.delivered, 1000)
         let deadline = Date(timeIntervalSinceNow: 10)
         var old = StoreFilter()
         old.until = EventTime(nanosecondsSinceEpoch: now - 3600 * 1_000_000_000)
@@ -305,6 +306,17 @@ final class StoreTests: XCTestCase {
         sink.close()
     }
 
+    func testReleasingTheSinkWithoutCloseCommitsWhatWasEmitted() throws {
+        let path = directory + "/events.db"
+        do {
+            let sink = try StoreSink(path: path)
+            for n in 0..<100 { try sink.emit(StoreBenchmark.processCreate(sequence: n, time: Self.time(n))) }
+        }  // deinit stops the writer after its last commit
+        XCTAssertEqual(try StoreReader(path: path).count(), 100)
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertEqual(threadCount(named: "swiftmon-store"), 0, "the writer thread ended with the sink")
+    }
+
     func testUnwritablePathIsAClearError() throws {
         XCTAssertThrowsError(try StoreSink(path: "/nonexistent-swiftmon-dir/events.db")) { error in
             XCTAssertEqual("\(error)", "cannot open store /nonexistent-swiftmon-dir/events.db: No such file or directory")
@@ -320,8 +332,25 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try StoreSink(path: notAStore)) { error in
             XCTAssertTrue("\(error)".contains(notAStore), "\(error)")
         }
+        let otherDatabase = directory + "/other.db"
+        let other = try DatabaseQueue(path: otherDatabase)
+        try other.write { try $0.execute(sql: "CREATE TABLE accounts (name TEXT)") }
+        try other.close()
+        XCTAssertThrowsError(try StoreSink(path: otherDatabase)) { error in
+            XCTAssertTrue("\(error)".contains("is not a swiftmon store"), "\(error)")
+        }
+        let untouched = try DatabaseQueue(path: otherDatabase)
+        XCTAssertEqual(try untouched.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master") }, ["accounts"])
         XCTAssertThrowsError(try StoreReader(path: directory + "/missing.db")) { error in
             XCTAssertTrue("\(error)".contains("No such file"), "\(error)")
         }
     }
+}
+
+/// Threads of this process whose name starts with `prefix` (/proc/self/task/*/comm).
+func threadCount(named prefix: String) -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter {
+        ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix(prefix)
+    }.count
 }
