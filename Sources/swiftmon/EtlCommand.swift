@@ -70,6 +70,7 @@ extension Swiftmon {
         }
 
         func run() throws {
+            ignoreBrokenPipe()
             let out = StandardOutput()
             let readOrder: EtlReader.Order = order == .time ? .time : .file
             var events: (sink: FanOutSink, store: StoreSink?)?

@@ -111,3 +111,18 @@ struct DestinationOptions: ParsableArguments {
         return n * scale
     }
 }
+
+/// A reader that goes away (`swiftmon query | head`) must not kill swiftmon
+/// with SIGPIPE: the write fails with EPIPE instead, and the command ends or,
+/// for a live run, counts the loss and keeps its other outputs.
+func ignoreBrokenPipe() {
+    signal(SIGPIPE, SIG_IGN)
+}
+
+extension Error {
+    /// True for a write to a pipe whose reader has gone.
+    var isBrokenPipe: Bool {
+        if let e = self as? OutputError { return e.errno == EPIPE }
+        return "\(self)".contains("Broken pipe")
+    }
+}

@@ -15,8 +15,6 @@ struct Query: ParsableCommand {
             """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, xml }
-
     @Option(help: "The store file.") var store: String
     @Option(name: .customLong("event"), help: "Only this EventID (repeatable).") var eventIDs: [Int] = []
     @Option(help: "Only this image: a full path, or a file name matching the last path component.") var image: String?
@@ -27,7 +25,7 @@ struct Query: ParsableCommand {
     @Option(help: "Only events whose command lines or paths contain this text (ASCII case ignored).") var contains: String?
     @Option(help: "At most this many events (0: no limit).") var limit = 1000
     @Flag(help: "Newest events first.") var newestFirst = false
-    @Option(help: "Output format: text, json or xml.") var format: Format = .text
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         var filter = StoreFilter()
@@ -41,68 +39,15 @@ struct Query: ParsableCommand {
         filter.limit = limit == 0 ? nil : limit
         filter.newestFirst = newestFirst
         let reader = try StoreReader(path: store)
-        let out = FileHandle.standardOutput
-        var buffer = ""
-        // XML from a store: record ids count the query's results (the sensor's ids are not stored).
-        let renderer = SysmonXMLRenderer()
-        var recordID: UInt64 = 1
-        try reader.forEachEvent(matching: filter) { event in
-            switch format {
-            case .xml:
-                buffer += renderer.render(event, recordID: recordID) + "\n"
-                recordID += 1
-            case .json: buffer += TemporaryQueryRendering.json(event) + "\n"
-            case .text: buffer += TemporaryQueryRendering.text(event) + "\n"
-            }
-            if buffer.utf8.count > 1 << 16 {
-                out.write(Data(buffer.utf8))
-                buffer = ""
-            }
+        // The same renderings as `run`. XML record ids count the query's
+        // results: the sensor's ids are not stored.
+        ignoreBrokenPipe()
+        let sink = try output.makeSink(recordIDs: EventRecordCounter(startingAt: 1))
+        do {
+            try reader.forEachEvent(matching: filter) { event in try sink.emit(event) }
+            try sink.flush()
+        } catch where error.isBrokenPipe {
+            return  // the reader has what it wanted
         }
-        out.write(Data(buffer.utf8))
-    }
-}
-
-/// TEMPORARY: stands in for the lead's text and JSON-lines sinks (SwiftmonSinks
-/// on main) until the branches merge; replace both functions with those
-/// renderers then, so `query` prints exactly what `run` prints.
-enum TemporaryQueryRendering {
-    static func text(_ event: Event) -> String {
-        var out = "\(event.kind.name) (EventID \(event.kind.id)):\n"
-        for (name, value) in event.fields { out += "\(name): \(visible(value))\n" }
-        return out
-    }
-
-    static func json(_ event: Event) -> String {
-        var out = "{\"EventID\":\(event.kind.id),\"EventName\":" + quoted(event.kind.name)
-        for (name, value) in event.fields { out += "," + quoted(name) + ":" + quoted(value) }
-        return out + "}"
-    }
-
-    static func visible(_ text: String) -> String {
-        var out = ""
-        for s in text.unicodeScalars {
-            if s == "\n" { out += "\\n" } else if s.value < 0x20 || s.value == 0x7F {
-                out += "\\x" + (s.value < 16 ? "0" : "") + String(s.value, radix: 16)
-            } else { out.unicodeScalars.append(s) }
-        }
-        return out
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for s in text.unicodeScalars {
-            switch s {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where s.value < 0x20 || s.value == 0x7F || s.value == 0x2028 || s.value == 0x2029:
-                out += String(format: "\\u%04x", s.value)
-            default: out.unicodeScalars.append(s)
-            }
-        }
-        return out + "\""
     }
 }

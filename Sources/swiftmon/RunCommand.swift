@@ -56,6 +56,7 @@ extension Swiftmon {
                 throw CleanExit.failure(problem)
             }
             try SensorSession.takeOverSignals()
+            ignoreBrokenPipe()
             let loader = ConfigurationLoader(path: config)
             let configuration: ConfigurationLoader.Loaded
             do {
