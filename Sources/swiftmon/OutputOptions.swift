@@ -50,11 +50,11 @@ struct DestinationOptions: ParsableArguments {
     @Option(name: .customLong("store-max-age"), help: ArgumentHelp("Delete events older than this (e.g. 90m, 12h, 7d).", valueName: "age"))
     var storeMaxAge: String?
 
-    @Option(name: .customLong("syslog"), help: ArgumentHelp("Also send Sysmon XML to syslog: /dev/log (local daemon) or tcp://HOST:PORT (RFC 5424, octet-counted frames). Repeatable.", valueName: "destination"))
+    @Option(name: .customLong("syslog"), help: ArgumentHelp("Also send Sysmon XML to syslog: /dev/log (local daemon), tcp://HOST:PORT (RFC 5424, octet-counted frames) or relp://HOST:PORT (acknowledged: exact loss counts). Repeatable.", valueName: "destination"))
     var syslog: [String] = []
 
-    @Option(name: .customLong("record-id-file"), help: ArgumentHelp("Where the persistent EventRecordID counter of XML and syslog output is kept.", valueName: "file"))
-    var recordIDFile: String = "/var/lib/swiftmon/record-id"
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where the persistent EventRecordID counters are kept: one per output (XML, each syslog destination), so a gap in a stream's ids shows a loss.", valueName: "dir"))
+    var stateDirectory: String = "/var/lib/swiftmon"
 
     func validate() throws {
         if let s = storeMaxSize, DestinationOptions.bytes(s) == nil {
@@ -69,14 +69,15 @@ struct DestinationOptions: ParsableArguments {
         }
     }
 
-    /// The persistent record-id counter, its folder created 0700 when missing.
-    func recordCounter() throws -> EventRecordCounter {
-        let dir = String(recordIDFile[..<(recordIDFile.lastIndex(of: "/") ?? recordIDFile.startIndex)])
-        if !dir.isEmpty { mkdir(dir, 0o700) }
-        return try EventRecordCounter(stateFile: recordIDFile)
+    /// The persistent record-id counter of one output, in the state folder
+    /// (created 0700 when missing).
+    func recordCounter(for output: String) throws -> EventRecordCounter {
+        mkdir(stateDirectory, 0o700)
+        let name = String(output.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
+        return try EventRecordCounter(stateFile: stateDirectory + "/" + name + ".record-id")
     }
 
-    func makeSinks(header: SysmonXMLHeader, recordIDs: EventRecordCounter) throws -> [EventSink] {
+    func makeSinks(header: SysmonXMLHeader) throws -> [EventSink] {
         var sinks: [EventSink] = []
         if let store {
             var options = StoreSink.Options()
@@ -87,7 +88,9 @@ struct DestinationOptions: ParsableArguments {
         for text in syslog {
             var options = SyslogSink.Options()
             options.renderer = SysmonXMLRenderer(header: header)
-            sinks.append(SyslogSink(destination: try SyslogDestination(parsing: text), options: options, recordIDs: recordIDs))
+            let destination = try SyslogDestination(parsing: text)
+            sinks.append(SyslogSink(destination: destination, options: options,
+                                    recordIDs: try recordCounter(for: "syslog-\(destination)")))
         }
         return sinks
     }

@@ -13,9 +13,11 @@ extension Swiftmon {
             discussion: """
                 Loads swiftmon's eBPF programs, then writes one event per process start \
                 (ProcessCreate, 1), process exit (ProcessTerminate, 5), thread start and exit \
-                (ThreadCreate 200, ThreadTerminate 201), plus the monitor's own start/stop (4) \
-                and loss reports (255). Ctrl-C or SIGTERM stops cleanly and removes every BPF \
-                program and map swiftmon loaded.
+                (ThreadCreate 200, ThreadTerminate 201), plus the monitor's own start/stop (4), \
+                configuration changes (16) and loss reports (255), filtered by a Sysmon \
+                configuration. Events go to standard output or a file as text, JSON lines or \
+                Sysmon XML, and also to a SQLite store and syslog collectors if asked. Ctrl-C \
+                or SIGTERM stops cleanly and removes every BPF program and map swiftmon loaded.
                 """
         )
 
@@ -78,10 +80,11 @@ extension Swiftmon {
 
             var sinks: [EventSink] = []
             do {
-                let needsRecordIDs = output.format == .xml || !destinations.syslog.isEmpty
-                let recordIDs = needsRecordIDs ? try destinations.recordCounter() : EventRecordCounter(startingAt: 1)
+                let recordIDs = output.format == .xml
+                    ? try destinations.recordCounter(for: "xml-" + (output.output ?? "stdout"))
+                    : EventRecordCounter(startingAt: 1)
                 sinks.append(try output.makeSink(recordIDs: recordIDs))
-                sinks += try destinations.makeSinks(header: output.xmlHeader, recordIDs: recordIDs)
+                sinks += try destinations.makeSinks(header: output.xmlHeader)
             } catch {
                 throw CleanExit.failure("cannot open an output: \(error)")
             }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import XCTest
 
 /// `swiftmon run --store`, then `swiftmon query` and `swiftmon tree` on what a
@@ -48,5 +51,42 @@ final class LiveStoreTests: XCTestCase {
         XCTAssertTrue(tree.contains("leaf-\(mark)"), tree)
         XCTAssertTrue(tree.contains("inner-\(mark)"), tree)
         XCTAssertTrue(tree.contains("outer-\(mark)"), "ancestors with their command lines: \(tree)")
+    }
+
+    func testXMLOutputRecordIDsContinueAcrossRestarts() throws {
+        try LiveSensor.requireLiveSensor()
+        let dir = NSTemporaryDirectory() + "swiftmon-state-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "-events.xml"
+        defer { unlink(out) }
+        var ids: [UInt64] = []
+        for round in 0..<2 {
+            let p = Process()
+            p.executableURL = LiveSensor.binary
+            p.arguments = ["run", "--format", "xml", "--output", out, "--state-dir", dir]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(1_500_000)
+            try runToCompletion("/bin/true", ["xmlround-\(round)"])
+            usleep(500_000)
+            kill(p.processIdentifier, SIGINT)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0)
+        }
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            let parser = XMLParser(data: Data(line.utf8))
+            XCTAssertTrue(parser.parse(), "well-formed: \(line.prefix(200))")
+            let id = try XCTUnwrap(line.range(of: "<EventRecordID>").flatMap { start in
+                line[start.upperBound...].split(separator: "<").first.flatMap { UInt64($0) }
+            })
+            ids.append(id)
+        }
+        XCTAssertTrue(text.contains("xmlround-0") && text.contains("xmlround-1"))
+        XCTAssertEqual(ids, ids.sorted(), "ids only grow")
+        XCTAssertEqual(Set(ids).count, ids.count, "and never repeat, also after a restart")
+        var st = stat()
+        XCTAssertEqual(stat(dir, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o700)
     }
 }
