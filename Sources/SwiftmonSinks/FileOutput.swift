@@ -5,16 +5,6 @@ import Musl
 #endif
 import SwiftmonCore
 
-/// Why a sink could not write.
-public struct OutputError: Error, CustomStringConvertible {
-    public let path: String
-    public let operation: String
-    public let errno: Int32
-    public var description: String {
-        "\(operation) \(path): \(String(cString: strerror(errno)))"
-    }
-}
-
 /// A buffered byte stream to a file or standard output. Files are created with
 /// mode 0600 (events hold command lines and paths: not for every local user)
 /// and appended to, never truncated.
@@ -28,15 +18,14 @@ public final class FileOutput: @unchecked Sendable {
     /// Opens `path` for appending, creating it 0600. An existing file keeps
     /// its mode unless it is readable by others, which is refused.
     public init(path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
+        let fd = try SinkSystemCalls.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW)
         var st = stat()
         if fstat(fd, &st) == 0, st.st_mode & 0o077 != 0 {
             // An existing file that others may read: tighten it rather than leak.
             if fchmod(fd, st.st_mode & 0o700) != 0 {
                 let e = errno
                 close(fd)
-                throw OutputError(path: path, operation: "chmod 0600", errno: e)
+                throw SinkSystemError(call: "chmod 0600", subject: path, code: e)
             }
         }
         self.fd = fd
@@ -82,17 +71,8 @@ public final class FileOutput: @unchecked Sendable {
     /// bytes are dropped and the error thrown, so the caller counts the loss
     /// instead of the buffer growing without bound.
     public func flush() throws {
-        var offset = 0
+        guard !buffer.isEmpty else { return }
         defer { buffer.removeAll(keepingCapacity: true) }
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OutputError(path: path, operation: "write", errno: errno)
-            }
-            offset += n
-        }
+        try buffer.withUnsafeBytes { try SinkSystemCalls.writeAll(fd, $0, path) }
     }
 }

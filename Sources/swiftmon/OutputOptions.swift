@@ -125,7 +125,7 @@ func ignoreBrokenPipe() {
 extension Error {
     /// True for a write to a pipe whose reader has gone.
     var isBrokenPipe: Bool {
-        if let e = self as? OutputError { return e.errno == EPIPE }
+        if let e = self as? SinkSystemError { return e.code == EPIPE }
         return "\(self)".contains("Broken pipe")
     }
 }
