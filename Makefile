@@ -14,15 +14,24 @@ CONFIG ?= release
 SWIFT_FLAGS := -c $(CONFIG)
 BINARY := .build/$(CONFIG)/swiftmon
 APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
+# The syslog tests start a real rsyslog collector (TCP, unix socket, RELP).
+TEST_APT_PACKAGES := rsyslog rsyslog-relp
 PIP_PACKAGES := dissect.etl
 
-.PHONY: all deps bpf build run test bench fuzz clean
+.PHONY: all deps test-deps apt-install bpf build run test bench fuzz clean
 
 all: build
 
-# Debian packages the build and the tests need; installed only when missing.
+# Debian packages the build needs; installed only when missing.
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+	@python3 -c 'import dissect.etl' 2>/dev/null || pip install -q $(PIP_PACKAGES)
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -57,8 +66,7 @@ run: build
 	$(BINARY) run $(ARGS)
 
 # Unit tests and the end-to-end tests, which start the real sensor as root.
-test: bpf
-	@command -v python3 >/dev/null && { python3 -c 'import dissect.etl' 2>/dev/null || pip install -q $(PIP_PACKAGES); } || true
+test: test-deps bpf
 	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --product swiftmon
 	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing $(TEST_ARGS)
