@@ -27,10 +27,11 @@ public struct EventTime: Sendable, Hashable, Comparable {
     public var iso8601Nanoseconds: String { format(fractionDigits: 9, separator: UInt8(ascii: "T"), zulu: true) }
 
     func format(fractionDigits: Int, separator: UInt8, zulu: Bool) -> String {
-        var seconds = time_t(nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000)
-        let fraction = nanoseconds - Int64(seconds) * 1_000_000_000
-        var tm = tm()
-        gmtime_r(&seconds, &tm)
+        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+        let fraction = nanoseconds - seconds * 1_000_000_000
+        let (days, secondOfDay) = (seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400,
+                                   ((seconds % 86_400) + 86_400) % 86_400)
+        let date = EventTime.civilDate(daysSinceEpoch: days)
         // Written in place: this runs once per event, so no temporary arrays.
         return String(unsafeUninitializedCapacity: 32) { out in
             var n = 0
@@ -43,12 +44,12 @@ public struct EventTime: Sendable, Hashable, Comparable {
                 n += width
             }
             func byte(_ b: UInt8) { out[n] = b; n += 1 }
-            put(Int(tm.tm_year) + 1900, 4); byte(0x2D)
-            put(Int(tm.tm_mon) + 1, 2); byte(0x2D)
-            put(Int(tm.tm_mday), 2); byte(separator)
-            put(Int(tm.tm_hour), 2); byte(0x3A)
-            put(Int(tm.tm_min), 2); byte(0x3A)
-            put(Int(tm.tm_sec), 2); byte(0x2E)
+            put(Int(date.year), 4); byte(0x2D)
+            put(Int(date.month), 2); byte(0x2D)
+            put(Int(date.day), 2); byte(separator)
+            put(Int(secondOfDay / 3600), 2); byte(0x3A)
+            put(Int(secondOfDay / 60 % 60), 2); byte(0x3A)
+            put(Int(secondOfDay % 60), 2); byte(0x2E)
             var f = Int(fraction)
             for _ in 0..<(9 - fractionDigits) { f /= 10 }
             put(f, fractionDigits)
@@ -56,5 +57,19 @@ public struct EventTime: Sendable, Hashable, Comparable {
             return n
         }
     }
-}
 
+    /// The proleptic Gregorian date of a day count since 1970-01-01: plain
+    /// arithmetic (the "days from civil" inverse), no time-zone machinery on
+    /// the per-event path.
+    static func civilDate(daysSinceEpoch: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = daysSinceEpoch + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

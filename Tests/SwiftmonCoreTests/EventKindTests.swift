@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import SwiftmonCore
 
@@ -39,6 +40,20 @@ final class EventKindTests: XCTestCase {
         XCTAssertEqual(e.values.filter { $0 == "-" }.count, e.kind.fields.count - 1)
         XCTAssertNil(e["NoSuchField"])
         XCTAssertEqual(e.time.iso8601Nanoseconds, "2023-11-14T22:13:20.123456789Z")
+    }
+
+    func testCivilDatesAgreeWithTheCLibrary() {
+        var t: Int64 = -2_000_000_000
+        while t < 8_000_000_000 {
+            var seconds = time_t(t)
+            var tm = tm()
+            gmtime_r(&seconds, &tm)
+            let expected = String(format: "%04d-%02d-%02d %02d:%02d:%02d.000", tm.tm_year + 1900, tm.tm_mon + 1,
+                                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec)
+            XCTAssertEqual(EventTime(nanosecondsSinceEpoch: t * 1_000_000_000).sysmonText, expected)
+            t += 7_777_777  // about 90 days, landing on every kind of day over 300 years
+        }
+        XCTAssertEqual(EventTime(nanosecondsSinceEpoch: 951_782_400_000_000_000).sysmonText, "2000-02-29 00:00:00.000")
     }
 
     func testTimesBeforeTheEpochFormat() {
