@@ -37,9 +37,10 @@ wait_for() { # file pattern
 # run_monitor NAME: starts the monitor, sets MON_PID
 run_monitor() {
   case "$1" in
-    swiftmon)
-      rm -f "$WORK/events.jsonl"
-      "$SWIFTMON" run --format json --output "$WORK/events.jsonl" --stats 2>"$WORK/swiftmon.err" &
+    swiftmon|swiftmon+store)
+      rm -f "$WORK/events.jsonl" "$WORK/store.db"*
+      store=(); [ "$1" = swiftmon+store ] && store=(--store "$WORK/store.db")
+      "$SWIFTMON" run --format json --output "$WORK/events.jsonl" "${store[@]}" --stats 2>"$WORK/swiftmon.err" &
       MON_PID=$!
       wait_for "$WORK/events.jsonl" '"EventID":4' ;;
     forkstat)
@@ -66,11 +67,11 @@ stop_monitor() {
 [ "$(id -u)" = 0 ] || { echo "bench needs root" >&2; exit 1; }
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 install_peers
-MONITORS="swiftmon"
+MONITORS="swiftmon swiftmon+store"
 for p in $PEERS; do need "$p" || [ "$p" = auditd -a -x /sbin/auditd ] && MONITORS="$MONITORS $p"; done
 
 echo "exec storm: $EXECS fork+exec of /bin/true, $ROUNDS rounds, monitors: $MONITORS"
-printf '%-9s %5s %9s %9s %9s %12s %s\n' monitor round base_s with_s slowdown cpu_us/event notes
+printf '%-15s %5s %9s %9s %9s %12s %s\n' monitor round base_s with_s slowdown cpu_us/event notes
 for round in $(seq "$ROUNDS"); do
   for mon in $MONITORS; do
     base=$(storm "base-$round")
@@ -83,16 +84,20 @@ for round in $(seq "$ROUNDS"); do
     cpu_us=$(echo "($c1 - $c0) * 1000000 / $TICK" | bc -l)
     notes=""
     events=$((EXECS * 2))  # one start and one exit per exec
-    if [ "$mon" = swiftmon ]; then
+    if [ "$mon" = swiftmon ] || [ "$mon" = swiftmon+store ]; then
       delivered=$(grep -c "\"EventID\":1,.*bench-$mon-$round-" "$WORK/events.jsonl" || true)
       drops=$(grep '"EventID":255' "$WORK/events.jsonl" | sed -E 's/.*"Description":"([0-9]+) events lost.*/\1/' | paste -sd+ | bc 2>/dev/null || echo 0)
       notes="delivered $delivered/$EXECS ProcessCreate, drops ${drops:-0}"
+      if [ "$mon" = swiftmon+store ]; then
+        stored=$("$SWIFTMON" query --store "$WORK/store.db" --event 1 --contains "bench-$mon-$round-" --limit 0 --format json | wc -l)
+        notes="$notes, stored $stored"
+      fi
     elif [ "$mon" = auditd ]; then
       events=$EXECS; notes="auditd: execve rule, CPU of auditd only (kauditd excluded)"
     elif [ "$mon" = bpftrace ]; then
       events=$EXECS; notes="bpftrace prints pid+filename per exec"
     fi
-    printf '%-9s %5s %9.2f %9.2f %8.1f%% %12.1f %s\n' "$mon" "$round" "$base" "$with" \
+    printf '%-15s %5s %9.2f %9.2f %8.1f%% %12.1f %s\n' "$mon" "$round" "$base" "$with" \
       "$(echo "($with - $base) * 100 / $base" | bc -l)" "$(echo "$cpu_us / $events" | bc -l)" "$notes"
   done
 done
