@@ -44,7 +44,8 @@ public struct SensorStatistics: Sendable {
         lines.append("  events lost:          \(lost)" + (lost > 0 ? " (\(LossCounters.describe(losses)))" : ""))
         lines.append("  CPU time:             \(cpuMicroseconds / 1000) ms over \(String(format1: wallSeconds)) s")
         if let t = tally, t.delivered > 0 {
-            lines.append("  CPU per event:        \(String(format1: Double(cpuMicroseconds) / Double(max(1, records)))) µs per kernel record")
+            // Start-up (loading, the /proc scan) is included: a short run overstates it.
+            lines.append("  CPU per event:        \(String(format1: Double(cpuMicroseconds) / Double(t.delivered))) µs per delivered event, \(String(format1: Double(cpuMicroseconds) / Double(max(1, records)))) µs per kernel record")
         }
         return lines.joined(separator: "\n") + "\n"
     }
