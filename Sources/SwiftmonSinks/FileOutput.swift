@@ -20,8 +20,9 @@ public final class FileOutput: @unchecked Sendable {
     public init(path: String) throws {
         let fd = try SinkSystemCalls.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW)
         var st = stat()
-        if fstat(fd, &st) == 0, st.st_mode & 0o077 != 0 {
-            // An existing file that others may read: tighten it rather than leak.
+        if fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o077 != 0 {
+            // An existing regular file that others may read: tighten it rather
+            // than leak. Devices and pipes (/dev/null, a FIFO) are left alone.
             if fchmod(fd, st.st_mode & 0o700) != 0 {
                 let e = errno
                 close(fd)

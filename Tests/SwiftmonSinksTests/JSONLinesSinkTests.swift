@@ -64,6 +64,17 @@ final class JSONLinesSinkTests: XCTestCase {
         XCTAssertEqual(st.st_mode & 0o777, 0o600)
     }
 
+    func testDevicesKeepTheirMode() throws {
+        var before = stat()
+        XCTAssertEqual(stat("/dev/null", &before), 0)
+        let out = try FileOutput(path: "/dev/null")
+        try out.write("discarded\n")
+        try out.flush()
+        var after = stat()
+        XCTAssertEqual(stat("/dev/null", &after), 0)
+        XCTAssertEqual(after.st_mode, before.st_mode, "/dev/null must stay writable for everyone")
+    }
+
     func testUnwritableOutputIsAClearError() {
         XCTAssertThrowsError(try FileOutput(path: "/nonexistent-dir/x.jsonl")) { error in
             XCTAssertTrue("\(error)".contains("/nonexistent-dir/x.jsonl"))
