@@ -27,6 +27,8 @@ public struct SensorStatistics: Sendable {
     public var cpuMicroseconds: Int64 = 0
     public var wallSeconds: Double = 0
     public var attachedPrograms: [String] = []
+    /// Optional probes that could not load or attach, with the reason.
+    public var skippedPrograms: [String] = []
 
     public var report: String {
         var lines: [String] = []
@@ -126,9 +128,13 @@ public final class SensorSession {
         // After attach, so that no process falls between the scan and the hooks.
         let seeded = builder.seed(with: ProcScanner(host: host, users: users))
         self.builder = builder
-        handler.builder = builder
+        handler.builder = SensorEventBuilder(processes: builder)
+        statistics.skippedPrograms = sensor.skippedPrograms.map { "\($0.name) (\($0.reason))" }
         if options.verbose {
             fputs("swiftmon: attached \(sensor.attachedPrograms.joined(separator: ", ")); \(seeded) running processes in the cache\n", stderr)
+            for skipped in statistics.skippedPrograms {
+                fputs("swiftmon: optional probe skipped: \(skipped)\n", stderr)
+            }
         }
     }
 
@@ -268,6 +274,7 @@ public final class SensorSession {
         e["Version"] = options.version
         e["SchemaVersion"] = "4.90"
         e["Sources"] = "ebpf(" + statistics.attachedPrograms.joined(separator: ",") + ")"
+            + (statistics.skippedPrograms.isEmpty ? "" : " skipped(" + statistics.skippedPrograms.joined(separator: ",") + ")")
         return e
     }
 
@@ -295,7 +302,7 @@ public enum ErrorEventID {
 
 /// Collects the events of one ring-buffer drain.
 final class BatchingHandler: RecordHandler {
-    var builder: ProcessEventBuilder?
+    var builder: SensorEventBuilder?
     var batch: [Event] = []
     var records: UInt64 = 0
     var malformed: UInt64 = 0
