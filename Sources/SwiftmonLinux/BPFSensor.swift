@@ -134,13 +134,34 @@ final class BPFSensor {
         }
     }
 
-    /// Attaches every loaded program at the hook its section names.
+    /// The syscalls each sys_exit handler serves: its slots in the
+    /// dispatcher's table (syscalls.bpf.c). -1 marks a syscall this
+    /// architecture does not have.
+    static let syscallHandlers: [String: [Int32]] = [
+        "file_sys_exit": [SM_NR_open, SM_NR_creat, SM_NR_openat, SM_NR_openat2, SM_NR_unlink, SM_NR_unlinkat,
+                          SM_NR_rename, SM_NR_renameat, SM_NR_renameat2, SM_NR_mknod, SM_NR_mknodat, SM_NR_link,
+                          SM_NR_linkat],
+        "network_sys_exit": [SM_NR_accept, SM_NR_accept4, SM_NR_sendto, SM_NR_sendmsg],
+        "module_sys_exit": [SM_NR_init_module, SM_NR_finit_module],
+        "access_sys_exit": [SM_NR_ptrace, SM_NR_process_vm_readv, SM_NR_process_vm_writev],
+        "bpf_sys_exit": [SM_NR_bpf],
+        "image_sys_exit": [SM_NR_mmap, SM_NR_mprotect],
+    ]
+
+    /// Attaches every loaded program at the hook its section names; the
+    /// syscall handlers (section "raw_tp", no hook of their own) go into the
+    /// dispatcher's table instead.
     func attach() throws {
+        var handlers: [(name: String, program: OpaquePointer)] = []
         var program = bpf_object__next_program(object, nil)
         while let p = program {
             program = bpf_object__next_program(object, p)
             guard bpf_program__autoload(p) else { continue }
             let name = String(cString: bpf_program__name(p))
+            if String(cString: bpf_program__section_name(p)) == "raw_tp" {
+                handlers.append((name, p))
+                continue
+            }
             guard let link = bpf_program__attach(p) else {
                 let code = errno
                 if BPFSensor.isRequired(name) { throw failure(.attach, name, code) }
@@ -149,6 +170,28 @@ final class BPFSensor {
             }
             links.append(link)
             attachedPrograms.append(name)
+        }
+        guard attachedPrograms.contains("sys_exit_dispatch") else {
+            for handler in handlers { skippedPrograms.append((handler.name, "no sys_exit dispatcher")) }
+            return
+        }
+        guard let table = bpf_object__find_map_by_name(object, "sys_exit_handlers") else {
+            throw SensorError(stage: .attach, probe: "sys_exit_handlers", message: "map not found", libbpfLog: [])
+        }
+        for handler in handlers {
+            var fd = bpf_program__fd(handler.program)
+            var failed: Int32 = 0
+            for number in BPFSensor.syscallHandlers[handler.name] ?? [] where number >= 0 {
+                var key = UInt32(number)
+                let rc = bpf_map__update_elem(table, &key, 4, &fd, 4, 0)
+                if rc != 0 { failed = -rc }
+            }
+            if BPFSensor.syscallHandlers[handler.name] == nil { failed = ENOENT }
+            if failed != 0 {
+                skippedPrograms.append((handler.name, "attach: " + String(cString: strerror(failed))))
+            } else {
+                attachedPrograms.append(handler.name)
+            }
         }
     }
 

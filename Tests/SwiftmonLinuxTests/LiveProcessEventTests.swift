@@ -264,7 +264,7 @@ final class LiveProcessEventTests: XCTestCase {
         // bpftool shows names cut to 15 characters on some kernels.
         let full = ["sched_process_exec", "sched_process_fork", "sched_process_exit", "file_sys_exit",
                     "network_sys_exit", "module_sys_exit", "access_sys_exit", "bpf_sys_exit", "image_sys_exit",
-                    "inet_sock_set_state"]
+                    "inet_sock_set_state", "sys_exit_dispatch"]
         let names = Set(full + full.map { String($0.prefix(15)) })
         return Set(programs.filter { names.contains(($0["name"] as? String) ?? "") }.compactMap { $0["id"] as? Int })
     }

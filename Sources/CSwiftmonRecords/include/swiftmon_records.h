@@ -27,6 +27,69 @@
 // The same for path records (up to two directories and two names).
 #define SM_PATH_DATA_SIZE 32768
 
+// The syscall numbers the syscall-level probes handle, for x86-64 and arm64;
+// -1 for calls an architecture does not have (arm64 has only the *at forms).
+// Shared: the BPF side dispatches on them, user space fills the dispatch
+// table (sys_exit_handlers) with them.
+#if defined(__TARGET_ARCH_x86) || (!defined(__bpf__) && defined(__x86_64__))
+#define SM_NR_open 2
+#define SM_NR_creat 85
+#define SM_NR_openat 257
+#define SM_NR_openat2 437
+#define SM_NR_unlink 87
+#define SM_NR_unlinkat 263
+#define SM_NR_rename 82
+#define SM_NR_renameat 264
+#define SM_NR_renameat2 316
+#define SM_NR_mknod 133
+#define SM_NR_mknodat 259
+#define SM_NR_link 86
+#define SM_NR_linkat 265
+#define SM_NR_init_module 175
+#define SM_NR_finit_module 313
+#define SM_NR_ptrace 101
+#define SM_NR_process_vm_readv 310
+#define SM_NR_process_vm_writev 311
+#define SM_NR_bpf 321
+#define SM_NR_mmap 9
+#define SM_NR_mprotect 10
+#define SM_NR_accept 43
+#define SM_NR_accept4 288
+#define SM_NR_sendto 44
+#define SM_NR_sendmsg 46
+#elif defined(__TARGET_ARCH_arm64) || (!defined(__bpf__) && defined(__aarch64__))
+#define SM_NR_open -1
+#define SM_NR_creat -1
+#define SM_NR_openat 56
+#define SM_NR_openat2 437
+#define SM_NR_unlink -1
+#define SM_NR_unlinkat 35
+#define SM_NR_rename -1
+#define SM_NR_renameat 38
+#define SM_NR_renameat2 276
+#define SM_NR_mknod -1
+#define SM_NR_mknodat 33
+#define SM_NR_link -1
+#define SM_NR_linkat 37
+#define SM_NR_init_module 105
+#define SM_NR_finit_module 273
+#define SM_NR_ptrace 117
+#define SM_NR_process_vm_readv 270
+#define SM_NR_process_vm_writev 271
+#define SM_NR_bpf 280
+#define SM_NR_mmap 222
+#define SM_NR_mprotect 226
+#define SM_NR_accept 202
+#define SM_NR_accept4 242
+#define SM_NR_sendto 206
+#define SM_NR_sendmsg 211
+#else
+#error "swiftmon's syscall probes know x86-64 and arm64 only"
+#endif
+
+// Slots of the dispatch table: every syscall number above is below this.
+#define SM_SYSCALL_SLOTS 512
+
 enum sm_record_kind {
     SM_RECORD_EXEC = 1,        // struct sm_exec_record: a process image was replaced (execve)
     SM_RECORD_FORK = 2,        // struct sm_fork_record: a process or a thread was created

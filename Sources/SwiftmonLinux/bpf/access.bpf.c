@@ -9,7 +9,7 @@
 #define SM_PTRACE_ATTACH 16
 #define SM_PTRACE_SEIZE 0x4206
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(access_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);

@@ -10,7 +10,7 @@
 #define SM_BPF_RAW_TRACEPOINT_OPEN 17
 #define SM_BPF_LINK_CREATE 28
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(bpf_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);

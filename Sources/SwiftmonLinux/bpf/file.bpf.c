@@ -68,7 +68,7 @@ static __always_inline int file_two_named(struct task_struct *task, __u32 op, lo
     return 0;
 }
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);

@@ -37,7 +37,7 @@ static __always_inline int image_mapped(struct task_struct *task, struct file *f
     return 0;
 }
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(image_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);

@@ -6,7 +6,7 @@
 // finit_module names its file by descriptor, still open at exit.
 #include "sensor.bpf.h"
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(module_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);

@@ -208,7 +208,7 @@ static __always_inline int net_sent(struct task_struct *task, long fd, const voi
     return 0;
 }
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(network_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);

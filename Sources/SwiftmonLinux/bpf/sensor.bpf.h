@@ -151,62 +151,12 @@ static __always_inline bool sm_is_self(void)
     return sm_self_tgid != 0 && (bpf_get_current_pid_tgid() >> 32) == sm_self_tgid;
 }
 
-// The syscall numbers the syscall-level probes look for. x86-64 and arm64;
-// -1 for calls an architecture does not have (arm64 has only the *at forms).
+// Where an architecture keeps the syscall number and the sixth argument in
+// the saved registers (the syscall numbers are in swiftmon_records.h).
 #if defined(__TARGET_ARCH_x86)
-#define SM_NR_open 2
-#define SM_NR_creat 85
-#define SM_NR_openat 257
-#define SM_NR_openat2 437
-#define SM_NR_unlink 87
-#define SM_NR_unlinkat 263
-#define SM_NR_rename 82
-#define SM_NR_renameat 264
-#define SM_NR_renameat2 316
-#define SM_NR_mknod 133
-#define SM_NR_mknodat 259
-#define SM_NR_link 86
-#define SM_NR_linkat 265
-#define SM_NR_init_module 175
-#define SM_NR_finit_module 313
-#define SM_NR_ptrace 101
-#define SM_NR_process_vm_readv 310
-#define SM_NR_process_vm_writev 311
-#define SM_NR_bpf 321
-#define SM_NR_mmap 9
-#define SM_NR_mprotect 10
-#define SM_NR_accept 43
-#define SM_NR_accept4 288
-#define SM_NR_sendto 44
-#define SM_NR_sendmsg 46
 #define SM_SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
 #define SM_ARG6(regs) BPF_CORE_READ(regs, r9)
 #elif defined(__TARGET_ARCH_arm64)
-#define SM_NR_open -1
-#define SM_NR_creat -1
-#define SM_NR_openat 56
-#define SM_NR_openat2 437
-#define SM_NR_unlink -1
-#define SM_NR_unlinkat 35
-#define SM_NR_rename -1
-#define SM_NR_renameat 38
-#define SM_NR_renameat2 276
-#define SM_NR_mknod -1
-#define SM_NR_mknodat 33
-#define SM_NR_link -1
-#define SM_NR_linkat 37
-#define SM_NR_init_module 105
-#define SM_NR_finit_module 273
-#define SM_NR_ptrace 117
-#define SM_NR_process_vm_readv 270
-#define SM_NR_process_vm_writev 271
-#define SM_NR_bpf 280
-#define SM_NR_mmap 222
-#define SM_NR_mprotect 226
-#define SM_NR_accept 202
-#define SM_NR_accept4 242
-#define SM_NR_sendto 206
-#define SM_NR_sendmsg 211
 #define SM_SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #define SM_ARG6(regs) BPF_CORE_READ(regs, regs[5])
 #else
