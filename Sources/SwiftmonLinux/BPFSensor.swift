@@ -42,13 +42,34 @@ final class BPFSensor {
     private let ringBufferBytes: Int
 
     /// Opens and configures the embedded object; nothing is in the kernel yet.
-    init(objectBytes bytes: [UInt8], ringBufferBytes: Int) throws {
+    init(objectBytes bytes: [UInt8], ringBufferBytes: Int, disabledPrograms: [String] = []) throws {
         LibbpfLog.install()
         objectBytes = .allocate(byteCount: bytes.count, alignment: 8)
         objectBytes.copyBytes(from: bytes)
         possibleCPUs = Int(libbpf_num_possible_cpus())
         self.ringBufferBytes = ringBufferBytes
         try open()
+        for name in disabledPrograms {
+            guard let program = bpf_object__find_program_by_name(object, name) else {
+                throw SensorError(stage: .configure, probe: name, message: "no such probe (probes: \(programNames.joined(separator: ", ")))", libbpfLog: [])
+            }
+            guard !BPFSensor.isRequired(name) else {
+                throw SensorError(stage: .configure, probe: name, message: "a required probe cannot be disabled", libbpfLog: [])
+            }
+            skippedPrograms.append((name, "disabled"))
+            bpf_program__set_autoload(program, false)
+        }
+    }
+
+    /// Every program in the object, by name.
+    var programNames: [String] {
+        var names: [String] = []
+        var program = bpf_object__next_program(object, nil)
+        while let p = program {
+            names.append(String(cString: bpf_program__name(p)))
+            program = bpf_object__next_program(object, p)
+        }
+        return names
     }
 
     /// Open and configure stages; programs skipped so far are not loaded again.

@@ -27,7 +27,12 @@ final class SensorEventBuilder {
 
     func events(for record: KernelRecord, into out: inout [Event]) {
         switch record {
-        case .exec, .fork, .exit: processes.events(for: record, into: &out)
+        case .exec:
+            processes.events(for: record, into: &out)
+            // The kernel maps the new executable itself during exec, not
+            // through mmap(): its ImageLoad comes from the exec record.
+            if let create = out.last, create.kind == .processCreate { out.append(images.imageLoad(executableOf: create)) }
+        case .fork, .exit: processes.events(for: record, into: &out)
         case .path(let r):
             switch UInt32(r.raw.header.kind) {
             case SM_RECORD_FILE.rawValue: files.events(for: r, into: &out)

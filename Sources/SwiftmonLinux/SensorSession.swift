@@ -13,6 +13,8 @@ public struct SensorOptions: Sendable {
     /// Seconds between status lines on stderr; 0 for none.
     public var statusInterval: Int = 5
     public var verbose = false
+    /// Optional probes not to load (program names, e.g. image_sys_exit).
+    public var disabledProbes: [String] = []
     public var version = "0.1.0"
 
     public init() {}
@@ -116,7 +118,8 @@ public final class SensorSession {
             throw SensorError(stage: .open, probe: nil, message: "the embedded BPF object is corrupt", libbpfLog: [])
         }
         LibbpfLog.verbose = options.verbose
-        let sensor = try BPFSensor(objectBytes: objectBytes, ringBufferBytes: options.ringBufferBytes)
+        let sensor = try BPFSensor(objectBytes: objectBytes, ringBufferBytes: options.ringBufferBytes,
+                                   disabledPrograms: options.disabledProbes)
         try sensor.load()
         try sensor.attach()
         self.sensor = sensor

@@ -43,6 +43,9 @@ extension Swiftmon {
         @Flag(name: [.short, .long], help: "Say which probes were attached and what libbpf reports.")
         var verbose = false
 
+        @Option(name: .customLong("disable-probe"), help: ArgumentHelp("Do not load this optional probe (repeatable): file_sys_exit, network_sys_exit, inet_sock_set_state, module_sys_exit, access_sys_exit, bpf_sys_exit, image_sys_exit, or sys_exit_dispatch for every syscall-level one. Event 4 lists it as skipped.", valueName: "probe"))
+        var disabledProbes: [String] = []
+
         func validate() throws {
             guard bufferSize > 0, bufferSize <= 1024, bufferSize & (bufferSize - 1) == 0 else {
                 throw ValidationError("--buffer-size must be a power of two between 1 and 1024 MiB, not \(bufferSize)")
@@ -73,6 +76,7 @@ extension Swiftmon {
             options.hashAlgorithms = hash ?? configuration.ruleSet.hashAlgorithms.joined(separator: ",")
             options.statusInterval = statusInterval
             options.verbose = verbose
+            options.disabledProbes = disabledProbes
             options.version = Swiftmon.version
 
             var sinks: [EventSink] = []

@@ -167,6 +167,70 @@ final class LiveSystemEventTests: XCTestCase {
         XCTAssertTrue(mine.contains { (($0["ImageLoaded"] as? String) ?? "").contains("libc.so") }, "\(mine.map { $0["ImageLoaded"] ?? "" })")
     }
 
+    func testMprotectMakingAFileMappingExecutableAndTheExecutableItselfAreImageLoads() throws {
+        try LiveSensor.requireLiveSensor()
+        let helper = try XCTUnwrap(LiveSensor.helper)
+        let dir = try makeTestDirectory("mprotect")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("code.bin")
+        try Data(repeating: 0xC3, count: 4096).write(to: file)
+        let sensor = try LiveSensor.loggingEverything()
+        let run = try runCapturing(helper.path, ["mprotect-exec", file.path])
+        XCTAssertEqual(run.status, 0)
+        try sensor.waitFor(timeout: 20) { !$0.with(id: 7, "ImageLoaded", equalTo: file.path).isEmpty }
+        let events = sensor.stop()
+        let loads = events.with(id: 7, "ImageLoaded", equalTo: file.path)
+        XCTAssertEqual(loads.count, 1)
+        XCTAssertEqual(loads.first?["ProcessId"] as? String, String(run.pid))
+        XCTAssertEqual(loads.first?["ProcessGuid"] as? String, events.processGuid(of: run.pid))
+        let executable = events.with(id: 7, "ProcessId", equalTo: String(run.pid))
+            .filter { ($0["ImageLoaded"] as? String) == helper.resolvingSymlinksInPath().path }
+        XCTAssertEqual(executable.count, 1, "the executable, mapped by exec")
+    }
+
+    func testADisabledProbeIsReportedAndTheOthersKeepWorking() throws {
+        try LiveSensor.requireLiveSensor()
+        let helper = try XCTUnwrap(LiveSensor.helper)
+        let dir = try makeTestDirectory("disabled")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let library = dir.appendingPathComponent("libdisabled.so")
+        let source = try XCTUnwrap(["/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6",
+                                    "/lib/aarch64-linux-gnu/libm.so.6", "/usr/lib/aarch64-linux-gnu/libm.so.6"]
+            .first { FileManager.default.fileExists(atPath: $0) })
+        try FileManager.default.copyItem(atPath: source, toPath: library.path)
+        let sensor = try LiveSensor(arguments: ["--config", LiveEventConfig.everything.path,
+                                                "--disable-probe", "image_sys_exit", "-v"])
+        let run = try runCapturing(helper.path, ["dlopen", library.path])
+        XCTAssertEqual(run.status, 0)
+        let marker = dir.appendingPathComponent("after").path
+        try runToCompletion(helper.path, ["create", marker])
+        try sensor.waitFor(timeout: 20) { !$0.with(id: 11, "TargetFilename", equalTo: marker).isEmpty }
+        let events = sensor.stop()
+        XCTAssertTrue(events.with(id: 7, "ImageLoaded", equalTo: library.path).isEmpty)
+        let started = try XCTUnwrap(events.with(id: 4, "State", equalTo: "Started").first)
+        let sources = try XCTUnwrap(started["Sources"] as? String)
+        XCTAssertTrue(sources.contains("skipped(image_sys_exit (disabled))"), sources)
+        XCTAssertTrue(sources.contains("file_sys_exit"), sources)
+        XCTAssertTrue(sensor.stderrText.contains("optional probe skipped: image_sys_exit (disabled)"), sensor.stderrText)
+    }
+
+    func testDisablingARequiredOrUnknownProbeStopsStartUp() throws {
+        try LiveSensor.requireLiveSensor()
+        for (probe, expected) in [("sched_process_exec", "required"), ("no_such_probe", "no such probe")] {
+            let p = Process()
+            p.executableURL = LiveSensor.binary
+            p.arguments = ["run", "--disable-probe", probe]
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertNotEqual(p.terminationStatus, 0)
+            XCTAssertTrue(text.contains(expected), text)
+        }
+    }
+
     /// A block device this process may open: the first disk (/dev/vda,
     /// /dev/sda, /dev/nvme0n1 …), else another block device (zram, loop) when
     /// the disks are fenced off (a container's device cgroup).

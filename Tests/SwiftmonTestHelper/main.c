@@ -28,6 +28,7 @@
 //                        process_vm_readv; prints "TRACER TARGET"
 //   bpf-load NAME        loads a two-instruction socket filter named NAME
 //   dlopen PATH          dlopen()s PATH
+//   mprotect-exec PATH   maps PATH read-only, then mprotect()s it executable
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 #include <arpa/inet.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -308,6 +310,16 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "ptrace-attach") == 0) return ptrace_attach(atoi(argv[2]));
     if (argc >= 2 && strcmp(argv[1], "pause") == 0) { pause(); return 0; }
     if (argc >= 3 && strcmp(argv[1], "bpf-load") == 0) return bpf_load(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "mprotect-exec") == 0) {
+        int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+        CHECK(p != MAP_FAILED);
+        close(fd);
+        CHECK(mprotect(p, 4096, PROT_READ | PROT_EXEC) == 0);
+        munmap(p, 4096);
+        return 0;
+    }
     if (argc >= 3 && strcmp(argv[1], "dlopen") == 0) {
         void *handle = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
         if (!handle) { fprintf(stderr, "%s\n", dlerror()); return 3; }
