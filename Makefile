@@ -67,6 +67,7 @@ test: bpf
 bench: build
 	swift build $(SWIFT_FLAGS) --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-events.sh $(BENCH_EVENTS_ARGS)
 
 clean:
 	rm -rf $(BUILD) .build Sources/SwiftmonLinux/Generated

@@ -29,6 +29,8 @@
 //   bpf-load NAME        loads a two-instruction socket filter named NAME
 //   dlopen PATH          dlopen()s PATH
 //   mprotect-exec PATH   maps PATH read-only, then mprotect()s it executable
+//   file-storm N DIR MARKER   create+write+close+unlink DIR/MARKER-i, N times
+//   connect-storm N      N loopback TCP connections (connect, accept, close)
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -285,6 +287,42 @@ static int bpf_load(const char *name) {
     return 0;
 }
 
+static int file_storm(int n, const char *dir, const char *marker) {
+    char path[4096];
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s-%d", dir, marker, i);
+        int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        CHECK(write(fd, "x", 1) == 1);
+        close(fd);
+        CHECK(unlink(path) == 0);
+    }
+    return 0;
+}
+
+static int connect_storm(int n) {
+    int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(server >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof address;
+    CHECK(bind(server, (struct sockaddr *)&address, length) == 0);
+    CHECK(listen(server, 128) == 0);
+    CHECK(getsockname(server, (struct sockaddr *)&address, &length) == 0);
+    for (int i = 0; i < n; i++) {
+        int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(client >= 0);
+        CHECK(connect(client, (struct sockaddr *)&address, length) == 0);
+        int accepted = accept(server, NULL, NULL);
+        CHECK(accepted >= 0);
+        // The client closes last-but-one so its port lingers in TIME_WAIT on
+        // the server side, not exhausting the client's ephemeral range.
+        close(accepted);
+        close(client);
+    }
+    close(server);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "files") == 0) return files(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "create") == 0) {
@@ -310,6 +348,8 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "ptrace-attach") == 0) return ptrace_attach(atoi(argv[2]));
     if (argc >= 2 && strcmp(argv[1], "pause") == 0) { pause(); return 0; }
     if (argc >= 3 && strcmp(argv[1], "bpf-load") == 0) return bpf_load(argv[2]);
+    if (argc >= 5 && strcmp(argv[1], "file-storm") == 0) return file_storm(atoi(argv[2]), argv[3], argv[4]);
+    if (argc >= 3 && strcmp(argv[1], "connect-storm") == 0) return connect_storm(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "mprotect-exec") == 0) {
         int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
         CHECK(fd >= 0);
