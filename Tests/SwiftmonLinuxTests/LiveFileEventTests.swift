@@ -64,6 +64,28 @@ final class LiveFileEventTests: XCTestCase {
         XCTAssertEqual(lines.filter { $0.contains(#""EventID":23,"#) && $0.contains(#""TargetFilename":"\#(escaped).renamed""#) }.count, 1)
     }
 
+    func testHardLinkAndMknodOfARegularFileAreCreatesAndAFIFOIsNot() throws {
+        try LiveSensor.requireLiveSensor()
+        let helper = try XCTUnwrap(LiveSensor.helper)
+        let dir = try makeTestDirectory("link")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let original = dir.appendingPathComponent("original").path
+        let linked = dir.appendingPathComponent("second name").path
+        let node = dir.appendingPathComponent("node").path
+        let sensor = try LiveSensor.loggingEverything()
+        try runToCompletion(helper.path, ["create", original])
+        let link = try runCapturing(helper.path, ["link", original, linked])
+        let mknod = try runCapturing(helper.path, ["mknod", node])
+        XCTAssertEqual(link.status + mknod.status, 0)
+        try sensor.waitFor(timeout: 20) { !$0.with(id: 11, "TargetFilename", equalTo: node).isEmpty }
+        usleep(200_000)
+        let events = sensor.stop()
+        XCTAssertEqual(events.with(id: 11, "TargetFilename", equalTo: linked).first?["ProcessId"] as? String, String(link.pid))
+        XCTAssertEqual(events.with(id: 11, "TargetFilename", equalTo: node).first?["ProcessId"] as? String, String(mknod.pid))
+        XCTAssertTrue(events.with(id: 11, "TargetFilename", equalTo: node + ".fifo").isEmpty, "a FIFO is not a file")
+        XCTAssertEqual(events.with(id: 11, "TargetFilename", equalTo: original).count, 1)
+    }
+
     func testFieldOrderOfFileEvents() throws {
         try LiveSensor.requireLiveSensor()
         let helper = try XCTUnwrap(LiveSensor.helper)

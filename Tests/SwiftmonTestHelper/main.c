@@ -16,6 +16,8 @@
 //   create PATH          create PATH (O_EXCL), write a line, close
 //   rename OLD NEW       rename(2)
 //   unlink PATH          unlink(2)
+//   link OLD NEW         link(2)
+//   mknod PATH           mknod(2) of a regular file, then of a FIFO (PATH.fifo)
 //   open PATH            open PATH read-only and close it
 //   tcp 4|6              loopback TCP server and client; prints
 //                        "CLIENT_PORT SERVER_PORT"
@@ -334,6 +336,14 @@ int main(int argc, char **argv) {
     }
     if (argc >= 4 && strcmp(argv[1], "rename") == 0) { CHECK(rename(argv[2], argv[3]) == 0); return 0; }
     if (argc >= 3 && strcmp(argv[1], "unlink") == 0) { CHECK(unlink(argv[2]) == 0); return 0; }
+    if (argc >= 4 && strcmp(argv[1], "link") == 0) { CHECK(link(argv[2], argv[3]) == 0); return 0; }
+    if (argc >= 3 && strcmp(argv[1], "mknod") == 0) {
+        char fifo[4096];
+        snprintf(fifo, sizeof fifo, "%s.fifo", argv[2]);
+        CHECK(mknod(argv[2], S_IFREG | 0644, 0) == 0);
+        CHECK(mknod(fifo, S_IFIFO | 0644, 0) == 0);
+        return 0;
+    }
     if (argc >= 3 && strcmp(argv[1], "open") == 0) {
         int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
         CHECK(fd >= 0);
