@@ -60,7 +60,7 @@ start_monitor() { # name kind dir
       fi
       MON_PID=$!; sleep 4 ;;
     fatrace)
-      fatrace -f CD -o "$WORK/peer.out" 2>/dev/null & MON_PID=$!; sleep 1 ;;
+      fatrace -o "$WORK/peer.out" 2>/dev/null & MON_PID=$!; sleep 1 ;;  # every open/write/close it sees
   esac
 }
 
@@ -74,7 +74,7 @@ for round in $(seq "$ROUNDS"); do
     kind=${storm%%:*}; base_dir=${storm#*:}
     dir="$base_dir/swiftmon-bench-files"
     [ "$kind" = files ] && mkdir -p "$dir"
-    label=$kind; [ "$kind" = files ] && label="files($(stat -f -c %T "$base_dir"))"
+    label=$kind; [ "$kind" = files ] && { [ "$(stat -f -c %T "$base_dir")" = tmpfs ] && label="files(tmpfs)" || label="files(disk)"; }
     for mon in swiftmon $PEERS; do
       [ "$mon" = swiftmon ] || need "$mon" || continue
       [ "$mon" = fatrace ] && [ "$kind" != files ] && continue
