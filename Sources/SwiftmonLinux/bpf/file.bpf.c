@@ -12,6 +12,8 @@
 
 // include/linux/fs.h: set on the struct file when this open created the inode.
 #define SM_FMODE_CREATED (1U << 20)
+#define SM_FMODE_READ 0x1
+#define SM_FMODE_WRITE 0x2
 #define SM_AT_REMOVEDIR 0x200
 
 static __always_inline int file_opened(struct task_struct *task, long fd)
@@ -23,6 +25,9 @@ static __always_inline int file_opened(struct task_struct *task, long fd)
     __u32 mode = BPF_CORE_READ(inode, i_mode);
     __u32 op;
     if ((mode & SM_S_IFMT) == SM_S_IFBLK) {
+        // An O_PATH descriptor (neither FMODE_READ nor FMODE_WRITE) cannot touch the data.
+        if (!(BPF_CORE_READ(file, f_mode) & (SM_FMODE_READ | SM_FMODE_WRITE)))
+            return 0;
         op = SM_PATH_OP_BLOCK_OPEN;
     } else if ((mode & SM_S_IFMT) == SM_S_IFREG && (BPF_CORE_READ(file, f_mode) & SM_FMODE_CREATED)) {
         // O_TMPFILE creates an inode without a name: nothing to report.

@@ -96,7 +96,9 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
             .start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime),
             .euid = BPF_CORE_READ(task, cred, euid.val),
         };
-        bpf_map_update_elem(&connecting, &key, &owner, BPF_ANY);
+        // A full map (65,536 connects in flight) loses this one: counted.
+        if (bpf_map_update_elem(&connecting, &key, &owner, BPF_ANY) != 0)
+            sm_count_lost(SM_RECORD_NETWORK);
         return 0;
     }
     if (oldstate != TCP_SYN_SENT)
