@@ -21,6 +21,10 @@ final class ProcessEventBuilder {
 
     func seed(with scanner: ProcScanner) -> Int { scanner.scan(into: &cache) }
 
+    /// For sources other than the kernel records (the netlink fallback).
+    func remember(_ entry: ProcessEntry) { cache.insert(entry) }
+    func forget(pid: UInt32, guid: ProcessGuid) { cache.markExited(pid: pid, guid: guid) }
+
     func events(for record: KernelRecord, into out: inout [Event]) {
         switch record {
         case .exec(let r): out.append(processCreate(r))

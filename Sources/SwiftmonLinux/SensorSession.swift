@@ -15,6 +15,9 @@ public struct SensorOptions: Sendable {
     public var verbose = false
     /// Optional probes not to load (program names, e.g. image_sys_exit).
     public var disabledProbes: [String] = []
+    /// Where events come from: the eBPF sensor, the netlink/fanotify
+    /// fallback, or the sensor with the fallback when it cannot load.
+    public var source: SensorSource = .auto
     public var version = "0.1.0"
 
     public init() {}
@@ -68,6 +71,7 @@ public final class SensorSession {
     public var onStart: ((SensorSession) -> Void)?
 
     private var sensor: BPFSensor?
+    private var fallback: FallbackSources?
     private var builder: ProcessEventBuilder?
     private let host: HostIdentity
     private var statistics = SensorStatistics()
@@ -100,20 +104,34 @@ public final class SensorSession {
 
     /// Checks what a live session needs before anything is loaded, so a
     /// missing requirement stops `swiftmon run` at once with what to do.
-    public static func checkRequirements() -> String? {
+    public static func checkRequirements(source: SensorSource = .ebpf) -> String? {
         if geteuid() != 0 {
             return "swiftmon run needs root: it loads eBPF programs into the kernel. Run it as root (sudo swiftmon run)."
         }
-        if access("/sys/kernel/btf/vmlinux", R_OK) != 0 {
+        if source == .ebpf, access("/sys/kernel/btf/vmlinux", R_OK) != 0 {
             return "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): swiftmon's eBPF sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)."
         }
         return nil
     }
 
-    /// Loads and attaches the sensor. Throws `SensorError` naming the stage.
+    /// Loads and attaches the sensor (or, by choice or when it cannot load
+    /// under `--source auto`, starts the fallback sources). Throws
+    /// `SensorError` naming the stage.
     public func start() throws {
         let hasher = try options.hashAlgorithms.isEmpty
             ? nil : FileHasher(algorithms: FileHasher.parse(options.hashAlgorithms))
+        if options.source == .netlink { return try startFallback(hasher: hasher, reason: "chosen with --source netlink") }
+        do {
+            try startSensor(hasher: hasher)
+        } catch let error as SensorError where options.source == .auto && error.stage != .configure {
+            fputs("swiftmon: the eBPF sensor cannot start (\(error)); using the netlink and fanotify fallback\n", stderr)
+            sensor?.close()
+            sensor = nil
+            try startFallback(hasher: hasher, reason: "eBPF sensor failed: \(error.stage.rawValue)")
+        }
+    }
+
+    private func startSensor(hasher: FileHasher?) throws {
         guard let objectBytes = EmbeddedSensorObject.bytes else {
             throw SensorError(stage: .open, probe: nil, message: "the embedded BPF object is corrupt", libbpfLog: [])
         }
@@ -141,10 +159,23 @@ public final class SensorSession {
         }
     }
 
+    private func startFallback(hasher: FileHasher?, reason: String) throws {
+        let users = UserNames()
+        users.refreshIfChanged()
+        let builder = ProcessEventBuilder(host: host, users: users, hasher: hasher)
+        let fallback = try FallbackSources(processes: builder, reason: reason)
+        let seeded = builder.seed(with: ProcScanner(host: host, users: users))
+        self.builder = builder
+        self.fallback = fallback
+        if options.verbose {
+            fputs("swiftmon: sources: \(fallback.description); \(seeded) running processes in the cache\n", stderr)
+        }
+    }
+
     /// Runs until SIGINT/SIGTERM. Signals are taken through a signalfd, so the
     /// caller must not have installed handlers for them.
     public func run() throws -> SensorStatistics {
-        guard let sensor else { preconditionFailure("start() first") }
+        guard sensor != nil || fallback != nil else { preconditionFailure("start() first") }
         let started = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpuAtStart = Syscalls.processCPUMicroseconds()
         try SensorSession.takeOverSignals()
@@ -155,9 +186,9 @@ public final class SensorSession {
             Syscalls.closeDescriptor(epoll)
             Syscalls.closeDescriptor(timer)
         }
-        let ringFD = try sensor.openRingBuffer(handler)
         enum Token: UInt64 { case ring = 1, signal, timer }
-        try Syscalls.epollAdd(epoll, ringFD, token: Token.ring.rawValue)
+        if let sensor { try Syscalls.epollAdd(epoll, try sensor.openRingBuffer(handler), token: Token.ring.rawValue) }
+        for fd in fallback?.descriptors ?? [] { try Syscalls.epollAdd(epoll, fd, token: Token.ring.rawValue) }
         try Syscalls.epollAdd(epoll, signals, token: Token.signal.rawValue)
         try Syscalls.epollAdd(epoll, timer, token: Token.timer.rawValue)
 
@@ -209,8 +240,9 @@ public final class SensorSession {
         reportLosses()
         pipeline.submit(stateEvent("Stopped"), unfiltered: true)
         pipeline.stop()
-        sensor.close()
+        sensor?.close()
         self.sensor = nil
+        fallback = nil
 
         statistics.tally = pipeline.tally
         statistics.losses = losses.snapshot()
@@ -238,8 +270,8 @@ public final class SensorSession {
     }
 
     private func drainRingBuffer() throws {
-        guard let sensor else { return }
-        try sensor.consume()
+        if let fallback { fallback.drain(into: &handler.batch) }
+        try sensor?.consume()
         if !handler.batch.isEmpty {
             pipeline.submit(handler.batch)
             handler.batch.removeAll(keepingCapacity: true)
@@ -252,8 +284,7 @@ public final class SensorSession {
     /// Reads the kernel's loss counters; any loss since the last report
     /// becomes an event 255 with the counts per kind and cause.
     private func reportLosses() {
-        guard let sensor else { return }
-        for (kind, n) in sensor.lostRecords() {
+        for (kind, n) in sensor?.lostRecords() ?? [:] {
             losses.set(n, cause: .kernelBufferFull, kind: KernelRecord.kindName(kind))
         }
         // Sinks that buffer (store, syslog) drop on their own threads: their
@@ -276,8 +307,12 @@ public final class SensorSession {
         e["State"] = state
         e["Version"] = options.version
         e["SchemaVersion"] = "4.90"
-        e["Sources"] = "ebpf(" + statistics.attachedPrograms.joined(separator: ",") + ")"
-            + (statistics.skippedPrograms.isEmpty ? "" : " skipped(" + statistics.skippedPrograms.joined(separator: ",") + ")")
+        if let fallback {
+            e["Sources"] = fallback.description
+        } else {
+            e["Sources"] = "ebpf(" + statistics.attachedPrograms.joined(separator: ",") + ")"
+                + (statistics.skippedPrograms.isEmpty ? "" : " skipped(" + statistics.skippedPrograms.joined(separator: ",") + ")")
+        }
         return e
     }
 
