@@ -40,6 +40,18 @@ final class LiveFallbackSourceTests: XCTestCase {
         XCTAssertTrue(events.with(id: 200).isEmpty, "thread events need the eBPF sensor")
     }
 
+    func testSourcesListsWhatThisMachineSupports() throws {
+        try LiveSensor.requireLiveSensor()
+        let run = try runCapturing(LiveSensor.binary!.path, ["sources"])
+        XCTAssertEqual(run.status, 0)
+        let lines = run.output.split(separator: "\n").map(String.init)
+        for probe in ["sched_process_exec", "sys_exit_dispatch", "file_sys_exit", "inet_sock_set_state"] {
+            XCTAssertTrue(lines.contains { $0.hasPrefix("yes  ebpf \(probe) ") }, "\(probe) in \(run.output)")
+        }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("yes  netlink proc connector") }, run.output)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("yes  fanotify") && $0.contains(" /") }, run.output)
+    }
+
     func testAnUnknownSourceIsRefused() throws {
         try LiveSensor.requireLiveSensor()
         let p = Process()
