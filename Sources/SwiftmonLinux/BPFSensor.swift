@@ -169,6 +169,36 @@ final class BPFSensor {
         "image_sys_exit": [SM_NR_mmap, SM_NR_mprotect],
     ]
 
+    /// The events each syscall handler produces: a handler whose events the
+    /// configuration cannot log is taken out of the dispatch table (idle),
+    /// so the kernel does no work for them.
+    static let handlerEventIDs: [String: Set<Int>] = [
+        "file_sys_exit": [11, 23, 203, 9, 202], "network_sys_exit": [3], "module_sys_exit": [6],
+        "access_sys_exit": [10], "bpf_sys_exit": [100], "image_sys_exit": [7],
+    ]
+    private var handlerPrograms: [String: OpaquePointer] = [:]
+    /// Handlers out of the dispatch table because nothing they report is logged.
+    private(set) var idleHandlers: Set<String> = []
+
+    /// Puts each attached handler in the dispatch table, or takes it out,
+    /// as the logged event kinds (nil: all) ask.
+    func route(loggedEventIDs: Set<Int>?) {
+        guard let table = bpf_object__find_map_by_name(object, "sys_exit_handlers") else { return }
+        for (name, program) in handlerPrograms {
+            let wanted = loggedEventIDs.map { !$0.isDisjoint(with: BPFSensor.handlerEventIDs[name] ?? []) } ?? true
+            var fd = bpf_program__fd(program)
+            for number in BPFSensor.syscallHandlers[name] ?? [] where number >= 0 {
+                var key = UInt32(number)
+                if wanted {
+                    _ = bpf_map__update_elem(table, &key, 4, &fd, 4, 0)
+                } else {
+                    _ = bpf_map__delete_elem(table, &key, 4, 0)
+                }
+            }
+            if wanted { idleHandlers.remove(name) } else { idleHandlers.insert(name) }
+        }
+    }
+
     /// Attaches every loaded program at the hook its section names; the
     /// syscall handlers (section "raw_tp", no hook of their own) go into the
     /// dispatcher's table instead.
@@ -212,6 +242,7 @@ final class BPFSensor {
                 skippedPrograms.append((handler.name, "attach: " + String(cString: strerror(failed))))
             } else {
                 attachedPrograms.append(handler.name)
+                handlerPrograms[handler.name] = handler.program
             }
         }
     }

@@ -14,6 +14,9 @@ final class SensorEventBuilder {
     let access: ProcessAccessEventBuilder
     let bpf: BPFProgramEventBuilder
     let images: ImageLoadEventBuilder
+    /// Whether an exec also gives the ImageLoad of the executable (off when
+    /// the configuration logs no ImageLoad).
+    var buildsExecutableImageLoads = true
 
     init(processes: ProcessEventBuilder) {
         self.processes = processes
@@ -31,7 +34,9 @@ final class SensorEventBuilder {
             processes.events(for: record, into: &out)
             // The kernel maps the new executable itself during exec, not
             // through mmap(): its ImageLoad comes from the exec record.
-            if let create = out.last, create.kind == .processCreate { out.append(images.imageLoad(executableOf: create)) }
+            if buildsExecutableImageLoads, let create = out.last, create.kind == .processCreate {
+                out.append(images.imageLoad(executableOf: create))
+            }
         case .fork, .exit: processes.events(for: record, into: &out)
         case .path(let r):
             switch UInt32(r.raw.header.kind) {

@@ -15,6 +15,9 @@ public struct SensorOptions: Sendable {
     public var verbose = false
     /// Optional probes not to load (program names, e.g. image_sys_exit).
     public var disabledProbes: [String] = []
+    /// EventIDs the configuration may log (nil: all). Probes whose events
+    /// are all outside it stay attached but idle.
+    public var loggedEventIDs: Set<Int>?
     /// Where events come from: the eBPF sensor, the netlink/fanotify
     /// fallback, or the sensor with the fallback when it cannot load.
     public var source: SensorSource = .auto
@@ -150,6 +153,7 @@ public final class SensorSession {
         let seeded = builder.seed(with: ProcScanner(host: host, users: users))
         self.builder = builder
         handler.builder = SensorEventBuilder(processes: builder)
+        updateLoggedKinds(options.loggedEventIDs)
         statistics.skippedPrograms = sensor.skippedPrograms.map { "\($0.name) (\($0.reason))" }
         if options.verbose {
             fputs("swiftmon: attached \(sensor.attachedPrograms.joined(separator: ", ")); \(seeded) running processes in the cache\n", stderr)
@@ -253,6 +257,18 @@ public final class SensorSession {
         return statistics
     }
 
+    /// Tells the sensor which EventIDs the configuration may log now (nil:
+    /// all), at start and after a reload: the kernel stops building records
+    /// nobody will see, and starts again when a new configuration wants them.
+    public func updateLoggedKinds(_ ids: Set<Int>?) {
+        guard let sensor else { return }
+        sensor.route(loggedEventIDs: ids)
+        handler.builder?.buildsExecutableImageLoads = ids?.contains(EventKind.imageLoad.id) ?? true
+        if options.verbose, !sensor.idleHandlers.isEmpty {
+            fputs("swiftmon: idle (the configuration logs none of their events): \(sensor.idleHandlers.sorted().joined(separator: ", "))\n", stderr)
+        }
+    }
+
     /// Reports a problem as event 255 (and nothing else: the caller prints).
     public func emitError(id: Int, _ description: String) {
         var e = Event(.error, time: .now())
@@ -312,6 +328,7 @@ public final class SensorSession {
         } else {
             e["Sources"] = "ebpf(" + statistics.attachedPrograms.joined(separator: ",") + ")"
                 + (statistics.skippedPrograms.isEmpty ? "" : " skipped(" + statistics.skippedPrograms.joined(separator: ",") + ")")
+                + ((sensor?.idleHandlers.isEmpty ?? true) ? "" : " idle(" + sensor!.idleHandlers.sorted().joined(separator: ",") + ")")
         }
         return e
     }

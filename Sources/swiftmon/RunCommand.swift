@@ -85,6 +85,7 @@ extension Swiftmon {
             options.verbose = verbose
             options.disabledProbes = disabledProbes
             options.source = chosenSource
+            options.loggedEventIDs = Set(configuration.ruleSet.loggedKinds.map(\.id))
             options.version = Swiftmon.version
 
             var sinks: [EventSink] = []
@@ -109,6 +110,7 @@ extension Swiftmon {
                 do {
                     let reloaded = try loader.load()
                     session.emitConfigurationChange(path: reloaded.name, hash: reloaded.hash)
+                    session.updateLoggedKinds(Set(reloaded.ruleSet.loggedKinds.map(\.id)))
                     fputs("swiftmon: configuration \(reloaded.name) reloaded (\(reloaded.hash))\n", stderr)
                     return SysmonFilter(reloaded.ruleSet)
                 } catch {

@@ -214,6 +214,21 @@ final class LiveSystemEventTests: XCTestCase {
         XCTAssertTrue(sensor.stderrText.contains("optional probe skipped: image_sys_exit (disabled)"), sensor.stderrText)
     }
 
+    func testProbesWhoseEventsTheConfigurationCannotLogAreIdle() throws {
+        try LiveSensor.requireLiveSensor()
+        // The embedded default configuration logs no ImageLoad.
+        let sensor = try LiveSensor(arguments: ["-v"])
+        let events = sensor.stop()
+        let sources = try XCTUnwrap(events.with(id: 4, "State", equalTo: "Started").first?["Sources"] as? String)
+        XCTAssertTrue(sources.contains("idle(image_sys_exit)"), sources)
+        XCTAssertTrue(sensor.stderrText.contains("idle (the configuration logs none of their events): image_sys_exit"), sensor.stderrText)
+        // With every kind logged, nothing is idle.
+        let everything = try LiveSensor.loggingEverything()
+        let all = everything.stop()
+        let allSources = try XCTUnwrap(all.with(id: 4, "State", equalTo: "Started").first?["Sources"] as? String)
+        XCTAssertFalse(allSources.contains("idle("), allSources)
+    }
+
     func testDisablingARequiredOrUnknownProbeStopsStartUp() throws {
         try LiveSensor.requireLiveSensor()
         for (probe, expected) in [("sched_process_exec", "required"), ("no_such_probe", "no such probe")] {
