@@ -94,7 +94,7 @@ final class FanotifyFileSource {
         let pid = Int32(bitPattern: load32(base + 20))
         guard mask & FanotifyFileSource.onDirectory == 0, pid != getpid() else { return }
         // One info record: header (type, pad, len), fsid (8), file_handle, name.
-        let info = base + Int(buffer[base + 6]) | Int(buffer[base + 7]) << 8
+        let info = base + (Int(buffer[base + 6]) | Int(buffer[base + 7]) << 8)  // + metadata_len
         guard info + 4 + 8 + 8 <= base + length else { return }
         let infoLength = Int(buffer[info + 2]) | Int(buffer[info + 3]) << 8
         let infoEnd = min(info + infoLength, base + length)
