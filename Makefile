@@ -48,8 +48,8 @@ $(BUILD)/sensor.bpf.o: $(BPF_SOURCES) $(BPF_HEADERS) $(BUILD)/vmlinux.h
 	$(BPF_CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) \
 	  -Wall -Wno-default-const-init-var-unsafe \
 	  -I$(BUILD) -I$(BPF_DIR) -ISources/CSwiftmonRecords/include \
-	  -c $(BPF_DIR)/process.bpf.c -o $(BUILD)/process.bpf.o
-	$(BPF_OBJCOPY) --strip-debug $(BUILD)/process.bpf.o $@
+	  -c $(BPF_DIR)/sensor.bpf.c -o $(BUILD)/sensor.unstripped.o
+	$(BPF_OBJCOPY) --strip-debug $(BUILD)/sensor.unstripped.o $@
 
 # The object embedded in the binary, so that the installed swiftmon is one file.
 $(GENERATED): $(BUILD)/sensor.bpf.o
@@ -76,6 +76,7 @@ test: test-deps bpf
 bench: build
 	swift build $(SWIFT_FLAGS) --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-events.sh $(BENCH_EVENTS_ARGS)
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules

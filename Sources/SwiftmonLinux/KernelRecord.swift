@@ -6,6 +6,11 @@ enum KernelRecord {
     case exec(ExecRecord)
     case fork(ForkRecord)
     case exit(ExitRecord)
+    /// File, module and image records: one layout, told apart by kind and op.
+    case path(PathRecord)
+    case network(sm_network_record)
+    case access(sm_access_record)
+    case bpf(sm_bpf_record)
 
     /// Decodes one record; nil when it is too short for what its header claims
     /// or of a kind this build does not know (counted by the caller).
@@ -33,6 +38,18 @@ enum KernelRecord {
         case SM_RECORD_EXIT.rawValue:
             guard bytes.count >= MemoryLayout<sm_exit_record>.size else { return nil }
             self = .exit(ExitRecord(raw: base.loadUnaligned(as: sm_exit_record.self)))
+        case SM_RECORD_FILE.rawValue, SM_RECORD_MODULE.rawValue, SM_RECORD_IMAGE.rawValue:
+            guard let r = PathRecord(bytes, base: base) else { return nil }
+            self = .path(r)
+        case SM_RECORD_NETWORK.rawValue:
+            guard bytes.count >= MemoryLayout<sm_network_record>.size else { return nil }
+            self = .network(base.loadUnaligned(as: sm_network_record.self))
+        case SM_RECORD_ACCESS.rawValue:
+            guard bytes.count >= MemoryLayout<sm_access_record>.size else { return nil }
+            self = .access(base.loadUnaligned(as: sm_access_record.self))
+        case SM_RECORD_BPF.rawValue:
+            guard bytes.count >= MemoryLayout<sm_bpf_record>.size else { return nil }
+            self = .bpf(base.loadUnaligned(as: sm_bpf_record.self))
         default:
             return nil
         }
@@ -43,6 +60,12 @@ enum KernelRecord {
         case SM_RECORD_EXEC.rawValue: return "exec"
         case SM_RECORD_FORK.rawValue: return "fork"
         case SM_RECORD_EXIT.rawValue: return "exit"
+        case SM_RECORD_FILE.rawValue: return "file"
+        case SM_RECORD_NETWORK.rawValue: return "network"
+        case SM_RECORD_MODULE.rawValue: return "module"
+        case SM_RECORD_ACCESS.rawValue: return "access"
+        case SM_RECORD_BPF.rawValue: return "bpf"
+        case SM_RECORD_IMAGE.rawValue: return "image"
         default: return "kind\(kind)"
         }
     }
@@ -72,6 +95,39 @@ struct ExitRecord {
     var isLastThread: Bool { raw.header.has(SM_FLAG_GROUP_DEAD) }
 }
 
+/// A record naming up to two paths, each as a directory the kernel resolved
+/// (components, leaf first) and a name as the process gave it.
+struct PathRecord {
+    let raw: sm_path_record
+    let dir1: [UInt8]
+    let name1: [UInt8]
+    let dir2: [UInt8]
+    let name2: [UInt8]
+
+    init?(_ bytes: UnsafeRawBufferPointer, base: UnsafeRawPointer) {
+        let fixed = MemoryLayout<sm_path_record>.size
+        guard bytes.count >= fixed else { return nil }
+        let r = base.loadUnaligned(as: sm_path_record.self)
+        let sizes = [Int(r.dir1_size), Int(r.name1_size), Int(r.dir2_size), Int(r.name2_size)]
+        guard fixed + sizes.reduce(0, +) <= bytes.count else { return nil }
+        var parts: [[UInt8]] = []
+        var at = fixed
+        for size in sizes {
+            parts.append([UInt8](UnsafeRawBufferPointer(rebasing: bytes[at..<(at + size)])))
+            at += size
+        }
+        raw = r
+        (dir1, name1, dir2, name2) = (parts[0], parts[1], parts[2], parts[3])
+    }
+
+    var path1: [UInt8] {
+        KernelText.path(directoryComponents: dir1, name: name1, truncated: raw.header.has(SM_FLAG_PATH1_TRUNCATED))
+    }
+    var path2: [UInt8] {
+        KernelText.path(directoryComponents: dir2, name: name2, truncated: raw.header.has(SM_FLAG_PATH2_TRUNCATED))
+    }
+}
+
 /// Turns the kernel's path and argv encodings into the bytes users know.
 enum KernelText {
     /// "leaf\0dir\0usr\0" → "/usr/dir/leaf". A truncated path is marked with a
@@ -83,6 +139,44 @@ enum KernelText {
         if parts.isEmpty { return truncated ? out : [UInt8(ascii: "/")] }
         for part in parts.reversed() {
             out.append(UInt8(ascii: "/"))
+            out += part
+        }
+        return out
+    }
+
+    /// A directory (components, leaf first) and a name relative to it, as a
+    /// process gave it to a syscall → one absolute path. "." and empty
+    /// components are dropped and ".." removes the component before it (as
+    /// the kernel does when no symbolic link is involved); an absolute name
+    /// ignores the directory; an empty name is the directory itself.
+    static func path(directoryComponents dir: [UInt8], name: [UInt8], truncated: Bool) -> [UInt8] {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var base: [UInt8]
+        if name.first == slash {
+            base = []
+        } else {
+            base = path(fromComponents: dir, truncated: truncated)
+            if name.isEmpty { return base }
+        }
+        var prefix: [UInt8] = []
+        var stack: [ArraySlice<UInt8>] = []
+        let ellipsis = Array("…".utf8)
+        if base.starts(with: ellipsis) {
+            prefix = ellipsis
+            base.removeFirst(ellipsis.count)
+        }
+        for part in (base + [slash] + name).split(separator: slash, omittingEmptySubsequences: true) {
+            if part.count == 1, part.first == dot { continue }
+            if part.count == 2, part.allSatisfy({ $0 == dot }) {
+                if !stack.isEmpty { stack.removeLast() }
+                continue
+            }
+            stack.append(part)
+        }
+        var out = prefix
+        if stack.isEmpty { return out + [slash] }
+        for part in stack {
+            out.append(slash)
             out += part
         }
         return out

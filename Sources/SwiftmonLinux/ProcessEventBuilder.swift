@@ -21,11 +21,16 @@ final class ProcessEventBuilder {
 
     func seed(with scanner: ProcScanner) -> Int { scanner.scan(into: &cache) }
 
+    /// For sources other than the kernel records (the netlink fallback).
+    func remember(_ entry: ProcessEntry) { cache.insert(entry) }
+    func forget(pid: UInt32, guid: ProcessGuid) { cache.markExited(pid: pid, guid: guid) }
+
     func events(for record: KernelRecord, into out: inout [Event]) {
         switch record {
         case .exec(let r): out.append(processCreate(r))
         case .fork(let r): fork(r, into: &out)
         case .exit(let r): exit(r, into: &out)
+        case .path, .network, .access, .bpf: break  // other concerns' builders (SensorEventBuilder)
         }
     }
 

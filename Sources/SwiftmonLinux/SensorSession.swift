@@ -13,6 +13,14 @@ public struct SensorOptions: Sendable {
     /// Seconds between status lines on stderr; 0 for none.
     public var statusInterval: Int = 5
     public var verbose = false
+    /// Optional probes not to load (program names, e.g. image_sys_exit).
+    public var disabledProbes: [String] = []
+    /// EventIDs the configuration may log (nil: all). Probes whose events
+    /// are all outside it stay attached but idle.
+    public var loggedEventIDs: Set<Int>?
+    /// Where events come from: the eBPF sensor, the netlink/fanotify
+    /// fallback, or the sensor with the fallback when it cannot load.
+    public var source: SensorSource = .auto
     public var version = "0.1.0"
 
     public init() {}
@@ -27,6 +35,8 @@ public struct SensorStatistics: Sendable {
     public var cpuMicroseconds: Int64 = 0
     public var wallSeconds: Double = 0
     public var attachedPrograms: [String] = []
+    /// Optional probes that could not load or attach, with the reason.
+    public var skippedPrograms: [String] = []
 
     public var report: String {
         var lines: [String] = []
@@ -65,6 +75,7 @@ public final class SensorSession {
     public var onStart: ((SensorSession) -> Void)?
 
     private var sensor: BPFSensor?
+    private var fallback: FallbackSources?
     private var builder: ProcessEventBuilder?
     private let host: HostIdentity
     private var statistics = SensorStatistics()
@@ -97,25 +108,40 @@ public final class SensorSession {
 
     /// Checks what a live session needs before anything is loaded, so a
     /// missing requirement stops `swiftmon run` at once with what to do.
-    public static func checkRequirements() -> String? {
+    public static func checkRequirements(source: SensorSource = .ebpf) -> String? {
         if geteuid() != 0 {
             return "swiftmon run needs root: it loads eBPF programs into the kernel. Run it as root (sudo swiftmon run)."
         }
-        if access("/sys/kernel/btf/vmlinux", R_OK) != 0 {
+        if source == .ebpf, access("/sys/kernel/btf/vmlinux", R_OK) != 0 {
             return "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): swiftmon's eBPF sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)."
         }
         return nil
     }
 
-    /// Loads and attaches the sensor. Throws `SensorError` naming the stage.
+    /// Loads and attaches the sensor (or, by choice or when it cannot load
+    /// under `--source auto`, starts the fallback sources). Throws
+    /// `SensorError` naming the stage.
     public func start() throws {
         let hasher = try options.hashAlgorithms.isEmpty
             ? nil : FileHasher(algorithms: FileHasher.parse(options.hashAlgorithms))
+        if options.source == .netlink { return try startFallback(hasher: hasher, reason: "chosen with --source netlink") }
+        do {
+            try startSensor(hasher: hasher)
+        } catch let error as SensorError where options.source == .auto && error.stage != .configure {
+            fputs("swiftmon: the eBPF sensor cannot start (\(error)); using the netlink and fanotify fallback\n", stderr)
+            sensor?.close()
+            sensor = nil
+            try startFallback(hasher: hasher, reason: "eBPF sensor failed: \(error.stage.rawValue)")
+        }
+    }
+
+    private func startSensor(hasher: FileHasher?) throws {
         guard let objectBytes = EmbeddedSensorObject.bytes else {
             throw SensorError(stage: .open, probe: nil, message: "the embedded BPF object is corrupt", libbpfLog: [])
         }
         LibbpfLog.verbose = options.verbose
-        let sensor = try BPFSensor(objectBytes: objectBytes, ringBufferBytes: options.ringBufferBytes)
+        let sensor = try BPFSensor(objectBytes: objectBytes, ringBufferBytes: options.ringBufferBytes,
+                                   disabledPrograms: options.disabledProbes)
         try sensor.load()
         try sensor.attach()
         self.sensor = sensor
@@ -127,16 +153,34 @@ public final class SensorSession {
         // After attach, so that no process falls between the scan and the hooks.
         let seeded = builder.seed(with: ProcScanner(host: host, users: users))
         self.builder = builder
-        handler.builder = builder
+        handler.builder = SensorEventBuilder(processes: builder)
+        updateLoggedKinds(options.loggedEventIDs)
+        statistics.skippedPrograms = sensor.skippedPrograms.map { "\($0.name) (\($0.reason))" }
         if options.verbose {
             fputs("swiftmon: attached \(sensor.attachedPrograms.joined(separator: ", ")); \(seeded) running processes in the cache\n", stderr)
+            for skipped in statistics.skippedPrograms {
+                fputs("swiftmon: optional probe skipped: \(skipped)\n", stderr)
+            }
+        }
+    }
+
+    private func startFallback(hasher: FileHasher?, reason: String) throws {
+        let users = UserNames()
+        users.refreshIfChanged()
+        let builder = ProcessEventBuilder(host: host, users: users, hasher: hasher)
+        let fallback = try FallbackSources(processes: builder, reason: reason)
+        let seeded = builder.seed(with: ProcScanner(host: host, users: users))
+        self.builder = builder
+        self.fallback = fallback
+        if options.verbose {
+            fputs("swiftmon: sources: \(fallback.description); \(seeded) running processes in the cache\n", stderr)
         }
     }
 
     /// Runs until SIGINT/SIGTERM. Signals are taken through a signalfd, so the
     /// caller must not have installed handlers for them.
     public func run() throws -> SensorStatistics {
-        guard let sensor else { preconditionFailure("start() first") }
+        guard sensor != nil || fallback != nil else { preconditionFailure("start() first") }
         let started = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpuAtStart = Syscalls.processCPUMicroseconds()
         try SensorSession.takeOverSignals()
@@ -147,9 +191,9 @@ public final class SensorSession {
             Syscalls.closeDescriptor(epoll)
             Syscalls.closeDescriptor(timer)
         }
-        let ringFD = try sensor.openRingBuffer(handler)
         enum Token: UInt64 { case ring = 1, signal, timer }
-        try Syscalls.epollAdd(epoll, ringFD, token: Token.ring.rawValue)
+        if let sensor { try Syscalls.epollAdd(epoll, try sensor.openRingBuffer(handler), token: Token.ring.rawValue) }
+        for fd in fallback?.descriptors ?? [] { try Syscalls.epollAdd(epoll, fd, token: Token.ring.rawValue) }
         try Syscalls.epollAdd(epoll, signals, token: Token.signal.rawValue)
         try Syscalls.epollAdd(epoll, timer, token: Token.timer.rawValue)
 
@@ -201,8 +245,9 @@ public final class SensorSession {
         reportLosses()
         pipeline.submit(stateEvent("Stopped"), unfiltered: true)
         pipeline.stop()
-        sensor.close()
+        sensor?.close()
         self.sensor = nil
+        fallback = nil
 
         statistics.tally = pipeline.tally
         statistics.losses = losses.snapshot()
@@ -211,6 +256,18 @@ public final class SensorSession {
         statistics.cpuMicroseconds = Syscalls.processCPUMicroseconds() - cpuAtStart
         statistics.wallSeconds = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - started) / 1e9
         return statistics
+    }
+
+    /// Tells the sensor which EventIDs the configuration may log now (nil:
+    /// all), at start and after a reload: the kernel stops building records
+    /// nobody will see, and starts again when a new configuration wants them.
+    public func updateLoggedKinds(_ ids: Set<Int>?) {
+        guard let sensor else { return }
+        sensor.route(loggedEventIDs: ids)
+        handler.builder?.buildsExecutableImageLoads = ids?.contains(EventKind.imageLoad.id) ?? true
+        if options.verbose, !sensor.idleHandlers.isEmpty {
+            fputs("swiftmon: idle (the configuration logs none of their events): \(sensor.idleHandlers.sorted().joined(separator: ", "))\n", stderr)
+        }
     }
 
     /// Reports a problem as event 255 (and nothing else: the caller prints).
@@ -230,8 +287,8 @@ public final class SensorSession {
     }
 
     private func drainRingBuffer() throws {
-        guard let sensor else { return }
-        try sensor.consume()
+        if let fallback { fallback.drain(into: &handler.batch) }
+        try sensor?.consume()
         if !handler.batch.isEmpty {
             pipeline.submit(handler.batch)
             handler.batch.removeAll(keepingCapacity: true)
@@ -244,8 +301,7 @@ public final class SensorSession {
     /// Reads the kernel's loss counters; any loss since the last report
     /// becomes an event 255 with the counts per kind and cause.
     private func reportLosses() {
-        guard let sensor else { return }
-        for (kind, n) in sensor.lostRecords() {
+        for (kind, n) in sensor?.lostRecords() ?? [:] {
             losses.set(n, cause: .kernelBufferFull, kind: KernelRecord.kindName(kind))
         }
         // Sinks that buffer (store, syslog) drop on their own threads: their
@@ -268,7 +324,13 @@ public final class SensorSession {
         e["State"] = state
         e["Version"] = options.version
         e["SchemaVersion"] = "4.90"
-        e["Sources"] = "ebpf(" + statistics.attachedPrograms.joined(separator: ",") + ")"
+        if let fallback {
+            e["Sources"] = fallback.description
+        } else {
+            e["Sources"] = "ebpf(" + statistics.attachedPrograms.joined(separator: ",") + ")"
+                + (statistics.skippedPrograms.isEmpty ? "" : " skipped(" + statistics.skippedPrograms.joined(separator: ",") + ")")
+                + ((sensor?.idleHandlers.isEmpty ?? true) ? "" : " idle(" + sensor!.idleHandlers.sorted().joined(separator: ",") + ")")
+        }
         return e
     }
 
@@ -296,7 +358,7 @@ public enum ErrorEventID {
 
 /// Collects the events of one ring-buffer drain.
 final class BatchingHandler: RecordHandler {
-    var builder: ProcessEventBuilder?
+    var builder: SensorEventBuilder?
     var batch: [Event] = []
     var records: UInt64 = 0
     var malformed: UInt64 = 0

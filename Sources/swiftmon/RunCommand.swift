@@ -45,16 +45,26 @@ extension Swiftmon {
         @Flag(name: [.short, .long], help: "Say which probes were attached and what libbpf reports.")
         var verbose = false
 
+        @Option(name: .customLong("disable-probe"), help: ArgumentHelp("Do not load this optional probe (repeatable): file_sys_exit, network_sys_exit, inet_sock_set_state, module_sys_exit, access_sys_exit, bpf_sys_exit, image_sys_exit, or sys_exit_dispatch for every syscall-level one. Event 4 lists it as skipped.", valueName: "probe"))
+        var disabledProbes: [String] = []
+
+        @Option(name: .long, help: ArgumentHelp("Where events come from: ebpf (the eBPF sensor), netlink (the netlink process connector and fanotify, without BPF: fewer fields for short-lived processes), or auto (eBPF, falling back to netlink when it cannot load).", valueName: "source"))
+        var source: String = "auto"
+
         func validate() throws {
             guard bufferSize > 0, bufferSize <= 1024, bufferSize & (bufferSize - 1) == 0 else {
                 throw ValidationError("--buffer-size must be a power of two between 1 and 1024 MiB, not \(bufferSize)")
             }
             guard queueSize > 0 else { throw ValidationError("--queue-size must be positive") }
             guard statusInterval >= 0 else { throw ValidationError("--status-interval must be 0 or more") }
+            guard SensorSource(rawValue: source) != nil else {
+                throw ValidationError("--source must be one of \(SensorSource.allCases.map(\.rawValue).joined(separator: ", ")), not \(source)")
+            }
         }
 
         func run() throws {
-            if let problem = SensorSession.checkRequirements() {
+            let chosenSource = SensorSource(rawValue: source) ?? .auto
+            if let problem = SensorSession.checkRequirements(source: chosenSource) {
                 throw CleanExit.failure(problem)
             }
             try SensorSession.takeOverSignals()
@@ -76,6 +86,9 @@ extension Swiftmon {
             options.hashAlgorithms = hash ?? configuration.ruleSet.hashAlgorithms.joined(separator: ",")
             options.statusInterval = statusInterval
             options.verbose = verbose
+            options.disabledProbes = disabledProbes
+            options.source = chosenSource
+            options.loggedEventIDs = Set(configuration.ruleSet.loggedKinds.map(\.id))
             options.version = Swiftmon.version
 
             var sinks: [EventSink] = []
@@ -101,6 +114,7 @@ extension Swiftmon {
                 do {
                     let reloaded = try loader.load()
                     session.emitConfigurationChange(path: reloaded.name, hash: reloaded.hash)
+                    session.updateLoggedKinds(Set(reloaded.ruleSet.loggedKinds.map(\.id)))
                     fputs("swiftmon: configuration \(reloaded.name) reloaded (\(reloaded.hash))\n", stderr)
                     return SysmonFilter(reloaded.ruleSet)
                 } catch {

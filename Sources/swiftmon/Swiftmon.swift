@@ -12,7 +12,7 @@ struct Swiftmon: ParsableCommand {
             order), to the terminal or as JSON lines.
             """,
         version: version,
-        subcommands: [Run.self, Config.self, Etl.self, Query.self, Tree.self, Bench.self],
+        subcommands: [Run.self, Sources.self, Config.self, Etl.self, Query.self, Tree.self, Bench.self],
         defaultSubcommand: nil
     )
 }

@@ -12,6 +12,67 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<sm_fork_record>.size, 72)
         XCTAssertEqual(MemoryLayout<sm_exit_record>.size, 40)
         XCTAssertEqual(MemoryLayout<sm_exec_record>.size % 8, 0, "variable data follows the fixed part directly")
+        XCTAssertEqual(MemoryLayout<sm_path_record>.size, 80)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.size % 8, 0, "variable data follows the fixed part directly")
+        XCTAssertEqual(MemoryLayout<sm_network_record>.size, 80)
+        XCTAssertEqual(MemoryLayout<sm_access_record>.size, 56)
+        XCTAssertEqual(MemoryLayout<sm_bpf_record>.size, 72)
+    }
+
+    func testRecordKindsAreNeverRenumbered() {
+        XCTAssertEqual(SM_RECORD_EXEC.rawValue, 1)
+        XCTAssertEqual(SM_RECORD_FORK.rawValue, 2)
+        XCTAssertEqual(SM_RECORD_EXIT.rawValue, 3)
+        XCTAssertEqual(SM_RECORD_FILE.rawValue, 4)
+        XCTAssertEqual(SM_RECORD_NETWORK.rawValue, 5)
+        XCTAssertEqual(SM_RECORD_MODULE.rawValue, 6)
+        XCTAssertEqual(SM_RECORD_ACCESS.rawValue, 7)
+        XCTAssertEqual(SM_RECORD_BPF.rawValue, 8)
+        XCTAssertEqual(SM_RECORD_IMAGE.rawValue, 9)
+        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 10)
+    }
+
+    func testNewRecordFieldOffsets() {
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.euid), 32)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.result), 36)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.op), 40)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.mode), 44)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.inode), 48)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.ctime_ns), 56)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.device), 64)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.dir1_size), 68)
+        XCTAssertEqual(MemoryLayout<sm_path_record>.offset(of: \.name2_size), 74)
+        XCTAssertEqual(MemoryLayout<sm_network_record>.offset(of: \.family), 36)
+        XCTAssertEqual(MemoryLayout<sm_network_record>.offset(of: \.protocol), 38)
+        XCTAssertEqual(MemoryLayout<sm_network_record>.offset(of: \.local_port), 40)
+        XCTAssertEqual(MemoryLayout<sm_network_record>.offset(of: \.remote_port), 42)
+        XCTAssertEqual(MemoryLayout<sm_network_record>.offset(of: \.local_address), 48)
+        XCTAssertEqual(MemoryLayout<sm_network_record>.offset(of: \.remote_address), 64)
+        XCTAssertEqual(MemoryLayout<sm_access_record>.offset(of: \.target_pid), 36)
+        XCTAssertEqual(MemoryLayout<sm_access_record>.offset(of: \.result), 48)
+        XCTAssertEqual(MemoryLayout<sm_bpf_record>.offset(of: \.program_id), 44)
+        XCTAssertEqual(MemoryLayout<sm_bpf_record>.offset(of: \.program_name), 56)
+    }
+
+    func testDecodingAPathRecordWithTwoPaths() throws {
+        var r = sm_path_record()
+        r.header.kind = UInt16(SM_RECORD_FILE.rawValue)
+        r.op = SM_PATH_OP_RENAME.rawValue
+        let dir1 = Array("work\0tmp\0".utf8), name1 = Array("./a b/../old".utf8)
+        let name2 = Array("/abs/new".utf8)
+        r.dir1_size = UInt16(dir1.count)
+        r.name1_size = UInt16(name1.count)
+        r.name2_size = UInt16(name2.count)
+        var bytes = withUnsafeBytes(of: r) { Array($0) } + dir1 + name1 + name2
+        r.header.size = UInt32(bytes.count)
+        withUnsafeBytes(of: r.header.size) { bytes.replaceSubrange(4..<8, with: $0) }
+        let record = try XCTUnwrap(bytes.withUnsafeBytes { KernelRecord($0) })
+        guard case .path(let p) = record else { return XCTFail("not a path record") }
+        XCTAssertEqual(String(decoding: p.path1, as: UTF8.self), "/tmp/work/old")
+        XCTAssertEqual(String(decoding: p.path2, as: UTF8.self), "/abs/new")
+        // Claiming more than the record holds is refused.
+        bytes.removeLast()
+        XCTAssertNil(bytes.withUnsafeBytes { KernelRecord($0) })
     }
 
     func testFieldOffsets() {
@@ -76,6 +137,38 @@ final class KernelTextTests: XCTestCase {
     func testPaths() {
         XCTAssertEqual(KernelText.path(fromComponents: [], truncated: false), Array("/".utf8))
         XCTAssertEqual(String(decoding: KernelText.path(fromComponents: Array("c\0b\0a\0".utf8), truncated: true), as: UTF8.self), "…/a/b/c")
+    }
+
+    func testPathsJoinedFromDirectoryAndName() {
+        func join(_ dir: String, _ name: String, truncated: Bool = false) -> String {
+            String(decoding: KernelText.path(directoryComponents: Array(dir.utf8), name: Array(name.utf8), truncated: truncated), as: UTF8.self)
+        }
+        XCTAssertEqual(join("b\0a\0", "f"), "/a/b/f")
+        XCTAssertEqual(join("b\0a\0", ""), "/a/b", "an empty name is the directory itself (AT_EMPTY_PATH)")
+        XCTAssertEqual(join("b\0a\0", "/etc//x/./y"), "/etc/x/y", "an absolute name ignores the directory")
+        XCTAssertEqual(join("b\0a\0", "../../../../f"), "/f", "'..' stops at the root")
+        XCTAssertEqual(join("", "f"), "/f")
+        XCTAssertEqual(join("b\0a\0", "c", truncated: true), "…/a/b/c")
+        XCTAssertEqual(join("b\0a\0", "new\nline \"q\""), "/a/b/new\nline \"q\"")
+    }
+
+    func testSystemdUnitPaths() {
+        func unit(_ path: String) -> String? {
+            SystemdUnit(path: Array(path.utf8)).map { String(decoding: $0.name, as: UTF8.self) }
+        }
+        XCTAssertEqual(unit("/etc/systemd/system/evil.service"), "evil.service")
+        XCTAssertEqual(unit("/run/systemd/system/multi-user.target.wants/x.timer"), "x.timer")
+        XCTAssertEqual(unit("/home/u/.config/systemd/user/agent.service"), "agent.service")
+        XCTAssertNil(unit("/etc/systemd/system/notes.txt"))
+        XCTAssertNil(unit("/etc/systemd/system/.service"))
+        XCTAssertNil(unit("/tmp/etc/systemd/system/x.service"))
+    }
+
+    func testErrnoNames() {
+        XCTAssertEqual(ErrnoName.text(forResult: -38), "ENOSYS")
+        XCTAssertEqual(ErrnoName.text(forResult: -1), "EPERM")
+        XCTAssertEqual(ErrnoName.text(forResult: 0), "0")
+        XCTAssertEqual(ErrnoName.text(forResult: -4000), "errno 4000")
     }
 
     func testCommandLineTruncationMarker() {

@@ -24,13 +24,99 @@
 // The scratch area a record is assembled in before it is copied to the ring
 // buffer; a power of two so that offsets can be bounded by masking.
 #define SM_DATA_SIZE 65536
+// The same for path records (up to two directories and two names).
+#define SM_PATH_DATA_SIZE 32768
+
+// The syscall numbers the syscall-level probes handle, for x86-64 and arm64;
+// -1 for calls an architecture does not have (arm64 has only the *at forms).
+// Shared: the BPF side dispatches on them, user space fills the dispatch
+// table (sys_exit_handlers) with them.
+#if defined(__TARGET_ARCH_x86) || (!defined(__bpf__) && defined(__x86_64__))
+#define SM_NR_open 2
+#define SM_NR_creat 85
+#define SM_NR_openat 257
+#define SM_NR_openat2 437
+#define SM_NR_unlink 87
+#define SM_NR_unlinkat 263
+#define SM_NR_rename 82
+#define SM_NR_renameat 264
+#define SM_NR_renameat2 316
+#define SM_NR_mknod 133
+#define SM_NR_mknodat 259
+#define SM_NR_link 86
+#define SM_NR_linkat 265
+#define SM_NR_init_module 175
+#define SM_NR_finit_module 313
+#define SM_NR_ptrace 101
+#define SM_NR_process_vm_readv 310
+#define SM_NR_process_vm_writev 311
+#define SM_NR_bpf 321
+#define SM_NR_mmap 9
+#define SM_NR_mprotect 10
+#define SM_NR_accept 43
+#define SM_NR_accept4 288
+#define SM_NR_sendto 44
+#define SM_NR_sendmsg 46
+#elif defined(__TARGET_ARCH_arm64) || (!defined(__bpf__) && defined(__aarch64__))
+#define SM_NR_open -1
+#define SM_NR_creat -1
+#define SM_NR_openat 56
+#define SM_NR_openat2 437
+#define SM_NR_unlink -1
+#define SM_NR_unlinkat 35
+#define SM_NR_rename -1
+#define SM_NR_renameat 38
+#define SM_NR_renameat2 276
+#define SM_NR_mknod -1
+#define SM_NR_mknodat 33
+#define SM_NR_link -1
+#define SM_NR_linkat 37
+#define SM_NR_init_module 105
+#define SM_NR_finit_module 273
+#define SM_NR_ptrace 117
+#define SM_NR_process_vm_readv 270
+#define SM_NR_process_vm_writev 271
+#define SM_NR_bpf 280
+#define SM_NR_mmap 222
+#define SM_NR_mprotect 226
+#define SM_NR_accept 202
+#define SM_NR_accept4 242
+#define SM_NR_sendto 206
+#define SM_NR_sendmsg 211
+#else
+#error "swiftmon's syscall probes know x86-64 and arm64 only"
+#endif
+
+// Slots of the dispatch table: every syscall number above is below this.
+#define SM_SYSCALL_SLOTS 512
 
 enum sm_record_kind {
     SM_RECORD_EXEC = 1,        // struct sm_exec_record: a process image was replaced (execve)
     SM_RECORD_FORK = 2,        // struct sm_fork_record: a process or a thread was created
     SM_RECORD_EXIT = 3,        // struct sm_exit_record: a thread or a whole process ended
-    SM_RECORD_KIND_COUNT = 4,  // one past the last kind: sizes the loss counters
+    SM_RECORD_FILE = 4,        // struct sm_path_record: a file created, deleted, renamed, or a block device opened
+    SM_RECORD_NETWORK = 5,     // struct sm_network_record: a TCP connection made or accepted, a UDP flow's first send
+    SM_RECORD_MODULE = 6,      // struct sm_path_record: init_module / finit_module, with its result
+    SM_RECORD_ACCESS = 7,      // struct sm_access_record: ptrace attach/seize, process_vm_readv/writev
+    SM_RECORD_BPF = 8,         // struct sm_bpf_record: a BPF program loaded or attached
+    SM_RECORD_IMAGE = 9,       // struct sm_path_record: a file mapped executable
+    SM_RECORD_KIND_COUNT = 10, // one past the last kind: sizes the loss counters (not a kind)
 };
+
+// sm_path_record.op: what happened to the path(s).
+enum sm_path_op {
+    SM_PATH_OP_CREATE = 1,       // a regular file created (open/creat with O_CREAT that created it)
+    SM_PATH_OP_MKNOD = 2,        // mknod/mknodat of a regular file
+    SM_PATH_OP_LINK = 3,         // link/linkat: path 2 is the new name (a file created)
+    SM_PATH_OP_DELETE = 4,       // unlink/unlinkat of a non-directory
+    SM_PATH_OP_RENAME = 5,       // rename/renameat/renameat2: path 1 → path 2
+    SM_PATH_OP_BLOCK_OPEN = 6,   // a block device opened (raw disk access)
+    SM_PATH_OP_INIT_MODULE = 7,  // init_module: an image from memory, no path
+    SM_PATH_OP_FINIT_MODULE = 8, // finit_module: path 1 is the module file
+    SM_PATH_OP_MMAP_EXEC = 9,    // mmap with PROT_EXEC of a file
+    SM_PATH_OP_MPROTECT_EXEC = 10, // mprotect that made a file mapping executable
+};
+
 
 // sm_record_header.flags
 enum sm_record_flags {
@@ -40,6 +126,9 @@ enum sm_record_flags {
     SM_FLAG_ARGS_TRUNCATED = 1 << 3,  // argv was longer than SM_ARGS_MAX
     SM_FLAG_ARGS_UNREADABLE = 1 << 4, // argv could not be read from the new image's memory
     SM_FLAG_GROUP_DEAD = 1 << 5,      // exit: this was the last thread of its process
+    SM_FLAG_PATH1_TRUNCATED = 1 << 6, // path record: path 1's directory was deeper or longer than the limits
+    SM_FLAG_PATH2_TRUNCATED = 1 << 7, // path record: path 2's too
+    SM_FLAG_INITIATED = 1 << 8,       // network: this end made the connection (connect, or sent first)
 };
 
 struct sm_record_header {
@@ -94,6 +183,62 @@ struct sm_exit_record {
     __u32 pad0;
 };
 
+// A record about up to two paths. Each path is sent in two parts: the
+// components of a directory the kernel resolved (leaf first, NUL-terminated,
+// as in the exec record), then a name as the process gave it (bytes without
+// a NUL). User space joins them: a name starting with '/' stands alone, an
+// empty name means the directory part is the whole path.
+struct sm_path_record {
+    struct sm_record_header header;
+    __u32 euid;
+    __s32 result;            // the syscall's return: 0, a descriptor, or -errno
+    __u32 op;                // enum sm_path_op
+    __u32 mode;              // the file's inode mode, when the kernel had the inode
+    __u64 inode;
+    __u64 ctime_ns;          // inode change time (with device/inode: the file's identity)
+    __u32 device;
+    __u16 dir1_size;         // bytes of directory components of path 1
+    __u16 name1_size;        // bytes of path 1's name
+    __u16 dir2_size;
+    __u16 name2_size;
+    __u32 pad0;
+    // __u8 data[]: dir1, name1, dir2, name2
+};
+
+struct sm_network_record {
+    struct sm_record_header header;  // the process that owns the socket
+    __u32 euid;
+    __u16 family;            // AF_INET or AF_INET6
+    __u8 protocol;           // IPPROTO_TCP or IPPROTO_UDP
+    __u8 pad0;
+    __u16 local_port;        // host byte order
+    __u16 remote_port;
+    __u32 pad1;
+    __u8 local_address[16];  // IPv4 in the first 4 bytes
+    __u8 remote_address[16];
+};
+
+struct sm_access_record {
+    struct sm_record_header header;  // the accessing process and thread
+    __u32 euid;
+    __u32 target_pid;
+    __u32 operation;         // the syscall number (ptrace, process_vm_readv, process_vm_writev)
+    __u32 request;           // for ptrace: the request (PTRACE_ATTACH, PTRACE_SEIZE)
+    __s32 result;
+    __u32 pad0;
+};
+
+struct sm_bpf_record {
+    struct sm_record_header header;
+    __u32 euid;
+    __u32 command;           // the bpf(2) command
+    __u32 program_type;      // enum bpf_prog_type, or 0 when unknown
+    __u32 program_id;
+    __s32 result;
+    __u32 attach_type;
+    char program_name[16];   // as the loader named it (BPF_OBJ_NAME_LEN)
+};
+
 // Pinned sizes: the BPF compiler and the host compiler must agree on them,
 // and SwiftmonLinuxTests checks that Swift sees the same.
 _Static_assert(sizeof(struct sm_record_header) == 32, "sm_record_header layout");
@@ -101,5 +246,9 @@ _Static_assert(sizeof(struct sm_credentials) == 24, "sm_credentials layout");
 _Static_assert(sizeof(struct sm_exec_record) == 104, "sm_exec_record layout");
 _Static_assert(sizeof(struct sm_fork_record) == 72, "sm_fork_record layout");
 _Static_assert(sizeof(struct sm_exit_record) == 40, "sm_exit_record layout");
+_Static_assert(sizeof(struct sm_path_record) == 80, "sm_path_record layout");
+_Static_assert(sizeof(struct sm_network_record) == 80, "sm_network_record layout");
+_Static_assert(sizeof(struct sm_access_record) == 56, "sm_access_record layout");
+_Static_assert(sizeof(struct sm_bpf_record) == 72, "sm_bpf_record layout");
 
 #endif

@@ -26,23 +26,6 @@ struct {
     __type(value, struct exec_scratch);
 } exec_scratch_area SEC(".maps");
 
-// The inode change time, under the names it had in different kernels.
-struct inode___ctime_timespec { struct timespec64 i_ctime; };
-struct inode___ctime_private { struct timespec64 __i_ctime; };
-
-static __always_inline __u64 sm_inode_ctime_ns(struct inode *inode)
-{
-    if (bpf_core_field_exists(inode->i_ctime_sec))
-        return BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_ctime_nsec);
-    struct inode___ctime_timespec *a = (void *)inode;
-    if (bpf_core_field_exists(a->i_ctime))
-        return BPF_CORE_READ(a, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(a, i_ctime.tv_nsec);
-    struct inode___ctime_private *b = (void *)inode;
-    if (bpf_core_field_exists(b->__i_ctime))
-        return BPF_CORE_READ(b, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(b, __i_ctime.tv_nsec);
-    return 0;
-}
-
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
