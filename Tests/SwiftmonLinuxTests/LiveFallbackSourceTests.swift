@@ -40,6 +40,66 @@ final class LiveFallbackSourceTests: XCTestCase {
         XCTAssertTrue(events.with(id: 200).isEmpty, "thread events need the eBPF sensor")
     }
 
+    /// `--source auto` (the default) on a host that refuses BPF: a root
+    /// swiftmon whose capability set lacks CAP_BPF, CAP_PERFMON and
+    /// CAP_SYS_ADMIN (as in a locked-down container) says why and falls back;
+    /// `--source ebpf` stops with the reason instead.
+    func testAutoFallsBackWhenTheKernelRefusesBPF() throws {
+        try LiveSensor.requireLiveSensor()
+        let dir = try makeTestDirectory("auto-fallback")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("events.jsonl").path
+        let errors = dir.appendingPathComponent("stderr.txt")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let dropBPF = ["--bounding-set=-bpf,-sys_admin,-perfmon", "--inh-caps=-bpf,-sys_admin,-perfmon"]
+
+        let sensor = Process()
+        sensor.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        sensor.arguments = dropBPF + [LiveSensor.binary!.path, "run", "--format", "json", "--output", output]
+        sensor.standardError = try FileHandle(forWritingTo: errors)
+        sensor.standardOutput = FileHandle.nullDevice
+        try sensor.run()
+        defer { if sensor.isRunning { sensor.terminate() } }
+        func events() -> [[String: Any]] {
+            (FileManager.default.contents(atPath: output) ?? Data()).split(separator: UInt8(ascii: "\n")).compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any]
+            }
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, events().with(id: 4).isEmpty, sensor.isRunning { usleep(100_000) }
+        let mark = "autofallback-\(UUID().uuidString.prefix(8))"
+        let (shellPid, status) = try runToCompletion("/bin/sh", ["-c", "sleep 0.3; exit 5", mark])
+        XCTAssertEqual(status, 5)
+        let seen = Date().addingTimeInterval(20)
+        while Date() < seen, events().with(id: 5, "ProcessId", equalTo: String(shellPid)).isEmpty { usleep(100_000) }
+        kill(sensor.processIdentifier, SIGINT)
+        sensor.waitUntilExit()
+        XCTAssertEqual(sensor.terminationStatus, 0)
+
+        let all = events()
+        let started = try XCTUnwrap(all.with(id: 4, "State", equalTo: "Started").first)
+        let sources = (started["Sources"] as? String) ?? ""
+        XCTAssertTrue(sources.hasPrefix("netlink(proc connector)"), sources)
+        XCTAssertTrue(sources.contains("eBPF sensor failed"), "event 4 says why: \(sources)")
+        let stderrText = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        XCTAssertTrue(stderrText.contains("using the netlink"), stderrText)
+        let shell = try XCTUnwrap(all.with(id: 1, "ProcessId", equalTo: String(shellPid)).first)
+        XCTAssertEqual(shell["CommandLine"] as? String, "/bin/sh -c sleep 0.3; exit 5 \(mark)")
+        XCTAssertEqual(all.with(id: 5, "ProcessId", equalTo: String(shellPid)).first?["ExitCode"] as? String, "5")
+
+        let strict = Process()
+        strict.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        strict.arguments = dropBPF + [LiveSensor.binary!.path, "run", "--source", "ebpf"]
+        let strictErrors = Pipe()
+        strict.standardError = strictErrors
+        strict.standardOutput = FileHandle.nullDevice
+        try strict.run()
+        let strictText = String(decoding: strictErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        strict.waitUntilExit()
+        XCTAssertNotEqual(strict.terminationStatus, 0, "--source ebpf does not fall back")
+        XCTAssertTrue(strictText.contains("Operation not permitted"), strictText)
+    }
+
     func testSourcesListsWhatThisMachineSupports() throws {
         try LiveSensor.requireLiveSensor()
         let run = try runCapturing(LiveSensor.binary!.path, ["sources"])
