@@ -86,6 +86,38 @@ final class LiveFileEventTests: XCTestCase {
         XCTAssertEqual(events.with(id: 11, "TargetFilename", equalTo: original).count, 1)
     }
 
+    /// FileDelete says whether the removed file was executable, on disk and on
+    /// tmpfs (the mode is caught at the file's last change-time update).
+    func testFileDeleteTellsExecutablesApart() throws {
+        try LiveSensor.requireLiveSensor()
+        let disk = try makeTestDirectory("deletes")
+        defer { try? FileManager.default.removeItem(at: disk) }
+        let tmpfs = disk.appendingPathComponent("tmpfs")
+        try FileManager.default.createDirectory(at: tmpfs, withIntermediateDirectories: true)
+        let mounted = try runCapturing("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tmpfs.path]).status == 0
+        defer { if mounted { _ = try? runCapturing("/bin/umount", [tmpfs.path]) } }
+        let sensor = try LiveSensor.loggingEverything()
+        var expected: [String: String] = [:]
+        for dir in mounted ? [disk, tmpfs] : [disk] {
+            let tool = dir.appendingPathComponent("tool.sh").path
+            let data = dir.appendingPathComponent("notes.txt").path
+            FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+            FileManager.default.createFile(atPath: data, contents: Data("text\n".utf8), attributes: [.posixPermissions: 0o644])
+            XCTAssertEqual(unlink(tool), 0)
+            XCTAssertEqual(unlink(data), 0)
+            expected[tool] = "true"
+            expected[data] = "false"
+        }
+        XCTAssertTrue(mounted || ProcessInfo.processInfo.environment["CI"] != "true", "tmpfs mount needed under CI")
+        try sensor.waitFor(timeout: 20) { events in expected.keys.allSatisfy { !events.with(id: 23, "TargetFilename", equalTo: $0).isEmpty } }
+        let events = sensor.stop()
+        for (path, isExecutable) in expected {
+            let delete = try XCTUnwrap(events.with(id: 23, "TargetFilename", equalTo: path).first)
+            XCTAssertEqual(delete["IsExecutable"] as? String, isExecutable, path)
+            XCTAssertEqual(delete["Archived"] as? String, "-")
+        }
+    }
+
     func testFieldOrderOfFileEvents() throws {
         try LiveSensor.requireLiveSensor()
         let helper = try XCTUnwrap(LiveSensor.helper)

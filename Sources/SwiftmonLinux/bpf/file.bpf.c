@@ -46,12 +46,70 @@ static __always_inline int file_opened(struct task_struct *task, long fd)
     return 0;
 }
 
+// The mode of the file an unlink removes, by thread: by sys_exit the inode is
+// gone, and no VFS tracepoint names it. The one tracepoint on that path is the
+// change-time update the filesystem makes to the victim (ext4, tmpfs, xfs,
+// btrfs all do): seen inside an unlink syscall, the regular file whose ctime
+// changes is the one being removed (the directory's changes too, and is told
+// apart by its type). FileDelete's IsExecutable comes from this mode.
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);    // thread id
+    __type(value, __u32);  // i_mode of the file being unlinked
+} unlink_victims SEC(".maps");
+
+static __always_inline void file_note_ctime(struct inode *inode)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+    long nr = SM_SYSCALL_NR(regs);
+    if (nr != SM_NR_unlink && nr != SM_NR_unlinkat)
+        return;
+    __u32 mode = BPF_CORE_READ(inode, i_mode);
+    if ((mode & SM_S_IFMT) != SM_S_IFREG)
+        return;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_update_elem(&unlink_victims, &tid, &mode, BPF_ANY);
+}
+
+// The three ways the kernel records a new ctime (with and without multigrain
+// timestamps); each is optional, a kernel without it loads without it.
+SEC("tp_btf/inode_set_ctime_to_ts")
+int BPF_PROG(file_ctime_set, struct inode *inode)
+{
+    file_note_ctime(inode);
+    return 0;
+}
+
+SEC("tp_btf/ctime_ns_xchg")
+int BPF_PROG(file_ctime_xchg, struct inode *inode)
+{
+    file_note_ctime(inode);
+    return 0;
+}
+
+SEC("tp_btf/ctime_xchg_skip")
+int BPF_PROG(file_ctime_skip, struct inode *inode)
+{
+    file_note_ctime(inode);
+    return 0;
+}
+
 // One name given relative to a directory: unlink, mknod.
 static __always_inline int file_named(struct task_struct *task, __u32 op, long ret, long dirfd, const char *name)
 {
     struct path_scratch *s = sm_path_begin(SM_RECORD_FILE, op, task, ret);
     if (!s)
         return 0;
+    if (op == SM_PATH_OP_DELETE) {
+        __u32 tid = (__u32)bpf_get_current_pid_tgid();
+        __u32 *mode = bpf_map_lookup_elem(&unlink_victims, &tid);
+        if (mode) {
+            s->record.mode = *mode;
+            bpf_map_delete_elem(&unlink_victims, &tid);
+        }
+    }
     __u32 offset = sm_path_put_at(s, 0, task, dirfd, name, &s->record.dir1_size, &s->record.name1_size,
                                   SM_FLAG_PATH1_TRUNCATED);
     sm_path_emit(s, offset);
@@ -77,6 +135,11 @@ SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);
+    if (ret < 0 && (nr == SM_NR_unlink || nr == SM_NR_unlinkat)) {
+        // A failed unlink leaves no victim behind for the next one.
+        __u32 tid = (__u32)bpf_get_current_pid_tgid();
+        bpf_map_delete_elem(&unlink_victims, &tid);
+    }
     if (ret < 0 || sm_is_self())
         return 0;
     struct task_struct *task = bpf_get_current_task_btf();
