@@ -54,3 +54,17 @@ extension Array where Element == [String: Any] {
         with(id: 1, "ProcessId", equalTo: String(pid)).last?["ProcessGuid"] as? String
     }
 }
+
+/// Runs a program to completion; returns its exit status and what it wrote on stderr.
+func runForErrors(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, text)
+}

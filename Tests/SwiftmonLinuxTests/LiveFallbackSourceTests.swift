@@ -87,17 +87,9 @@ final class LiveFallbackSourceTests: XCTestCase {
         XCTAssertEqual(shell["CommandLine"] as? String, "/bin/sh -c sleep 0.3; exit 5 \(mark)")
         XCTAssertEqual(all.with(id: 5, "ProcessId", equalTo: String(shellPid)).first?["ExitCode"] as? String, "5")
 
-        let strict = Process()
-        strict.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        strict.arguments = dropBPF + [LiveSensor.binary!.path, "run", "--source", "ebpf"]
-        let strictErrors = Pipe()
-        strict.standardError = strictErrors
-        strict.standardOutput = FileHandle.nullDevice
-        try strict.run()
-        let strictText = String(decoding: strictErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        strict.waitUntilExit()
-        XCTAssertNotEqual(strict.terminationStatus, 0, "--source ebpf does not fall back")
-        XCTAssertTrue(strictText.contains("Operation not permitted"), strictText)
+        let strict = try runForErrors("/usr/bin/setpriv", dropBPF + [LiveSensor.binary!.path, "run", "--source", "ebpf"])
+        XCTAssertNotEqual(strict.status, 0, "--source ebpf does not fall back")
+        XCTAssertTrue(strict.stderr.contains("Operation not permitted"), strict.stderr)
     }
 
     func testSourcesListsWhatThisMachineSupports() throws {
@@ -114,16 +106,8 @@ final class LiveFallbackSourceTests: XCTestCase {
 
     func testAnUnknownSourceIsRefused() throws {
         try LiveSensor.requireLiveSensor()
-        let p = Process()
-        p.executableURL = LiveSensor.binary
-        p.arguments = ["run", "--source", "carrier-pigeon"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationStatus, 0)
-        XCTAssertTrue(text.contains("auto, ebpf, netlink"), text)
+        let run = try runForErrors(LiveSensor.binary!.path, ["run", "--source", "carrier-pigeon"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("auto, ebpf, netlink"), run.stderr)
     }
 }

@@ -218,17 +218,9 @@ final class LiveProcessEventTests: XCTestCase {
 
     func testRunWithoutRootStopsAtOnceWithAdvice() throws {
         try LiveSensor.requireLiveSensor()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", LiveSensor.binary!.path, "run"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertNotEqual(p.terminationStatus, 0)
-        XCTAssertTrue(text.contains("needs root"), text)
+        let run = try runForErrors("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", LiveSensor.binary!.path, "run"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("needs root"), run.stderr)
     }
 
     func testStopLeavesNoProgramsAndOutputIsPrivate() throws {

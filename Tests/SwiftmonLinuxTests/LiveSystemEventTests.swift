@@ -232,17 +232,9 @@ final class LiveSystemEventTests: XCTestCase {
     func testDisablingARequiredOrUnknownProbeStopsStartUp() throws {
         try LiveSensor.requireLiveSensor()
         for (probe, expected) in [("sched_process_exec", "required"), ("no_such_probe", "no such probe")] {
-            let p = Process()
-            p.executableURL = LiveSensor.binary
-            p.arguments = ["run", "--disable-probe", probe]
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            XCTAssertNotEqual(p.terminationStatus, 0)
-            XCTAssertTrue(text.contains(expected), text)
+            let run = try runForErrors(LiveSensor.binary!.path, ["run", "--disable-probe", probe])
+            XCTAssertNotEqual(run.status, 0)
+            XCTAssertTrue(run.stderr.contains(expected), run.stderr)
         }
     }
 
