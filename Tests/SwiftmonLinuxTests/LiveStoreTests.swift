@@ -66,9 +66,17 @@ final class LiveStoreTests: XCTestCase {
             p.arguments = ["run", "--format", "xml", "--output", out, "--state-dir", dir]
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(1_500_000)
+            // Started (event 4) is written once the sensor is attached.
+            func started() -> Int {
+                ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").components(separatedBy: "<Data Name=\"State\">Started").count - 1
+            }
+            let deadline = Date().addingTimeInterval(60)
+            while started() <= round, Date() < deadline, p.isRunning { usleep(50_000) }
             try runToCompletion("/bin/true", ["xmlround-\(round)"])
-            usleep(500_000)
+            let seen = Date().addingTimeInterval(20)
+            while !((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("xmlround-\(round)"), Date() < seen {
+                usleep(50_000)
+            }
             kill(p.processIdentifier, SIGINT)
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 0)
