@@ -23,12 +23,14 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
     public var description: String { name }
     public var extraFields: ArraySlice<String> { fields[sysmonFieldCount...] }
 
-    /// Position of each field in ``fields``.
-    public let fieldIndex: [String: Int]
-
     /// Position of `field` in ``fields``, or `nil`.
     @inline(__always)
-    public func index(of field: String) -> Int? { fieldIndex[field] }
+    public func index(of field: String) -> Int? {
+        // A kind has at most a few dozen fields, and field names are short:
+        // comparing them in order beats hashing the name on the per-event path.
+        for (i, name) in fields.enumerated() where name == field { return i }
+        return nil
+    }
 
     init(
         _ id: Int, _ ruleTag: String?, name: String? = nil, logged: Bool,
@@ -38,7 +40,6 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
         self.ruleTag = ruleTag
         self.name = name ?? ruleTag ?? "Event\(id)"
         self.fields = sysmon + extra
-        self.fieldIndex = Dictionary(uniqueKeysWithValues: fields.enumerated().map { ($1, $0) })
         self.sysmonFieldCount = sysmon.count
         self.loggedWithoutRuleBlock = logged
     }
