@@ -17,17 +17,36 @@ public struct ProcessGuid: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        var s = "{"
-        s += hex(UInt64(machine), 8) + "-"
-        s += hex(startTicks >> 48, 4) + "-" + hex((startTicks >> 32) & 0xFFFF, 4) + "-"
-        s += hex((startTicks >> 16) & 0xFFFF, 4) + "-" + hex(startTicks & 0xFFFF, 4)
-        s += hex(UInt64(pid), 8) + "}"
-        return s
+        GUIDText.format(machine, startTicks, pid)
     }
+}
 
-    private func hex(_ v: UInt64, _ width: Int) -> String {
-        let digits = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+/// The GUIDs swiftmon writes, `{FFFFFFFF-MMMM-MMMM-MMMM-MMMMLLLLLLLL}`: a
+/// 32-bit first group, 64 bits in the middle, 32 bits at the end. Written in
+/// place, because it runs for every new process.
+enum GUIDText {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func format(_ first: UInt32, _ middle: UInt64, _ last: UInt32) -> String {
+        String(unsafeUninitializedCapacity: 38) { out in
+            var n = 0
+            func put(_ value: UInt64, _ width: Int) {
+                for k in 0..<width {
+                    out[n + k] = digits[Int((value >> (4 * UInt64(width - 1 - k))) & 0xF)]
+                }
+                n += width
+            }
+            func byte(_ b: UInt8) { out[n] = b; n += 1 }
+            byte(UInt8(ascii: "{"))
+            put(UInt64(first), 8); byte(UInt8(ascii: "-"))
+            put(middle >> 48, 4); byte(UInt8(ascii: "-"))
+            put(middle >> 32, 4); byte(UInt8(ascii: "-"))
+            put(middle >> 16, 4); byte(UInt8(ascii: "-"))
+            put(middle, 4)
+            put(UInt64(last), 8)
+            byte(UInt8(ascii: "}"))
+            return n
+        }
     }
 }
 
@@ -68,10 +87,7 @@ public struct HostIdentity: Sendable {
 
     /// Sysmon for Linux's LogonGuid: the machine word and the audit login uid.
     public func logonGuid(loginUID: UInt32) -> String {
-        let m = String(machine, radix: 16)
-        let l = String(loginUID, radix: 16)
-        return "{" + String(repeating: "0", count: 8 - m.count) + m + "-0000-0000-0000-"
-            + String(repeating: "0", count: 12 - l.count) + l + "}"
+        GUIDText.format(machine, 0, loginUID)
     }
 }
 

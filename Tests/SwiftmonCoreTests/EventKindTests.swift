@@ -93,6 +93,11 @@ final class ProcessGuidTests: XCTestCase {
         XCTAssertEqual(host.guid(pid: 0x58F7, startTicks: 9135), g, "/proc start ticks give the same GUID")
     }
 
+    func testLogonGuidCarriesTheLoginUID() {
+        XCTAssertEqual(host.logonGuid(loginUID: 1000), "{3d1219c7-0000-0000-0000-0000000003e8}")
+        XCTAssertEqual(host.logonGuid(loginUID: 0xFFFF_FFFF), "{3d1219c7-0000-0000-0000-0000ffffffff}")
+    }
+
     func testPidReuseGivesANewGuid() {
         XCTAssertNotEqual(host.guid(pid: 100, startBootNanoseconds: 1_000_000_000),
                           host.guid(pid: 100, startBootNanoseconds: 1_010_000_000))
