@@ -29,6 +29,12 @@ public struct FieldText: Sendable {
         isExact = false
     }
 
+    /// A value already converted: text, and whether it is the exact bytes.
+    init(string: String, isExact: Bool) {
+        self.string = string
+        self.isExact = isExact
+    }
+
     public init(_ bytes: UnsafeRawBufferPointer) { self.init([UInt8](bytes)) }
     public init(_ bytes: ArraySlice<UInt8>) { self.init([UInt8](bytes)) }
 

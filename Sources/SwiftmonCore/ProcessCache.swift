@@ -26,6 +26,20 @@ public struct ProcessEntry: Sendable {
         self.commandLineBytes = self.commandLine.isExact ? nil : commandLine
         self.user = user
     }
+
+    /// The entry for the process an event describes, from the image and
+    /// command line the event already holds (converted once, for the event).
+    public init(guid: ProcessGuid, pid: UInt32, event: Event, image: Int, commandLine: Int, user: String,
+                guidText: String) {
+        self.guid = guid
+        self.guidText = guidText
+        self.pid = pid
+        self.imageBytes = event.rawBytes[image]
+        self.commandLineBytes = event.rawBytes[commandLine]
+        self.image = FieldText(string: event.values[image], isExact: imageBytes == nil)
+        self.commandLine = FieldText(string: event.values[commandLine], isExact: commandLineBytes == nil)
+        self.user = user
+    }
 }
 
 /// The processes alive now, by PID. Entries of processes that exited stay a

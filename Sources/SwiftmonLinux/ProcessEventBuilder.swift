@@ -82,8 +82,8 @@ final class ProcessEventBuilder {
         case 2: e[F.architecture] = "64-bit"
         default: break
         }
-        cache.insert(ProcessEntry(guid: guid, pid: h.pid, image: image, commandLine: commandLine, user: user,
-                                  guidText: guidText))
+        cache.insert(ProcessEntry(guid: guid, pid: h.pid, event: e, image: F.image, commandLine: F.commandLine,
+                                  user: user, guidText: guidText))
         return e
     }
 
