@@ -19,23 +19,29 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev"])]
         ),
-        // Linux syscall declarations Swift's Glibc module lacks (epoll, signalfd, timerfd).
+        // Linux declarations Swift's Glibc module lacks (epoll, signalfd, timerfd,
+        // fanotify, GNU extensions); imported by SwiftmonSystem only.
         .target(name: "CLinuxSyscalls"),
+        // Every system call, wrapped once; the one errno funnel (SystemCallError).
+        .target(name: "SwiftmonSystem", dependencies: ["CLinuxSyscalls"]),
         // The one header that defines the records crossing from BPF to Swift.
         .target(name: "CSwiftmonRecords"),
         // Event model, schema, rendering, process cache, pipeline: pure Swift.
         .target(name: "SwiftmonCore"),
         // Sysmon configuration XML → compiled rule set; diagnostics with file:line:column.
-        .target(name: "SwiftmonRules", dependencies: ["SwiftmonCore"]),
+        .target(
+            name: "SwiftmonRules",
+            dependencies: ["SwiftmonCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Windows ETW .etl files → records → swiftmon events. Pure Swift.
         .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore"]),
         // Consumers of finished events: console text, JSON lines.
-        .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore"]),
+        .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // The embedded event store (SQLite through GRDB): the only target that sees GRDB.
         .target(
             name: "SwiftmonStore",
             dependencies: [
-                "SwiftmonCore",
+                "SwiftmonCore", "SwiftmonSystem",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for binding the insert statement without per-value boxing.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -45,7 +51,7 @@ let package = Package(
         .target(
             name: "SwiftmonLinux",
             dependencies: [
-                "SwiftmonCore", "CLibbpf", "CSwiftmonRecords", "CLinuxSyscalls",
+                "SwiftmonCore", "SwiftmonSystem", "CLibbpf", "CSwiftmonRecords",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["bpf"]
@@ -53,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "swiftmon",
             dependencies: [
-                "SwiftmonCore", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
+                "SwiftmonCore", "SwiftmonSystem", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
                 "SwiftmonStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -64,6 +70,7 @@ let package = Package(
         // libFuzzer target for the .etl decoder; built by scripts/fuzz-etl.sh.
         .executableTarget(name: "swiftmon-etl-fuzz", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
         .testTarget(name: "SwiftmonCoreTests", dependencies: ["SwiftmonCore"]),
+        .testTarget(name: "SwiftmonSystemTests", dependencies: ["SwiftmonSystem"]),
         // Golden dumps are read relative to #filePath, not bundled.
         .testTarget(name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore"], exclude: ["Golden"]),
         .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore"]),

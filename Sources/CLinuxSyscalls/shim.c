@@ -1,8 +1,33 @@
-// _GNU_SOURCE before any header: open_by_handle_at(2) is a GNU declaration.
+// _GNU_SOURCE before any header: open_by_handle_at(2), strerrorname_np(3),
+// gettid(2) and O_PATH are GNU declarations.
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
 #include "linux_syscalls.h"
 
 int swiftmon_open_by_handle_at(int mount_fd, void *handle, int flags) {
     return open_by_handle_at(mount_fd, (struct file_handle *)handle, flags);
 }
+
+const char *swiftmon_errno_name(int code) { return strerrorname_np(code); }
+
+int swiftmon_gettid(void) { return (int)gettid(); }
+
+int swiftmon_name_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+const int swiftmon_O_PATH = O_PATH;
+const short swiftmon_POLLRDHUP = POLLRDHUP;
+const unsigned int swiftmon_FAN_CLASS_NOTIF = FAN_CLASS_NOTIF;
+const unsigned int swiftmon_FAN_CLOEXEC = FAN_CLOEXEC;
+const unsigned int swiftmon_FAN_NONBLOCK = FAN_NONBLOCK;
+const unsigned int swiftmon_FAN_REPORT_DFID_NAME = FAN_REPORT_DFID_NAME;
+const unsigned int swiftmon_FAN_MARK_ADD = FAN_MARK_ADD;
+const unsigned int swiftmon_FAN_MARK_FILESYSTEM = FAN_MARK_FILESYSTEM;
+const unsigned long long swiftmon_FAN_CREATE = FAN_CREATE;
+const unsigned long long swiftmon_FAN_DELETE = FAN_DELETE;
+const unsigned long long swiftmon_FAN_MOVED_FROM = FAN_MOVED_FROM;
+const unsigned long long swiftmon_FAN_MOVED_TO = FAN_MOVED_TO;
+const unsigned long long swiftmon_FAN_ONDIR = FAN_ONDIR;

@@ -26,10 +26,10 @@ public struct LogEverything: EventFilter {
 /// A slow sink never stalls the producer (the kernel ring buffer reader): what
 /// does not fit in the queue is counted as lost, per event kind. A sink that
 /// throws loses that event for itself only; the others still get it.
-public final class EventPipeline: @unchecked Sendable {
+public final class EventPipeline: @unchecked Sendable {  // state below `mutex` is guarded by it
     public let capacity: Int
     public let losses: LossCounters
-    private let sinks: [EventSink]
+    private let outputs: [OutputAccount]
     private var filter: EventFilter
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -39,16 +39,21 @@ public final class EventPipeline: @unchecked Sendable {
     private var stopping = false
     private var inFlight = 0
     private var thread: pthread_t?
+    private var closedReported = false
 
     // Tallies, guarded by `mutex`.
     private var accepted: UInt64 = 0
     private var filteredOut: UInt64 = 0
-    private var delivered: UInt64 = 0
-    private var deliveredByKind: [Int: UInt64] = [:]
+    private var dispatched: UInt64 = 0
+    private var dispatchedByKind: [Int: UInt64] = [:]
+
+    /// Called once, on the sink thread, when an output's destination has
+    /// gone for good (the reader of a pipe closed it): a live run ends then.
+    public var onDestinationClosed: (@Sendable () -> Void)?
 
     public init(sinks: [EventSink], filter: EventFilter = LogEverything(), capacity: Int = 65_536,
                 losses: LossCounters = LossCounters()) {
-        self.sinks = sinks
+        self.outputs = sinks.enumerated().map { OutputAccount(sink: $1, index: $0) }
         self.filter = filter
         self.capacity = max(1, capacity)
         self.losses = losses
@@ -67,8 +72,8 @@ public final class EventPipeline: @unchecked Sendable {
         wakeProducer.deallocate()
     }
 
-    /// The sinks that count their own deliveries and drops (store, syslog).
-    public var reportingSinks: [DeliveryReporting] { sinks.compactMap { $0 as? DeliveryReporting } }
+    /// What each output wrote and lost, by cause.
+    public var outputReports: [OutputReport] { outputs.map(\.report) }
 
     /// Replaces the filter; events submitted from now on use the new one.
     public func replaceFilter(_ newFilter: EventFilter) {
@@ -110,12 +115,12 @@ public final class EventPipeline: @unchecked Sendable {
         }
         pthread_mutex_lock(mutex)
         filteredOut += UInt64(events.count - kept.count)
-        let room = capacity - pending.count
+        let room = max(0, capacity - pending.count)
         if kept.count > room {
-            for event in kept[max(0, room)...] {
+            for event in kept[room...] {
                 losses.add(1, cause: .queueFull, kind: event.kind.name)
             }
-            kept.removeLast(kept.count - max(0, room))
+            kept.removeLast(kept.count - room)
         }
         accepted += UInt64(kept.count)
         pending.append(contentsOf: kept)
@@ -132,28 +137,32 @@ public final class EventPipeline: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// Delivers what is queued, flushes the sinks and ends the sink thread.
+    /// Delivers what is queued, flushes and closes the sinks (each delivers
+    /// or counts what it still holds) and ends the sink thread.
     public func stop() {
         pthread_mutex_lock(mutex)
         stopping = true
         pthread_cond_signal(wakeConsumer)
         pthread_mutex_unlock(mutex)
         if let t = thread { pthread_join(t, nil); thread = nil }
+        for output in outputs { output.close() }
     }
 
     public struct Tally: Sendable {
+        /// Events that passed the filter and found room in the queue.
         public var accepted: UInt64
         public var filteredOut: UInt64
-        public var delivered: UInt64
-        public var deliveredByKind: [Int: UInt64]
+        /// Events handed to the outputs (each output's report says what it wrote).
+        public var dispatched: UInt64
+        public var dispatchedByKind: [Int: UInt64]
         public var queued: Int
     }
 
     public var tally: Tally {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return Tally(accepted: accepted, filteredOut: filteredOut, delivered: delivered,
-                     deliveredByKind: deliveredByKind, queued: pending.count)
+        return Tally(accepted: accepted, filteredOut: filteredOut, dispatched: dispatched,
+                     dispatchedByKind: dispatchedByKind, queued: pending.count)
     }
 
     private func drainLoop() {
@@ -170,38 +179,33 @@ public final class EventPipeline: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
 
             var byKind: [Int: UInt64] = [:]
-            var sinkFailures: [Int: [String: UInt64]] = [:]
             for event in batch {
-                var deliveredSomewhere = sinks.isEmpty
-                for (i, sink) in sinks.enumerated() {
-                    do {
-                        try sink.emit(event)
-                        deliveredSomewhere = true
-                    } catch {
-                        sinkFailures[i, default: [:]][event.kind.name, default: 0] += 1
-                    }
-                }
-                if deliveredSomewhere { byKind[event.kind.id, default: 0] += 1 }
+                for output in outputs { output.emit(event) }
+                byKind[event.kind.id, default: 0] += 1
             }
             let idle: Bool
             pthread_mutex_lock(mutex)
             idle = pending.isEmpty
             pthread_mutex_unlock(mutex)
-            if idle || stopping { for sink in sinks { try? sink.flush() } }
-            for (_, byName) in sinkFailures {
-                for (name, n) in byName { losses.add(n, cause: .sinkError, kind: name) }
-            }
+            if idle || stopping { for output in outputs { output.flush() } }
+            noticeClosedDestinations()
 
             pthread_mutex_lock(mutex)
-            for (k, n) in byKind { deliveredByKind[k, default: 0] += n; delivered += n }
+            for (k, n) in byKind { dispatchedByKind[k, default: 0] += n; dispatched += n }
             inFlight = 0
             batch.removeAll(keepingCapacity: true)
             pthread_cond_broadcast(wakeProducer)
             pthread_mutex_unlock(mutex)
         }
-        for sink in sinks { try? sink.flush() }
+        for output in outputs { output.flush() }
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(wakeProducer)
         pthread_mutex_unlock(mutex)
+    }
+
+    private func noticeClosedDestinations() {
+        guard !closedReported, outputs.contains(where: \.destinationClosed) else { return }
+        closedReported = true
+        onDestinationClosed?()
     }
 }

@@ -1,15 +1,23 @@
 /// A consumer of finished events: the console, a JSON-lines file, a store…
 ///
-/// One requirement does the work. A sink that cannot take an event throws; the
-/// pipeline counts that as a loss for this sink and carries on with the others.
+/// One requirement does the work. A plain sink that cannot take an event
+/// throws; the pipeline counts that as a loss for this sink, under the
+/// error's ``LossCauseNaming/lossCause``, and carries on with the others. A
+/// sink that buffers or sends from its own thread is also
+/// ``DeliveryReporting``: it counts every event itself, lost or written.
 public protocol EventSink: AnyObject {
     func emit(_ event: Event) throws
     /// Pushes out anything buffered. Called when the pipeline goes idle and at stop.
     func flush() throws
+    /// Delivers or counts as lost whatever is still buffered, and lets go of
+    /// the destination. Called once, when the pipeline stops.
+    func close()
 }
 
 extension EventSink {
     public func flush() throws {}
+    /// A plain sink buffers nothing: the pipeline's last ``flush()`` was enough.
+    public func close() {}
 }
 
 /// A sink that keeps every event, for tests and for `--stats`-style tallies.
@@ -24,16 +32,15 @@ public final class CollectingSink: EventSink, @unchecked Sendable {
 /// Filters events and hands each one kept to every sink, on the caller's
 /// thread: for offline sources (an .etl file) that want back-pressure rather
 /// than a queue that drops. A sink that throws loses that event for itself
-/// only; the failures are counted.
+/// only; every output's account is kept as in ``EventPipeline``.
 public final class FanOutSink: EventSink {
-    private let sinks: [EventSink]
+    private let outputs: [OutputAccount]
     private let filter: EventFilter
     public private(set) var kept: UInt64 = 0
     public private(set) var filteredOut: UInt64 = 0
-    public private(set) var failures: UInt64 = 0
 
     public init(sinks: [EventSink], filter: EventFilter = LogEverything()) {
-        self.sinks = sinks
+        self.outputs = sinks.enumerated().map { OutputAccount(sink: $1, index: $0) }
         self.filter = filter
     }
 
@@ -44,12 +51,19 @@ public final class FanOutSink: EventSink {
             return
         }
         kept += 1
-        for sink in sinks {
-            do { try sink.emit(event) } catch { failures += 1 }
-        }
+        for output in outputs { output.emit(event) }
     }
 
     public func flush() throws {
-        for sink in sinks { try sink.flush() }
+        for output in outputs { output.flush() }
     }
+
+    public func close() {
+        for output in outputs { output.close() }
+    }
+
+    /// What each output wrote and lost.
+    public var outputReports: [OutputReport] { outputs.map(\.report) }
+    /// Events lost in all outputs together.
+    public var failures: UInt64 { outputReports.reduce(0) { $0 + $1.counts.droppedTotal } }
 }

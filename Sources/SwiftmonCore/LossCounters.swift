@@ -1,9 +1,11 @@
-/// Where an event was lost: in the kernel (ring buffer full), between the
-/// reader and the sinks (queue full), or in a sink (write failed).
+/// Where an event was lost: in the kernel (ring buffer full), in a record the
+/// reader could not decode, between the reader and the sinks (queue full),
+/// or in an output (per output and cause: `json events.jsonl ENOSPC`).
 public enum LossCause: String, Sendable, CaseIterable {
     case kernelBufferFull = "kernel ring buffer full"
+    case malformedRecord = "malformed record"
     case queueFull = "event queue full"
-    case sinkError = "sink error"
+    case output = "output"
 }
 
 /// Counts of everything swiftmon could not deliver, per cause and per kind, so

@@ -1,15 +1,16 @@
-/// What a sink that buffers or sends elsewhere did with the events it was
-/// given: how many reached their destination and how many it had to drop, by
-/// cause. The pipeline reads these for `--stats` and EventID 255 reports.
+/// What one output did with the events it was given: how many it wrote (the
+/// destination accepted the bytes, the store committed them, the collector's
+/// connection took them) and how many it lost, by cause. The promise every
+/// output keeps: `delivered + droppedTotal + pending == accepted`, and once the
+/// output is closed `pending == 0`.
 public struct SinkDeliveryCounts: Sendable, Equatable {
     /// Events handed to `emit`.
     public var accepted: UInt64
-    /// Events that reached the destination (written to the collector's
-    /// connection, committed to the store).
+    /// Events that reached the destination.
     public var delivered: UInt64
-    /// Events given up on, by cause (`bufferFull`, `oversize`, `writeError` …).
+    /// Events given up on, by cause (`ENOSPC`, `EPIPE`, `bufferFull`, `oversize` …).
     public var dropped: [String: UInt64]
-    /// Events accepted but neither delivered nor dropped yet.
+    /// Events accepted but neither delivered nor dropped yet (buffered).
     public var pending: UInt64 { accepted &- delivered &- droppedTotal }
 
     public var droppedTotal: UInt64 { dropped.values.reduce(0, +) }
@@ -20,6 +21,20 @@ public struct SinkDeliveryCounts: Sendable, Equatable {
         self.dropped = dropped
     }
 
+    public mutating func drop(_ n: UInt64, cause: String) {
+        guard n > 0 else { return }
+        dropped[cause, default: 0] += n
+    }
+
+    /// The sum of two ledgers of the same output.
+    public static func + (a: SinkDeliveryCounts, b: SinkDeliveryCounts) -> SinkDeliveryCounts {
+        var sum = a
+        sum.accepted += b.accepted
+        sum.delivered += b.delivered
+        for (cause, n) in b.dropped { sum.dropped[cause, default: 0] += n }
+        return sum
+    }
+
     /// Events dropped since `earlier`, by cause; causes with none left out.
     public func dropped(since earlier: SinkDeliveryCounts) -> [String: UInt64] {
         dropped.reduce(into: [:]) { out, entry in
@@ -28,21 +43,45 @@ public struct SinkDeliveryCounts: Sendable, Equatable {
         }
     }
 
-    /// The Description of an EventID 255 for what `sink` dropped since
-    /// `earlier` — "syslog tcp://siem:514 dropped 12 events (bufferFull 10,
-    /// oversize 2)" — or nil when it dropped nothing.
-    public func lossDescription(since earlier: SinkDeliveryCounts, sink: String) -> String? {
-        let lost = dropped(since: earlier)
-        let total = lost.values.reduce(0, +)
-        guard total > 0 else { return nil }
-        let causes = lost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        return "\(sink) dropped \(total) event\(total == 1 ? "" : "s") (\(causes))"
+    /// "json events.jsonl: 120 accepted, 100 written, 20 lost (ENOSPC 20)".
+    public func summary(name: String) -> String {
+        let causes = dropped.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        var text = "\(name): \(accepted) accepted, \(delivered) written, \(droppedTotal) lost"
+        if !causes.isEmpty { text += " (" + causes.joined(separator: ", ") + ")" }
+        if pending > 0 { text += ", \(pending) pending" }
+        return text
     }
 }
 
-/// A sink that can say what it delivered and dropped (syslog, store).
+/// An output that keeps its own account of what became of each event it
+/// accepted: the file and terminal outputs (which buffer), the store (which
+/// commits in transactions), syslog (which sends from its own thread). Such a
+/// sink counts every event it is given in ``deliveryCounts`` — also the one
+/// whose `emit` throws, and the ones a failed flush cost —; the pipeline keeps
+/// the account of sinks that do not.
 public protocol DeliveryReporting: AnyObject {
-    /// A short name for reports: `syslog tcp://host:514`, `store /var/lib/…`.
+    /// A short name for reports: `json standard output`, `syslog tcp://host:514`, `store /var/lib/…`.
     var deliveryName: String { get }
     var deliveryCounts: SinkDeliveryCounts { get }
+    /// True when the destination is gone for good (the reader of a pipe
+    /// closed it): every later event is lost, and a live run ends.
+    var destinationClosed: Bool { get }
+}
+
+extension DeliveryReporting {
+    public var destinationClosed: Bool { false }
+}
+
+/// An error that names the cause a loss is counted under (`ENOSPC`, `EPIPE`,
+/// `recordID` …). Other errors are counted under their type's name.
+public protocol LossCauseNaming: Error {
+    var lossCause: String { get }
+}
+
+extension Error {
+    /// The cause an event lost to this error is counted under.
+    public var lossCause: String {
+        if let named = self as? LossCauseNaming { return named.lossCause }
+        return String(describing: type(of: self))
+    }
 }

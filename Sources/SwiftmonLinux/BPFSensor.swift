@@ -11,6 +11,8 @@ public struct SensorError: Error, CustomStringConvertible {
     public let message: String
     /// What libbpf said just before the failure (verifier log tail and such).
     public let libbpfLog: [String]
+    /// The error number the failing call returned, when there was one.
+    public var errno: Int32? = nil
 
     public var description: String {
         var s = "cannot \(stage.rawValue) the BPF sensor"
@@ -296,7 +298,7 @@ final class BPFSensor {
     }
 
     private func failure(_ stage: SensorError.Stage, _ probe: String?, _ code: Int32) -> SensorError {
-        SensorError(stage: stage, probe: probe, message: String(cString: strerror(code)), libbpfLog: LibbpfLog.recent())
+        SensorError(stage: stage, probe: probe, message: String(cString: strerror(code)), libbpfLog: LibbpfLog.recent(), errno: code)
     }
 }
 

@@ -1,5 +1,6 @@
 import CSwiftmonRecords
 import Glibc
+import SwiftmonSystem
 import SwiftmonCore
 
 /// User-space cost of the hot path without the kernel: synthetic exec, fork
@@ -19,7 +20,7 @@ public enum DecodeBenchmark {
 
     /// With `pipeline`, events go through it (queue + sink thread) instead of
     /// straight to `sink` on this thread, to show the cost of the hand-off.
-    public static func run(processes: Int, filter: EventFilter, sink: EventSink, pipeline: EventPipeline? = nil) -> Figures {
+    public static func run(processes: Int, filter: EventFilter, sink: EventSink, pipeline: EventPipeline? = nil) throws -> Figures {
         let host = HostIdentity(machine: 0x1234_5678, ticksPerSecond: 100, bootEpochNanoseconds: 1_700_000_000_000_000_000)
         let builder = ProcessEventBuilder(host: host, users: UserNames(), hasher: nil)
         let records = (0..<min(processes, 4096)).flatMap { syntheticRecords(pid: UInt32(100_000 + $0)) }
@@ -33,18 +34,18 @@ public enum DecodeBenchmark {
             for bytes in records {
                 guard let record = bytes.withUnsafeBytes({ KernelRecord($0) }) else { continue }
                 builder.events(for: record, into: &batch)
-                if batch.count >= 128 { events += deliver(&batch, filter, sink, pipeline) }
+                if batch.count >= 128 { events += try deliver(&batch, filter, sink, pipeline) }
             }
             done += records.count / 3
         }
-        events += deliver(&batch, filter, sink, pipeline)
-        if let pipeline { pipeline.drain() } else { try? sink.flush() }
+        events += try deliver(&batch, filter, sink, pipeline)
+        if let pipeline { pipeline.drain() } else { try sink.flush() }
         let seconds = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - start) / 1e9
         let cpu = Double(Syscalls.processCPUMicroseconds() - cpuStart) / 1e6
         return Figures(records: done * 3, events: events, seconds: seconds, cpuSeconds: cpu)
     }
 
-    private static func deliver(_ batch: inout [Event], _ filter: EventFilter, _ sink: EventSink, _ pipeline: EventPipeline?) -> Int {
+    private static func deliver(_ batch: inout [Event], _ filter: EventFilter, _ sink: EventSink, _ pipeline: EventPipeline?) throws -> Int {
         if let pipeline {
             let n = batch.count
             pipeline.submit(batch)
@@ -53,7 +54,7 @@ public enum DecodeBenchmark {
         }
         var n = 0
         for var e in batch where e.kind.ruleTag == nil || filter.evaluate(&e) {
-            try? sink.emit(e)
+            try sink.emit(e)
             n += 1
         }
         batch.removeAll(keepingCapacity: true)

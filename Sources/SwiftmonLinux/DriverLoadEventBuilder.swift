@@ -1,5 +1,6 @@
 import CSwiftmonRecords
 import SwiftmonCore
+import SwiftmonSystem
 
 /// The kernel's module records → DriverLoad (6): the module file (for
 /// finit_module; `-` for an image passed in memory), its hashes when asked

@@ -14,13 +14,18 @@ public enum SensorSource: String, Sendable, CaseIterable {
 /// The sources used without BPF: processes from the netlink process
 /// connector (required), files from fanotify (optional: reported when it
 /// cannot start).
-final class FallbackSources: CustomStringConvertible {
+final class FallbackSources: LinuxEventSource {
     let processes: NetlinkProcessSource
     let files: FanotifyFileSource?
     let reason: String
     let filesProblem: String?
+    private let builder: ProcessEventBuilder
+    private var records: UInt64 = 0
 
-    init(processes builder: ProcessEventBuilder, reason: String) throws {
+    init(host: HostIdentity, hasher: FileHasher?, reason: String, verbose: Bool) throws {
+        let users = UserNames()
+        users.refreshIfChanged()
+        builder = ProcessEventBuilder(host: host, users: users, hasher: hasher)
         do {
             processes = try NetlinkProcessSource(processes: builder)
         } catch {
@@ -35,17 +40,37 @@ final class FallbackSources: CustomStringConvertible {
         }
         filesProblem = problem
         self.reason = reason
+        let seeded = builder.seed(with: ProcScanner(host: host, users: users))
+        if verbose {
+            fputs("swiftmon: sources: \(sourceDescription); \(seeded) running processes in the cache\n", stderr)
+        }
     }
 
-    var descriptors: [Int32] { [processes.descriptor] + (files.map { [$0.descriptor] } ?? []) }
+    func readinessDescriptors() throws -> [Int32] { [processes.descriptor] + (files.map { [$0.descriptor] } ?? []) }
 
-    func drain(into out: inout [Event]) {
-        processes.drain(into: &out)
-        files?.drain(into: &out)
+    func read(into events: inout [Event]) throws {
+        let before = events.count
+        processes.drain(into: &events)
+        files?.drain(into: &events)
+        records += UInt64(events.count - before)
     }
+
+    var recordsRead: UInt64 { records }
+
+    func sourceLosses() -> [LossCause: [String: UInt64]] {
+        var out: [LossCause: [String: UInt64]] = [:]
+        if processes.overflows > 0 { out[.kernelBufferFull, default: [:]]["netlink queue overflows"] = processes.overflows }
+        if processes.malformed > 0 { out[.malformedRecord, default: [:]]["netlink message"] = processes.malformed }
+        if let files, files.readErrors > 0 { out[.kernelBufferFull, default: [:]]["fanotify read errors"] = files.readErrors }
+        return out
+    }
+
+    func tick() { builder.users.refreshIfChanged() }
+
+    func stop() {}
 
     /// For event 4's Sources and -v.
-    var description: String {
+    var sourceDescription: String {
         var text = "netlink(proc connector)"
         if let files {
             text += " fanotify(" + files.markedFileSystems.joined(separator: ",") + ")"

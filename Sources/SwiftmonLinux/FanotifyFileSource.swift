@@ -1,6 +1,6 @@
-import CLinuxSyscalls
 import Glibc
 import SwiftmonCore
+import SwiftmonSystem
 
 /// The fallback file source: fanotify(7) with directory file handles and
 /// names (FAN_REPORT_DFID_NAME) on every mounted file system, for hosts where
@@ -17,40 +17,42 @@ final class FanotifyFileSource {
     private var buffer = [UInt8](repeating: 0, count: 65536)
     private var pendingRename: (pid: Int32, path: [UInt8])?
     private(set) var markedFileSystems: [String] = []
+    /// Reads of the fanotify queue that failed (each may have lost events).
+    private(set) var readErrors: UInt64 = 0
 
-    private static let create: UInt64 = 0x100, delete: UInt64 = 0x200
-    private static let movedFrom: UInt64 = 0x40, movedTo: UInt64 = 0x80, onDirectory: UInt64 = 0x4000_0000
+    private static let create = Syscalls.FanotifyFlags.create, delete = Syscalls.FanotifyFlags.delete
+    private static let movedFrom = Syscalls.FanotifyFlags.movedFrom, movedTo = Syscalls.FanotifyFlags.movedTo
+    private static let onDirectory = Syscalls.FanotifyFlags.onDirectory
 
     init(processes: ProcessEventBuilder) throws {
         self.processes = processes
-        // FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME
-        let flags: UInt32 = 0x0 | 0x1 | 0x2 | 0x0000_0C00
-        descriptor = try retryingOnInterrupt("fanotify_init") {
-            fanotify_init(flags, UInt32(O_RDONLY | O_CLOEXEC))
-        }
+        descriptor = try Syscalls.fanotifyInit(flags: Syscalls.FanotifyFlags.initNotifyWithDirectoryNames,
+                                               eventFlags: O_RDONLY)
         let mask = FanotifyFileSource.create | FanotifyFileSource.delete
             | FanotifyFileSource.movedFrom | FanotifyFileSource.movedTo
+        var lastMarkError: Error = SystemCallError("fanotify_mark", errno: ENOENT)
         for mountPoint in FanotifyFileSource.fileSystemMountPoints() {
-            var fs = statfs()
-            guard statfs(mountPoint, &fs) == 0 else { continue }
-            let fsid = withUnsafeBytes(of: fs.f_fsid) { $0.loadUnaligned(as: UInt64.self) }
+            guard let fsid = try? Syscalls.fileSystemID(mountPoint) else { continue }
             guard mounts[fsid] == nil else { continue }
-            // FAN_MARK_ADD | FAN_MARK_FILESYSTEM
-            guard fanotify_mark(descriptor, 0x1 | 0x100, mask, AT_FDCWD, mountPoint) == 0 else { continue }
-            let fd = open(mountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { continue }
+            do {
+                try Syscalls.fanotifyMark(descriptor, flags: Syscalls.FanotifyFlags.markFileSystem, mask: mask, path: mountPoint)
+            } catch {
+                lastMarkError = error
+                continue
+            }
+            guard let fd = try? Syscalls.open(mountPoint, O_RDONLY | O_DIRECTORY) else { continue }
             mounts[fsid] = fd
             markedFileSystems.append(mountPoint)
         }
         guard !mounts.isEmpty else {
-            close(descriptor)
-            throw SystemCallError("fanotify_mark(FAN_MARK_FILESYSTEM)", errno: errno)
+            Syscalls.close(descriptor)
+            throw lastMarkError
         }
     }
 
     deinit {
-        for fd in mounts.values { close(fd) }
-        close(descriptor)
+        for fd in mounts.values { Syscalls.close(fd) }
+        Syscalls.close(descriptor)
     }
 
     /// Mount points of the file systems that hold files: every mount in
@@ -72,9 +74,15 @@ final class FanotifyFileSource {
 
     func drain(into out: inout [Event]) {
         while true {
-            let n = read(descriptor, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
+            let n: Int
+            do {
+                guard let got = try buffer.withUnsafeMutableBytes({ try Syscalls.readIfReady(descriptor, into: $0, "fanotify") }),
+                      got > 0 else { return }
+                n = got
+            } catch {
+                readErrors += 1
+                return
+            }
             var at = 0
             while at + 24 <= n {
                 let length = Int(load32(at))
@@ -138,11 +146,10 @@ final class FanotifyFileSource {
     /// A directory's file handle → its path, through the mount it lives on.
     private func resolve(handle offset: Int, size: Int, mount: Int32) -> [UInt8]? {
         var copy = Array(buffer[offset..<(offset + size)])
-        let fd = copy.withUnsafeMutableBytes { raw in
-            swiftmon_open_by_handle_at(mount, raw.baseAddress, 0o10_000_000 /* O_PATH */ | O_CLOEXEC)
-        }
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? copy.withUnsafeMutableBytes({ raw in
+            try Syscalls.openByHandle(mount: mount, handle: raw.baseAddress!, flags: Syscalls.openPathOnly)
+        }) else { return nil }
+        defer { Syscalls.close(fd) }
         return ProcFile.readLink("/proc/self/fd/\(fd)")
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Glibc
+import SwiftmonSystem
 
 /// Hashes of executables in Sysmon's `Hashes` layout (`SHA256=…,MD5=…`),
 /// computed once per file identity (device, inode, change time): a storm of
@@ -37,22 +38,17 @@ final class FileHasher {
     /// kernel reported (`identity`); nil when it is gone or was replaced.
     func hashes(path: [UInt8], identity: Identity) -> String? {
         if let known = cache[identity] { return known }
-        var cPath = path.map { CChar(bitPattern: $0) }
-        cPath.append(0)
-        let fd = open(cPath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+        // The path may hold any bytes but NUL: open it as given, not as text.
+        guard let fd = try? Syscalls.open(pathBytes: path, O_RDONLY | O_NOCTTY | O_NONBLOCK) else { return nil }
+        defer { Syscalls.close(fd) }
+        guard let st = try? Syscalls.fstat(fd), (st.st_mode & S_IFMT) == S_IFREG,
               UInt64(st.st_ino) == identity.inode, FileHasher.kernelDevice(UInt64(st.st_dev)) == identity.device
         else { return nil }
 
         var md5 = Insecure.MD5(), sha1 = Insecure.SHA1(), sha256 = SHA256(), sha384 = SHA384(), sha512 = SHA512()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = read(fd, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
+            guard let n = try? chunk.withUnsafeMutableBytes({ try Syscalls.read(fd, into: $0) }) else { return nil }
             if n == 0 { break }
             let slice = chunk[0..<n]
             for a in algorithms {

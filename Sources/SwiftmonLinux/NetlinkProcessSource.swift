@@ -1,6 +1,6 @@
-import CLinuxSyscalls
 import Glibc
 import SwiftmonCore
+import SwiftmonSystem
 
 /// The fallback process source: the kernel's process connector (netlink,
 /// NETLINK_CONNECTOR / CN_IDX_PROC), for hosts where the BPF sensor cannot
@@ -14,6 +14,8 @@ final class NetlinkProcessSource {
     private var buffer = [UInt8](repeating: 0, count: 65536)
     /// Messages that were not whole proc events (counted, skipped).
     private(set) var malformed: UInt64 = 0
+    /// Times the socket's queue overflowed (ENOBUFS): proc events the kernel dropped.
+    private(set) var overflows: UInt64 = 0
 
     // linux/cn_proc.h and linux/connector.h
     private static let connectorIndexProc: UInt32 = 1, connectorValueProc: UInt32 = 1
@@ -22,49 +24,44 @@ final class NetlinkProcessSource {
 
     init(processes: ProcessEventBuilder) throws {
         self.processes = processes
-        descriptor = try retryingOnInterrupt("socket(NETLINK_CONNECTOR)") {
-            socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
-                   NETLINK_CONNECTOR)
-        }
+        descriptor = try Syscalls.netlinkConnectorSocket(groups: NetlinkProcessSource.connectorIndexProc)
         do {
-            var address = sockaddr_nl()
-            address.nl_family = sa_family_t(AF_NETLINK)
-            address.nl_groups = NetlinkProcessSource.connectorIndexProc
-            address.nl_pid = 0
-            try retryingOnInterrupt("bind(NETLINK_CONNECTOR)") {
-                withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-                    }
-                }
-            }
             // nlmsghdr (16) + cn_msg (20) + the operation (4).
             var message = [UInt8](repeating: 0, count: 40)
             func put32(_ value: UInt32, at offset: Int) {
                 withUnsafeBytes(of: value.littleEndian) { message.replaceSubrange(offset..<(offset + 4), with: $0) }
             }
             put32(40, at: 0)                                      // nlmsg_len
-            message[4] = UInt8(NLMSG_DONE)                        // nlmsg_type
+            message[4] = UInt8(Syscalls.netlinkMessageDone)       // nlmsg_type
             put32(UInt32(bitPattern: getpid()), at: 12)           // nlmsg_pid
             put32(NetlinkProcessSource.connectorIndexProc, at: 16) // cb_id.idx
             put32(NetlinkProcessSource.connectorValueProc, at: 20) // cb_id.val
             message[32] = 4                                       // cn_msg.len
             put32(NetlinkProcessSource.listen, at: 36)
-            try retryingOnInterrupt("send(PROC_CN_MCAST_LISTEN)") { send(descriptor, message, message.count, 0) }
+            _ = try message.withUnsafeBytes { try Syscalls.send(descriptor, $0, "PROC_CN_MCAST_LISTEN") }
         } catch {
-            close(descriptor)
+            Syscalls.close(descriptor)
             throw error
         }
     }
 
-    deinit { close(descriptor) }
+    deinit { Syscalls.close(descriptor) }
 
     /// Turns every message waiting on the socket into events.
     func drain(into out: inout [Event]) {
         while true {
-            let n = recv(descriptor, &buffer, buffer.count, 0)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
+            let n: Int
+            do {
+                guard let got = try buffer.withUnsafeMutableBytes({ try Syscalls.receive(descriptor, into: $0, "NETLINK_CONNECTOR") }),
+                      got > 0 else { return }
+                n = got
+            } catch let error as SystemCallError where error.errno == ENOBUFS {
+                // The socket's queue overflowed: the kernel dropped messages.
+                overflows += 1
+                continue
+            } catch {
+                return
+            }
             var at = 0
             while at + 16 <= n {
                 let length = Int(load32(at))

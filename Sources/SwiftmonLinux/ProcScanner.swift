@@ -1,5 +1,6 @@
 import Glibc
 import SwiftmonCore
+import SwiftmonSystem
 
 /// The one scan of /proc at start-up that seeds the process cache with the
 /// processes already running, so that their children's events name their
@@ -54,15 +55,12 @@ struct ProcScanner {
 /// Small whole-file reads of /proc and /etc.
 enum ProcFile {
     static func read(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? Syscalls.open(path, O_RDONLY) else { return nil }
+        defer { Syscalls.close(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while out.count < limit {
-            let n = Glibc.read(fd, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            guard let n = try? chunk.withUnsafeMutableBytes({ try Syscalls.read(fd, into: $0, path) }), n > 0 else { break }
             out += chunk[0..<n]
         }
         return out

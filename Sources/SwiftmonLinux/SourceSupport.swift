@@ -34,7 +34,7 @@ public enum SourceSupport {
             }
         }
 
-        let builder = ProcessEventBuilder(host: SensorSession.readHostIdentity(), users: UserNames(), hasher: nil)
+        let builder = ProcessEventBuilder(host: HostIdentity.ofThisMachine(), users: UserNames(), hasher: nil)
         do {
             _ = try NetlinkProcessSource(processes: builder)
             lines.append(Line(name: "netlink proc connector", available: true, detail: "fallback process source"))

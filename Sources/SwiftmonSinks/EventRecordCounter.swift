@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import SwiftmonCore
+import SwiftmonSystem
 
 /// Hands out `EventRecordID`s: increasing for the life of the installation,
 /// across restarts and crashes.
@@ -29,7 +30,7 @@ public final class EventRecordCounter: @unchecked Sendable {
         self.stateFile = stateFile
         self.blockSize = blockSize
         let start: UInt64
-        if let bytes = try SinkSystemCalls.readSmallFile(stateFile) {
+        if let bytes = try Syscalls.readSmallFile(stateFile) {
             let text = String(decoding: bytes, as: UTF8.self).trimmingSpaces
             guard let value = UInt64(text), value > 0 else {
                 // Starting over would make ids go backwards: refuse instead.
@@ -74,21 +75,21 @@ public final class EventRecordCounter: @unchecked Sendable {
 
     static func writeDurably(path: String, text: String) throws {
         let temporary = path + ".tmp"
-        let fd = try SinkSystemCalls.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW)
+        let fd = try Syscalls.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW)
         do {
-            try Array(text.utf8).withUnsafeBytes { try SinkSystemCalls.writeAll(fd, $0, temporary) }
-            try SinkSystemCalls.fsync(fd, temporary)
-            SinkSystemCalls.close(fd)
+            try Array(text.utf8).withUnsafeBytes { try Syscalls.writeAll(fd, $0, temporary) }
+            try Syscalls.fsync(fd, temporary)
+            Syscalls.close(fd)
         } catch {
-            SinkSystemCalls.close(fd)
+            Syscalls.close(fd)
             throw error
         }
-        try SinkSystemCalls.rename(temporary, path)
+        try Syscalls.rename(temporary, path)
         // The rename itself must survive a power cut too.
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? "."
-        if let dfd = try? SinkSystemCalls.open(directory, O_RDONLY | O_DIRECTORY) {
-            try? SinkSystemCalls.fsync(dfd, directory)
-            SinkSystemCalls.close(dfd)
+        if let dfd = try? Syscalls.open(directory, O_RDONLY | O_DIRECTORY) {
+            try? Syscalls.fsync(dfd, directory)
+            Syscalls.close(dfd)
         }
     }
 }

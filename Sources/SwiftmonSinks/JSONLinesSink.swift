@@ -7,16 +7,21 @@ import SwiftmonCore
 /// escapes `\udc80`…`\udcff`, the surrogate-escape convention: readers that
 /// know it (Python's `surrogateescape`) recover the exact bytes, and no valid
 /// text can produce them, so nothing is ambiguous.
-public final class JSONLinesSink: EventSink {
+public final class JSONLinesSink: EventSink, DeliveryReporting {
     private let output: FileOutput
 
     public init(output: FileOutput) { self.output = output }
 
     public func emit(_ event: Event) throws {
-        try output.append { JSONLinesSink.render(event, into: &$0) }
+        try output.appendEvent { JSONLinesSink.render(event, into: &$0) }
     }
 
     public func flush() throws { try output.flush() }
+    public func close() { output.close() }
+
+    public var deliveryName: String { "json \(output.path)" }
+    public var deliveryCounts: SinkDeliveryCounts { output.deliveryCounts }
+    public var destinationClosed: Bool { output.destinationClosed }
 
     public static func render(_ event: Event) -> [UInt8] {
         var out: [UInt8] = []

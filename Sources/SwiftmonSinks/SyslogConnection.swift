@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import SwiftmonSystem
 
 /// Where syslog messages go.
 public enum SyslogDestination: Sendable, Equatable, CustomStringConvertible {
@@ -80,7 +81,7 @@ final class SyslogConnection {
         self.isStream = isStream
     }
 
-    deinit { SinkSystemCalls.close(fd) }
+    deinit { Syscalls.close(fd) }
 
     /// Connects, giving up after `timeout` seconds for TCP.
     static func open(_ destination: SyslogDestination, timeout: Double) throws -> SyslogConnection {
@@ -95,24 +96,20 @@ final class SyslogConnection {
     }
 
     private static func openLocal(_ path: String) throws -> SyslogConnection {
-        let fd = try SinkSystemCalls.retrying("socket", "AF_UNIX") {
-            socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        }
+        let fd = try Syscalls.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0, path)
         let connection = SyslogConnection(fd: fd, isStream: false)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw SinkSystemError(call: "connect", subject: path, code: ENAMETOOLONG)
+            throw SystemCallError("connect", path, errno: ENAMETOOLONG)
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
         _ = try withUnsafePointer(to: &address) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                try SinkSystemCalls.retrying("connect", path) {
-                    connect(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
+                try Syscalls.connect(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size), path)
             }
         }
         connection.setSendTimeout(seconds: 1)
@@ -143,34 +140,26 @@ final class SyslogConnection {
     }
 
     private static func connectTCP(_ info: addrinfo, _ subject: String, timeout: Double) throws -> SyslogConnection {
-        let fd = try SinkSystemCalls.retrying("socket", subject) {
-            socket(info.ai_family, info.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
-                   info.ai_protocol)
-        }
+        let fd = try Syscalls.socket(info.ai_family, info.ai_socktype | Int32(SOCK_NONBLOCK.rawValue), info.ai_protocol, subject)
         let connection = SyslogConnection(fd: fd, isStream: true)
         // Non-blocking connect so an unreachable collector costs `timeout`, not minutes.
-        if connect(fd, info.ai_addr, info.ai_addrlen) != 0 {
-            guard errno == EINPROGRESS else { throw SinkSystemError(call: "connect", subject: subject, code: errno) }
-            var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let ready = try SinkSystemCalls.retrying("poll", subject) { poll(&pfd, 1, Int32(timeout * 1000)) }
-            guard ready > 0 else { throw SinkSystemError(call: "connect", subject: subject, code: ETIMEDOUT) }
-            var soError: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
-            guard soError == 0 else { throw SinkSystemError(call: "connect", subject: subject, code: soError) }
+        if try !Syscalls.connect(fd, info.ai_addr, info.ai_addrlen, subject) {
+            guard try Syscalls.poll(fd, events: Int16(POLLOUT), timeoutMilliseconds: Int32(timeout * 1000), subject) else {
+                throw SystemCallError("connect", subject, errno: ETIMEDOUT)
+            }
+            let soError = Syscalls.socketError(fd)
+            guard soError == 0 else { throw SystemCallError("connect", subject, errno: soError) }
         }
-        let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
+        try Syscalls.setBlocking(fd, true)
+        try Syscalls.setSocketOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, Int32(1), subject)
+        try Syscalls.setSocketOption(fd, SOL_SOCKET, SO_KEEPALIVE, Int32(1), subject)
         connection.setSendTimeout(seconds: 1)
         return connection
     }
 
     private func setSendTimeout(seconds: Int) {
-        var tv = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        // Best effort: without it a send waits for the socket as long as it takes.
+        try? Syscalls.setSocketOption(fd, SOL_SOCKET, SO_SNDTIMEO, timeval(tv_sec: seconds, tv_usec: 0))
     }
 
     /// Whether the collector has closed or reset the connection. A collector
@@ -178,14 +167,20 @@ final class SyslogConnection {
     /// check before each message keeps us from writing into a dead connection.
     func peerHasClosed() -> Bool {
         guard isStream else { return false }
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN) | 0x2000 /* POLLRDHUP, not exported by Glibc */, revents: 0)
-        guard poll(&pfd, 1, 0) > 0 else { return false }
+        guard (try? Syscalls.poll(fd, events: Int16(POLLIN) | Syscalls.pollReadHangUp, timeoutMilliseconds: 0)) == true else {
+            return false
+        }
         var scratch = [UInt8](repeating: 0, count: 512)
         while true {
-            let n = recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT))
-            if n > 0 { continue }  // unexpected chatter: ignore it
-            if n == 0 { return true }
-            return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            do {
+                guard let n = try scratch.withUnsafeMutableBytes({
+                    try Syscalls.receive(fd, into: $0, flags: Int32(MSG_DONTWAIT))
+                }) else { return false }  // nothing waiting: still open
+                if n > 0 { continue }  // unexpected chatter: ignore it
+                return true
+            } catch {
+                return true  // reset
+            }
         }
     }
 
@@ -202,22 +197,25 @@ final class SyslogConnection {
     func send(_ bytes: [UInt8], keepTrying: () -> Bool) throws -> SendResult {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + done, raw.count - done, Int32(MSG_NOSIGNAL))
-            }
-            if n >= 0 {
-                if !isStream { return .sent }  // a datagram goes whole or not at all
-                done += n
-                continue
-            }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK, ENOBUFS:
-                if !keepTrying() { return .abandoned }
-            case EMSGSIZE where !isStream:
-                return .tooLarge
-            default:
-                throw SinkSystemError(call: "send", subject: "", code: errno)
+            do {
+                let sent = try bytes.withUnsafeBytes { raw in
+                    try Syscalls.send(fd, UnsafeRawBufferPointer(rebasing: raw[done...]))
+                }
+                if let n = sent {
+                    if !isStream { return .sent }  // a datagram goes whole or not at all
+                    done += n
+                    continue
+                }
+                if !keepTrying() { return .abandoned }  // EAGAIN: the socket buffer is full
+            } catch let error as SystemCallError {
+                switch error.errno {
+                case ENOBUFS:
+                    if !keepTrying() { return .abandoned }
+                case EMSGSIZE where !isStream:
+                    return .tooLarge
+                default:
+                    throw error
+                }
             }
         }
         return .sent
@@ -317,16 +315,12 @@ extension SyslogConnection {
     /// Reads what responses have arrived, waiting up to `timeout` seconds for
     /// the first. Throws when the connection has ended.
     func receiveRELP(timeout: Double) throws -> [RELPResponse] {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let ready = try SinkSystemCalls.retrying("poll") { poll(&pfd, 1, Int32(timeout * 1000)) }
-        guard ready > 0 else { return [] }
+        guard try Syscalls.poll(fd, events: Int16(POLLIN), timeoutMilliseconds: Int32(timeout * 1000)) else { return [] }
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
-        if n == 0 { throw RELPProtocolError(detail: "collector closed the connection") }
-        if n < 0 {
-            if errno == EAGAIN || errno == EINTR { return [] }
-            throw SinkSystemError(call: "recv", subject: "", code: errno)
+        guard let n = try chunk.withUnsafeMutableBytes({ try Syscalls.receive(fd, into: $0, flags: Int32(MSG_DONTWAIT)) }) else {
+            return []
         }
+        if n == 0 { throw RELPProtocolError(detail: "collector closed the connection") }
         relpInput += chunk[..<n]
         guard relpInput.count < 1 << 20 else { throw RELPProtocolError(detail: "response frame too large") }
         return try RELPFrame.decode(&relpInput)

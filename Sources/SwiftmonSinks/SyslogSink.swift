@@ -5,6 +5,7 @@ import Musl
 #endif
 import Foundation
 import SwiftmonCore
+import SwiftmonSystem
 
 /// `--syslog DEST`: Sysmon XML events to the local syslog socket or to a
 /// remote collector over TCP.
@@ -45,6 +46,8 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
         public var connectTimeout: Double = 5
         /// RELP: events sent but not yet acknowledged, at most.
         public var relpWindow: Int = 128
+        /// Seconds ``close()`` lets the writer send what is buffered; the rest is dropped (`shutdown`).
+        public var closeTimeout: Double = 2
         public var renderer = SysmonXMLRenderer()
 
         public init() {}
@@ -100,7 +103,10 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
 
     /// Stops the writer after giving it `timeout` seconds to send what is
     /// buffered; the rest is counted as dropped (`shutdown`).
-    public func close(timeout: Double = 2) { writer.close(timeout: timeout) }
+    public func close(timeout: Double) { writer.close(timeout: timeout) }
+
+    /// Gives the writer ``Options/closeTimeout`` seconds to send what is buffered.
+    public func close() { writer.close(timeout: options.closeTimeout) }
 
     func frame(event: Event, xml: String) -> [UInt8] { writer.frame(event: event, xml: xml) }
 
@@ -152,7 +158,6 @@ final class SyslogSinkWriter: @unchecked Sendable {
     private var writerDone = false
 
     private let processID = getpid()
-    private let threadIDs = CallingThreadID()
 
     init(destination: SyslogDestination, options: Options, recordIDs: EventRecordCounter) {
         self.destination = destination
@@ -182,7 +187,7 @@ final class SyslogSinkWriter: @unchecked Sendable {
             condition.unlock()
             return
         }
-        let xml = options.renderer.render(event, recordID: id, threadID: threadIDs.current())
+        let xml = options.renderer.render(event, recordID: id, threadID: Syscalls.currentThreadID())
         let message = frame(event: event, xml: xml)
         condition.lock()
         defer { condition.unlock() }
@@ -261,7 +266,7 @@ final class SyslogSinkWriter: @unchecked Sendable {
     // MARK: Writer thread
 
     private func writerLoop() {
-        nameCurrentThread("swiftmon-syslog")
+        Syscalls.nameCurrentThread("swiftmon-syslog")
         var connection: SyslogConnection?
         var delay = options.reconnectMinimumDelay
         let isRELP: Bool
@@ -422,13 +427,4 @@ final class SyslogSinkWriter: @unchecked Sendable {
         return message
     }
 
-}
-
-/// Names the calling thread for ps, top and /proc: Foundation's `Thread.name`
-/// does not reach the kernel here, and Glibc's pthread_setname_np is not visible to Swift.
-private func nameCurrentThread(_ name: String) {
-    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-    guard fd >= 0 else { return }
-    _ = name.withCString { write(fd, $0, min(strlen($0), 15)) }
-    close(fd)
 }

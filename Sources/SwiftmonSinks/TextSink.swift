@@ -6,13 +6,21 @@ import SwiftmonCore
 /// Values are quoted when they hold anything but plain characters, with C-style
 /// escapes (`\n`, `\t`, `\"`, `\\`, `\xNN` for control characters and for bytes
 /// that are not UTF-8), so every line is one line and every value unambiguous.
-public final class TextSink: EventSink {
+public final class TextSink: EventSink, DeliveryReporting {
     private let output: FileOutput
 
     public init(output: FileOutput) { self.output = output }
 
-    public func emit(_ event: Event) throws { try output.write(TextSink.render(event)) }
+    public func emit(_ event: Event) throws {
+        let line = TextSink.render(event)
+        try output.appendEvent { $0.append(contentsOf: line) }
+    }
     public func flush() throws { try output.flush() }
+    public func close() { output.close() }
+
+    public var deliveryName: String { "text \(output.path)" }
+    public var deliveryCounts: SinkDeliveryCounts { output.deliveryCounts }
+    public var destinationClosed: Bool { output.destinationClosed }
 
     /// The fields shown for the busiest kinds; other kinds show every field
     /// that has a value. JSON and XML always carry every field.

@@ -1,14 +1,13 @@
 import SwiftmonCore
+import SwiftmonSystem
 
 /// `--format xml`: one Sysmon-for-Linux `<Event>` document per line, to
 /// standard output or a file (through ``FileOutput``).
-public final class XMLSink: EventSink, @unchecked Sendable {
+public final class XMLSink: EventSink, DeliveryReporting, @unchecked Sendable {  // the output is used under `lock`
     public let renderer: SysmonXMLRenderer
     public let recordIDs: EventRecordCounter
     private let output: FileOutput
     private let lock = Lock()
-    /// Sysmon's `Execution ThreadID` is the thread that wrote the event.
-    private let threadIDs = CallingThreadID()
 
     public init(output: FileOutput, renderer: SysmonXMLRenderer = SysmonXMLRenderer(), recordIDs: EventRecordCounter) {
         self.output = output
@@ -27,10 +26,17 @@ public final class XMLSink: EventSink, @unchecked Sendable {
     }
 
     public func emit(_ event: Event) throws {
-        let id = try recordIDs.nextID()
-        let line = renderer.render(event, recordID: id, threadID: threadIDs.current())
+        let id: UInt64
+        do {
+            id = try recordIDs.nextID()
+        } catch {
+            // Without an id the event cannot be written in sequence.
+            lock.withLock { output.countLost(cause: "recordID") }
+            throw error
+        }
+        let line = renderer.render(event, recordID: id, threadID: Syscalls.currentThreadID())
         try lock.withLock {
-            try output.append { buffer in
+            try output.appendEvent { buffer in
                 buffer.append(contentsOf: line.utf8)
                 buffer.append(0x0A)
             }
@@ -40,4 +46,10 @@ public final class XMLSink: EventSink, @unchecked Sendable {
     public func flush() throws {
         try lock.withLock { try output.flush() }
     }
+
+    public func close() { lock.withLock { output.close() } }
+
+    public var deliveryName: String { "xml \(output.path)" }
+    public var deliveryCounts: SinkDeliveryCounts { output.deliveryCounts }
+    public var destinationClosed: Bool { output.destinationClosed }
 }

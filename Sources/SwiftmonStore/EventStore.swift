@@ -6,6 +6,7 @@ import Musl
 import Foundation
 import GRDB
 import SwiftmonCore
+import SwiftmonSystem
 
 /// The on-disk layout of a swiftmon event store and the one place that opens it.
 ///
@@ -128,13 +129,14 @@ enum EventStore {
     /// Creates the file 0600 before SQLite does (SQLite gives its -wal and -shm
     /// files the mode of the database file), and tightens an existing one.
     static func prepareFile(_ path: String) throws {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw StoreError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        do {
+            let fd = try Syscalls.open(path, O_RDWR | O_CREAT | O_NOFOLLOW)
+            defer { Syscalls.close(fd) }
+            let info = try Syscalls.fstat(fd, path)
+            if info.st_mode & 0o077 != 0 { try Syscalls.fchmod(fd, 0o600, path) }
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
-        defer { close(fd) }
-        var info = stat()
-        if fstat(fd, &info) == 0, info.st_mode & 0o077 != 0 { _ = fchmod(fd, 0o600) }
     }
 
     static func tightenSidecarModes(_ path: String) {

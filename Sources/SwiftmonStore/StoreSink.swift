@@ -7,6 +7,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import SwiftmonCore
+import SwiftmonSystem
 
 /// `--store PATH`: every event into the embedded SQLite store.
 ///
@@ -188,7 +189,7 @@ final class StoreSinkWriter: @unchecked Sendable {
     // MARK: Writer thread
 
     private func writerLoop() {
-        nameCurrentThread("swiftmon-store")
+        Syscalls.nameCurrentThread("swiftmon-store")
         var batch: [Event] = []
         batch.reserveCapacity(options.batchSize)
         var nextRetention = Date(timeIntervalSinceNow: options.retentionInterval)
@@ -374,13 +375,4 @@ final class StoreSinkWriter: @unchecked Sendable {
         let logical = try liveBytes()
         return max(logical, fileSize(path)) + fileSize(path + "-wal")
     }
-}
-
-/// Names the calling thread for ps, top and /proc: Foundation's `Thread.name`
-/// does not reach the kernel here, and Glibc's pthread_setname_np is not visible to Swift.
-private func nameCurrentThread(_ name: String) {
-    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-    guard fd >= 0 else { return }
-    _ = name.withCString { write(fd, $0, min(strlen($0), 15)) }
-    close(fd)
 }

@@ -23,14 +23,14 @@ struct BenchDecode: ParsableCommand {
     var throughPipeline = false
 
     func run() throws {
-        let devNull = try FileOutput(path: "/dev/null")
         var figures: [Double] = []
         for round in 1...max(1, rounds) {
-            let sink = JSONLinesSink(output: devNull)
+            // A new output each round: stopping the pipeline closes its sinks.
+            let sink = JSONLinesSink(output: try FileOutput(path: "/dev/null"))
             let filter = SysmonFilter(RuleSet.embeddedDefault)
             let pipeline = throughPipeline ? EventPipeline(sinks: [sink], filter: filter) : nil
             pipeline?.start()
-            let f = DecodeBenchmark.run(processes: processes, filter: filter, sink: sink, pipeline: pipeline)
+            let f = try DecodeBenchmark.run(processes: processes, filter: filter, sink: sink, pipeline: pipeline)
             pipeline?.stop()
             figures.append(f.cpuMicrosecondsPerEvent)
             print(String(format: "round %d: %d records → %d events in %.3f s: %.2f µs CPU/event (%.2f µs wall), %.0f events/s",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SwiftmonCore
+import SwiftmonSystem
 import SwiftmonETL
 import SwiftmonRules
 import SwiftmonStore
@@ -71,7 +72,6 @@ extension Swiftmon {
 
         func run() throws {
             ignoreBrokenPipe()
-            let out = StandardOutput()
             let readOrder: EtlReader.Order = order == .time ? .time : .file
             var events: (sink: FanOutSink, store: StoreSink?)?
             if !summary {
@@ -88,24 +88,28 @@ extension Swiftmon {
                 failure = f
                 result = f.summary
             } catch let e as EtlError {
-                try? events?.sink.flush()
-                events?.store?.close()
+                events?.sink.close()
                 warn("\(file): \(e)")
                 throw ExitCode(e.offset == 0 && e.message.hasPrefix("open") ? 66 : 65)  // EX_NOINPUT / EX_DATAERR
             }
             if let events {
-                try? events.sink.flush()
-                events.store?.close()
-                if events.sink.failures > 0 { warn("\(events.sink.failures) event(s) could not be written") }
-                if let store = events.store {
-                    let c = store.deliveryCounts
-                    if c.droppedTotal > 0 { warn("store \(store.path): \(c.droppedTotal) event(s) not stored") }
+                events.sink.close()
+                // Every output that could not write everything says so, with the count per cause.
+                for output in events.sink.outputReports where output.counts.droppedTotal > 0 {
+                    warn(output.counts.summary(name: output.name))
                 }
             }
             if summary {
-                out.write(output.format == .json ? result.json + "\n" : result.table)
+                let text = output.format == .json ? result.json + "\n" : result.table
+                do {
+                    try Array(text.utf8).withUnsafeBytes { try Syscalls.writeAll(1, $0, "standard output") }
+                } catch let error as PartialWriteError where error.errno == EPIPE {
+                    // `swiftmon etl --summary | head`: the reader has what it wanted.
+                } catch {
+                    warn("\(error)")
+                    throw ExitCode(74)  // EX_IOERR
+                }
             }
-            out.flush()
             if result.eventsLost > 0 || result.buffersLost > 0 {
                 warn("\(file): the trace recorded \(result.eventsLost) event(s) lost and \(result.buffersLost) buffer(s) lost")
             }
@@ -118,34 +122,7 @@ extension Swiftmon {
 }
 
 private func warn(_ message: String) {
-    writeAll(2, Array("swiftmon: \(message)\n".utf8))
+    // Best effort: stderr is where a failure would be reported.
+    _ = try? Array("swiftmon: \(message)\n".utf8).withUnsafeBytes { try Syscalls.writeAll(2, $0, "standard error") }
 }
 
-/// write(2) until done; EINTR retried.
-private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = write(fd, raw.baseAddress! + done, raw.count - done)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            done += n
-        }
-    }
-}
-
-/// Buffered standard output: events are many and small.
-final class StandardOutput {
-    private var buffer: [UInt8] = []
-    init() { buffer.reserveCapacity(1 << 16) }
-    func write(_ s: String) { write(bytes: Array(s.utf8)) }
-    func write(bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= 1 << 16 { flush() }
-    }
-    func flush() {
-        guard !buffer.isEmpty else { return }
-        writeAll(1, buffer)
-        buffer.removeAll(keepingCapacity: true)
-    }
-}

@@ -26,7 +26,7 @@ struct OutputOptions: ParsableArguments {
     }
 
     /// The sink for `--format`/`--output`. XML record ids come from `recordIDs`.
-    func makeSink(recordIDs: EventRecordCounter = EventRecordCounter(startingAt: 1)) throws -> EventSink {
+    func makeSink(recordIDs: EventRecordCounter = EventRecordCounter(startingAt: 1)) throws -> EventSink & DeliveryReporting {
         switch format {
         case .xml:
             let renderer = SysmonXMLRenderer(header: xmlHeader)
@@ -34,7 +34,8 @@ struct OutputOptions: ParsableArguments {
             return XMLSink(fileDescriptor: 1, renderer: renderer, recordIDs: recordIDs)
         case .text, .json:
             let out = try output.map { try FileOutput(path: $0) } ?? FileOutput(descriptor: 1)
-            return format == .text ? TextSink(output: out) : JSONLinesSink(output: out)
+            if format == .text { return TextSink(output: out) }
+            return JSONLinesSink(output: out)
         }
     }
 }
@@ -122,10 +123,3 @@ func ignoreBrokenPipe() {
     signal(SIGPIPE, SIG_IGN)
 }
 
-extension Error {
-    /// True for a write to a pipe whose reader has gone.
-    var isBrokenPipe: Bool {
-        if let e = self as? SinkSystemError { return e.code == EPIPE }
-        return "\(self)".contains("Broken pipe")
-    }
-}

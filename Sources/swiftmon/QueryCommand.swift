@@ -43,11 +43,17 @@ struct Query: ParsableCommand {
         // results: the sensor's ids are not stored.
         ignoreBrokenPipe()
         let sink = try output.makeSink(recordIDs: EventRecordCounter(startingAt: 1))
+        struct ReaderGone: Error {}
         do {
-            try reader.forEachEvent(matching: filter) { event in try sink.emit(event) }
+            try reader.forEachEvent(matching: filter) { event in
+                try sink.emit(event)
+                if sink.destinationClosed { throw ReaderGone() }
+            }
             try sink.flush()
-        } catch where error.isBrokenPipe {
-            return  // the reader has what it wanted
+        } catch is ReaderGone {
+            return  // `swiftmon query | head`: the reader has what it wanted
+        } catch where sink.destinationClosed {
+            return
         }
     }
 }

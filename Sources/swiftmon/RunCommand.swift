@@ -64,32 +64,28 @@ extension Swiftmon {
 
         func run() throws {
             let chosenSource = SensorSource(rawValue: source) ?? .auto
-            if let problem = SensorSession.checkRequirements(source: chosenSource) {
+            if let problem = LinuxEventSources.checkRequirements(source: chosenSource) {
                 throw CleanExit.failure(problem)
             }
-            try SensorSession.takeOverSignals()
+            try LinuxEventLoop.takeOverSignals()
             ignoreBrokenPipe()
-            let loader = ConfigurationLoader(path: config)
-            let configuration: ConfigurationLoader.Loaded
+            let configurationFile = SysmonConfigurationFile(path: config)
+            let configuration: (ruleSet: RuleSet, loaded: LoadedConfiguration, diagnostics: [Diagnostic])
             do {
-                configuration = try loader.load()
+                configuration = try configurationFile.loadRules()
             } catch {
                 throw CleanExit.failure("\(error)")
             }
-            for warning in configuration.warnings where verbose || !warning.windowsOnly {
+            for warning in configuration.diagnostics where verbose || !warning.windowsOnly {
                 fputs("\(warning)\n", stderr)
             }
 
             var options = SensorOptions()
             options.ringBufferBytes = bufferSize << 20
-            options.queueCapacity = queueSize
             options.hashAlgorithms = hash ?? configuration.ruleSet.hashAlgorithms.joined(separator: ",")
-            options.statusInterval = statusInterval
             options.verbose = verbose
             options.disabledProbes = disabledProbes
             options.source = chosenSource
-            options.loggedEventIDs = Set(configuration.ruleSet.loggedKinds.map(\.id))
-            options.version = Swiftmon.version
 
             var sinks: [EventSink] = []
             do {
@@ -101,51 +97,24 @@ extension Swiftmon {
             } catch {
                 throw CleanExit.failure("cannot open an output: \(error)")
             }
-            let pipeline = EventPipeline(sinks: sinks, filter: SysmonFilter(configuration.ruleSet), capacity: queueSize)
-            let session = SensorSession(options: options, pipeline: pipeline)
-            session.onStart = { session in
-                session.emitConfigurationChange(path: configuration.name, hash: configuration.hash)
-            }
-            session.onReload = { session in
-                guard loader.path != nil else {
-                    fputs("swiftmon: SIGHUP: no --config file to re-read; the embedded default stays\n", stderr)
-                    return nil
-                }
-                do {
-                    let reloaded = try loader.load()
-                    session.emitConfigurationChange(path: reloaded.name, hash: reloaded.hash)
-                    session.updateLoggedKinds(Set(reloaded.ruleSet.loggedKinds.map(\.id)))
-                    fputs("swiftmon: configuration \(reloaded.name) reloaded (\(reloaded.hash))\n", stderr)
-                    return SysmonFilter(reloaded.ruleSet)
-                } catch {
-                    let message = "configuration \(loader.path!) not reloaded, the previous rules stay: \(error)"
-                    fputs("swiftmon: \(message)\n", stderr)
-                    session.emitError(id: ErrorEventID.configurationRejected, message)
-                    return nil
-                }
-            }
+            let eventSource: LinuxEventSource
             do {
-                try session.start()
+                eventSource = try LinuxEventSources.open(options)
             } catch let error as SensorError {
                 throw CleanExit.failure(SensorAdvice.explain(error, verbose: verbose))
             } catch {
                 throw CleanExit.failure("\(error)")
             }
-            let statistics = try session.run()
-            // Let the store commit and syslog send what they still hold.
-            for sink in sinks {
-                (sink as? StoreSink)?.close()
-                (sink as? SyslogSink)?.close(timeout: 2)
-            }
-            if stats {
-                fputs(statistics.report, stderr)
-                for sink in pipeline.reportingSinks {
-                    let c = sink.deliveryCounts
-                    let drops = c.dropped.filter { $0.value > 0 }.map { "\($0.key)=\($0.value)" }.sorted()
-                    fputs("  \(sink.deliveryName): \(c.delivered) delivered of \(c.accepted)"
-                          + (drops.isEmpty ? "" : ", dropped \(drops.joined(separator: " "))") + "\n", stderr)
-                }
-            }
+            let pipeline = EventPipeline(sinks: sinks, filter: configuration.loaded.filter, capacity: queueSize)
+            var sessionOptions = MonitorSession.Options()
+            sessionOptions.statusInterval = statusInterval
+            sessionOptions.printsStatus = isatty(2) == 1 && statusInterval > 0
+            sessionOptions.verbose = verbose
+            sessionOptions.version = Swiftmon.version
+            let session = MonitorSession(source: eventSource, pipeline: pipeline, configuration: configurationFile,
+                                         initial: configuration.loaded, options: sessionOptions)
+            let statistics = try LinuxEventLoop.run(session, source: eventSource)
+            if stats { fputs(statistics.report, stderr) }
         }
     }
 }
@@ -155,7 +124,7 @@ enum SensorAdvice {
     static func explain(_ error: SensorError, verbose: Bool) -> String {
         var text = "\(error)"
         switch (error.stage, error.message) {
-        case (.load, let m) where m.contains("Operation not permitted"):
+        case (.load, _) where error.errno == EPERM:
             text += "\nThe kernel refused to load BPF programs. swiftmon needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); check kernel lockdown and container seccomp profiles."
         case (.load, _), (.attach, _):
             text += "\nThis kernel may lack BTF-enabled tracepoints (tp_btf, Linux 5.5+) or bpf_loop (5.17+)."

@@ -35,8 +35,10 @@ final class EventPipelineTests: XCTestCase {
         pipeline.drain()
         pipeline.stop()
         XCTAssertEqual(good.events.count, 10)
-        XCTAssertEqual(pipeline.losses.snapshot()[.sinkError]?["ProcessCreate"], 10)
-        XCTAssertEqual(pipeline.tally.delivered, 10)
+        let reports = pipeline.outputReports
+        XCTAssertEqual(reports[0].counts, SinkDeliveryCounts(accepted: 10, delivered: 0, dropped: ["Failure": 10]))
+        XCTAssertEqual(reports[1].counts, SinkDeliveryCounts(accepted: 10, delivered: 10))
+        XCTAssertEqual(pipeline.tally.dispatched, 10)
     }
 
     func testAFullQueueCountsWhatItDrops() {

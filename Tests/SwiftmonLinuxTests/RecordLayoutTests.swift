@@ -164,13 +164,6 @@ final class KernelTextTests: XCTestCase {
         XCTAssertNil(unit("/tmp/etc/systemd/system/x.service"))
     }
 
-    func testErrnoNames() {
-        XCTAssertEqual(ErrnoName.text(forResult: -38), "ENOSYS")
-        XCTAssertEqual(ErrnoName.text(forResult: -1), "EPERM")
-        XCTAssertEqual(ErrnoName.text(forResult: 0), "0")
-        XCTAssertEqual(ErrnoName.text(forResult: -4000), "errno 4000")
-    }
-
     func testCommandLineTruncationMarker() {
         let args = Array("ls\0-l\0".utf8)
         XCTAssertEqual(String(decoding: KernelText.commandLine(fromArguments: args, total: 6, truncated: false), as: UTF8.self), "ls -l")

@@ -40,12 +40,12 @@ final class JSONLinesSinkTests: XCTestCase {
         defer { unlink(path) }
         do {
             let out = try FileOutput(path: path)
-            try out.write("one\n")
+            try out.appendEvent { $0 += Array("one\n".utf8) }
             try out.flush()
         }
         do {
             let out = try FileOutput(path: path)
-            try out.write("two\n")
+            try out.appendEvent { $0 += Array("two\n".utf8) }
             try out.flush()
         }
         var st = stat()
@@ -68,7 +68,7 @@ final class JSONLinesSinkTests: XCTestCase {
         var before = stat()
         XCTAssertEqual(stat("/dev/null", &before), 0)
         let out = try FileOutput(path: "/dev/null")
-        try out.write("discarded\n")
+        try out.appendEvent { $0 += Array("discarded\n".utf8) }
         try out.flush()
         var after = stat()
         XCTAssertEqual(stat("/dev/null", &after), 0)

@@ -273,9 +273,8 @@ final class SinkDeliveryCountsTests: XCTestCase {
         let earlier = SinkDeliveryCounts(accepted: 100, delivered: 90, dropped: ["bufferFull": 10])
         let now = SinkDeliveryCounts(accepted: 130, delivered: 100, dropped: ["bufferFull": 22, "oversize": 2])
         XCTAssertEqual(now.dropped(since: earlier), ["bufferFull": 12, "oversize": 2])
-        XCTAssertEqual(now.lossDescription(since: earlier, sink: "syslog tcp://siem:514"),
-                       "syslog tcp://siem:514 dropped 14 events (bufferFull 12, oversize 2)")
-        XCTAssertNil(now.lossDescription(since: now, sink: "x"))
+        XCTAssertEqual(now.summary(name: "syslog tcp://siem:514"),
+                       "syslog tcp://siem:514: 130 accepted, 100 written, 24 lost (bufferFull 22, oversize 2), 6 pending")
         XCTAssertEqual(now.pending, 6)
     }
 }

@@ -1,0 +1,113 @@
+import Glibc
+import SwiftmonCore
+
+/// The eBPF sensor as an event source: the BPF programs (loaded and attached
+/// at creation), the ring buffer they write, and the builders that turn its
+/// records into events through the process cache.
+final class BPFEventSource: LinuxEventSource {
+    private var sensor: BPFSensor?
+    private let handler = RecordBatcher()
+    private let processes: ProcessEventBuilder
+    private let attachedPrograms: [String]
+    private let skippedPrograms: [String]
+
+    init(options: SensorOptions, host: HostIdentity, hasher: FileHasher?) throws {
+        guard let objectBytes = EmbeddedSensorObject.bytes else {
+            throw SensorError(stage: .open, probe: nil, message: "the embedded BPF object is corrupt", libbpfLog: [])
+        }
+        LibbpfLog.verbose = options.verbose
+        let sensor = try BPFSensor(objectBytes: objectBytes, ringBufferBytes: options.ringBufferBytes,
+                                   disabledPrograms: options.disabledProbes)
+        do {
+            try sensor.load()
+            try sensor.attach()
+        } catch {
+            sensor.close()
+            throw error
+        }
+        self.sensor = sensor
+        attachedPrograms = sensor.attachedPrograms
+        skippedPrograms = sensor.skippedPrograms.map { "\($0.name) (\($0.reason))" }
+
+        let users = UserNames()
+        users.refreshIfChanged()
+        processes = ProcessEventBuilder(host: host, users: users, hasher: hasher)
+        // After attach, so that no process falls between the scan and the hooks.
+        let seeded = processes.seed(with: ProcScanner(host: host, users: users))
+        handler.builder = SensorEventBuilder(processes: processes)
+        if options.verbose {
+            fputs("swiftmon: attached \(attachedPrograms.joined(separator: ", ")); \(seeded) running processes in the cache\n", stderr)
+            for skipped in skippedPrograms { fputs("swiftmon: optional probe skipped: \(skipped)\n", stderr) }
+        }
+        self.verbose = options.verbose
+    }
+
+    private let verbose: Bool
+
+    func readinessDescriptors() throws -> [Int32] {
+        guard let sensor else { return [] }
+        return [try sensor.openRingBuffer(handler)]
+    }
+
+    var sourceDescription: String {
+        let idle = sensor?.idleHandlers.sorted() ?? []
+        return "ebpf(" + attachedPrograms.joined(separator: ",") + ")"
+            + (skippedPrograms.isEmpty ? "" : " skipped(" + skippedPrograms.joined(separator: ",") + ")")
+            + (idle.isEmpty ? "" : " idle(" + idle.joined(separator: ",") + ")")
+    }
+
+    func read(into events: inout [Event]) throws {
+        try sensor?.consume()
+        if !handler.batch.isEmpty {
+            events.append(contentsOf: handler.batch)
+            handler.batch.removeAll(keepingCapacity: true)
+        }
+    }
+
+    var recordsRead: UInt64 { handler.records }
+
+    func sourceLosses() -> [LossCause: [String: UInt64]] {
+        var out: [LossCause: [String: UInt64]] = [:]
+        for (kind, n) in sensor?.lostRecords() ?? [:] where n > 0 {
+            out[.kernelBufferFull, default: [:]][KernelRecord.kindName(kind)] = n
+        }
+        if handler.malformed > 0 { out[.malformedRecord] = ["kernel record": handler.malformed] }
+        return out
+    }
+
+    /// The kernel stops building records nobody will see, and starts again
+    /// when a new configuration wants them.
+    func updateLoggedKinds(_ ids: Set<Int>?) {
+        guard let sensor else { return }
+        sensor.route(loggedEventIDs: ids)
+        handler.builder?.buildsExecutableImageLoads = ids?.contains(EventKind.imageLoad.id) ?? true
+        if verbose, !sensor.idleHandlers.isEmpty {
+            fputs("swiftmon: idle (the configuration logs none of their events): \(sensor.idleHandlers.sorted().joined(separator: ", "))\n", stderr)
+        }
+    }
+
+    func tick() { processes.users.refreshIfChanged() }
+
+    func stop() {
+        sensor?.close()
+        sensor = nil
+    }
+}
+
+/// Collects the events of one ring-buffer drain, and counts the records it
+/// could not decode.
+final class RecordBatcher: RecordHandler {
+    var builder: SensorEventBuilder?
+    var batch: [Event] = []
+    var records: UInt64 = 0
+    var malformed: UInt64 = 0
+
+    override func handle(_ bytes: UnsafeRawBufferPointer) {
+        records += 1
+        guard let record = KernelRecord(bytes) else {
+            malformed += 1
+            return
+        }
+        builder?.events(for: record, into: &batch)
+    }
+}

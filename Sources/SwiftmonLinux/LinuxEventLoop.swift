@@ -1,0 +1,84 @@
+import Glibc
+import SwiftmonCore
+import SwiftmonSystem
+
+/// Drives a ``MonitorSession`` on Linux: one epoll set holds the source's
+/// descriptors, a signalfd (SIGINT, SIGTERM, SIGHUP), a one-second timerfd
+/// and an eventfd by which the outputs' thread asks to stop. Idle, swiftmon
+/// sleeps in epoll_wait: no polling.
+public enum LinuxEventLoop {
+    /// How long the reader lets records gather after a wake-up (≤ this much
+    /// latency added to an event's delivery).
+    static let coalescingMicroseconds: UInt32 = 10_000
+
+    nonisolated(unsafe) private static var signalDescriptor: Int32 = -1
+
+    /// Routes SIGINT, SIGTERM and SIGHUP to the event loop. Call it before
+    /// any thread starts (outputs start writer threads): a thread that does
+    /// not block them would take their default action and kill swiftmon
+    /// without its clean stop.
+    public static func takeOverSignals() throws {
+        if signalDescriptor < 0 {
+            signalDescriptor = try Syscalls.signalDescriptor(for: [SIGINT, SIGTERM, SIGHUP])
+        }
+    }
+
+    private enum Token: UInt64 { case source = 1, signal, timer, stop }
+
+    /// Runs `session` (over `source`) until SIGINT or SIGTERM, or until an
+    /// output's reader has gone; returns the final statistics.
+    public static func run(_ session: MonitorSession, source: LinuxEventSource) throws -> SessionStatistics {
+        let started = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
+        let cpuAtStart = Syscalls.processCPUMicroseconds()
+        try takeOverSignals()
+        let signals = signalDescriptor
+        let timer = try Syscalls.periodicTimer(intervalMilliseconds: 1000)
+        let stopRequest = try Syscalls.eventDescriptor()
+        let epoll = try Syscalls.epollCreate()
+        defer {
+            Syscalls.close(epoll)
+            Syscalls.close(timer)
+        }
+        for fd in try source.readinessDescriptors() { try Syscalls.epollAdd(epoll, fd, token: Token.source.rawValue) }
+        try Syscalls.epollAdd(epoll, signals, token: Token.signal.rawValue)
+        try Syscalls.epollAdd(epoll, timer, token: Token.timer.rawValue)
+        try Syscalls.epollAdd(epoll, stopRequest, token: Token.stop.rawValue)
+        // The eventfd stays open for the session's lifetime: the outputs'
+        // thread may signal it until the pipeline has stopped.
+        session.wakeEventLoop = { Syscalls.signalEvent(stopRequest) }
+
+        session.start()
+        var running = !session.stopRequested
+        while running {
+            for token in try Syscalls.epollWait(epoll, timeoutMilliseconds: -1) {
+                switch Token(rawValue: token) {
+                case .source:
+                    try session.readSource()
+                    // The kernel wakes a reader that has caught up on every
+                    // record. Pausing a moment after a drain lets a burst
+                    // collect, so a storm costs one wake-up per few hundred
+                    // records instead of one each; idle, nothing wakes us.
+                    usleep(coalescingMicroseconds)
+                case .signal:
+                    for signal in Syscalls.readSignals(signals) {
+                        if signal == SIGHUP { try session.reload() } else { running = false }
+                    }
+                case .timer:
+                    Syscalls.drainCounter(timer)
+                    session.tick()
+                case .stop:
+                    Syscalls.drainCounter(stopRequest)
+                case nil:
+                    break
+                }
+            }
+            if session.stopRequested { running = false }
+        }
+        let cpu = Syscalls.processCPUMicroseconds() - cpuAtStart
+        let wall = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - started) / 1e9
+        let statistics = try session.stop(cpuMicroseconds: cpu, wallSeconds: wall)
+        session.wakeEventLoop = nil
+        Syscalls.close(stopRequest)
+        return statistics
+    }
+}

@@ -1,0 +1,364 @@
+import CLinuxSyscalls
+import Glibc
+
+/// Every system call swiftmon makes, wrapped once: Swift names outside, the C
+/// call named in each error; EINTR retried and -1 thrown by
+/// ``retryingOnInterrupt``. Nothing else in the package calls these in libc.
+public enum Syscalls {
+    // MARK: files
+
+    /// open(2) with `O_CLOEXEC`; files are created mode 0600 (swiftmon runs as root).
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws -> Int32 {
+        try retryingOnInterrupt("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// open(2) of a path given as bytes (file names need not be UTF-8).
+    public static func open(pathBytes path: [UInt8], _ flags: Int32, mode: mode_t = 0o600) throws -> Int32 {
+        var cPath = path.map { CChar(bitPattern: $0) }
+        cPath.append(0)
+        guard !path.contains(0) else { throw SystemCallError("open", errno: EINVAL) }
+        return try retryingOnInterrupt("open", String(decoding: path, as: UTF8.self)) { Glibc.open(cPath, flags | O_CLOEXEC, mode) }
+    }
+
+    /// openat(2) relative to a directory descriptor.
+    public static func openAt(_ directory: Int32, _ path: String, _ flags: Int32, mode: mode_t = 0o600) throws -> Int32 {
+        try retryingOnInterrupt("openat", path) { Glibc.openat(directory, path, flags | O_CLOEXEC, mode) }
+    }
+
+    public static func close(_ fd: Int32) {
+        if fd >= 0 { _ = Glibc.close(fd) }
+    }
+
+    /// One read(2); 0 at end of file.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, _ subject: String = "") throws -> Int {
+        try retryingOnInterrupt("read", subject) { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// read(2) that reports "nothing now" (EAGAIN on a non-blocking descriptor) as nil.
+    public static func readIfReady(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, _ subject: String = "") throws -> Int? {
+        do {
+            return try read(fd, into: buffer, subject)
+        } catch let error as SystemCallError where error.errno == EAGAIN {
+            return nil
+        }
+    }
+
+    /// One write(2): how many bytes the kernel took.
+    public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ subject: String = "") throws -> Int {
+        try retryingOnInterrupt("write", subject) { Glibc.write(fd, bytes.baseAddress, bytes.count) }
+    }
+
+    /// write(2) of all of `bytes`, resuming after short writes. On failure the
+    /// error says how many bytes the kernel had taken before it.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ subject: String = "") throws {
+        var done = 0
+        while done < bytes.count {
+            do {
+                done += try write(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), subject)
+            } catch let error as SystemCallError {
+                throw PartialWriteError(underlying: error, bytesWritten: done)
+            }
+        }
+    }
+
+    public static func fsync(_ fd: Int32, _ subject: String = "") throws {
+        try retryingOnInterrupt("fsync", subject) { Glibc.fsync(fd) }
+    }
+
+    public static func rename(_ from: String, _ to: String) throws {
+        try retryingOnInterrupt("rename", "\(from) → \(to)") { Glibc.rename(from, to) }
+    }
+
+    public static func fstat(_ fd: Int32, _ subject: String = "") throws -> stat {
+        var st = stat()
+        try retryingOnInterrupt("fstat", subject) { Glibc.fstat(fd, &st) }
+        return st
+    }
+
+    public static func fchmod(_ fd: Int32, _ mode: mode_t, _ subject: String = "") throws {
+        try retryingOnInterrupt("fchmod", subject) { Glibc.fchmod(fd, mode) }
+    }
+
+    /// mkdir(2); an existing directory is not an error.
+    public static func makeDirectory(_ path: String, mode: mode_t) throws {
+        do {
+            try retryingOnInterrupt("mkdir", path) { Glibc.mkdir(path, mode) }
+        } catch let error as SystemCallError where error.errno == EEXIST {
+            return
+        }
+    }
+
+    /// Reads a whole small file, or `nil` when it does not exist.
+    public static func readSmallFile(_ path: String, limit: Int = 4096) throws -> [UInt8]? {
+        let fd: Int32
+        do {
+            fd = try open(path, O_RDONLY)
+        } catch let error as SystemCallError where error.errno == ENOENT {
+            return nil
+        }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: limit)
+        var total = 0
+        while total < limit {
+            let n = try out.withUnsafeMutableBytes { buf in
+                try read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buf[total...]), path)
+            }
+            if n == 0 { break }
+            total += n
+        }
+        return Array(out[..<total])
+    }
+
+    /// `O_PATH`, which Glibc does not export to Swift.
+    public static var openPathOnly: Int32 { swiftmon_O_PATH }
+
+    /// open_by_handle_at(2): a file handle (from fanotify) → a descriptor.
+    public static func openByHandle(mount: Int32, handle: UnsafeMutableRawPointer, flags: Int32) throws -> Int32 {
+        try retryingOnInterrupt("open_by_handle_at") { swiftmon_open_by_handle_at(mount, handle, flags | O_CLOEXEC) }
+    }
+
+    // MARK: threads and clocks
+
+    /// gettid(2): the kernel's id of the calling thread.
+    public static func currentThreadID() -> Int32 { swiftmon_gettid() }
+
+    /// Names the calling thread (what `ps -L` and `top -H` show), at most 15 bytes.
+    public static func nameCurrentThread(_ name: String) {
+        _ = swiftmon_name_thread(String(decoding: name.utf8.prefix(15), as: UTF8.self))
+    }
+
+    /// Nanoseconds on `clock`.
+    public static func clockNanoseconds(_ clock: clockid_t) -> Int64 {
+        var ts = timespec()
+        clock_gettime(clock, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    /// CPU time this process has used, user + system, in microseconds.
+    public static func processCPUMicroseconds() -> Int64 {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000
+            + Int64(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+    }
+
+    // MARK: the event loop: epoll(7), signalfd(2), timerfd(2), eventfd(2)
+
+    public static func epollCreate() throws -> Int32 {
+        try retryingOnInterrupt("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+    }
+
+    public static func epollAdd(_ epfd: Int32, _ fd: Int32, token: UInt64) throws {
+        var ev = epoll_event()
+        ev.events = EPOLLIN.rawValue
+        ev.data.u64 = token
+        try retryingOnInterrupt("epoll_ctl(ADD)") { epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) }
+    }
+
+    /// Waits for readiness; returns the tokens of the ready descriptors.
+    /// An interrupted wait returns no tokens rather than throwing.
+    public static func epollWait(_ epfd: Int32, timeoutMilliseconds: Int32) throws -> [UInt64] {
+        var events = [epoll_event](repeating: epoll_event(), count: 8)
+        let n = epoll_wait(epfd, &events, Int32(events.count), timeoutMilliseconds)
+        if n < 0 {
+            if errno == EINTR { return [] }
+            throw SystemCallError("epoll_wait", errno: errno)
+        }
+        return events[0..<Int(n)].map { $0.data.u64 }
+    }
+
+    /// Blocks `signals` in this thread (and the threads it starts later) and
+    /// returns a descriptor that becomes readable when one arrives.
+    public static func signalDescriptor(for signals: [Int32]) throws -> Int32 {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals {
+            sigaddset(&set, s)
+            // An ignored signal never reaches a signalfd, and a shell starts
+            // background jobs with SIGINT ignored (nohup: SIGHUP): take the
+            // default back. Blocked, the default action never runs.
+            signal(s, SIG_DFL)
+        }
+        let rc = pthread_sigmask(SIG_BLOCK, &set, nil)
+        if rc != 0 { throw SystemCallError("pthread_sigmask", errno: rc) }
+        return try retryingOnInterrupt("signalfd") { signalfd(-1, &set, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
+    }
+
+    /// The signal numbers waiting on a signalfd.
+    public static func readSignals(_ fd: Int32) -> [Int32] {
+        var out: [Int32] = []
+        var info = signalfd_siginfo()
+        while Glibc.read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+            out.append(Int32(info.ssi_signo))
+        }
+        return out
+    }
+
+    /// A descriptor that becomes readable every `intervalMilliseconds`.
+    public static func periodicTimer(intervalMilliseconds: Int) throws -> Int32 {
+        let fd = try retryingOnInterrupt("timerfd_create") {
+            timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
+        }
+        let seconds = intervalMilliseconds / 1000
+        let nanos = (intervalMilliseconds % 1000) * 1_000_000
+        var spec = itimerspec(
+            it_interval: timespec(tv_sec: seconds, tv_nsec: nanos),
+            it_value: timespec(tv_sec: seconds, tv_nsec: nanos))
+        try retryingOnInterrupt("timerfd_settime") { timerfd_settime(fd, 0, &spec, nil) }
+        return fd
+    }
+
+    /// Consumes a timerfd's expiry count (or an eventfd's counter).
+    public static func drainCounter(_ fd: Int32) {
+        var count: UInt64 = 0
+        _ = Glibc.read(fd, &count, 8)
+    }
+
+    /// An eventfd(2): another thread's way to wake an epoll loop.
+    public static func eventDescriptor() throws -> Int32 {
+        try retryingOnInterrupt("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
+    }
+
+    /// Wakes whoever waits on an eventfd.
+    public static func signalEvent(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
+    // MARK: fanotify(7)
+
+    public struct FanotifyFlags {
+        public static var initNotifyWithDirectoryNames: UInt32 {
+            swiftmon_FAN_CLASS_NOTIF | swiftmon_FAN_CLOEXEC | swiftmon_FAN_NONBLOCK | swiftmon_FAN_REPORT_DFID_NAME
+        }
+        public static var markFileSystem: UInt32 { swiftmon_FAN_MARK_ADD | swiftmon_FAN_MARK_FILESYSTEM }
+        public static var create: UInt64 { swiftmon_FAN_CREATE }
+        public static var delete: UInt64 { swiftmon_FAN_DELETE }
+        public static var movedFrom: UInt64 { swiftmon_FAN_MOVED_FROM }
+        public static var movedTo: UInt64 { swiftmon_FAN_MOVED_TO }
+        public static var onDirectory: UInt64 { swiftmon_FAN_ONDIR }
+    }
+
+    public static func fanotifyInit(flags: UInt32, eventFlags: Int32) throws -> Int32 {
+        try retryingOnInterrupt("fanotify_init") { fanotify_init(flags, UInt32(eventFlags | O_CLOEXEC)) }
+    }
+
+    public static func fanotifyMark(_ fd: Int32, flags: UInt32, mask: UInt64, path: String) throws {
+        try retryingOnInterrupt("fanotify_mark", path) { fanotify_mark(fd, flags, mask, AT_FDCWD, path) }
+    }
+
+    // MARK: file systems and netlink
+
+    /// statfs(2)'s file-system id of the file system holding `path`.
+    public static func fileSystemID(_ path: String) throws -> UInt64 {
+        var fs = statfs()
+        try retryingOnInterrupt("statfs", path) { statfs(path, &fs) }
+        return withUnsafeBytes(of: fs.f_fsid) { $0.loadUnaligned(as: UInt64.self) }
+    }
+
+    /// A non-blocking netlink socket of the kernel connector (NETLINK_CONNECTOR),
+    /// bound to the multicast `groups`.
+    public static func netlinkConnectorSocket(groups: UInt32) throws -> Int32 {
+        let fd = try socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), NETLINK_CONNECTOR,
+                            "NETLINK_CONNECTOR")
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        address.nl_groups = groups
+        address.nl_pid = 0
+        do {
+            try withUnsafePointer(to: &address) {
+                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    try bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size), "NETLINK_CONNECTOR")
+                }
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// NLMSG_DONE, the type of a netlink message that ends a dump or stands alone.
+    public static var netlinkMessageDone: UInt16 { UInt16(NLMSG_DONE) }
+
+    // MARK: sockets
+
+    public static func socket(_ domain: Int32, _ type: Int32, _ proto: Int32, _ subject: String = "") throws -> Int32 {
+        try retryingOnInterrupt("socket", subject) { Glibc.socket(domain, type | Int32(SOCK_CLOEXEC.rawValue), proto) }
+    }
+
+    public static func bind(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t, _ subject: String = "") throws {
+        try retryingOnInterrupt("bind", subject) { Glibc.bind(fd, address, length) }
+    }
+
+    /// connect(2). A non-blocking socket's connect in progress is reported
+    /// as `false` (wait for it with ``poll``), a completed one as `true`.
+    public static func connect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t, _ subject: String = "") throws -> Bool {
+        do {
+            try retryingOnInterrupt("connect", subject) { Glibc.connect(fd, address, length) }
+            return true
+        } catch let error as SystemCallError where error.errno == EINPROGRESS {
+            return false
+        }
+    }
+
+    /// poll(2) on one descriptor: whether `events` became ready within the timeout.
+    public static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32, _ subject: String = "") throws -> Bool {
+        var pfd = pollfd(fd: fd, events: events, revents: 0)
+        return try retryingOnInterrupt("poll", subject) { Glibc.poll(&pfd, 1, timeoutMilliseconds) } > 0
+    }
+
+    /// send(2) without SIGPIPE; nil when a non-blocking socket cannot take
+    /// anything now (EAGAIN).
+    public static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, flags: Int32 = 0, _ subject: String = "") throws -> Int? {
+        do {
+            return try retryingOnInterrupt("send", subject) {
+                Glibc.send(fd, bytes.baseAddress, bytes.count, flags | Int32(MSG_NOSIGNAL))
+            }
+        } catch let error as SystemCallError where error.errno == EAGAIN {
+            return nil
+        }
+    }
+
+    /// recv(2); nil when nothing is waiting (EAGAIN), 0 when the peer closed.
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0, _ subject: String = "") throws -> Int? {
+        do {
+            return try retryingOnInterrupt("recv", subject) { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) }
+        } catch let error as SystemCallError where error.errno == EAGAIN {
+            return nil
+        }
+    }
+
+    public static func setSocketOption<T>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ subject: String = "") throws {
+        var v = value
+        try retryingOnInterrupt("setsockopt", subject) { Glibc.setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<T>.size)) }
+    }
+
+    /// The pending error of a socket (SO_ERROR), 0 for none.
+    public static func socketError(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        _ = getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length)
+        return value
+    }
+
+    /// POLLRDHUP (the peer shut down its side), which Glibc does not export.
+    public static var pollReadHangUp: Int16 { Int16(swiftmon_POLLRDHUP) }
+
+    public static func setBlocking(_ fd: Int32, _ blocking: Bool) throws {
+        let flags = try retryingOnInterrupt("fcntl(F_GETFL)") { fcntl(fd, F_GETFL) }
+        try retryingOnInterrupt("fcntl(F_SETFL)") { fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) }
+    }
+}
+
+/// A write that failed after the kernel had taken part of the bytes.
+public struct PartialWriteError: Error, CustomStringConvertible, Sendable {
+    public let underlying: SystemCallError
+    public let bytesWritten: Int
+    public init(underlying: SystemCallError, bytesWritten: Int) {
+        self.underlying = underlying
+        self.bytesWritten = bytesWritten
+    }
+    public var errno: Int32 { underlying.errno }
+    public var description: String { underlying.description }
+}
