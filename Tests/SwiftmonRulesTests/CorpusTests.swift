@@ -85,6 +85,25 @@ final class CorpusTests: XCTestCase {
             """ + "\tDestinationPort                filter: is           value: '53'\n")
     }
 
+    /// Sysmon numbers the first compound rule of sysmon-modular's RegistryEvent
+    /// include block 0159, not 0151: that block names `Details` (event 13 only)
+    /// first inside its eighth `<Rule>`, so Sysmon's try as event 12 takes eight
+    /// numbers before it fails.
+    func testSysmonModularRegistryCompoundRuleNumber() throws {
+        let path = try corpusDirectory().appendingPathComponent("sysmon-configs/sysmon-modular-sysmonconfig.xml").path
+        let (config, _) = try SysmonConfig.load(path: path)
+        let registry = try XCTUnwrap(config.blocks.first { $0.tag == "RegistryEvent" && $0.onMatch == .include })
+        let ids = registry.items.compactMap { item -> Int? in
+            if case .compound(let c) = item { return c.aggregationID } else { return nil }
+        }
+        XCTAssertEqual(ids.first, 159)
+        XCTAssertEqual(Array(ids.prefix(3)), [159, 160, 161], "one-up after the failed try")
+        let dump = RuleDump.text(config)
+        let block = try XCTUnwrap(dump.range(of: " - RegistryEvent                      onmatch: include"))
+        let firstCompound = try XCTUnwrap(dump.range(of: "\tCompound Rule ", range: block.upperBound..<dump.endIndex))
+        XCTAssertTrue(dump[firstCompound.upperBound...].hasPrefix("0159   combine using And\n"))
+    }
+
     func testEmbeddedDefaultConfiguration() throws {
         let (config, diagnostics) = SysmonConfig.check(bytes: Array(DefaultConfiguration.xml.utf8), path: "default")
         XCTAssertEqual(diagnostics, [], "the embedded default has no diagnostics at all")
