@@ -74,7 +74,12 @@ final class CLITests: XCTestCase {
         let path = try corpusDirectory().appendingPathComponent("sysmon-configs/mstic-linux-main.xml").path
         let r = try run(["config", "dump", path])
         XCTAssertEqual(r.status, 0)
-        let golden = try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/SwiftmonRulesTests/Golden/mstic-linux-main.dump"), encoding: .utf8)
+        // The golden dump names the file by its bare name and has no hash line.
+        var golden = try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/SwiftmonRulesTests/Golden/mstic-linux-main.dump"), encoding: .utf8)
+        let hash = try sha256(path)
+        golden = golden.replacingOccurrences(
+            of: " - Config file:                   mstic-linux-main.xml\n",
+            with: " - Config file:                   \(path)\n - Config hash:                   SHA256=\(hash)\n")
         XCTAssertEqual(r.out, golden)
 
         let xml = try run(["config", "default"])
@@ -84,7 +89,29 @@ final class CLITests: XCTestCase {
         let check = try run(["config", "check", url.path])
         XCTAssertEqual(check.status, 0)
         XCTAssertEqual(check.out, "\(url.path): 0 errors, 0 warnings\n")
-        XCTAssertEqual(try run(["config", "dump", url.path]).out, try run(["config", "dump"]).out)
+        // The same rules and settings; only the file's name and hash differ.
+        func withoutFileLines(_ dump: String) -> [Substring] {
+            dump.split(separator: "\n").filter { !$0.hasPrefix(" - Config file:") && !$0.hasPrefix(" - Config hash:") }
+        }
+        let fromFile = try run(["config", "dump", url.path]).out
+        let embedded = try run(["config", "dump"]).out
+        XCTAssertTrue(embedded.contains(" - Config file:                   <embedded default>\n"), embedded)
+        XCTAssertTrue(fromFile.contains(" - Config file:                   \(url.path)\n"), fromFile)
+        XCTAssertEqual(withoutFileLines(fromFile), withoutFileLines(embedded))
+    }
+
+    /// `SHA256` of a file, upper-case hex, from coreutils' sha256sum.
+    func sha256(_ path: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        return String(text.prefix(64)).uppercased()
     }
 
     func testDumpOfABadFileFails() throws {
