@@ -114,6 +114,27 @@ final class CLITests: XCTestCase {
         return String(text.prefix(64)).uppercased()
     }
 
+    /// The help describes every kind of event swiftmon reports, not only processes.
+    func testHelpDescribesEveryEvent() throws {
+        // ArgumentParser wraps lines; compare with the line breaks taken out.
+        func words(_ text: String) -> String { text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let root = try run(["--help"])
+        XCTAssertEqual(root.status, 0)
+        for phrase in ["process and thread start and exit", "network connections", "files created, deleted and renamed",
+                       "kernel-module loads", "executable mappings", "raw block-device opens", "cross-process memory access",
+                       "BPF program loads", "systemd unit installs"] {
+            XCTAssertTrue(words(root.out).contains(phrase), "swiftmon --help lacks \(phrase):\n\(root.out)")
+        }
+        let runHelp = try run(["run", "--help"])
+        XCTAssertEqual(runHelp.status, 0)
+        let text = words(runHelp.out)
+        for name in ["ProcessCreate (1)", "NetworkConnect (3)", "ProcessTerminate (5)", "DriverLoad (6", "ImageLoad (7",
+                     "RawAccessRead (9", "ProcessAccess (10", "FileCreate (11)", "FileDelete (23)", "eBPFEvent (100",
+                     "ThreadCreate (200)", "ThreadTerminate (201)", "ServiceInstall (202", "FileRename (203)"] {
+            XCTAssertTrue(text.contains(name), "run --help lacks \(name):\n\(runHelp.out)")
+        }
+    }
+
     func testDumpOfABadFileFails() throws {
         let r = try run(["config", "dump", "/nonexistent.xml"])
         XCTAssertEqual(r.status, 1)
