@@ -34,7 +34,7 @@ public enum RuleDump {
                 case .filter(let f):
                     out += "\t" + filterLine(f)
                 case .compound(let c):
-                    if c.filters.isEmpty { continue }  // Sysmon stores no trace of an empty <Rule>
+                    if c.filters.isEmpty { continue }  // no filter carries it, so Sysmon prints nothing for it
                     let name: String
                     if let n = c.name, !n.isEmpty { name = String(n.prefix(32)) } else { name = number(c.aggregationID) }
                     out += "\tCompound Rule \(name)   combine using \(word(c.relation))\n"
