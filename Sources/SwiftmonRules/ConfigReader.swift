@@ -288,25 +288,62 @@ struct ConfigReader {
         }
     }
 
-    /// Numbers compound rules one-up in dump order (EventID, then file order), as
-    /// Sysmon's rule builder does; its dump shows the number of unnamed ones.
+    /// Gives every `<Rule>` the number Sysmon's rule builder gives it
+    /// (`ApplyConfigurationFile` in SysmonCommon's xml.cpp): one counter for
+    /// the whole file, walked in dump order (EventID, then file order).
+    ///
+    /// A tag that selects several events (RegistryEvent: 12, 13, 14; WmiEvent:
+    /// 19, 20, 21) is tried as each event of its series in turn until one has
+    /// every field the block names. Each try walks the block's items in file
+    /// order and takes a number for every `<Rule>` it reaches, stopping at the
+    /// first field the event lacks; the numbers a failed try took are not given
+    /// back. So a RegistryEvent block whose first `Details` filter (event 13
+    /// only) comes after eight `<Rule>`s moves every later number up by eight.
     static func numberCompounds(_ blocks: [RuleBlock]) -> [RuleBlock] {
-        var next = 0
+        var counter = 0
         var renumbered = blocks
         let order = blocks.indices.sorted {
             (SysmonSchema.sortID(of: blocks[$0].tag), $0) < (SysmonSchema.sortID(of: blocks[$1].tag), $1)
         }
         for i in order {
             let b = blocks[i]
+            var numbers: [Int] = []
+            for fields in SysmonSchema.fieldSets(of: b.tag) {
+                numbers = []
+                if tryNumbering(b.items, fields: fields, counter: &counter, numbers: &numbers) { break }
+            }
+            // No event of the series fits (an error `check` reports): number the rest plainly.
+            let compounds = b.items.reduce(0) { n, item in if case .compound = item { n + 1 } else { n } }
+            while numbers.count < compounds {
+                counter += 1
+                numbers.append(counter)
+            }
+            var next = numbers.makeIterator()
             let items = b.items.map { item -> RuleItem in
                 guard case .compound(let c) = item else { return item }
-                next += 1
                 return .compound(CompoundRule(name: c.name, relation: c.relation, relationGiven: c.relationGiven,
-                                              filters: c.filters, location: c.location, aggregationID: next))
+                                              filters: c.filters, location: c.location, aggregationID: next.next()!))
             }
             renumbered[i] = RuleBlock(tag: b.tag, onMatch: b.onMatch, relation: b.relation, groupName: b.groupName,
                                       items: items, location: b.location, order: b.order)
         }
         return renumbered
+    }
+
+    /// One try of a block as one event with `fields`: false at the first field
+    /// the event lacks, after `numbers` took a number for each `<Rule>` reached
+    /// (including the one holding that field).
+    static func tryNumbering(_ items: [RuleItem], fields: Set<String>, counter: inout Int, numbers: inout [Int]) -> Bool {
+        for item in items {
+            switch item {
+            case .filter(let f):
+                if !fields.contains(f.field) { return false }
+            case .compound(let c):
+                counter += 1
+                numbers.append(counter)
+                if c.filters.contains(where: { !fields.contains($0.field) }) { return false }
+            }
+        }
+        return true
     }
 }

@@ -221,8 +221,11 @@ public struct CompoundRule: Sendable {
     public let relationGiven: Bool
     public let filters: [FieldFilter]
     public let location: SourceLocation
-    /// One-up number across the file in rule-dump order, as Sysmon numbers
-    /// unnamed compound rules in its dump.
+    /// Sysmon's number for this rule (its `AggregationId`), which its dump
+    /// shows for an unnamed compound rule: one counter across the file in
+    /// dump order, that also counts the rules Sysmon reaches while it tries a
+    /// block as an event of its tag's series that does not fit (see
+    /// `ConfigReader.numberCompounds`).
     public let aggregationID: Int
 }
 

@@ -36,7 +36,7 @@ extension Swiftmon.Config {
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the rules of a configuration in Sysmon's rule-dump layout (sysmon -c).",
+            abstract: "Print a configuration's settings and rules in Sysmon's dump layout (sysmon -c).",
             discussion: "Without FILE, dumps the embedded default configuration."
         )
 
@@ -56,7 +56,7 @@ extension Swiftmon.Config {
             } else {
                 config = RuleSet.embeddedDefault.configuration
             }
-            print(RuleDump.text(config), terminator: "")
+            print(RuleDump.text(config, configHash: ConfigurationLoader.hash(config.bytes)), terminator: "")
         }
     }
 

@@ -11,13 +11,17 @@ extension Swiftmon {
         static let configuration = CommandConfiguration(
             abstract: "Monitor this machine live until Ctrl-C (needs root).",
             discussion: """
-                Loads swiftmon's eBPF programs, then writes one event per process start \
-                (ProcessCreate, 1), process exit (ProcessTerminate, 5), thread start and exit \
-                (ThreadCreate 200, ThreadTerminate 201), plus the monitor's own start/stop (4), \
-                configuration changes (16) and loss reports (255), filtered by a Sysmon \
-                configuration. Events go to standard output or a file as text, JSON lines or \
-                Sysmon XML, and also to a SQLite store and syslog collectors if asked. Ctrl-C \
-                or SIGTERM stops cleanly and removes every BPF program and map swiftmon loaded.
+                Loads swiftmon's eBPF programs, then writes one event per happening, filtered by \
+                a Sysmon configuration: ProcessCreate (1), NetworkConnect (3), ProcessTerminate \
+                (5), DriverLoad (6, kernel modules), ImageLoad (7, executable file mappings), \
+                RawAccessRead (9, block-device opens), ProcessAccess (10, ptrace and \
+                process_vm_*), FileCreate (11), FileDelete (23), eBPFEvent (100, BPF program \
+                loads), ThreadCreate (200), ThreadTerminate (201), ServiceInstall (202, systemd \
+                units) and FileRename (203); plus the monitor's own start/stop (4), configuration \
+                changes (16) and loss reports (255). Events go to standard output or a file as \
+                text, JSON lines or Sysmon XML, and also to a SQLite store and syslog collectors \
+                if asked. Ctrl-C or SIGTERM stops cleanly and removes every BPF program and map \
+                swiftmon loaded.
                 """
         )
 

@@ -7,9 +7,15 @@ struct Swiftmon: ParsableCommand {
         commandName: "swiftmon",
         abstract: "An endpoint activity monitor: kernel events in Sysmon's schema.",
         discussion: """
-            swiftmon watches processes and threads through eBPF programs in the kernel and \
-            writes each happening as one event in Sysmon's schema (EventID, field names and \
-            order), to the terminal or as JSON lines.
+            swiftmon watches a Linux machine through eBPF programs in the kernel: process and \
+            thread start and exit, network connections (TCP connect/accept, UDP flows), files \
+            created, deleted and renamed, kernel-module loads, executable mappings, raw \
+            block-device opens, ptrace and cross-process memory access, BPF program loads and \
+            systemd unit installs (without BPF: processes and files through the netlink process \
+            connector and fanotify). It writes each as one event in Sysmon's schema (EventID, \
+            field names and order), filtered by a Sysmon configuration, as text, JSON lines or \
+            Sysmon XML, to a file, a SQLite store or syslog. It also reads Windows .etl traces \
+            into the same events and checks and dumps Sysmon configurations.
             """,
         version: version,
         subcommands: [Run.self, Sources.self, Config.self, Etl.self, Query.self, Tree.self, Bench.self],

@@ -179,6 +179,55 @@ final class ConfigReaderTests: XCTestCase {
                     line: 3, contains: ["different events"])
     }
 
+    /// What takes a compound-rule number, as in Sysmon's ApplyConfigurationFile:
+    /// every `<Rule>` (named or not, empty or not) in dump order, plus every
+    /// `<Rule>` reached while a block is tried as an event of its series that
+    /// lacks one of its fields (the try stops at that field).
+    func testCompoundRuleNumbering() throws {
+        let c = try XCTUnwrap(config(filtering("""
+            <RuleGroup name="" groupRelation="or">
+            <RegistryEvent onmatch="include">
+              <TargetObject condition="begin with">HKLM\\a</TargetObject>
+              <Rule groupRelation="and"><TargetObject>x</TargetObject><Image>y</Image></Rule>
+              <Rule groupRelation="and"><TargetObject>z</TargetObject><Details>d</Details></Rule>
+              <Rule name="named" groupRelation="or"><Image>w</Image></Rule>
+            </RegistryEvent>
+            <ProcessCreate onmatch="include">
+              <Rule groupRelation="or"> </Rule>
+              <Rule groupRelation="and"><Image>a</Image><User>b</User></Rule>
+            </ProcessCreate>
+            <RegistryEvent onmatch="exclude">
+              <NewName>n</NewName>
+              <Rule groupRelation="or"><Image>q</Image></Rule>
+            </RegistryEvent>
+            <WmiEvent onmatch="include">
+              <Rule groupRelation="or"><Operation>o</Operation></Rule>
+              <Rule groupRelation="or"><Consumer>c</Consumer></Rule>
+            </WmiEvent>
+            <FileCreate onmatch="include"><Rule groupRelation="or"><TargetFilename>f</TargetFilename></Rule></FileCreate>
+            </RuleGroup>
+            """)))
+        func numbers(_ tag: String, _ onMatch: OnMatch) -> [Int] {
+            c.blocks.first { $0.tag == tag && $0.onMatch == onMatch }!.items.compactMap {
+                if case .compound(let r) = $0 { return r.aggregationID } else { return nil }
+            }
+        }
+        // ProcessCreate (EventID 1) comes first in dump order though later in the file; its empty <Rule> counts.
+        XCTAssertEqual(numbers("ProcessCreate", .include), [1, 2])
+        // FileCreate (11) before RegistryEvent (12).
+        XCTAssertEqual(numbers("FileCreate", .include), [3])
+        // As event 12: 4, then 5 stops at Details. As event 13: 6, 7, 8 (the named one counts too).
+        XCTAssertEqual(numbers("RegistryEvent", .include), [6, 7, 8])
+        // NewName stops the tries as 12 and 13 before any <Rule>; as 14: 9.
+        XCTAssertEqual(numbers("RegistryEvent", .exclude), [9])
+        // As 19: 10, 11 stops at Consumer. As 20: 12, 13 stops. As 21: 14, 15.
+        XCTAssertEqual(numbers("WmiEvent", .include), [14, 15])
+        let dump = RuleDump.text(c)
+        XCTAssertTrue(dump.contains("\tCompound Rule 0006   combine using And\n"), dump)
+        XCTAssertTrue(dump.contains("\tCompound Rule named   combine using Or\n"), dump)
+        XCTAssertFalse(dump.contains("Compound Rule 0001"), "an empty <Rule> takes a number but prints nothing")
+    }
+
     func testHashAlgorithmsAndFieldSizes() throws {
         let c = config("<Sysmon schemaversion=\"4.90\"><HashAlgorithms>MD5, SHA256 ,IMPHASH</HashAlgorithms><FieldSizes>CommandLine:100,Image:20</FieldSizes></Sysmon>")
         let set = try RuleSet(XCTUnwrap(c))

@@ -43,7 +43,9 @@ final class CorpusTests: XCTestCase {
         let golden = repositoryRoot.appendingPathComponent("Tests/SwiftmonRulesTests/Golden")
         let update = ProcessInfo.processInfo.environment["SWIFTMON_UPDATE_GOLDEN"] == "1"
         for name in Self.files {
-            let (config, _) = try SysmonConfig.load(path: dir.appendingPathComponent(name).path)
+            // Parsed under its bare name, so the dump's "Config file" line is the same on every machine.
+            let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent(name)))
+            let (config, _) = try SysmonConfig.parse(bytes: bytes, path: name)
             let dump = RuleDump.text(config)
             XCTAssertEqual(dump, RuleDump.text(config), "stable")
             let file = golden.appendingPathComponent(name.replacingOccurrences(of: ".xml", with: ".dump"))
@@ -72,7 +74,20 @@ final class CorpusTests: XCTestCase {
             </ProcessCreate></RuleGroup>
             <RuleGroup name="" groupRelation="and"><NetworkConnect onmatch="exclude"><DestinationPort>53</DestinationPort></NetworkConnect></RuleGroup>
             """)))
-        XCTAssertEqual(RuleDump.text(c), """
+        XCTAssertEqual(RuleDump.text(c, configHash: "SHA256=AB"), """
+            Current configuration:
+             - Service name:                  swiftmon
+             - Driver name:                   -
+             - Config file:                   test.xml
+             - Config hash:                   SHA256=AB
+
+             - HashingAlgorithms:             -
+             - Network connection:            enabled
+             - Archive Directory:             -
+             - Image loading:                 disabled
+             - CRL checking:                  disabled
+             - DNS lookup:                    disabled
+
             Rule configuration (version 4.90):
              - ProcessCreate                      onmatch: include   combine rules using 'Or'
             \tImage                          filter: end with     value: '/bash'
@@ -83,6 +98,75 @@ final class CorpusTests: XCTestCase {
              - NetworkConnect                     onmatch: exclude   combine rules using 'And'
 
             """ + "\tDestinationPort                filter: is           value: '53'\n")
+    }
+
+    /// The settings part: Sysmon's labels, `CONFIG_FMT` "%-34s" over
+    /// " - label:", and swiftmon's values for this configuration.
+    func testDumpSettings() throws {
+        let c = try XCTUnwrap(config("""
+            <Sysmon schemaversion="4.90">
+              <HashAlgorithms>imphash,sha256,MD5,sha256</HashAlgorithms>
+              <FieldSizes>CommandLine:100</FieldSizes>
+              <DnsLookup>true</DnsLookup>
+              <EventFiltering>
+                <NetworkConnect onmatch="include"/>
+                <ImageLoad onmatch="exclude"/>
+              </EventFiltering>
+            </Sysmon>
+            """))
+        let lines = RuleDump.text(c).split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(Array(lines.prefix(14)), [
+            "Current configuration:",
+            " - Service name:                  swiftmon",
+            " - Driver name:                   -",
+            " - Config file:                   test.xml",
+            " - Field Sizes:                   CommandLine:100",
+            "",
+            " - HashingAlgorithms:             SHA256,MD5",
+            " - Network connection:            disabled",
+            " - Archive Directory:             -",
+            " - Image loading:                 enabled",
+            " - CRL checking:                  disabled",
+            " - DNS lookup:                    disabled",
+            "",
+            "Rule configuration (version 4.90):",
+        ])
+        for line in lines.prefix(12) where !line.isEmpty && line.hasPrefix(" - ") {
+            let chars = Array(line)
+            XCTAssertEqual(chars[33], " ", "label padded to 34 columns: \(line)")
+            XCTAssertNotEqual(chars[34], " ", "value from column 35: \(line)")
+        }
+        let empty = try XCTUnwrap(config("<Sysmon schemaversion=\"4.90\"><HashAlgorithms>*</HashAlgorithms></Sysmon>"))
+        XCTAssertTrue(RuleDump.text(empty).hasSuffix("""
+             - HashingAlgorithms:             MD5,SHA1,SHA256,SHA384,SHA512
+             - Network connection:            disabled
+             - Archive Directory:             -
+             - Image loading:                 disabled
+             - CRL checking:                  disabled
+             - DNS lookup:                    disabled
+
+            No rules installed
+
+            """), RuleDump.text(empty))
+    }
+
+    /// Sysmon numbers the first compound rule of sysmon-modular's RegistryEvent
+    /// include block 0159, not 0151: that block names `Details` (event 13 only)
+    /// first inside its eighth `<Rule>`, so Sysmon's try as event 12 takes eight
+    /// numbers before it fails.
+    func testSysmonModularRegistryCompoundRuleNumber() throws {
+        let path = try corpusDirectory().appendingPathComponent("sysmon-configs/sysmon-modular-sysmonconfig.xml").path
+        let (config, _) = try SysmonConfig.load(path: path)
+        let registry = try XCTUnwrap(config.blocks.first { $0.tag == "RegistryEvent" && $0.onMatch == .include })
+        let ids = registry.items.compactMap { item -> Int? in
+            if case .compound(let c) = item { return c.aggregationID } else { return nil }
+        }
+        XCTAssertEqual(ids.first, 159)
+        XCTAssertEqual(Array(ids.prefix(3)), [159, 160, 161], "one-up after the failed try")
+        let dump = RuleDump.text(config)
+        let block = try XCTUnwrap(dump.range(of: " - RegistryEvent                      onmatch: include"))
+        let firstCompound = try XCTUnwrap(dump.range(of: "\tCompound Rule ", range: block.upperBound..<dump.endIndex))
+        XCTAssertTrue(dump[firstCompound.upperBound...].hasPrefix("0159   combine using And\n"))
     }
 
     func testEmbeddedDefaultConfiguration() throws {
