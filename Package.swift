@@ -75,7 +75,9 @@ let package = Package(
         .testTarget(name: "SwiftmonStoreTests", dependencies: ["SwiftmonStore", "SwiftmonCore"]),
         .testTarget(
             name: "SwiftmonLinuxTests",
-            dependencies: ["SwiftmonLinux", "SwiftmonCore", "CSwiftmonRecords"]
+            // SwiftmonSinks: the builder golden files are the real JSON lines renderer's output.
+            dependencies: ["SwiftmonLinux", "SwiftmonCore", "CSwiftmonRecords", "SwiftmonSinks"],
+            exclude: ["Golden"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -75,7 +75,7 @@ extension ProcessEventBuilder {
 enum ErrnoName {
     static func text(forResult result: Int32) -> String {
         guard result < 0 else { return "0" }
-        let code = Int(-result)
+        let code = -Int(result)  // Int32.min has no Int32 negation
         return code < names.count && !names[code].isEmpty ? names[code] : "errno \(code)"
     }
 
