@@ -65,6 +65,7 @@ let package = Package(
         .executableTarget(name: "swiftmon-etl-fuzz", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
         // For the tests: finding and running the built binaries, the CI=true rule.
         .target(name: "SwiftmonTestSupport", path: "Tests/SwiftmonTestSupport"),
+        .testTarget(name: "SwiftmonTestSupportTests", dependencies: ["SwiftmonTestSupport"]),
         .testTarget(name: "SwiftmonCoreTests", dependencies: ["SwiftmonCore"]),
         // Golden dumps are read relative to #filePath, not bundled.
         .testTarget(
