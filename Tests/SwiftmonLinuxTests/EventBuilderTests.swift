@@ -184,6 +184,13 @@ final class EventBuilderTests: XCTestCase {
              f.exit(Task(pid: 310, startBootNanoseconds: 7_000_000_000), status: 0x80 | 11, flags: [SM_FLAG_GROUP_DEAD]))
         step("exit: a process swiftmon never saw",
              f.exit(Task(pid: 500, startBootNanoseconds: 9_000_000_000), status: 1 << 8, flags: [SM_FLAG_GROUP_DEAD]))
+        step("network: a record still in flight after its process exited names its image",
+             f.network(child, euid: 1000, ipv6: false, initiated: true, local: [10, 0, 0, 5], localPort: 40_001,
+                       remote: [93, 184, 216, 34], remotePort: 443))
+        step("fork: a process whose parent swiftmon never saw, then a thread of it (no image yet)",
+             f.fork(Task(pid: 600, startBootNanoseconds: 9_100_000_000), parent: unseenParent, credentials: root),
+             f.fork(Task(pid: 600, startBootNanoseconds: 9_100_000_000, tid: 601), parent: unseenParent,
+                    credentials: root, thread: true))
         return steps
     }
 
@@ -470,6 +477,10 @@ final class EventBuilderTests: XCTestCase {
         XCTAssertEqual(try step("exit: killed by SIGSEGV", in: steps).first?["ExitCode"], "139")
         let unseen = try XCTUnwrap(try step("exit: a process swiftmon never saw", in: steps).first)
         XCTAssertEqual([unseen["ExitCode"], unseen["Image"], unseen["User"]], ["1", "-", "-"])
+        let late = try XCTUnwrap(try step("network: a record still in flight", in: steps).first)
+        XCTAssertEqual([late["ProcessGuid"], late["Image"]], ["{c0ffee42-0000-0000-0000-01f4000000c8}", "/usr/bin/curl"])
+        let orphanThread = try XCTUnwrap(try step("fork: a process whose parent", in: steps).first)
+        XCTAssertEqual([orphanThread["ThreadId"], orphanThread["Image"], orphanThread["User"]], ["601", "-", "root"])
     }
 
     func testExecutableImageLoadFollowsTheConfiguration() throws {
