@@ -7,7 +7,7 @@ import XCTest
 /// of an unknown kind, or claiming more bytes than the ring buffer gave. The
 /// sensor's record handler counts them as malformed and goes on.
 final class MalformedRecordTests: XCTestCase {
-    static var fixtures: [[UInt8]] { EventBuilderTests.scenarioSteps().flatMap(\.records) }
+    static var fixtures: [[UInt8]] { BuilderScenario.steps().flatMap(\.records) }
 
     static func decodes(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { KernelRecord($0) } != nil
@@ -24,7 +24,7 @@ final class MalformedRecordTests: XCTestCase {
 
     func testUnknownKindsAreRefused() {
         var f = KernelRecordFixture()
-        var bytes = f.exit(EventBuilderTests.child, status: 0, flags: [SM_FLAG_GROUP_DEAD])
+        var bytes = f.exit(BuilderScenario.child, status: 0, flags: [SM_FLAG_GROUP_DEAD])
         for kind: UInt16 in [0, UInt16(SM_RECORD_KIND_COUNT.rawValue), 11, 999, 0xFFFF] {
             withUnsafeBytes(of: kind.littleEndian) { bytes.replaceSubrange(0..<2, with: $0) }
             XCTAssertFalse(Self.decodes(bytes), "kind \(kind)")
@@ -33,21 +33,21 @@ final class MalformedRecordTests: XCTestCase {
 
     func testSizesLargerThanTheBufferAreRefused() {
         var f = KernelRecordFixture()
-        for var bytes in Self.fixtures.prefix(1) + [f.bpf(EventBuilderTests.child, euid: 0, command: 5)] {
+        for var bytes in Self.fixtures.prefix(1) + [f.bpf(BuilderScenario.child, euid: 0, command: 5)] {
             for size: UInt32 in [UInt32(bytes.count + 1), 0x10000, UInt32.max] {
                 withUnsafeBytes(of: size.littleEndian) { bytes.replaceSubrange(4..<8, with: $0) }
                 XCTAssertFalse(Self.decodes(bytes), "header.size \(size) of \(bytes.count)")
             }
         }
         // The variable parts' sizes, each claiming more than is there.
-        let exec = f.exec(EventBuilderTests.child, parent: EventBuilderTests.shell, image: "/bin/x", cwd: "/",
+        let exec = f.exec(BuilderScenario.child, parent: BuilderScenario.shell, image: "/bin/x", cwd: "/",
                           argv: ["x"], credentials: KernelRecordFixture.credentials(uid: 0))
         for (offset, width) in [(92, 2), (94, 2), (96, 4)] {
             var bytes = exec
             for i in offset..<(offset + width) { bytes[i] = 0xFF }
             XCTAssertFalse(Self.decodes(bytes), "exec size field at \(offset)")
         }
-        let path = f.path(SM_RECORD_FILE, SM_PATH_OP_RENAME, EventBuilderTests.child, euid: 0, dir1: "/a",
+        let path = f.path(SM_RECORD_FILE, SM_PATH_OP_RENAME, BuilderScenario.child, euid: 0, dir1: "/a",
                           name1: Array("b".utf8), dir2: "/c", name2: Array("d".utf8))
         for offset in [68, 70, 72, 74] {
             var bytes = path
@@ -61,9 +61,9 @@ final class MalformedRecordTests: XCTestCase {
     /// good ones around them still become events.
     func testTheRecordHandlerCountsMalformedRecordsAndGoesOn() {
         let handler = BatchingHandler()
-        handler.builder = EventBuilderTests.makeBuilder()
+        handler.builder = BuilderScenario.makeBuilder()
         var f = KernelRecordFixture()
-        let good = f.exit(EventBuilderTests.shell, status: 0, flags: [SM_FLAG_GROUP_DEAD])
+        let good = f.exit(BuilderScenario.shell, status: 0, flags: [SM_FLAG_GROUP_DEAD])
         var unknown = good
         unknown[0] = 200
         var oversized = good
@@ -80,7 +80,7 @@ final class MalformedRecordTests: XCTestCase {
     /// Every byte of every fixture set to values a damaged record could
     /// hold: the decoder refuses or decodes, the builders build, nothing traps.
     func testDamagedFixturesDoNotTrap() {
-        let builder = EventBuilderTests.makeBuilder()
+        let builder = BuilderScenario.makeBuilder()
         var events: [Event] = []
         var decoded = 0, refused = 0
         for fixture in Self.fixtures {
@@ -102,14 +102,14 @@ final class MalformedRecordTests: XCTestCase {
     /// Field values no kernel writes, but a damaged record may: the most
     /// negative result, the latest boot-clock times.
     func testExtremeValuesDoNotTrap() throws {
-        let builder = EventBuilderTests.makeBuilder()
+        let builder = BuilderScenario.makeBuilder()
         var f = KernelRecordFixture()
         var events: [Event] = []
-        let module = f.path(SM_RECORD_MODULE, SM_PATH_OP_INIT_MODULE, EventBuilderTests.child, euid: 0, result: Int32.min)
+        let module = f.path(SM_RECORD_MODULE, SM_PATH_OP_INIT_MODULE, BuilderScenario.child, euid: 0, result: Int32.min)
         builder.events(for: try XCTUnwrap(module.withUnsafeBytes { KernelRecord($0) }), into: &events)
         XCTAssertEqual(events.last?["Result"], "errno 2147483648")
 
-        var late = f.exit(EventBuilderTests.child, status: 0, flags: [SM_FLAG_GROUP_DEAD])
+        var late = f.exit(BuilderScenario.child, status: 0, flags: [SM_FLAG_GROUP_DEAD])
         for time: UInt64 in [UInt64(Int64.max), UInt64.max] {
             withUnsafeBytes(of: time.littleEndian) { late.replaceSubrange(8..<16, with: $0) }
             XCTAssertFalse(Self.decodes(late), "boot-clock time \(time) is not one the kernel wrote")
