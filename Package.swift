@@ -69,20 +69,28 @@ let package = Package(
         .executableTarget(name: "swiftmon-testhelper", path: "Tests/SwiftmonTestHelper"),
         // libFuzzer target for the .etl decoder; built by scripts/fuzz-etl.sh.
         .executableTarget(name: "swiftmon-etl-fuzz", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
+        // For the tests: finding and running the built binaries, the CI=true rule.
+        .target(name: "SwiftmonTestSupport", path: "Tests/SwiftmonTestSupport"),
+        .testTarget(name: "SwiftmonTestSupportTests", dependencies: ["SwiftmonTestSupport"]),
         .testTarget(name: "SwiftmonCoreTests", dependencies: ["SwiftmonCore"]),
         .testTarget(name: "SwiftmonSystemTests", dependencies: ["SwiftmonSystem"]),
         // Golden dumps are read relative to #filePath, not bundled.
-        .testTarget(name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore"], exclude: ["Golden"]),
-        .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
+        .testTarget(
+            name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore", "SwiftmonTestSupport"],
+            exclude: ["Golden"]),
+        .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(
             name: "SwiftmonSinksTests",
-            dependencies: ["SwiftmonSinks", "SwiftmonCore"],
+            dependencies: ["SwiftmonSinks", "SwiftmonCore", "SwiftmonTestSupport"],
             exclude: ["Golden"]  // read from the source tree by path, so SWIFTMON_UPDATE_GOLDEN=1 can rewrite them
         ),
-        .testTarget(name: "SwiftmonStoreTests", dependencies: ["SwiftmonStore", "SwiftmonCore"]),
+        .testTarget(name: "SwiftmonStoreTests", dependencies: ["SwiftmonStore", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(
             name: "SwiftmonLinuxTests",
-            dependencies: ["SwiftmonLinux", "SwiftmonCore", "CSwiftmonRecords"]
+            // SwiftmonSinks: the builder golden files are the real JSON lines renderer's output.
+            dependencies: ["SwiftmonLinux", "SwiftmonCore", "CSwiftmonRecords", "SwiftmonSinks",
+                           "SwiftmonTestSupport"],
+            exclude: ["Golden"]
         ),
     ],
     swiftLanguageModes: [.v5]

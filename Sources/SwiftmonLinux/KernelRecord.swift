@@ -12,12 +12,16 @@ enum KernelRecord {
     case access(sm_access_record)
     case bpf(sm_bpf_record)
 
-    /// Decodes one record; nil when it is too short for what its header claims
-    /// or of a kind this build does not know (counted by the caller).
+    /// Decodes one record; nil when it is too short for what its header claims,
+    /// of a kind this build does not know, or has a time no kernel writes
+    /// (counted by the caller).
     init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= MemoryLayout<sm_record_header>.size, let base = bytes.baseAddress else { return nil }
         let header = base.loadUnaligned(as: sm_record_header.self)
         guard Int(header.size) <= bytes.count else { return nil }
+        // 2^62 ns is 146 years of uptime: a later time is damage, and would
+        // overflow the conversion to wall-clock time.
+        guard header.time_boot_ns < 1 << 62 else { return nil }
         switch UInt32(header.kind) {
         case SM_RECORD_EXEC.rawValue:
             let fixed = MemoryLayout<sm_exec_record>.size

@@ -37,7 +37,7 @@ public enum ErrnoName {
     /// negative result ("ENOSYS" says more than "-38").
     public static func text(forResult result: Int32) -> String {
         guard result < 0 else { return "0" }
-        return result == Int32.min ? "errno \(Int64(result))" : of(-result)
+        return result == Int32.min ? "errno \(-Int64(result))" : of(-result)
     }
 }
 

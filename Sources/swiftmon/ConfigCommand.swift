@@ -56,7 +56,7 @@ extension Swiftmon.Config {
             } else {
                 config = RuleSet.embeddedDefault.configuration
             }
-            print(RuleDump.text(config, configHash: ConfigurationLoader.hash(config.bytes)), terminator: "")
+            print(RuleDump.text(config, configHash: SysmonConfigurationFile.hash(config.bytes)), terminator: "")
         }
     }
 

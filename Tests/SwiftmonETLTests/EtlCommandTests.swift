@@ -1,35 +1,13 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 @testable import SwiftmonETL
 
 /// The built `swiftmon etl` binary: the summary contract and exit statuses.
 final class EtlCommandTests: XCTestCase {
-    private var binary: URL {
-        get throws {
-            // The test bundle sits beside the products of the same build.
-            let bundle = URL(fileURLWithPath: CommandLine.arguments.first { $0.contains(".xctest") } ?? CommandLine.arguments[0])
-            var dir = bundle.deletingLastPathComponent()
-            if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-            let candidate = dir.appendingPathComponent("swiftmon")
-            guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
-                try EtlCorpus.unavailable("the swiftmon binary was not built beside the tests (\(candidate.path))")
-            }
-            return candidate
-        }
-    }
-
     private func run(_ arguments: [String]) throws -> (status: Int32, out: Data, err: String) {
-        let p = Process()
-        p.executableURL = try binary
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, data, errors)
+        let r = try BuiltBinary.runSwiftmon(arguments)
+        return (r.status, r.stdout, r.stderrText)
     }
 
     func testSummaryJSONIsOneObjectMatchingTheLibrary() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftmonCore
+import SwiftmonTestSupport
 import XCTest
 @testable import SwiftmonETL
 
@@ -48,23 +49,15 @@ final class EtlContainerTests: XCTestCase {
     private func runReference(script: URL, file: URL) throws -> [String: Any] {
         // $SWIFTMON_PYTHON, else the python3 on PATH (where pip installed dissect.etl).
         let python = ProcessInfo.processInfo.environment["SWIFTMON_PYTHON"] ?? findInPath("python3")
-        guard let python else { try EtlCorpus.unavailable("python3 is not installed") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, file.path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        if process.terminationStatus == 3 { try EtlCorpus.unavailable("dissect.etl is missing: \(errors)") }
-        guard process.terminationStatus == 0 else {
-            XCTFail("reference script failed on \(file.lastPathComponent): \(errors)")
+        guard let python else { try TestRequirement.unavailable("python3 is not installed") }
+        // dissect.etl is slow on the larger traces.
+        let r = try Command.run(URL(fileURLWithPath: python), [script.path, file.path], timeout: 1800)
+        if r.status == 3 { try TestRequirement.unavailable("dissect.etl is missing: \(r.stderrText)") }
+        guard r.status == 0 else {
+            XCTFail("reference script failed on \(file.lastPathComponent): \(r.stderrText)")
             return [:]
         }
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
     }
 
     private func findInPath(_ name: String) -> String? {

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 
 /// Finds the shared test corpus: $SWIFTMON_CORPUS, or a `shared/corpus`
@@ -22,24 +23,16 @@ enum EtlCorpus {
         return nil
     }
 
-    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    /// Skips outside CI, fails in CI: a test that cannot run must not pass silently there.
-    static func unavailable(_ why: String, file: StaticString = #filePath, line: UInt = #line) throws -> Never {
-        if inCI { XCTFail("CI=true and \(why)", file: file, line: line) }
-        throw XCTSkip(why)
-    }
-
     static func files() throws -> [URL] {
-        guard let dir = directory else { try unavailable("the .etl corpus (shared/corpus/etl) was not found") }
+        guard let dir = directory else { try TestRequirement.unavailable("the .etl corpus (shared/corpus/etl) was not found") }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".etl") }.sorted()
-        if names.isEmpty { try unavailable("no .etl files in \(dir.path)") }
+        if names.isEmpty { try TestRequirement.unavailable("no .etl files in \(dir.path)") }
         return names.map { dir.appendingPathComponent($0) }
     }
 
     static func file(_ name: String) throws -> URL {
         guard let f = try files().first(where: { $0.lastPathComponent == name }) else {
-            try unavailable("corpus file \(name) is missing")
+            try TestRequirement.unavailable("corpus file \(name) is missing")
         }
         return f
     }

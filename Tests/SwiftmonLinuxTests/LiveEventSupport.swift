@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 
 extension LiveSensor {
@@ -24,16 +25,8 @@ enum LiveEventConfig {
 
 /// Runs a program to completion; returns its pid, exit status and stdout.
 func runCapturing(_ executable: String, _ arguments: [String]) throws -> (pid: Int32, status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.processIdentifier, p.terminationStatus, String(decoding: data, as: UTF8.self))
+    let r = try Command.run(URL(fileURLWithPath: executable), arguments)
+    return (r.pid, r.status, r.stdoutText)
 }
 
 /// A fresh directory for a test, its real path (no symbolic links), removed by the caller.
@@ -57,14 +50,6 @@ extension Array where Element == [String: Any] {
 
 /// Runs a program to completion; returns its exit status and what it wrote on stderr.
 func runForErrors(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let err = Pipe()
-    p.standardError = err
-    p.standardOutput = FileHandle.nullDevice
-    try p.run()
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    return (p.terminationStatus, text)
+    let r = try Command.run(URL(fileURLWithPath: executable), arguments)
+    return (r.status, r.stderrText)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 
 /// FileCreate, FileDelete, FileRename from the real sensor: exact absolute
@@ -108,7 +109,7 @@ final class LiveFileEventTests: XCTestCase {
             expected[tool] = "true"
             expected[data] = "false"
         }
-        XCTAssertTrue(mounted || ProcessInfo.processInfo.environment["CI"] != "true", "tmpfs mount needed under CI")
+        XCTAssertTrue(mounted || !TestRequirement.isCI, "tmpfs mount needed under CI")
         try sensor.waitFor(timeout: 20) { events in expected.keys.allSatisfy { !events.with(id: 23, "TargetFilename", equalTo: $0).isEmpty } }
         let events = sensor.stop()
         for (path, isExecutable) in expected {

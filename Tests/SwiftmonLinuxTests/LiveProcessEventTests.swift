@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 
 /// The real sensor, as root, against the real kernel: real processes, and
@@ -158,9 +159,7 @@ final class LiveProcessEventTests: XCTestCase {
         XCTAssertTrue(text.contains("…[command line truncated: 32768 of "), "visible truncation marker")
 
         // A strict reader gets the exact bytes back (Python's surrogateescape).
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", """
+        let check = try Command.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", """
             import json, sys
             e = json.loads(sys.stdin.buffer.read())
             cmd = e["CommandLine"].encode("utf-8", "surrogateescape")
@@ -168,16 +167,9 @@ final class LiveProcessEventTests: XCTestCase {
             assert b"line1\\nline2" in cmd
             assert len(cmd) < 33000 and b"A" * 20000 in cmd
             print("ok")
-            """]
-        let input = Pipe(), output = Pipe()
-        check.standardInput = input
-        check.standardOutput = output
-        try check.run()
-        input.fileHandleForWriting.write(line)
-        input.fileHandleForWriting.closeFile()
-        check.waitUntilExit()
-        XCTAssertEqual(check.terminationStatus, 0)
-        XCTAssertEqual(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "ok\n")
+            """], stdin: line)
+        XCTAssertEqual(check.status, 0, check.stderrText)
+        XCTAssertEqual(check.stdoutText, "ok\n")
     }
 
     func testArchitectureOf32BitAnd64BitImagesAndScripts() throws {
@@ -255,14 +247,7 @@ final class LiveProcessEventTests: XCTestCase {
 
     /// IDs of loaded BPF programs with swiftmon's program names.
     func loadedProgramIDs() throws -> Set<Int> {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/bpftool")
-        p.arguments = ["-j", "prog", "show"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let data = try Command.run(URL(fileURLWithPath: "/usr/sbin/bpftool"), ["-j", "prog", "show"]).stdout
         let programs = (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
         // bpftool shows names cut to 15 characters on some kernels.
         let full = ["sched_process_exec", "sched_process_fork", "sched_process_exit", "file_sys_exit",

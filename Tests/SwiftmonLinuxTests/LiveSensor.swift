@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 
 /// The built swiftmon binary running `swiftmon run` as root against the real
@@ -10,21 +11,11 @@ final class LiveSensor {
     private(set) var events: [[String: Any]] = []
     private(set) var stderrText = ""
 
-    /// Where the binaries are: $SWIFTMON_BINARY (set by `make test`), else the
-    /// build folder of this test bundle.
-    static var binary: URL? {
-        if let path = ProcessInfo.processInfo.environment["SWIFTMON_BINARY"] {
-            return URL(fileURLWithPath: path)
-        }
-        let candidate = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("swiftmon")
-        return FileManager.default.isExecutableFile(atPath: candidate.path) ? candidate : nil
-    }
+    /// The built binaries (see BuiltBinary: $SWIFTMON_BINARY, set by `make
+    /// test`, else beside this test bundle).
+    static var binary: URL? { BuiltBinary.swiftmon }
 
-    static var helper: URL? {
-        guard let binary else { return nil }
-        let url = binary.deletingLastPathComponent().appendingPathComponent("swiftmon-testhelper")
-        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
-    }
+    static var helper: URL? { BuiltBinary.testHelper }
 
     /// Skips outside CI when the sensor cannot run here; under CI=true a
     /// missing requirement fails the test instead.
@@ -35,11 +26,7 @@ final class LiveSensor {
         else if helper == nil { missing = "swiftmon-testhelper not built" }
         else if !FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") { missing = "no kernel BTF" }
         guard let missing else { return }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            XCTFail("live sensor test cannot run under CI: \(missing)", file: file, line: line)
-            throw XCTSkip("failed above")
-        }
-        throw XCTSkip("live sensor test needs: \(missing)")
+        try TestRequirement.unavailable("live sensor test needs: \(missing)", file: file, line: line)
     }
 
     init(arguments: [String] = []) throws {
@@ -111,15 +98,8 @@ struct SensorTestError: Error, CustomStringConvertible {
 /// Runs a program to completion and returns its exit status.
 @discardableResult
 func runToCompletion(_ executable: String, _ arguments: [String], cwd: URL? = nil) throws -> (pid: Int32, status: Int32) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    if let cwd { p.currentDirectoryURL = cwd }
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    return (p.processIdentifier, p.terminationStatus)
+    let r = try Command.run(URL(fileURLWithPath: executable), arguments, currentDirectory: cwd)
+    return (r.pid, r.status)
 }
 
 extension Array where Element == [String: Any] {

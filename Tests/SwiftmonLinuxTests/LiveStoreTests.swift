@@ -2,22 +2,15 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import SwiftmonTestSupport
 import XCTest
 
 /// `swiftmon run --store`, then `swiftmon query` and `swiftmon tree` on what a
 /// real run recorded: a shell that starts a shell that starts a process.
 final class LiveStoreTests: XCTestCase {
     func runBinary(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = LiveSensor.binary
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try BuiltBinary.runSwiftmon(arguments)
+        return (r.status, r.stdoutText)
     }
 
     func testQueryAndTreeOfARealRun() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 
 /// DriverLoad, ProcessAccess, eBPFEvent, RawAccessRead, ServiceInstall and
@@ -89,8 +90,7 @@ final class LiveSystemEventTests: XCTestCase {
         try LiveSensor.requireLiveSensor()
         let helper = try XCTUnwrap(LiveSensor.helper)
         guard let device = LiveSystemEventTests.blockDevice() else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("no block device under CI") }
-            throw XCTSkip("this machine has no disk block device")
+            try TestRequirement.unavailable("this machine has no disk block device")
         }
         let sensor = try LiveSensor.loggingEverything()
         let run = try runCapturing(helper.path, ["open", device])
@@ -260,15 +260,6 @@ final class LiveSystemEventTests: XCTestCase {
 
 /// SHA-256 of a text, by the system's sha256sum (the test checks swiftmon's own hashing against it).
 func sha256Hex(_ text: String) -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-    let input = Pipe(), output = Pipe()
-    p.standardInput = input
-    p.standardOutput = output
-    try? p.run()
-    input.fileHandleForWriting.write(Data(text.utf8))
-    input.fileHandleForWriting.closeFile()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).prefix(64).uppercased()
+    let output = (try? Command.run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [], stdin: Data(text.utf8)).stdout) ?? Data()
+    return String(decoding: output, as: UTF8.self).prefix(64).uppercased()
 }

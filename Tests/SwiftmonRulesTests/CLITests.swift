@@ -1,47 +1,14 @@
 import Foundation
+import SwiftmonTestSupport
 import XCTest
 
 /// `swiftmon config …` run as a user runs it: the built binary, its output
 /// and its exit status.
 final class CLITests: XCTestCase {
-    /// The `swiftmon` that `swift build` / `swift test` put beside the test bundle.
-    func binary() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("swiftmon")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        for b in Bundle.allBundles {
-            let candidate = b.bundleURL.deletingLastPathComponent().appendingPathComponent("swiftmon")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        let fallback = repositoryRoot.appendingPathComponent(".build/debug/swiftmon")
-        guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
-            throw XCTSkip("swiftmon binary not built")  // `swift test` builds it; see CI note below
-        }
-        return fallback
-    }
-
+    /// The built binary; a missing one skips, or fails under CI=true.
     func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = try binary()
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
-    override func setUp() {
-        // Under CI a missing binary must fail, not skip.
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            XCTAssertNoThrow(try binary())
-        }
+        let r = try BuiltBinary.runSwiftmon(arguments)
+        return (r.status, r.stdoutText, r.stderrText)
     }
 
     func testCheckReportsErrorsAndExitsNonZero() throws {

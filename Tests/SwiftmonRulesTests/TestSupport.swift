@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SwiftmonCore
 @testable import SwiftmonRules
+import SwiftmonTestSupport
 
 /// Parses `xml`, failing the test on errors.
 func config(_ xml: String, file: StaticString = #filePath, line: UInt = #line) -> SysmonConfig? {
@@ -52,8 +53,5 @@ func corpusDirectory() throws -> URL {
         if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
         dir = dir.deletingLastPathComponent()
     }
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
-        XCTFail("shared/corpus not found above \(repositoryRoot.path) and SWIFTMON_CORPUS unset")
-    }
-    throw XCTSkip("shared/corpus not found; set SWIFTMON_CORPUS")
+    try TestRequirement.unavailable("shared/corpus not found above \(repositoryRoot.path); set SWIFTMON_CORPUS")
 }

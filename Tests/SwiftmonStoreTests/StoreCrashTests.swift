@@ -2,26 +2,10 @@ import Foundation
 import GRDB
 import SwiftmonCore
 @testable import SwiftmonStore
+import SwiftmonTestSupport
 import XCTest
 
 final class StoreCrashTests: XCTestCase {
-    /// The built `swiftmon` binary (SWIFTMON_BINARY overrides): `swift test`
-    /// builds it next to the test bundle.
-    static func swiftmonBinary() throws -> String {
-        var candidates: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["SWIFTMON_BINARY"] { candidates.append(explicit) }
-        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0])
-        candidates.append(argv0.deletingLastPathComponent().appendingPathComponent("swiftmon").path)
-        for bundle in Bundle.allBundles {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("swiftmon").path)
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(root.appendingPathComponent(".build/debug/swiftmon").path)
-        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
-        XCTFail("swiftmon binary not found (build it with `swift build`); looked at \(candidates)")
-        throw CancellationError()
-    }
-
     /// kill -9 in the middle of a storm: the store opens, passes
     /// `PRAGMA integrity_check`, and holds every event the writer had reported
     /// committed — events 0 ..< N, N read from its progress file after the kill.
@@ -34,7 +18,7 @@ final class StoreCrashTests: XCTestCase {
 
         for round in 0..<3 {
             let child = Process()
-            child.executableURL = URL(fileURLWithPath: try Self.swiftmonBinary())
+            child.executableURL = try BuiltBinary.requireSwiftmon()
             child.arguments = ["bench", "store-writer", "--store", store, "--progress", progress]
             try child.run()
             // Let it commit a good amount, then kill it without warning mid-transaction.
@@ -79,15 +63,13 @@ final class StoreCrashTests: XCTestCase {
     /// once space is back the running sink commits again.
     func testFullDiskIsCountedAndSurvived() throws {
         guard getuid() == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("needs root to mount a tmpfs") }
-            throw XCTSkip("needs root to mount a tmpfs")
+            try TestRequirement.unavailable("needs root to mount a tmpfs")
         }
         let mountPoint = NSTemporaryDirectory() + "swiftmon-full-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: mountPoint) }
         guard Self.run("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]) == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("mount -t tmpfs failed") }
-            throw XCTSkip("cannot mount a tmpfs here")
+            try TestRequirement.unavailable("cannot mount a tmpfs here")
         }
         defer { _ = Self.run("/usr/bin/umount", ["-l", mountPoint]) }
         // Ballast to remove later, so the test can give space back.
@@ -125,11 +107,6 @@ final class StoreCrashTests: XCTestCase {
     }
 
     static func run(_ tool: String, _ arguments: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        do { try p.run() } catch { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
+        (try? Command.run(URL(fileURLWithPath: tool), arguments).status) ?? -1
     }
 }

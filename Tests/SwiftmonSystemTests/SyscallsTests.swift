@@ -11,7 +11,7 @@ final class SyscallsTests: XCTestCase {
         XCTAssertEqual(ErrnoName.text(forResult: -1), "EPERM")
         XCTAssertEqual(ErrnoName.text(forResult: 0), "0")
         XCTAssertEqual(ErrnoName.text(forResult: -4000), "errno 4000")
-        XCTAssertEqual(ErrnoName.text(forResult: Int32.min), "errno -2147483648")
+        XCTAssertEqual(ErrnoName.text(forResult: Int32.min), "errno 2147483648")
         XCTAssertEqual(ErrnoName.of(ENOSPC), "ENOSPC")
         XCTAssertEqual(ErrnoName.of(EPIPE), "EPIPE")
     }
