@@ -134,8 +134,8 @@ enum EventStore {
             defer { Syscalls.close(fd) }
             let info = try Syscalls.fstat(fd, path)
             if info.st_mode & 0o077 != 0 { try Syscalls.fchmod(fd, 0o600, path) }
-        } catch {
-            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        } catch let error as SystemCallError {
+            throw StoreError.cannotOpen(path: path, reason: String(cString: strerror(error.errno)) + " (\(error.errnoName))")
         }
     }
 

@@ -319,7 +319,7 @@ final class StoreTests: XCTestCase {
 
     func testUnwritablePathIsAClearError() throws {
         XCTAssertThrowsError(try StoreSink(path: "/nonexistent-swiftmon-dir/events.db")) { error in
-            XCTAssertEqual("\(error)", "cannot open store /nonexistent-swiftmon-dir/events.db: No such file or directory")
+            XCTAssertEqual("\(error)", "cannot open store /nonexistent-swiftmon-dir/events.db: No such file or directory (ENOENT)")
         }
         XCTAssertThrowsError(try StoreSink(path: "/etc/hostname/events.db")) { error in
             XCTAssertTrue("\(error)".contains("Not a directory"), "\(error)")
