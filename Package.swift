@@ -19,6 +19,9 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev"])]
         ),
+        // swiftmon's BPF object as `bpftool gen skeleton` describes it (`make bpf`
+        // generates the header); its bytes are compiled into the binary here.
+        .target(name: "CSensorSkeleton", dependencies: ["CLibbpf"]),
         // Linux syscall declarations Swift's Glibc module lacks (epoll, signalfd, timerfd).
         .target(name: "CLinuxSyscalls"),
         // The one header that defines the records crossing from BPF to Swift.
@@ -45,7 +48,7 @@ let package = Package(
         .target(
             name: "SwiftmonLinux",
             dependencies: [
-                "SwiftmonCore", "CLibbpf", "CSwiftmonRecords", "CLinuxSyscalls",
+                "SwiftmonCore", "CLibbpf", "CSensorSkeleton", "CSwiftmonRecords", "CLinuxSyscalls",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["bpf"]

@@ -136,12 +136,8 @@ public final class SensorSession {
     }
 
     private func startSensor(hasher: FileHasher?) throws {
-        guard let objectBytes = EmbeddedSensorObject.bytes else {
-            throw SensorError(stage: .open, probe: nil, message: "the embedded BPF object is corrupt", libbpfLog: [])
-        }
         LibbpfLog.verbose = options.verbose
-        let sensor = try BPFSensor(objectBytes: objectBytes, ringBufferBytes: options.ringBufferBytes,
-                                   disabledPrograms: options.disabledProbes)
+        let sensor = try BPFSensor(ringBufferBytes: options.ringBufferBytes, disabledPrograms: options.disabledProbes)
         try sensor.load()
         try sensor.attach()
         self.sensor = sensor
