@@ -50,7 +50,7 @@ final class BPFSensor {
         self.ringBufferBytes = ringBufferBytes
         try open()
         for name in disabledPrograms {
-            guard let program = bpf_object__find_program_by_name(object, name) else {
+            guard let program = program(named: name) else {
                 throw SensorError(stage: .configure, probe: name, message: "no such probe (probes: \(programNames.joined(separator: ", ")))", libbpfLog: [])
             }
             guard !BPFSensor.isRequired(name) else {
@@ -62,6 +62,8 @@ final class BPFSensor {
 
     /// Every program in the object, by name.
     var programNames: [String] { programs.map { String(cString: bpf_program__name($0)) } }
+
+    func program(named name: String) -> OpaquePointer? { bpf_object__find_program_by_name(object, name) }
 
     private var programs: [OpaquePointer] {
         var all: [OpaquePointer] = []
@@ -93,7 +95,7 @@ final class BPFSensor {
         try setMaxEntries(maps.path_scratch_area, "path_scratch_area", UInt32(max(1, possibleCPUs)))
         skeleton.pointee.rodata.pointee.sm_self_tgid = UInt32(bitPattern: getpid())
         for skipped in skippedPrograms {
-            if let program = bpf_object__find_program_by_name(object, skipped.name) {
+            if let program = program(named: skipped.name) {
                 bpf_program__set_autoload(program, false)
             }
         }
