@@ -19,6 +19,9 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev"])]
         ),
+        // swiftmon's BPF object as `bpftool gen skeleton` describes it (`make bpf`
+        // generates the header); its bytes are compiled into the binary here.
+        .target(name: "CSensorSkeleton", dependencies: ["CLibbpf"]),
         // Linux declarations Swift's Glibc module lacks (epoll, signalfd, timerfd,
         // fanotify, GNU extensions); imported by SwiftmonSystem only.
         .target(name: "CLinuxSyscalls"),
@@ -51,7 +54,7 @@ let package = Package(
         .target(
             name: "SwiftmonLinux",
             dependencies: [
-                "SwiftmonCore", "SwiftmonSystem", "CLibbpf", "CSwiftmonRecords",
+                "SwiftmonCore", "SwiftmonSystem", "CLibbpf", "CSensorSkeleton", "CSwiftmonRecords",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["bpf"]

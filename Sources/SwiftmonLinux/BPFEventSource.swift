@@ -12,12 +12,8 @@ final class BPFEventSource: LinuxEventSource {
     private let skippedPrograms: [String]
 
     init(options: SensorOptions, host: HostIdentity, hasher: FileHasher?) throws {
-        guard let objectBytes = EmbeddedSensorObject.bytes else {
-            throw SensorError(stage: .open, probe: nil, message: "the embedded BPF object is corrupt", libbpfLog: [])
-        }
         LibbpfLog.verbose = options.verbose
-        let sensor = try BPFSensor(objectBytes: objectBytes, ringBufferBytes: options.ringBufferBytes,
-                                   disabledPrograms: options.disabledProbes)
+        let sensor = try BPFSensor(ringBufferBytes: options.ringBufferBytes, disabledPrograms: options.disabledProbes)
         do {
             try sensor.load()
             try sensor.attach()

@@ -1,4 +1,5 @@
 import CLibbpf
+import CSensorSkeleton
 import CSwiftmonRecords
 import Glibc
 import SwiftmonCore
@@ -22,13 +23,14 @@ public struct SensorError: Error, CustomStringConvertible {
     }
 }
 
-/// swiftmon's BPF programs, loaded with libbpf in explicit stages:
-/// open → configure → load → attach → read. Closing it (or the process ending)
-/// removes every program, link and map: nothing is pinned.
+/// swiftmon's BPF programs, loaded with libbpf through the skeleton
+/// `bpftool gen skeleton` makes of the object (it holds the object's bytes,
+/// so the binary stays one file), in explicit stages:
+/// open → configure → load → attach → read. Closing it (or the process
+/// ending) removes every program, link and map: nothing is pinned.
 final class BPFSensor {
-    /// The BPF object file, kept alive for libbpf while the object is open.
-    private let objectBytes: UnsafeMutableRawBufferPointer
-    private var object: OpaquePointer?
+    private var skeleton: UnsafeMutablePointer<swiftmon_sensor>?
+    private var object: OpaquePointer? { skeleton?.pointee.obj }
     private var links: [OpaquePointer] = []
     private var ringBuffer: OpaquePointer?
     private(set) var attachedPrograms: [String] = []
@@ -44,116 +46,123 @@ final class BPFSensor {
     private let ringBufferBytes: Int
 
     /// Opens and configures the embedded object; nothing is in the kernel yet.
-    init(objectBytes bytes: [UInt8], ringBufferBytes: Int, disabledPrograms: [String] = []) throws {
+    init(ringBufferBytes: Int, disabledPrograms: [String] = []) throws {
         LibbpfLog.install()
-        objectBytes = .allocate(byteCount: bytes.count, alignment: 8)
-        objectBytes.copyBytes(from: bytes)
         possibleCPUs = Int(libbpf_num_possible_cpus())
         self.ringBufferBytes = ringBufferBytes
         try open()
         for name in disabledPrograms {
-            guard let program = bpf_object__find_program_by_name(object, name) else {
+            guard let program = program(named: name) else {
                 throw SensorError(stage: .configure, probe: name, message: "no such probe (probes: \(programNames.joined(separator: ", ")))", libbpfLog: [])
             }
             guard !BPFSensor.isRequired(name) else {
                 throw SensorError(stage: .configure, probe: name, message: "a required probe cannot be disabled", libbpfLog: [])
             }
-            skippedPrograms.append((name, "disabled"))
-            bpf_program__set_autoload(program, false)
+            skip(program, name, "disabled")
         }
     }
 
     /// Every program in the object, by name.
-    var programNames: [String] {
-        var names: [String] = []
+    var programNames: [String] { programs.map { String(cString: bpf_program__name($0)) } }
+
+    func program(named name: String) -> OpaquePointer? { bpf_object__find_program_by_name(object, name) }
+
+    private var programs: [OpaquePointer] {
+        var all: [OpaquePointer] = []
         var program = bpf_object__next_program(object, nil)
         while let p = program {
-            names.append(String(cString: bpf_program__name(p)))
+            all.append(p)
             program = bpf_object__next_program(object, p)
         }
-        return names
+        return all
     }
 
-    /// Open and configure stages; programs skipped so far are not loaded again.
-    private func open() throws {
-        var opts = bpf_object_open_opts()
-        opts.sz = MemoryLayout<bpf_object_open_opts>.size
-        object = "swiftmon".withCString { name in
-            opts.object_name = name
-            return bpf_object__open_mem(objectBytes.baseAddress, objectBytes.count, &opts)
-        }
-        guard object != nil else { throw failure(.open, nil, errno) }
+    /// The tracepoint a program attaches to, from its section ("tp_btf/NAME",
+    /// "raw_tp/NAME"); nil for the syscall handlers (section "raw_tp"),
+    /// which the dispatcher reaches by tail call.
+    static func hook(of program: OpaquePointer) -> String? {
+        let section = String(cString: bpf_program__section_name(program))
+        guard let slash = section.firstIndex(of: "/") else { return nil }
+        return String(section[section.index(after: slash)...])
+    }
 
-        try configureMap("events", maxEntries: UInt32(ringBufferBytes))
-        try configureMap("exec_scratch_area", maxEntries: UInt32(max(1, possibleCPUs)))
-        try configureMap("path_scratch_area", maxEntries: UInt32(max(1, possibleCPUs)))
-        try setConstant("sm_self_tgid", UInt32(bitPattern: getpid()))
+    /// Open and configure stages: the skeleton's object parsed, maps sized,
+    /// settings written to its .rodata; programs skipped so far stay out.
+    private func open() throws {
+        guard let skeleton = sm_sensor_open() else { throw failure(.open, nil, errno) }
+        self.skeleton = skeleton
+        let maps = skeleton.pointee.maps
+        try setMaxEntries(maps.events, "events", UInt32(ringBufferBytes))
+        try setMaxEntries(maps.exec_scratch_area, "exec_scratch_area", UInt32(max(1, possibleCPUs)))
+        try setMaxEntries(maps.path_scratch_area, "path_scratch_area", UInt32(max(1, possibleCPUs)))
+        skeleton.pointee.rodata.pointee.sm_self_tgid = UInt32(bitPattern: getpid())
         for skipped in skippedPrograms {
-            if let program = bpf_object__find_program_by_name(object, skipped.name) {
+            if let program = program(named: skipped.name) {
                 bpf_program__set_autoload(program, false)
             }
         }
     }
 
-    /// Sets a `const volatile` global of the BPF programs (in .rodata) before
-    /// load, finding its offset through the object's BTF.
-    private func setConstant(_ name: String, _ value: UInt32) throws {
-        func fail(_ why: String) -> SensorError {
-            SensorError(stage: .configure, probe: name, message: why, libbpfLog: [])
-        }
-        guard let map = bpf_object__find_map_by_name(object, ".rodata"),
-              let btf = bpf_object__btf(object) else { throw fail("no .rodata in the object") }
-        var size = 0
-        guard let data = bpf_map__initial_value(map, &size) else { throw fail("no initial value for .rodata") }
-        let section = btf__find_by_name_kind(btf, ".rodata", 15 /* BTF_KIND_DATASEC (linux/btf.h) */)
-        guard section > 0, let type = btf__type_by_id(btf, UInt32(section)) else { throw fail(".rodata has no BTF") }
-        let count = Int(type.pointee.info & 0xFFFF)
-        let entries = UnsafeRawPointer(type).advanced(by: MemoryLayout<btf_type>.size)
-            .bindMemory(to: btf_var_secinfo.self, capacity: count)
-        for i in 0..<count {
-            let entry = entries[i]
-            guard let variable = btf__type_by_id(btf, entry.type),
-                  let text = btf__name_by_offset(btf, variable.pointee.name_off),
-                  String(cString: text) == name else { continue }
-            guard Int(entry.size) == MemoryLayout<UInt32>.size, Int(entry.offset) + 4 <= size else {
-                throw fail("unexpected size")
-            }
-            // libbpf hands the initial value as const, but it is the buffer it loads from.
-            UnsafeMutableRawPointer(mutating: data).storeBytes(of: value, toByteOffset: Int(entry.offset), as: UInt32.self)
-            return
-        }
-        throw fail("not found in .rodata")
-    }
-
-    deinit {
-        close()
-        objectBytes.deallocate()
-    }
-
-    private func configureMap(_ name: String, maxEntries: UInt32) throws {
-        guard let map = bpf_object__find_map_by_name(object, name) else {
-            throw SensorError(stage: .configure, probe: name, message: "map not found in the object", libbpfLog: [])
-        }
+    private func setMaxEntries(_ map: OpaquePointer?, _ name: String, _ maxEntries: UInt32) throws {
         let rc = bpf_map__set_max_entries(map, maxEntries)
         if rc != 0 { throw failure(.configure, name, -rc) }
     }
 
-    /// Loads every program into the kernel (the verifier runs here). An
-    /// optional program the kernel refuses is left out and the object loaded
-    /// again without it; a required one stops start-up.
+    private func skip(_ program: OpaquePointer, _ name: String, _ reason: String) {
+        bpf_program__set_autoload(program, false)
+        skippedPrograms.append((name, reason))
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Load stage. First each program the kernel cannot run (its hook or a
+    /// helper missing, asked of the kernel's BTF and libbpf's probes) is
+    /// left out, or stops start-up if required; then the object loads once.
+    /// Should the verifier still refuse an optional program, libbpf's
+    /// per-program log names it: it is reported and the object, which
+    /// libbpf loads only once, opened again without it.
     func load() throws {
+        try leaveOutWhatTheKernelLacks()
         while true {
-            let logMark = LibbpfLog.count
-            let rc = bpf_object__load(object)
+            leaveOutHandlersWithoutDispatcher()
+            let (rc, refused) = VerifierLogs.load(programs.filter { bpf_program__autoload($0) }) {
+                sm_sensor_load(skeleton)
+            }
             if rc == 0 { return }
-            let failed = LibbpfLog.failedProgram(since: logMark)
-            guard let failed, !BPFSensor.isRequired(failed), !skippedPrograms.contains(where: { $0.name == failed }),
-                  bpf_object__find_program_by_name(object, failed) != nil
-            else { throw failure(.load, failed, -rc) }
-            skippedPrograms.append((failed, "load: " + String(cString: strerror(-rc))))
-            bpf_object__close(object)
-            object = nil
+            guard let refused else { throw failure(.load, nil, -rc) }
+            let name = refused.name
+            let why = "refused by the verifier: " + String(cString: strerror(-rc))
+            if BPFSensor.isRequired(name) {
+                throw SensorError(stage: .load, probe: name, message: why, libbpfLog: refused.log, errno: -rc)
+            }
+            if LibbpfLog.verbose {
+                fputs("swiftmon: the verifier refused \(name):\n  " + refused.log.joined(separator: "\n  ") + "\n", stderr)
+            }
+            skippedPrograms.append((name, why))
+            sm_sensor_destroy(skeleton)
+            skeleton = nil
             try open()
+        }
+    }
+
+    private func leaveOutWhatTheKernelLacks() throws {
+        let kernel = KernelFeatures()
+        for program in programs where bpf_program__autoload(program) {
+            let name = String(cString: bpf_program__name(program))
+            let required = BPFSensor.isRequired(name)
+            guard let lack = kernel.lack(of: program, required: required) else { continue }
+            if required { throw SensorError(stage: .load, probe: name, message: lack, libbpfLog: []) }
+            skip(program, name, lack)
+        }
+    }
+
+    /// The syscall handlers run only by tail call from the dispatcher.
+    private func leaveOutHandlersWithoutDispatcher() {
+        guard let dispatcher = skeleton?.pointee.progs.sys_exit_dispatch, !bpf_program__autoload(dispatcher) else { return }
+        for program in programs where bpf_program__autoload(program) && BPFSensor.hook(of: program) == nil {
+            skip(program, String(cString: bpf_program__name(program)), "no sys_exit dispatcher")
         }
     }
 
@@ -185,7 +194,7 @@ final class BPFSensor {
     /// Puts each attached handler in the dispatch table, or takes it out,
     /// as the logged event kinds (nil: all) ask.
     func route(loggedEventIDs: Set<Int>?) {
-        guard let table = bpf_object__find_map_by_name(object, "sys_exit_handlers") else { return }
+        guard let table = skeleton?.pointee.maps.sys_exit_handlers else { return }
         for (name, program) in handlerPrograms {
             let wanted = loggedEventIDs.map { !$0.isDisjoint(with: BPFSensor.handlerEventIDs[name] ?? []) } ?? true
             var fd = bpf_program__fd(program)
@@ -206,12 +215,9 @@ final class BPFSensor {
     /// dispatcher's table instead.
     func attach() throws {
         var handlers: [(name: String, program: OpaquePointer)] = []
-        var program = bpf_object__next_program(object, nil)
-        while let p = program {
-            program = bpf_object__next_program(object, p)
-            guard bpf_program__autoload(p) else { continue }
+        for p in programs where bpf_program__autoload(p) {
             let name = String(cString: bpf_program__name(p))
-            if String(cString: bpf_program__section_name(p)) == "raw_tp" {
+            guard BPFSensor.hook(of: p) != nil else {
                 handlers.append((name, p))
                 continue
             }
@@ -228,9 +234,7 @@ final class BPFSensor {
             for handler in handlers { skippedPrograms.append((handler.name, "no sys_exit dispatcher")) }
             return
         }
-        guard let table = bpf_object__find_map_by_name(object, "sys_exit_handlers") else {
-            throw SensorError(stage: .attach, probe: "sys_exit_handlers", message: "map not found", libbpfLog: [])
-        }
+        let table = skeleton?.pointee.maps.sys_exit_handlers
         for handler in handlers {
             var fd = bpf_program__fd(handler.program)
             var failed: Int32 = 0
@@ -252,9 +256,7 @@ final class BPFSensor {
     /// Starts reading the ring buffer: `handler` gets each record's bytes.
     /// Returns the descriptor to wait on for new records.
     func openRingBuffer(_ handler: RecordHandler) throws -> Int32 {
-        guard let map = bpf_object__find_map_by_name(object, "events") else {
-            throw SensorError(stage: .read, probe: "events", message: "map not found", libbpfLog: [])
-        }
+        let map = skeleton?.pointee.maps.events
         let context = Unmanaged.passUnretained(handler).toOpaque()
         ringBuffer = ring_buffer__new(bpf_map__fd(map), { context, data, size in
             let handler = Unmanaged<RecordHandler>.fromOpaque(context!).takeUnretainedValue()
@@ -276,7 +278,7 @@ final class BPFSensor {
     /// Records the kernel could not write (ring buffer full), per record kind,
     /// summed over CPUs: running totals since load.
     func lostRecords() -> [UInt32: UInt64] {
-        guard let map = bpf_object__find_map_by_name(object, "lost_records") else { return [:] }
+        guard let map = skeleton?.pointee.maps.lost_records else { return [:] }
         var out: [UInt32: UInt64] = [:]
         var perCPU = [UInt64](repeating: 0, count: max(1, possibleCPUs))
         for kind in UInt32(1)..<UInt32(SM_RECORD_KIND_COUNT.rawValue) {
@@ -294,7 +296,8 @@ final class BPFSensor {
         if let rb = ringBuffer { ring_buffer__free(rb); ringBuffer = nil }
         for link in links { bpf_link__destroy(link) }
         links.removeAll()
-        if let obj = object { bpf_object__close(obj); object = nil }
+        sm_sensor_destroy(skeleton)
+        skeleton = nil
     }
 
     private func failure(_ stage: SensorError.Stage, _ probe: String?, _ code: Int32) -> SensorError {
@@ -312,7 +315,6 @@ class RecordHandler {
 enum LibbpfLog {
     nonisolated(unsafe) static var verbose = false
     nonisolated(unsafe) private static var lines: [String] = []
-    nonisolated(unsafe) private static var total = 0
     private static let lock = Lock()
 
     static func install() {
@@ -323,7 +325,6 @@ enum LibbpfLog {
             let line = String(cString: buffer).trimmingCharacters(in: "\n")
             LibbpfLog.lock.withLock {
                 LibbpfLog.lines.append(line)
-                LibbpfLog.total += 1
                 if LibbpfLog.lines.count > 40 { LibbpfLog.lines.removeFirst(LibbpfLog.lines.count - 40) }
             }
             // Debug lines (relocations, section dumps) are kept for failure
@@ -336,20 +337,37 @@ enum LibbpfLog {
     }
 
     static func recent() -> [String] { lock.withLock { lines } }
+}
 
-    /// Lines printed so far (a mark for `failedProgram(since:)`).
-    static var count: Int { lock.withLock { total } }
+/// A load with a verifier log buffer per program. libbpf asks the kernel
+/// for no log while loading; for a program the kernel refuses, it loads it
+/// again with the log on, into that program's buffer, and stops there. So
+/// after a failed load the one buffer written names the refused program and
+/// holds why. The buffers no load writes are never touched, so cost no memory.
+enum VerifierLogs {
+    private static let bytes = 1 << 20
 
-    /// The program libbpf said it could not load, among the lines printed
-    /// since `mark` ("prog 'NAME': failed to load" and the like).
-    static func failedProgram(since mark: Int) -> String? {
-        let (recent, printed) = lock.withLock { (lines, total) }
-        for line in recent.suffix(max(0, min(recent.count, printed - mark))).reversed() {
-            guard let start = line.range(of: "prog '"), line.contains("fail") || line.contains("relo") else { continue }
-            let rest = line[start.upperBound...]
-            if let end = rest.firstIndex(of: "'") { return String(rest[..<end]) }
+    /// Runs `load` with the buffers in place; the refused program's name and
+    /// the end of its log (where the verifier says why), if it failed there.
+    static func load(_ programs: [OpaquePointer], _ load: () -> Int32) -> (rc: Int32, refused: (name: String, log: [String])?) {
+        let buffers = programs.map { program in
+            let log = UnsafeMutablePointer<CChar>.allocate(capacity: bytes)
+            log[0] = 0
+            bpf_program__set_log_buf(program, log, bytes)
+            return (program: program, log: log)
         }
-        return nil
+        let rc = load()
+        var refused: (name: String, log: [String])?
+        if rc != 0, let buffer = buffers.first(where: { $0.log[0] != 0 }) {
+            buffer.log[bytes - 1] = 0
+            refused = (String(cString: bpf_program__name(buffer.program)),
+                       String(cString: buffer.log).split(separator: "\n").suffix(20).map(String.init))
+        }
+        for buffer in buffers {
+            bpf_program__set_log_buf(buffer.program, nil, 0)
+            buffer.log.deallocate()
+        }
+        return (rc, refused)
     }
 }
 

@@ -17,9 +17,9 @@ public enum SourceSupport {
         let btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0
         lines.append(Line(name: "kernel BTF", available: btf, detail: btf ? "/sys/kernel/btf/vmlinux" : "missing: no eBPF sensor (CONFIG_DEBUG_INFO_BTF)"))
 
-        if root, btf, let bytes = EmbeddedSensorObject.bytes {
+        if root, btf {
             do {
-                let sensor = try BPFSensor(objectBytes: bytes, ringBufferBytes: 1 << 20)
+                let sensor = try BPFSensor(ringBufferBytes: 1 << 20)
                 try sensor.load()
                 try sensor.attach()
                 for program in sensor.attachedPrograms {
