@@ -93,5 +93,5 @@ let package = Package(
             exclude: ["Golden"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

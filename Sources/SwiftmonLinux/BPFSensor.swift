@@ -1,6 +1,6 @@
 import CLibbpf
 import CSwiftmonRecords
-import Glibc
+@preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
 import SwiftmonCore
 
 /// Why the sensor could not start, naming the loader stage and the probe.
@@ -310,9 +310,9 @@ class RecordHandler {
 /// libbpf's diagnostics: kept (the last lines) to explain a failure, and
 /// printed to stderr only in verbose mode.
 enum LibbpfLog {
-    nonisolated(unsafe) static var verbose = false
-    nonisolated(unsafe) private static var lines: [String] = []
-    nonisolated(unsafe) private static var total = 0
+    nonisolated(unsafe) static var verbose = false  // set before the sensor loads, only read after
+    nonisolated(unsafe) private static var lines: [String] = []  // guarded by `lock`
+    nonisolated(unsafe) private static var total = 0  // guarded by `lock`
     private static let lock = Lock()
 
     static func install() {
