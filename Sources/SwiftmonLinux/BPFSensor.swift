@@ -320,7 +320,7 @@ enum LibbpfLog {
             guard let format, let args else { return 0 }
             var buffer = [CChar](repeating: 0, count: 1024)
             _ = vsnprintf(&buffer, buffer.count, format, args)
-            let line = String(cString: buffer).trimmingCharacters(in: "\n")
+            let line = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingCharacters(in: "\n")
             LibbpfLog.lock.withLock {
                 LibbpfLog.lines.append(line)
                 LibbpfLog.total += 1
