@@ -96,5 +96,5 @@ let package = Package(
             exclude: ["Golden"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

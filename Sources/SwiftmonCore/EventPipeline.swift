@@ -26,11 +26,11 @@ public struct LogEverything: EventFilter {
 /// A slow sink never stalls the producer (the kernel ring buffer reader): what
 /// does not fit in the queue is counted as lost, per event kind. A sink that
 /// throws loses that event for itself only; the others still get it.
-public final class EventPipeline: @unchecked Sendable {  // state below `mutex` is guarded by it
+public final class EventPipeline: @unchecked Sendable {  // `filter` and the vars below `mutex` are guarded by it, unless marked
     public let capacity: Int
     public let losses: LossCounters
     private let outputs: [OutputAccount]
-    private var filter: EventFilter
+    private var filter: EventFilter  // guarded by `mutex`
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wakeConsumer = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -38,8 +38,8 @@ public final class EventPipeline: @unchecked Sendable {  // state below `mutex` 
     private var pending: [Event] = []
     private var stopping = false
     private var inFlight = 0
-    private var thread: pthread_t?
-    private var closedReported = false
+    private var thread: pthread_t?  // only start() and stop() touch it, on the controlling thread
+    private var closedReported = false  // the sink thread's only
 
     // Tallies, guarded by `mutex`.
     private var accepted: UInt64 = 0
@@ -49,7 +49,7 @@ public final class EventPipeline: @unchecked Sendable {  // state below `mutex` 
 
     /// Called once, on the sink thread, when an output's destination has
     /// gone for good (the reader of a pipe closed it): a live run ends then.
-    public var onDestinationClosed: (@Sendable () -> Void)?
+    public var onDestinationClosed: (@Sendable () -> Void)?  // set before start(), then read on the sink thread only
 
     public init(sinks: [EventSink], filter: EventFilter = LogEverything(), capacity: Int = 65_536,
                 losses: LossCounters = LossCounters()) {

@@ -21,7 +21,7 @@ extension EventSink {
 }
 
 /// A sink that keeps every event, for tests and for `--stats`-style tallies.
-public final class CollectingSink: EventSink, @unchecked Sendable {
+public final class CollectingSink: EventSink, @unchecked Sendable {  // `stored` is guarded by `lock`
     private let lock = Lock()
     private var stored: [Event] = []
     public init() {}

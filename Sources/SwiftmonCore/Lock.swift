@@ -8,7 +8,7 @@ import Darwin
 
 /// A plain mutual-exclusion lock for state shared between the reader thread,
 /// the sink thread and the signal/status code.
-public final class Lock: @unchecked Sendable {
+public final class Lock: @unchecked Sendable {  // a pthread mutex, allocated once and never moved, is made for sharing
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     public init() { pthread_mutex_init(mutex, nil) }

@@ -10,7 +10,7 @@ public enum LossCause: String, Sendable, CaseIterable {
 
 /// Counts of everything swiftmon could not deliver, per cause and per kind, so
 /// that no loss is silent: reported as event 255, in the status line and at exit.
-public final class LossCounters: @unchecked Sendable {
+public final class LossCounters: @unchecked Sendable {  // `counts` is guarded by `lock`
     private let lock = Lock()
     private var counts: [LossCause: [String: UInt64]] = [:]
 

@@ -1,9 +1,10 @@
+// @preconcurrency: for `stderr`, which libc sets before main and never reassigns.
 #if canImport(Glibc)
-import Glibc
+@preconcurrency import Glibc
 #elseif canImport(Musl)
-import Musl
+@preconcurrency import Musl
 #elseif canImport(Darwin)
-import Darwin
+@preconcurrency import Darwin
 #endif
 
 /// A monitoring session: one source, the pipeline to the outputs, and the
@@ -37,7 +38,10 @@ public final class MonitorSession {
     private var lastStatusDispatched: UInt64 = 0
     private let stopFlag = StopFlag()
     /// Called (on any thread) when ``stopRequested`` turns true, to wake the event loop.
-    public var wakeEventLoop: (@Sendable () -> Void)?
+    public var wakeEventLoop: (@Sendable () -> Void)? {
+        get { stopFlag.wake }
+        set { stopFlag.wake = newValue }
+    }
     /// Where notes for the operator go (reloads, refusals); stderr by default.
     public var diagnostics: (String) -> Void = { fputs("swiftmon: \($0)\n", stderr) }
 
@@ -51,10 +55,7 @@ public final class MonitorSession {
         self.initial = initial
         self.options = options
         let flag = stopFlag
-        pipeline.onDestinationClosed = { [weak self] in
-            flag.set()
-            self?.wakeEventLoop?()
-        }
+        pipeline.onDestinationClosed = { flag.set() }
     }
 
     private let initial: LoadedConfiguration?
@@ -174,10 +175,17 @@ public final class MonitorSession {
     }
 }
 
-/// A flag one thread sets and another reads.
-final class StopFlag: @unchecked Sendable {  // `value` is guarded by `lock`
+/// A flag one thread sets (waking the event loop) and another reads.
+final class StopFlag: @unchecked Sendable {  // `value` and `wakeAction` are guarded by `lock`
     private let lock = Lock()
     private var value = false
-    func set() { lock.withLock { value = true } }
+    private var wakeAction: (@Sendable () -> Void)?
+
+    /// Sets the flag, then calls the wake action (outside the lock).
+    func set() { lock.withLock { value = true; return wakeAction }?() }
     var isSet: Bool { lock.withLock { value } }
+    var wake: (@Sendable () -> Void)? {
+        get { lock.withLock { wakeAction } }
+        set { lock.withLock { wakeAction = newValue } }
+    }
 }

@@ -12,7 +12,7 @@ public struct OutputReport: Sendable, Equatable {
 /// counts its own events; for any other sink an event is written when `emit`
 /// returns and lost (under the error's cause) when it throws. Used from one
 /// thread (the pipeline's sink thread); ``report`` may be read from any.
-public final class OutputAccount: @unchecked Sendable {  // `own` and `lastError` are guarded by `lock`
+public final class OutputAccount: @unchecked Sendable {  // `own`, `lastError` guarded by `lock`; `sink` used on the sink thread
     public let sink: EventSink
     public let name: String
     private let reporting: DeliveryReporting?

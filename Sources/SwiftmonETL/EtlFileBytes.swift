@@ -8,7 +8,7 @@ import Darwin
 
 /// The bytes of an .etl file, mapped read-only so that a large trace costs
 /// address space, not memory. Also wraps bytes already in memory (tests, fuzzing).
-public final class EtlFileBytes: @unchecked Sendable {
+public final class EtlFileBytes: @unchecked Sendable {  // `bytes` is read-only memory, set in init, released only in deinit
     public let bytes: UnsafeRawBufferPointer
     private let unmap: (() -> Void)?
 

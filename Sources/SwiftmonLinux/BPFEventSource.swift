@@ -1,4 +1,4 @@
-import Glibc
+@preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
 import SwiftmonCore
 
 /// The eBPF sensor as an event source: the BPF programs (loaded and attached

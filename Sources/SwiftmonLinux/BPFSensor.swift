@@ -1,7 +1,7 @@
 import CLibbpf
 import CSensorSkeleton
 import CSwiftmonRecords
-import Glibc
+@preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
 import SwiftmonCore
 
 /// Why the sensor could not start, naming the loader stage and the probe.
@@ -313,8 +313,8 @@ class RecordHandler {
 /// libbpf's diagnostics: kept (the last lines) to explain a failure, and
 /// printed to stderr only in verbose mode.
 enum LibbpfLog {
-    nonisolated(unsafe) static var verbose = false
-    nonisolated(unsafe) private static var lines: [String] = []
+    nonisolated(unsafe) static var verbose = false  // set before the sensor loads, only read after
+    nonisolated(unsafe) private static var lines: [String] = []  // guarded by `lock`
     private static let lock = Lock()
 
     static func install() {
@@ -322,7 +322,7 @@ enum LibbpfLog {
             guard let format, let args else { return 0 }
             var buffer = [CChar](repeating: 0, count: 1024)
             _ = vsnprintf(&buffer, buffer.count, format, args)
-            let line = String(cString: buffer).trimmingCharacters(in: "\n")
+            let line = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingCharacters(in: "\n")
             LibbpfLog.lock.withLock {
                 LibbpfLog.lines.append(line)
                 if LibbpfLog.lines.count > 40 { LibbpfLog.lines.removeFirst(LibbpfLog.lines.count - 40) }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import SwiftmonCore
 import SwiftmonSystem
 
@@ -11,15 +12,16 @@ public enum LinuxEventLoop {
     /// latency added to an event's delivery).
     static let coalescingMicroseconds: UInt32 = 10_000
 
-    nonisolated(unsafe) private static var signalDescriptor: Int32 = -1
+    /// The signalfd, made once (-1 until ``takeOverSignals()``).
+    private static let signalDescriptor = Mutex<Int32>(-1)
 
     /// Routes SIGINT, SIGTERM and SIGHUP to the event loop. Call it before
     /// any thread starts (outputs start writer threads): a thread that does
     /// not block them would take their default action and kill swiftmon
     /// without its clean stop.
     public static func takeOverSignals() throws {
-        if signalDescriptor < 0 {
-            signalDescriptor = try Syscalls.signalDescriptor(for: [SIGINT, SIGTERM, SIGHUP])
+        try signalDescriptor.withLock { descriptor in
+            if descriptor < 0 { descriptor = try Syscalls.signalDescriptor(for: [SIGINT, SIGTERM, SIGHUP]) }
         }
     }
 
@@ -31,7 +33,7 @@ public enum LinuxEventLoop {
         let started = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpuAtStart = Syscalls.processCPUMicroseconds()
         try takeOverSignals()
-        let signals = signalDescriptor
+        let signals = signalDescriptor.withLock { $0 }
         let timer = try Syscalls.periodicTimer(intervalMilliseconds: 1000)
         let stopRequest = try Syscalls.eventDescriptor()
         let epoll = try Syscalls.epollCreate()

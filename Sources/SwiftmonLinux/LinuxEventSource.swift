@@ -1,4 +1,4 @@
-import Glibc
+@preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
 import SwiftmonCore
 import SwiftmonSystem
 

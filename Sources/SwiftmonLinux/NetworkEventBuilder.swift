@@ -38,6 +38,6 @@ final class NetworkEventBuilder {
         let ok = withUnsafeBytes(of: &raw) { p in
             inet_ntop(ipv6 ? AF_INET6 : AF_INET, p.baseAddress, &text, socklen_t(text.count)) != nil
         }
-        return ok ? String(cString: text) : "-"
+        return ok ? text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : "-"
     }
 }

@@ -5,7 +5,7 @@
 /// one comparison each.
 /// A class so that handing it around costs one reference count, not one per
 /// table; written only by its Builder, read-only afterwards.
-final class ByteTrie: @unchecked Sendable {
+final class ByteTrie: Sendable {
     static let none = Int32.max
 
     private let childStart: [Int32]

@@ -9,7 +9,7 @@ import SwiftmonCore
 /// `end with` / `image` filter with tries. The tables are written once in
 /// `init` and only read afterwards, which is what makes sharing across
 /// threads safe.
-final class KindRules: @unchecked Sendable {
+final class KindRules: @unchecked Sendable {  // the buffers are written in init, only read after, freed in deinit
     let defaultLogged: Bool
     let ruleNameIndex: Int?
     let names: [String]

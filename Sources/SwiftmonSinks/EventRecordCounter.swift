@@ -15,7 +15,7 @@ import SwiftmonSystem
 /// then hands out ids from it. A crash therefore loses at most the unused rest
 /// of one block — ids are skipped, never repeated — and costs one durable write
 /// per block, not per event. The file is created with mode 0600.
-public final class EventRecordCounter: @unchecked Sendable {
+public final class EventRecordCounter: @unchecked Sendable {  // `next` and `reservedEnd` are guarded by `lock`
     public static let defaultBlockSize: UInt64 = 4096
 
     public let stateFile: String?

@@ -30,7 +30,7 @@ import SwiftmonSystem
 /// which would bring SwiftNIO's event loops and BoringSSL into this target for
 /// one socket. Send to a local rsyslog (`--syslog /dev/log`) and let it forward
 /// with its own TLS (`omfwd` with `StreamDriver="gtls"`), or tunnel the TCP port.
-public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable {
+public final class SyslogSink: EventSink, DeliveryReporting, Sendable {
     public struct Options: Sendable {
         /// Syslog facility number (1 user, 16–23 local0–local7).
         public var facility: Int = 1
@@ -134,7 +134,7 @@ public final class SyslogSink: EventSink, DeliveryReporting, @unchecked Sendable
     }}
 
 /// The buffer, counters and thread behind a ``SyslogSink``.
-final class SyslogSinkWriter: @unchecked Sendable {
+final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `condition` are guarded by it
     typealias Options = SyslogSink.Options
     typealias DropReason = SyslogSink.DropReason
     typealias Status = SyslogSink.Status

@@ -25,7 +25,7 @@ public struct StoreFilter: Sendable, Equatable {
 
 /// Reads a store, also while a sensor is writing to it (WAL readers see the
 /// last committed state and never block the writer).
-public final class StoreReader: @unchecked Sendable {
+public final class StoreReader: Sendable {
     public let path: String
     let queue: DatabaseQueue
 

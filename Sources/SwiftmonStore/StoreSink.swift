@@ -17,7 +17,7 @@ import SwiftmonSystem
 /// ``Options/maxSize``) while running. A write that fails (disk full, I/O
 /// error) costs that batch — counted as `writeError` — and the writer carries
 /// on; the sensor and its other sinks never wait on the disk.
-public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable {
+public final class StoreSink: EventSink, DeliveryReporting, Sendable {
     public struct Options: Sendable {
         /// Most events per transaction. Large, because a transaction writes every
         /// index page it touched to the WAL once: with scattered keys (pids,
@@ -82,7 +82,7 @@ public final class StoreSink: EventSink, DeliveryReporting, @unchecked Sendable 
 }
 
 /// The state and thread behind a ``StoreSink``.
-final class StoreSinkWriter: @unchecked Sendable {
+final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition` are guarded by it
     typealias Options = StoreSink.Options
     typealias DropReason = StoreSink.DropReason
     typealias Status = StoreSink.Status

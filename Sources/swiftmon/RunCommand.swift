@@ -1,5 +1,5 @@
 import ArgumentParser
-import Glibc
+@preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
 import SwiftmonCore
 import SwiftmonLinux
 import SwiftmonRules

@@ -323,7 +323,7 @@ final class RuleSetTests: XCTestCase {
             """))
         let events = [bash, curl, ls]
         let expected = events.map { decide(set, $0).1 }
-        final class Tally: @unchecked Sendable {
+        final class Tally: @unchecked Sendable {  // `wrong` is guarded by `lock`
             let lock = Lock()
             var wrong = 0
         }
