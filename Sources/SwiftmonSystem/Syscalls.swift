@@ -329,9 +329,10 @@ public enum Syscalls {
         }
     }
 
-    public static func setSocketOption<T>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ subject: String = "") throws {
-        var v = value
-        try retryingOnInterrupt("setsockopt", subject) { Glibc.setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<T>.size)) }
+    public static func setSocketOption<T: BitwiseCopyable>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ subject: String = "") throws {
+        try withUnsafeBytes(of: value) { raw in
+            try retryingOnInterrupt("setsockopt", subject) { Glibc.setsockopt(fd, level, name, raw.baseAddress, socklen_t(raw.count)) }
+        }
     }
 
     /// The pending error of a socket (SO_ERROR), 0 for none.
