@@ -34,10 +34,10 @@ let package = Package(
         // Sysmon configuration XML → compiled rule set; diagnostics with file:line:column.
         .target(
             name: "SwiftmonRules",
-            dependencies: ["SwiftmonCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SwiftmonCore", "SwiftmonSystem", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Windows ETW .etl files → records → swiftmon events. Pure Swift.
-        .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore"]),
+        .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // Consumers of finished events: console text, JSON lines.
         .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // The embedded event store (SQLite through GRDB): the only target that sees GRDB.

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SwiftmonSystem
 
 /// The bytes of an .etl file, mapped read-only so that a large trace costs
 /// address space, not memory. Also wraps bytes already in memory (tests, fuzzing).
@@ -14,11 +15,19 @@ public final class EtlFileBytes: @unchecked Sendable {  // `bytes` is read-only 
 
     /// Maps `path`. Throws an ``EtlError`` at offset 0 naming the failing call.
     public init(path: String) throws(EtlError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw EtlError(offset: 0, "open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw EtlError(offset: 0, "fstat \(path): \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        let st: stat
+        do {
+            fd = try Syscalls.open(path, O_RDONLY)
+        } catch {
+            throw EtlError(offset: 0, "open \(path): \(error.reason)")
+        }
+        defer { Syscalls.close(fd) }
+        do {
+            st = try Syscalls.fstat(fd, path)
+        } catch {
+            throw EtlError(offset: 0, "fstat \(path): \(error.reason)")
+        }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw EtlError(offset: 0, "\(path) is not a regular file") }
         let size = Int(st.st_size)
         if size == 0 {
@@ -26,12 +35,14 @@ public final class EtlFileBytes: @unchecked Sendable {  // `bytes` is read-only 
             unmap = nil
             return
         }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            throw EtlError(offset: 0, "mmap \(path): \(String(cString: strerror(errno)))")
+        let mapping: UnsafeRawBufferPointer
+        do {
+            mapping = try Syscalls.mapReadOnly(fd, size: size, path)
+        } catch {
+            throw EtlError(offset: 0, "mmap \(path): \(error.reason)")
         }
-        _ = madvise(base, size, MADV_SEQUENTIAL)
-        bytes = UnsafeRawBufferPointer(start: base, count: size)
-        unmap = { munmap(base, size) }
+        bytes = mapping
+        unmap = { Syscalls.unmap(mapping) }
     }
 
     /// Copies `data` into memory owned by this object.

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SwiftmonSystem
 
 /// A Sysmon configuration file as written: schema version, options and the
 /// `EventFiltering` rules, each with its place in the file.
@@ -95,11 +96,19 @@ public struct SysmonConfig: Sendable {
     /// before reading it and anything that is not a regular file.
     static func readFile(_ path: String) -> ReadResult {
         // O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a regular file.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return .failure("cannot open file: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return .failure("cannot stat file: \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        let st: stat
+        do {
+            fd = try Syscalls.open(path, O_RDONLY | O_NONBLOCK)
+        } catch {
+            return .failure("cannot open file: \(error.reason)")
+        }
+        defer { Syscalls.close(fd) }
+        do {
+            st = try Syscalls.fstat(fd, path)
+        } catch {
+            return .failure("cannot stat file: \(error.reason)")
+        }
         guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure("not a regular file") }
         let size = Int(st.st_size)
         if size > maximumFileSize {
@@ -108,10 +117,11 @@ public struct SysmonConfig: Sendable {
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure("cannot read file: \(String(cString: strerror(errno)))")
+            let n: Int
+            do {
+                n = try bytes.withUnsafeMutableBytes { try Syscalls.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]), path) }
+            } catch {
+                return .failure("cannot read file: \(error.reason)")
             }
             if n == 0 { break }
             done += n

@@ -109,6 +109,20 @@ public enum Syscalls {
         return Array(out[..<total])
     }
 
+    /// mmap(2) of a whole file, read-only and private, advised for sequential
+    /// reading; munmap(2) it with ``unmap(_:)``.
+    public static func mapReadOnly(_ fd: Int32, size: Int, _ subject: String = "") throws -> UnsafeRawBufferPointer {
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw SystemCallError("mmap", subject, errno: errno)
+        }
+        _ = madvise(base, size, MADV_SEQUENTIAL)  // a hint: the mapping works without it
+        return UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    public static func unmap(_ mapping: UnsafeRawBufferPointer) {
+        _ = munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
+    }
+
     /// `O_PATH`, which Glibc does not export to Swift.
     public static var openPathOnly: Int32 { swiftmon_O_PATH }
 
@@ -330,7 +344,7 @@ public enum Syscalls {
     }
 
     public static func setSocketOption<T: BitwiseCopyable>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ subject: String = "") throws {
-        try withUnsafeBytes(of: value) { raw in
+        _ = try withUnsafeBytes(of: value) { raw in
             try retryingOnInterrupt("setsockopt", subject) { Glibc.setsockopt(fd, level, name, raw.baseAddress, socklen_t(raw.count)) }
         }
     }

@@ -16,6 +16,9 @@ public struct SystemCallError: Error, CustomStringConvertible, Equatable, Sendab
         self.errno = errno
     }
 
+    /// The C library's text for the errno ("No such file or directory").
+    public var reason: String { String(cString: strerror(errno)) }
+
     /// `ENOSPC`, `EPIPE` …: the name a loss is counted under.
     public var errnoName: String { ErrnoName.of(errno) }
 
@@ -23,6 +26,12 @@ public struct SystemCallError: Error, CustomStringConvertible, Equatable, Sendab
         let reason = String(cString: strerror(errno))
         return (subject.isEmpty ? "\(call): " : "\(call) \(subject): ") + "\(reason) (\(errnoName))"
     }
+}
+
+extension Error {
+    /// The C library's text for a failed system call ("No such file or
+    /// directory"), or the error's own description.
+    public var reason: String { (self as? SystemCallError)?.reason ?? "\(self)" }
 }
 
 /// errno values by their C names, from the C library (strerrorname_np), so
