@@ -88,6 +88,9 @@ public final class MonitorSession {
         source.tick()
         reportLosses()
         ticks += 1
+        let dispatched = pipeline.tally.dispatched
+        ratePerSecond = Double(dispatched &- dispatchedAtLastTick)
+        dispatchedAtLastTick = dispatched
         if options.printsStatus, options.statusInterval > 0, ticks % options.statusInterval == 0 {
             let t = pipeline.tally
             let rate = Double(t.dispatched - lastStatusDispatched) / Double(options.statusInterval)
@@ -95,6 +98,13 @@ public final class MonitorSession {
             diagnostics(statusLine(dispatched: t.dispatched, rate: rate))
         }
     }
+
+    private var dispatchedAtLastTick: UInt64 = 0
+    private var ratePerSecond: Double = 0
+
+    /// The state in one line, for a service manager's status: events so far,
+    /// the rate over the last second, losses by cause.
+    public var statusSummary: String { statusLine(dispatched: pipeline.tally.dispatched, rate: ratePerSecond) }
 
     /// "1234 events (56.0/s), 7 lost (output json standard output: ENOSPC=7)".
     func statusLine(dispatched: UInt64, rate: Double) -> String {

@@ -25,11 +25,15 @@ public enum LinuxEventLoop {
         }
     }
 
-    private enum Token: UInt64 { case source = 1, signal, timer, stop }
+    private enum Token: UInt64 { case source = 1, signal, timer, stop, watchdog }
 
     /// Runs `session` (over `source`) until SIGINT or SIGTERM, or until an
     /// output's reader has gone; returns the final statistics.
-    public static func run(_ session: MonitorSession, source: LinuxEventSource) throws -> SessionStatistics {
+    ///
+    /// Under systemd (`NOTIFY_SOCKET`) it speaks the notification protocol
+    /// through `notifier`: READY=1, STATUS=, WATCHDOG=1, RELOADING=1, STOPPING=1.
+    public static func run(_ session: MonitorSession, source: LinuxEventSource,
+                           notifier: SystemdNotifier = .fromProcessEnvironment()) throws -> SessionStatistics {
         let started = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpuAtStart = Syscalls.processCPUMicroseconds()
         try takeOverSignals()
@@ -45,11 +49,19 @@ public enum LinuxEventLoop {
         try Syscalls.epollAdd(epoll, signals, token: Token.signal.rawValue)
         try Syscalls.epollAdd(epoll, timer, token: Token.timer.rawValue)
         try Syscalls.epollAdd(epoll, stopRequest, token: Token.stop.rawValue)
+        var watchdogTimer: Int32 = -1
+        if let interval = notifier.watchdogIntervalMilliseconds {
+            watchdogTimer = try Syscalls.periodicTimer(intervalMilliseconds: interval)
+            try Syscalls.epollAdd(epoll, watchdogTimer, token: Token.watchdog.rawValue)
+        }
+        defer { Syscalls.close(watchdogTimer) }
         // The eventfd stays open for the session's lifetime: the outputs'
         // thread may signal it until the pipeline has stopped.
         session.wakeEventLoop = { Syscalls.signalEvent(stopRequest) }
 
         session.start()
+        // Every probe is attached and the outputs run: the service is up.
+        notifier.ready(status: "started; " + session.statusSummary)
         var running = !session.stopRequested
         while running {
             for token in try Syscalls.epollWait(epoll, timeoutMilliseconds: -1) {
@@ -63,11 +75,21 @@ public enum LinuxEventLoop {
                     usleep(coalescingMicroseconds)
                 case .signal:
                     for signal in Syscalls.readSignals(signals) {
-                        if signal == SIGHUP { try session.reload() } else { running = false }
+                        if signal == SIGHUP {
+                            notifier.reloading()
+                            try session.reload()
+                            notifier.ready(status: session.statusSummary)
+                        } else {
+                            running = false
+                        }
                     }
                 case .timer:
                     Syscalls.drainCounter(timer)
                     session.tick()
+                    notifier.status(session.statusSummary)
+                case .watchdog:
+                    Syscalls.drainCounter(watchdogTimer)
+                    notifier.watchdog()
                 case .stop:
                     Syscalls.drainCounter(stopRequest)
                 case nil:
@@ -76,6 +98,7 @@ public enum LinuxEventLoop {
             }
             if session.stopRequested { running = false }
         }
+        notifier.stopping()
         let cpu = Syscalls.processCPUMicroseconds() - cpuAtStart
         let wall = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - started) / 1e9
         let statistics = try session.stop(cpuMicroseconds: cpu, wallSeconds: wall)

@@ -297,6 +297,33 @@ public enum Syscalls {
 
     // MARK: sockets
 
+    /// Sends one datagram to the AF_UNIX socket at `path` (a leading `@`
+    /// names an abstract socket), from a socket opened for the purpose.
+    public static func sendDatagram(_ bytes: [UInt8], toUnixSocket path: String) throws {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var name = Array(path.utf8)
+        if name.first == UInt8(ascii: "@") { name[0] = 0 }
+        guard !name.isEmpty, name.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SystemCallError("sendto", path, errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in name.enumerated() { raw[i] = b }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + name.count + (name[0] == 0 ? 0 : 1))
+        let fd = try socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0, path)
+        defer { close(fd) }
+        _ = try withUnsafePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                try bytes.withUnsafeBytes { raw in
+                    try retryingOnInterrupt("sendto", path) {
+                        Glibc.sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), sa, length)
+                    }
+                }
+            }
+        }
+    }
+
     public static func socket(_ domain: Int32, _ type: Int32, _ proto: Int32, _ subject: String = "") throws -> Int32 {
         try retryingOnInterrupt("socket", subject) { Glibc.socket(domain, type | Int32(SOCK_CLOEXEC.rawValue), proto) }
     }
