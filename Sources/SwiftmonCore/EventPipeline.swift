@@ -75,6 +75,12 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
     /// What each output wrote and lost, by cause.
     public var outputReports: [OutputReport] { outputs.map(\.report) }
 
+    /// Asks every file output to open its path again before its next write
+    /// (SIGUSR1, after logrotate moved the files away).
+    public func reopenOutputs() {
+        for output in outputs { (output.sink as? ReopenableOutput)?.reopen() }
+    }
+
     /// Replaces the filter; events submitted from now on use the new one.
     public func replaceFilter(_ newFilter: EventFilter) {
         pthread_mutex_lock(mutex)

@@ -72,6 +72,12 @@ extension DeliveryReporting {
     public var destinationClosed: Bool { false }
 }
 
+/// An output written to a file that an operator may move away (logrotate):
+/// `reopen` opens the path again before the next write. Any thread may ask.
+public protocol ReopenableOutput: AnyObject {
+    func reopen()
+}
+
 /// An error that names the cause a loss is counted under (`ENOSPC`, `EPIPE`,
 /// `recordID` …). Other errors are counted under their type's name.
 public protocol LossCauseNaming: Error {

@@ -4,7 +4,7 @@ import SwiftmonCore
 import SwiftmonSystem
 
 /// Drives a ``MonitorSession`` on Linux: one epoll set holds the source's
-/// descriptors, a signalfd (SIGINT, SIGTERM, SIGHUP), a one-second timerfd
+/// descriptors, a signalfd (SIGINT, SIGTERM, SIGHUP, SIGUSR1), a one-second timerfd
 /// and an eventfd by which the outputs' thread asks to stop. Idle, swiftmon
 /// sleeps in epoll_wait: no polling.
 public enum LinuxEventLoop {
@@ -15,13 +15,13 @@ public enum LinuxEventLoop {
     /// The signalfd, made once (-1 until ``takeOverSignals()``).
     private static let signalDescriptor = Mutex<Int32>(-1)
 
-    /// Routes SIGINT, SIGTERM and SIGHUP to the event loop. Call it before
+    /// Routes SIGINT, SIGTERM, SIGHUP and SIGUSR1 to the event loop. Call it before
     /// any thread starts (outputs start writer threads): a thread that does
     /// not block them would take their default action and kill swiftmon
     /// without its clean stop.
     public static func takeOverSignals() throws {
         try signalDescriptor.withLock { descriptor in
-            if descriptor < 0 { descriptor = try Syscalls.signalDescriptor(for: [SIGINT, SIGTERM, SIGHUP]) }
+            if descriptor < 0 { descriptor = try Syscalls.signalDescriptor(for: [SIGINT, SIGTERM, SIGHUP, SIGUSR1]) }
         }
     }
 
@@ -75,7 +75,9 @@ public enum LinuxEventLoop {
                     usleep(coalescingMicroseconds)
                 case .signal:
                     for signal in Syscalls.readSignals(signals) {
-                        if signal == SIGHUP {
+                        if signal == SIGUSR1 {
+                            session.pipeline.reopenOutputs()
+                        } else if signal == SIGHUP {
                             notifier.reloading()
                             try session.reload()
                             notifier.ready(status: session.statusSummary)

@@ -16,12 +16,20 @@ import SwiftmonSystem
 /// for every local user) and appended to, never truncated.
 public final class FileOutput: @unchecked Sendable {  // the buffer is the sink thread's; `counts` is guarded by `lock`
     public let path: String
-    private let fd: Int32
+    private var fd: Int32
     private let ownsDescriptor: Bool
+    /// Size-based rotation of a file this output opened (nil: none).
+    public let rotation: Rotation?
+    /// Bytes in the current file, for rotation.
+    private var fileBytes: Int64 = 0
+    /// SIGUSR1 (logrotate moved the file): open the path again before the next write.
+    private var reopenRequested = false
     private var buffer: [UInt8] = []
     /// Where each whole event ends in `buffer`, in order.
     private var eventEnds: [Int] = []
-    private let bufferLimit = 1 << 16
+    /// Bytes gathered before a write: 64 KiB, or a quarter of a rotated
+    /// file's size, so that a write never makes a file overshoot its limit.
+    private let bufferLimit: Int
     private let lock = Lock()
     private var counts = SinkDeliveryCounts()
     /// The reader of the pipe has gone (EPIPE): nothing more can be written.
@@ -31,22 +39,26 @@ public final class FileOutput: @unchecked Sendable {  // the buffer is the sink 
     private var lineOpen = false
     private var closed = false
 
+    /// When a file is rotated: once it would grow past `maxBytes`, it becomes
+    /// `PATH.1` (`PATH.1` becomes `PATH.2` …, keeping `keep` of them) and a new
+    /// `PATH` is started. Rotation happens between whole events, so nothing
+    /// is lost or written twice across it.
+    public struct Rotation: Sendable, Equatable {
+        public var maxBytes: Int64
+        public var keep: Int
+        public init(maxBytes: Int64, keep: Int) {
+            self.maxBytes = maxBytes
+            self.keep = max(1, keep)
+        }
+    }
+
     /// Opens `path` for appending, creating it 0600. An existing regular file
     /// that others may read is tightened to the owner's bits.
-    public init(path: String) throws {
-        let fd = try Syscalls.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW)
-        do {
-            let st = try Syscalls.fstat(fd, path)
-            // Devices and pipes (/dev/null, a FIFO) are left alone.
-            if st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o077 != 0 {
-                try Syscalls.fchmod(fd, st.st_mode & 0o700, path)
-            }
-        } catch {
-            Syscalls.close(fd)
-            throw error
-        }
-        self.fd = fd
+    public init(path: String, rotation: Rotation? = nil) throws {
+        (fd, fileBytes) = try FileOutput.openForAppending(path)
         self.path = path
+        self.rotation = rotation
+        self.bufferLimit = rotation.map { Int(min(1 << 16, max(1 << 12, $0.maxBytes / 4))) } ?? 1 << 16
         self.ownsDescriptor = true
         buffer.reserveCapacity(bufferLimit * 2)
         eventEnds.reserveCapacity(1024)
@@ -56,6 +68,8 @@ public final class FileOutput: @unchecked Sendable {  // the buffer is the sink 
     public init(descriptor: Int32, name: String = "standard output") {
         self.fd = descriptor
         self.path = name
+        self.rotation = nil
+        self.bufferLimit = 1 << 16
         self.ownsDescriptor = false
         buffer.reserveCapacity(bufferLimit * 2)
         eventEnds.reserveCapacity(1024)
@@ -65,6 +79,66 @@ public final class FileOutput: @unchecked Sendable {  // the buffer is the sink 
         close()
     }
 
+    /// The descriptor of `path` opened for appending (created 0600, tightened
+    /// when others could read it) and the bytes already in it.
+    private static func openForAppending(_ path: String) throws -> (Int32, Int64) {
+        let fd = try Syscalls.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW)
+        do {
+            let st = try Syscalls.fstat(fd, path)
+            // Devices and pipes (/dev/null, a FIFO) are left alone.
+            if st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o077 != 0 {
+                try Syscalls.fchmod(fd, st.st_mode & 0o700, path)
+            }
+            return (fd, Int64(st.st_size))
+        } catch {
+            Syscalls.close(fd)
+            throw error
+        }
+    }
+
+    /// Asks for the file to be opened again by its path before the next
+    /// write (any thread; for SIGUSR1 after logrotate moved it).
+    public func requestReopen() {
+        guard ownsDescriptor else { return }
+        lock.withLock { reopenRequested = true }
+    }
+
+    /// Problems with rotation or reopening: the output carries on in the file
+    /// it has, nothing is lost, and the last problem is kept for reports.
+    public private(set) var fileProblem: String?
+
+    /// Before a write of `incoming` bytes: reopen when asked, rotate when the
+    /// file would grow past its limit. Both happen between whole events.
+    private func prepareFile(for incoming: Int) {
+        guard ownsDescriptor else { return }
+        let reopen = lock.withLock { () -> Bool in
+            defer { reopenRequested = false }
+            return reopenRequested
+        }
+        if reopen { switchFile(rotating: false) }
+        if let rotation, fileBytes > 0, fileBytes + Int64(incoming) > rotation.maxBytes {
+            switchFile(rotating: true)
+        }
+    }
+
+    private func switchFile(rotating: Bool) {
+        do {
+            if rotating, let rotation {
+                // PATH.keep-1 → PATH.keep … PATH → PATH.1; the oldest is replaced.
+                for n in stride(from: rotation.keep - 1, through: 1, by: -1) {
+                    do { try Syscalls.rename("\(path).\(n)", "\(path).\(n + 1)") } catch let e as SystemCallError where e.errno == ENOENT {}
+                }
+                try Syscalls.rename(path, path + ".1")
+            }
+            let (newFD, size) = try FileOutput.openForAppending(path)
+            Syscalls.close(fd)
+            fd = newFD
+            fileBytes = size
+            lineOpen = false  // a partial event stays at the end of the old file
+        } catch {
+            fileProblem = "\(rotating ? "rotation" : "reopen") of \(path): \(error)"
+        }
+    }
     public var isTerminal: Bool { isatty(fd) == 1 }
 
     /// What became of the events given to this output.
@@ -100,10 +174,12 @@ public final class FileOutput: @unchecked Sendable {  // the buffer is the sink 
     /// thrown.
     public func flush() throws {
         guard !buffer.isEmpty else { return }
+        prepareFile(for: buffer.count + (lineOpen ? 1 : 0))
         var failure: PartialWriteError?
         if lineOpen {
             do {
                 try [UInt8(0x0A)].withUnsafeBytes { try Syscalls.writeAll(fd, $0, path) }
+                fileBytes += 1
                 lineOpen = false
             } catch let error as PartialWriteError {
                 failure = error
@@ -119,6 +195,7 @@ public final class FileOutput: @unchecked Sendable {  // the buffer is the sink 
                 taken = error.bytesWritten
             }
         }
+        fileBytes += Int64(taken)
         // Events wholly within the bytes the kernel took are written.
         var whole = 0
         while whole < eventEnds.count && eventEnds[whole] <= taken { whole += 1 }

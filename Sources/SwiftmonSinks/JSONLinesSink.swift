@@ -7,7 +7,7 @@ import SwiftmonCore
 /// escapes `\udc80`…`\udcff`, the surrogate-escape convention: readers that
 /// know it (Python's `surrogateescape`) recover the exact bytes, and no valid
 /// text can produce them, so nothing is ambiguous.
-public final class JSONLinesSink: EventSink, DeliveryReporting {
+public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput {
     private let output: FileOutput
 
     public init(output: FileOutput) { self.output = output }
@@ -22,6 +22,7 @@ public final class JSONLinesSink: EventSink, DeliveryReporting {
     public var deliveryName: String { "json \(output.path)" }
     public var deliveryCounts: SinkDeliveryCounts { output.deliveryCounts }
     public var destinationClosed: Bool { output.destinationClosed }
+    public func reopen() { output.requestReopen() }
 
     public static func render(_ event: Event) -> [UInt8] {
         var out: [UInt8] = []

@@ -6,7 +6,7 @@ import SwiftmonCore
 /// Values are quoted when they hold anything but plain characters, with C-style
 /// escapes (`\n`, `\t`, `\"`, `\\`, `\xNN` for control characters and for bytes
 /// that are not UTF-8), so every line is one line and every value unambiguous.
-public final class TextSink: EventSink, DeliveryReporting {
+public final class TextSink: EventSink, DeliveryReporting, ReopenableOutput {
     private let output: FileOutput
 
     public init(output: FileOutput) { self.output = output }
@@ -21,6 +21,7 @@ public final class TextSink: EventSink, DeliveryReporting {
     public var deliveryName: String { "text \(output.path)" }
     public var deliveryCounts: SinkDeliveryCounts { output.deliveryCounts }
     public var destinationClosed: Bool { output.destinationClosed }
+    public func reopen() { output.requestReopen() }
 
     /// The fields shown for the busiest kinds; other kinds show every field
     /// that has a value. JSON and XML always carry every field.

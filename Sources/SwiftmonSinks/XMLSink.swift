@@ -3,7 +3,7 @@ import SwiftmonSystem
 
 /// `--format xml`: one Sysmon-for-Linux `<Event>` document per line, to
 /// standard output or a file (through ``FileOutput``).
-public final class XMLSink: EventSink, DeliveryReporting, @unchecked Sendable {  // the output is used under `lock`
+public final class XMLSink: EventSink, DeliveryReporting, ReopenableOutput, @unchecked Sendable {  // the output is used under `lock`
     public let renderer: SysmonXMLRenderer
     public let recordIDs: EventRecordCounter
     private let output: FileOutput
@@ -52,4 +52,5 @@ public final class XMLSink: EventSink, DeliveryReporting, @unchecked Sendable { 
     public var deliveryName: String { "xml \(output.path)" }
     public var deliveryCounts: SinkDeliveryCounts { output.deliveryCounts }
     public var destinationClosed: Bool { output.destinationClosed }
+    public func reopen() { output.requestReopen() }
 }

@@ -16,6 +16,28 @@ struct OutputOptions: ParsableArguments {
     @Option(name: [.short, .long], help: ArgumentHelp("Append events to this file (created with mode 0600) instead of standard output.", valueName: "file"))
     var output: String?
 
+    @Option(name: .customLong("output-max-size"), help: ArgumentHelp("Rotate the --output file when it would grow past this size (e.g. 100M, 1G): it becomes FILE.1, FILE.1 becomes FILE.2 …, between whole events. SIGUSR1 reopens FILE (for logrotate).", valueName: "size"))
+    var outputMaxSize: String?
+
+    @Option(name: .customLong("output-keep"), help: ArgumentHelp("Rotated files to keep (FILE.1 … FILE.N).", valueName: "N"))
+    var outputKeep: Int = 5
+
+    func validate() throws {
+        if let s = outputMaxSize {
+            guard DestinationOptions.bytes(s) != nil else {
+                throw ValidationError("--output-max-size: '\(s)' is not a size such as 100M or 1G")
+            }
+            guard output != nil else { throw ValidationError("--output-max-size needs --output FILE") }
+        }
+        guard outputKeep >= 1 else { throw ValidationError("--output-keep must be 1 or more") }
+    }
+
+    /// The file output for `--output`, with its rotation.
+    func fileOutput(_ path: String) throws -> FileOutput {
+        let rotation = outputMaxSize.flatMap(DestinationOptions.bytes).map { FileOutput.Rotation(maxBytes: $0, keep: outputKeep) }
+        return try FileOutput(path: path, rotation: rotation)
+    }
+
     @Option(name: .customLong("xml-provider"), help: ArgumentHelp("Provider in XML and syslog output: sysmon (Linux-Sysmon and its GUID, for parsers of Sysmon for Linux) or swiftmon.", valueName: "name"))
     var xmlProvider: XMLProvider = .sysmon
 
@@ -30,10 +52,10 @@ struct OutputOptions: ParsableArguments {
         switch format {
         case .xml:
             let renderer = SysmonXMLRenderer(header: xmlHeader)
-            if let output { return try XMLSink(path: output, renderer: renderer, recordIDs: recordIDs) }
+            if let output { return XMLSink(output: try fileOutput(output), renderer: renderer, recordIDs: recordIDs) }
             return XMLSink(fileDescriptor: 1, renderer: renderer, recordIDs: recordIDs)
         case .text, .json:
-            let out = try output.map { try FileOutput(path: $0) } ?? FileOutput(descriptor: 1)
+            let out = try output.map { try fileOutput($0) } ?? FileOutput(descriptor: 1)
             if format == .text { return TextSink(output: out) }
             return JSONLinesSink(output: out)
         }

@@ -71,4 +71,60 @@ final class FileOutputTests: XCTestCase {
         ])
         XCTAssertEqual(fanOut.failures, 20)
     }
+
+    func lines(_ path: String) -> [String] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    func commandNumbers(_ path: String) throws -> [Int] {
+        try lines(path).map { line in
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let cmd = try XCTUnwrap(object["CommandLine"] as? String)
+            return try XCTUnwrap(Int(cmd.dropFirst(4)))
+        }
+    }
+
+    func testRotationBySizeKeepsWholeEventsInOrderAndTheNewestFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("e.jsonl").path
+        let output = try FileOutput(path: path, rotation: .init(maxBytes: 4_000, keep: 2))
+        let sink = JSONLinesSink(output: output)
+        for i in 0..<300 {
+            try sink.emit(event(i))
+            if i % 5 == 4 { try sink.flush() }
+        }
+        sink.close()
+        XCTAssertEqual(sink.deliveryCounts, SinkDeliveryCounts(accepted: 300, delivered: 300))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".3"))
+        // The three files, oldest first, hold the newest events: whole, in order, none twice.
+        let numbers = try commandNumbers(path + ".2") + commandNumbers(path + ".1") + commandNumbers(path)
+        XCTAssertEqual(numbers.last, 299)
+        XCTAssertEqual(numbers, Array((300 - numbers.count)..<300))
+        for file in [path, path + ".1", path + ".2"] {
+            let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber).intValue
+            XCTAssertLessThanOrEqual(size, 4_000, file)
+            let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)
+            XCTAssertEqual(mode.intValue, 0o600, file)
+        }
+    }
+
+    func testReopenAfterTheFileWasMovedLosesAndRepeatsNothing() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reopen-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("e.jsonl").path
+        let sink = JSONLinesSink(output: try FileOutput(path: path))
+        for i in 0..<10 { try sink.emit(event(i)) }
+        try sink.flush()
+        XCTAssertEqual(rename(path, path + ".moved"), 0)  // logrotate
+        for i in 10..<15 { try sink.emit(event(i)) }
+        sink.reopen()  // SIGUSR1, with events still in the buffer
+        for i in 15..<20 { try sink.emit(event(i)) }
+        sink.close()
+        XCTAssertEqual(try commandNumbers(path + ".moved"), Array(0..<10))
+        XCTAssertEqual(try commandNumbers(path), Array(10..<20))
+        XCTAssertEqual(sink.deliveryCounts, SinkDeliveryCounts(accepted: 20, delivered: 20))
+    }
 }
