@@ -1,6 +1,7 @@
 import CLibbpf
 import Foundation
 import XCTest
+import SwiftmonTestSupport
 @testable import SwiftmonLinux
 
 /// What the loader asks of the kernel before load, asked of this machine's
@@ -9,7 +10,7 @@ import XCTest
 final class KernelFeaturesTests: XCTestCase {
     func testTheKernelBTFHasTheTracepointsSwiftmonNeedsAndNoInventedOne() throws {
         guard FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") else {
-            throw XCTSkip("this kernel has no BTF")
+            try TestRequirement.unavailable("this kernel has no BTF")
         }
         let kernel = KernelFeatures()
         XCTAssertTrue(kernel.hasTracepoint("sched_process_exec"))
