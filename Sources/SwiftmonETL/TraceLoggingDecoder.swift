@@ -190,9 +190,15 @@ struct TraceLoggingDecoder {
             return q(EventTime(nanosecondsSinceEpoch: EtlClock.nanoseconds(filetime: Int64(bitPattern: v))).iso8601Nanoseconds)
         case 18:
             guard let b = d.take(16) else { return nil }
+            // SYSTEMTIME: year, month, day of week, day, hour, minute, second,
+            // milliseconds; shown like FILETIME values, each part zero-padded
+            // to its width (48 ms is ".048").
             let w = (0..<8).map { Int(b.loadLE(UInt16.self, $0 * 2)) }
-            func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-            return q("\(w[0])-\(two(w[1]))-\(two(w[3]))T\(two(w[4])):\(two(w[5])):\(two(w[6])).\(w[7])Z")
+            func pad(_ v: Int, _ width: Int) -> String {
+                let digits = String(v)
+                return String(repeating: "0", count: max(0, width - digits.count)) + digits
+            }
+            return q("\(pad(w[0], 4))-\(pad(w[1], 2))-\(pad(w[3], 2))T\(pad(w[4], 2)):\(pad(w[5], 2)):\(pad(w[6], 2)).\(pad(w[7], 3))Z")
         case 19: return d.sid().map(q)
         case 20: return d.u32().map { q("0x" + String($0, radix: 16)) }
         case 21: return d.u64().map { q("0x" + String($0, radix: 16)) }

@@ -205,6 +205,16 @@ final class EtlHeaderKindTests: XCTestCase {
                        + #""Peer":{"Host":"example.org","Id":"{12345678-9ABC-DEF0-1234-56789ABCDEF0}"},"Note":"hi"}"#)
     }
 
+    func testTraceLoggingTimesAreZeroPadded() throws {
+        // SYSTEMTIME 2024-03-05 (a Tuesday) 07:08:09.048 and FILETIME 2024-01-01T00:00:00.0000001Z.
+        let meta = schema("Times", field("At", 18) + field("Ft", 17))
+        let systemTime = [2024, 3, 2, 5, 7, 8, 9, 48].flatMap { B.le(UInt16($0)) }
+        let e = try traceLogging(meta, systemTime + B.le(Int64(133_485_408_000_000_001)))
+        XCTAssertEqual(e["Data"], #"{"At":"2024-03-05T07:08:09.048Z","Ft":"2024-01-01T00:00:00.000000100Z"}"#)
+        let late = try traceLogging(schema("T", field("At", 18)), [999, 12, 0, 31, 23, 59, 59, 999].flatMap { B.le(UInt16($0)) })
+        XCTAssertEqual(late["Data"], #"{"At":"0999-12-31T23:59:59.999Z"}"#)
+    }
+
     func testTraceLoggingShortDataAndHostileNesting() throws {
         let meta = schema("E", field("A", 8) + field("B", 8))
         let short = try traceLogging(meta, B.le(UInt32(1)))
