@@ -55,7 +55,7 @@ extension EventKind {
          "Product", "Company", "OriginalFileName", "CommandLine", "CurrentDirectory", "User",
          "LogonGuid", "LogonId", "TerminalSessionId", "IntegrityLevel", "Hashes",
          "ParentProcessGuid", "ParentProcessId", "ParentImage", "ParentCommandLine", "ParentUser"],
-        extra: ["Architecture"])
+        extra: ["Architecture", "ImageNtPath"])
     public static let networkConnect = EventKind(
         3, "NetworkConnect", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "Protocol", "Initiated",
@@ -73,12 +73,13 @@ extension EventKind {
     public static let driverLoad = EventKind(
         6, "DriverLoad", logged: false,
         ["RuleName", "UtcTime", "ImageLoaded", "Hashes", "Signed", "Signature", "SignatureStatus"],
-        extra: ["ProcessGuid", "ProcessId", "Image", "User", "Result"])
+        extra: ["ProcessGuid", "ProcessId", "Image", "User", "Result", "ImageBase", "ImageSize", "ImageLoadedNtPath"])
     public static let imageLoad = EventKind(
         7, "ImageLoad", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "ImageLoaded", "FileVersion",
          "Description", "Product", "Company", "OriginalFileName", "Hashes", "Signed", "Signature",
-         "SignatureStatus", "User"])
+         "SignatureStatus", "User"],
+        extra: ["ImageBase", "ImageSize", "ImageLoadedNtPath"])
     public static let createRemoteThread = EventKind(
         8, "CreateRemoteThread", logged: false,
         ["RuleName", "UtcTime", "SourceProcessGuid", "SourceProcessId", "SourceImage",
@@ -95,7 +96,8 @@ extension EventKind {
     public static let fileCreate = EventKind(
         11, "FileCreate", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetFilename",
-         "CreationUtcTime", "User"])
+         "CreationUtcTime", "User"],
+        extra: ["TargetFilenameNtPath"])
     public static let registryCreateDelete = EventKind(
         12, "RegistryEvent", name: "RegistryCreateDelete", logged: false,
         ["RuleName", "EventType", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetObject",
@@ -114,7 +116,8 @@ extension EventKind {
     public static let fileDelete = EventKind(
         23, "FileDelete", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image", "TargetFilename",
-         "Hashes", "IsExecutable", "Archived"])
+         "Hashes", "IsExecutable", "Archived"],
+        extra: ["TargetFilenameNtPath"])
     public static let bpfEvent = EventKind(
         100, "eBPFEvent", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "BpfCommand",
@@ -132,7 +135,8 @@ extension EventKind {
     public static let fileRename = EventKind(
         203, "FileRename", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "SourceFilename",
-         "TargetFilename"])
+         "TargetFilename"],
+        extra: ["SourceFilenameNtPath", "TargetFilenameNtPath"])
     /// A trace record that no provider decoder turned into a Sysmon-shaped event
     /// (an .etl record of an unknown provider): nothing is silently dropped.
     public static let traceEvent = EventKind(

@@ -24,15 +24,22 @@ public enum EtlDecoder {
         summary.compressedBuffers = reader.buffers.reduce(0) { $0 + ($1.isCompressed ? 1 : 0) }
         if let sink {
             let events = EtlEventDecoder(header: reader.header)
+            // A first walk: the kernel writes the volume names and the
+            // Windows directory at the end of a trace, and whether both
+            // process providers report is known only from the whole file.
+            reader.forEachRecordQuietly { record in events.prepare(record) }
             var byID: [Int: Int] = [:]
+            let deliver = { (event: Event) throws in
+                byID[event.kind.id, default: 0] += 1
+                try sink.emit(event)
+            }
             try reader.forEachRecord(order: order) { record in
                 summary.count(record)
-                try events.decode(record) { event in
-                    byID[event.kind.id, default: 0] += 1
-                    try sink.emit(event)
-                }
+                try events.decode(record, emit: deliver)
             }
+            try events.finish(emit: deliver)
             summary.eventsByID = byID
+            summary.mergedRecords = events.mergedRecords
             try sink.flush()
         } else {
             reader.forEachRecord(order: order) { record in summary.count(record) }

@@ -19,15 +19,69 @@ public final class EtlEventDecoder {
     let traceLogging = TraceLoggingDecoder()
     /// Text of provider GUIDs already seen: a trace has few providers and many records.
     private var providerText: [Guid: String] = [:]
+    /// NT device paths → drive letters, from the trace's SystemConfig records.
+    var paths = WindowsPathMap()
+
+    /// Whether a process start (or end) that both the classic kernel provider
+    /// and Microsoft-Windows-Kernel-Process report becomes one event. Set by
+    /// ``prepare(_:)`` once it has seen both providers report processes; a
+    /// live source that enables both sets it itself.
+    public var mergesProcessReports = false
+    /// Records whose fields went into another record's event (the second
+    /// report of a process start or end): every record is one event or is
+    /// counted here.
+    public private(set) var mergedRecords = 0
+    private var sawClassicProcessReports = false
+    private var sawManifestProcessReports = false
+    /// Events held back, in order, while the first report of a process start
+    /// or end waits for its partner (see ``deliver(_:_:_:)``).
+    private var held: [Held] = []
+    private var heldStart = 0
+
+    /// How long (trace time) a first report waits for its partner. Both are
+    /// written in the same kernel path, microseconds apart.
+    static let mergeWindowNanoseconds: Int64 = 100_000_000
+    /// At most this many events wait; beyond it the oldest report is given up.
+    static let maxHeld = 1 << 16
+
+    private enum ProcessReportSource { case classic, manifest }
+
+    private struct Held {
+        var event: Event
+        /// Still waiting for a partner report.
+        var open: Bool
+        var source: ProcessReportSource?
+        var deadline: Int64
+    }
 
     public init(header: EtlLogfileHeader) {
         self.header = header
         self.processes = WindowsProcessTable(header: header)
     }
 
-    /// Emits exactly one event per record: the Sysmon-shaped event its
-    /// provider decoder makes, else a TraceEvent (TraceLogging records carry
-    /// their decoded fields in it).
+    /// A first look at a record before decoding starts (an .etl file is
+    /// walked twice): learns the machine facts that the kernel writes only
+    /// at the end of a trace (volume names, the Windows directory) and which
+    /// providers report processes.
+    public func prepare(_ r: EtlRecord) {
+        switch r.provider {
+        case KernelGroup.systemConfig where r.kind != .event:
+            learnSystemConfig(r)
+        case KernelGroup.process where r.kind != .event && [1, 2, 39].contains(r.opcode):
+            sawClassicProcessReports = true
+        case EtlEventDecoder.kernelProcessProvider where r.kind == .event && (r.id == 1 || r.id == 2):
+            sawManifestProcessReports = true
+        default:
+            return
+        }
+        if sawClassicProcessReports && sawManifestProcessReports { mergesProcessReports = true }
+    }
+
+    /// Emits one event per record: the Sysmon-shaped event its provider
+    /// decoder makes, else a TraceEvent (TraceLogging records carry their
+    /// decoded fields in it) — except the second report of a process start
+    /// or end, which is merged into the first's event (``mergedRecords``).
+    /// Call ``finish(emit:)`` after the last record.
     public func decode(_ r: EtlRecord, emit: (Event) throws -> Void) throws {
         let specific: Event?
         switch r.kind {
@@ -38,7 +92,92 @@ public final class EtlEventDecoder {
         case .message, .other:
             specific = nil
         }
-        try emit(specific ?? traceEvent(r))
+        guard let specific else { return try deliver(traceEvent(r), r, emit) }
+        try deliver(specific, r, emit)
+    }
+
+    /// Emits the events still held back.
+    public func finish(emit: (Event) throws -> Void) throws {
+        for i in heldStart..<held.count { held[i].open = false }
+        try drain(emit)
+    }
+
+    /// Passes `event` on, or holds it: a process start or end reported by
+    /// one provider waits (with every event after it, to keep their order)
+    /// for the other provider's report of the same process, which is merged
+    /// into it instead of becoming a second event.
+    private func deliver(_ event: Event, _ r: EtlRecord, _ emit: (Event) throws -> Void) throws {
+        let now = r.time.nanoseconds
+        var expired = false
+        for i in heldStart..<held.count where held[i].open && held[i].deadline < now {
+            held[i].open = false
+            expired = true
+        }
+        if expired { try drain(emit) }
+        let source: ProcessReportSource?
+        // Rundowns (DCStart) have no manifest counterpart: they never wait.
+        if mergesProcessReports && (event.kind == .processCreate || event.kind == .processTerminate)
+            && (r.kind == .event || r.opcode != 3) {
+            source = r.kind == .event ? .manifest : .classic
+        } else {
+            source = nil
+        }
+        if let source {
+            let guid = event["ProcessGuid"]
+            for i in heldStart..<held.count
+            where held[i].open && held[i].source != source && held[i].event.kind == event.kind && held[i].event["ProcessGuid"] == guid {
+                held[i].event = mergedProcessReports(held[i].event, held[i].source == .manifest, event)
+                held[i].open = false
+                mergedRecords += 1
+                return try drain(emit)
+            }
+        }
+        if source == nil && heldStart == held.count { return try emit(event) }
+        if held.count - heldStart >= EtlEventDecoder.maxHeld {
+            if let i = held[heldStart...].firstIndex(where: \.open) { held[i].open = false }
+        }
+        held.append(Held(event: event, open: source != nil, source: source, deadline: now + EtlEventDecoder.mergeWindowNanoseconds))
+        try drain(emit)
+    }
+
+    private func drain(_ emit: (Event) throws -> Void) throws {
+        while heldStart < held.count && !held[heldStart].open {
+            let e = held[heldStart].event
+            heldStart += 1
+            try emit(e)
+        }
+        if heldStart == held.count {
+            held.removeAll(keepingCapacity: true)
+            heldStart = 0
+        }
+    }
+
+    /// One event from two reports of the same process start or end: the
+    /// manifest report's time (for a start: the creation time from its
+    /// payload), every field either report has, the full image path rather
+    /// than the classic report's short name.
+    private func mergedProcessReports(_ first: Event, _ firstIsManifest: Bool, _ second: Event) -> Event {
+        let (manifest, classic) = firstIsManifest ? (first, second) : (second, first)
+        var e = Event(first.kind, time: manifest.time)
+        let utc = first.kind.index(of: "UtcTime")
+        // A full path rather than a short name of the same file; the NT path
+        // goes with the image it belongs to.
+        func classicImage(_ field: String) -> Bool {
+            guard let m = manifest[field], let c = classic[field] else { return false }
+            return m == Event.absent || (c != Event.absent && c.contains("\\") && !m.contains("\\"))
+        }
+        let imageFromClassic = classicImage("Image"), parentFromClassic = classicImage("ParentImage")
+        for (i, name) in first.kind.fields.enumerated() where i != utc {
+            let m = manifest.values[i], c = classic.values[i]
+            let useClassic: Bool
+            switch name {
+            case "Image", "ImageNtPath": useClassic = imageFromClassic
+            case "ParentImage": useClassic = parentFromClassic
+            default: useClassic = m == Event.absent && c != Event.absent
+            }
+            e.copy(name, from: useClassic ? classic : manifest, name)
+        }
+        return e
     }
 
     /// The generic event for a record no decoder claims.

@@ -93,7 +93,13 @@ public final class EtlReader {
         indexBuffers()
     }
 
+    /// While set, problems are not recorded: a second walk over the same
+    /// file (the decoder's look-ahead for the trace's volume names) must not
+    /// count them twice.
+    private var quiet = false
+
     func fail(_ e: EtlError) {
+        guard !quiet else { return }
         errorCount += 1
         if errors.count < EtlReader.maxKeptErrors { errors.append(e) }
     }
@@ -144,6 +150,14 @@ public final class EtlReader {
     /// Calls `body` for every record. A record's byte views are valid only
     /// during the call. Problems are added to ``errors``; an error thrown by
     /// `body` stops the walk and is rethrown.
+    /// Walks every record in file order without recording problems (the
+    /// walk that counts them is the other one).
+    func forEachRecordQuietly(_ body: (inout EtlRecord) -> Void) {
+        quiet = true
+        defer { quiet = false }
+        forEachRecord(order: .file, body)
+    }
+
     public func forEachRecord(order: Order = .time, _ body: (inout EtlRecord) throws -> Void) rethrows {
         var streams: [EtlRecordStream] = []
         switch order {

@@ -165,6 +165,8 @@ public enum KernelGroup {
     public static let image = Guid("2cb15d1d-5fc1-11d2-abe1-00a0c911f518")!
     public static let perfInfo = Guid("ce1dbfb4-137e-4da6-87b0-3f59aa102cbc")!
     public static let stackWalk = Guid("def2fe46-7bd6-4b80-bd94-f57fe20d0ce3")!
+    /// EventTraceConfig: the SystemConfig records (hardware, volumes, paths).
+    public static let systemConfig = Guid("01853a65-418f-4f36-aefc-dc0f1d2fd235")!
 
     /// Indexed by group number (0 … 30).
     static let byGroup: [Guid] = [
@@ -172,7 +174,7 @@ public enum KernelGroup {
         Guid("3282fc76-feed-498e-8aa7-e70f459d430e")!,  // Job
         udpIp, registry,
         Guid("13976d09-a327-438c-950b-7f03192815c7")!,  // DbgPrint
-        Guid("01853a65-418f-4f36-aefc-dc0f1d2fd235")!,  // EventTraceConfig
+        systemConfig,
         Guid("99134383-5248-43fc-834b-529454e75df3")!,  // Spare1
         Guid("42695762-ea50-497a-9068-5cbbb35e0b95")!,  // Wnf
         Guid("0268a8b6-74fd-4302-9dd0-6e8f1795c0cf")!,  // Pool

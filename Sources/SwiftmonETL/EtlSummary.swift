@@ -31,6 +31,9 @@ public struct EtlSummary: Sendable {
     public var recordsByKind: [EtlHeaderKind: Int] = [:]
     /// Events produced for the sink, by EventID.
     public var eventsByID: [Int: Int] = [:]
+    /// Records merged into another record's event (the second report of one
+    /// process start or end): events + merged records = records.
+    public var mergedRecords = 0
     public var counted: [Key: Int] = [:]
     public var errors: [EtlError] = []
     public var errorCount = 0

@@ -18,6 +18,9 @@ extension EtlEventDecoder {
         case KernelGroup.udpIp: return kernelNetwork(r, tcp: false)
         case KernelGroup.fileIo: return kernelFile(r)
         case KernelGroup.registry: return kernelRegistry(r)
+        case KernelGroup.systemConfig:
+            learnSystemConfig(r)  // also learned before decoding (``prepare(_:)``)
+            return nil
         default: return nil
         }
     }
@@ -41,6 +44,7 @@ extension EtlEventDecoder {
             e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(p.pid)
             e["Image"] = process.image
+            e["ImageNtPath"] = process.imageNtPath
             e["CommandLine"] = process.commandLine
             e["User"] = process.user
             if let session = p.sessionId { e["TerminalSessionId"] = String(session) }
@@ -54,12 +58,20 @@ extension EtlEventDecoder {
             }
             return e
         }
-        let process = processes.lookup(p.pid)
+        // End and Defunct carry the image name and user: they fill in what
+        // the table does not know (a process first seen by a thread event).
+        // A process the trace never saw start is entered under its kernel key.
+        let user = windowsUser(sid: p.sid)
+        let process = processes.learned(pid: p.pid, image: p.image, user: user)
+            ?? processes.started(pid: p.pid, startKey: p.uniqueKey, at: ns, image: p.image, commandLine: p.commandLine, user: user)
+        // Defunct (the process object freed) after the End already reported
+        // is not a second end: the record stays a TraceEvent.
+        if r.opcode == 39 && process.endReported { return nil }
         var e = Event(.processTerminate, time: r.time)
-        e["ProcessGuid"] = process?.guid ?? processes.guid(pid: p.pid, startKey: p.uniqueKey)
+        e["ProcessGuid"] = process.guid
         e["ProcessId"] = String(p.pid)
-        e["Image"] = process?.image ?? p.image ?? Event.absent
-        e["User"] = process?.user ?? windowsUser(sid: p.sid)
+        e["Image"] = process.image
+        e["User"] = process.user
         if let status = p.exitStatus { e["ExitCode"] = String(status) }
         processes.ended(p.pid)
         return e
@@ -67,7 +79,8 @@ extension EtlEventDecoder {
 
     /// DCEnd rundowns still teach the table what runs (for later events).
     private func noteRundown(_ r: EtlRecord) {
-        guard let p = ClassicProcess(r), processes.lookup(p.pid) == nil else { return }
+        guard let p = ClassicProcess(r),
+              processes.learned(pid: p.pid, image: p.image, user: windowsUser(sid: p.sid)) == nil else { return }
         processes.started(pid: p.pid, startKey: p.uniqueKey, at: r.time.nanoseconds, image: p.image,
                           commandLine: p.commandLine, user: windowsUser(sid: p.sid))
     }
@@ -147,31 +160,44 @@ extension EtlEventDecoder {
 
     private func kernelImage(_ r: EtlRecord) -> Event? {
         guard r.opcode == 10 || r.opcode == 3 else { return nil }
-        let parsed = withEitherPointerSize(r) { p -> (UInt64, UInt32, String, Int)? in
-            guard let base = p.pointer(), p.pointer() != nil else { return nil }
+        let parsed = withEitherPointerSize(r) { p -> (UInt64, UInt64, UInt32, String, Int)? in
+            // Image_V0_Load: BaseAddress (pointer), ModuleSize (UINT32 at
+            // every width), file name. V1+: ImageBase and ImageSize both
+            // pointer-sized, then the pid.
+            guard let base = p.pointer() else { return nil }
             var pid: UInt32 = r.processId ?? 0
+            let size: UInt64
             switch r.version {
             case 0:
-                break
-            case 1:
                 guard let v = p.u32() else { return nil }
+                size = UInt64(v)
+            case 1:
+                guard let s = p.pointer(), let v = p.u32() else { return nil }
+                size = s
                 pid = v
             default:
-                guard let v = p.u32(), p.skip(12), p.pointer() != nil, p.skip(16) else { return nil }
+                guard let s = p.pointer(), let v = p.u32(), p.skip(12), p.pointer() != nil, p.skip(16) else { return nil }
+                size = s
                 pid = v
             }
-            return (base, pid, p.utf16String(), p.pointerSize)
+            return (base, size, pid, p.utf16String(), p.pointerSize)
         }
-        guard let (base, pid, path, pointerSize) = parsed else { return nil }
-        return imageEvent(pid: pid, base: base, pointerSize: pointerSize, path: path, r)
+        guard let (base, size, pid, path, pointerSize) = parsed else { return nil }
+        return imageEvent(pid: pid, base: base, size: size, pointerSize: pointerSize, path: path, r)
     }
 
-    func imageEvent(pid: UInt32, base: UInt64, pointerSize: Int, path: String, _ r: EtlRecord) -> Event {
+    func imageEvent(pid: UInt32, base: UInt64, size: UInt64, pointerSize: Int, path ntPath: String, _ r: EtlRecord) -> Event {
         let kernelSpace = pointerSize == 8 ? base >= 0xFFFF_8000_0000_0000 : base >= 0x8000_0000
+        let (path, original) = shownPath(ntPath)
+        let baseText = "0x" + hexDigits(base, width: pointerSize * 2)
+        let sizeText = "0x" + hexDigits(size, width: 1)
         if pid == 0 || kernelSpace {
             // Loaded into the kernel: a driver, reported under the System process.
             var e = Event(.driverLoad, time: r.time)
             e["ImageLoaded"] = path
+            e["ImageBase"] = baseText
+            e["ImageSize"] = sizeText
+            if let original { e["ImageLoadedNtPath"] = original }
             let process = processes.known(pid, seenAt: r.time.nanoseconds)
             e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(pid)
@@ -180,7 +206,7 @@ extension EtlEventDecoder {
             e["Result"] = "0"
             return e
         }
-        processes.imageLoaded(pid: pid, path: path)
+        processes.imageLoaded(pid: pid, path: path, ntPath: original)
         let process = processes.known(pid, seenAt: r.time.nanoseconds)
         var e = Event(.imageLoad, time: r.time)
         e["ProcessGuid"] = process.guid
@@ -188,7 +214,30 @@ extension EtlEventDecoder {
         e["Image"] = process.image
         e["ImageLoaded"] = path
         e["User"] = process.user
+        e["ImageBase"] = baseText
+        e["ImageSize"] = sizeText
+        if let original { e["ImageLoadedNtPath"] = original }
         return e
+    }
+
+    /// A path as shown: with a drive letter when the trace says which
+    /// (``WindowsPathMap``), and the path as the trace has it when it differs.
+    func shownPath(_ path: String) -> (shown: String, original: String?) {
+        guard let mapped = paths.map(path) else { return (path, nil) }
+        return (mapped, path)
+    }
+
+    /// SystemConfig SystemPaths (33): system directory, Windows directory;
+    /// VolumeMapping (35): NT device name, DOS name. Both UTF-16, NUL-terminated.
+    func learnSystemConfig(_ r: EtlRecord) {
+        guard r.opcode == 33 || r.opcode == 35 else { return }
+        var p = r.payloadReader
+        let first = p.utf16String(), second = p.utf16String()
+        if r.opcode == 33 {
+            paths.setWindowsDirectory(second)
+        } else {
+            paths.addVolume(ntPath: first, dosPath: second)
+        }
     }
 
     // MARK: TcpIp / UdpIp
@@ -270,7 +319,7 @@ extension EtlEventDecoder {
             // overwrite-if 5 make a new file; open (1) and open-if (3) may not.
             guard [0, 2, 4, 5].contains(options >> 24) else { return nil }
             var e = fileEvent(.fileCreate, r, thread: ttid)
-            e["TargetFilename"] = path
+            setPath(&e, "TargetFilename", path)
             return e
         case 70, 71, 79, 80:
             let key: UInt64, ttid: UInt32
@@ -288,16 +337,25 @@ extension EtlEventDecoder {
             let pathInEvent = r.opcode >= 79 ? p.utf16String() : nil
             if r.opcode == 70 || r.opcode == 79 {
                 var e = fileEvent(.fileDelete, r, thread: ttid)
-                e["TargetFilename"] = pathInEvent ?? known ?? Event.absent
+                setPath(&e, "TargetFilename", pathInEvent ?? known)
                 return e
             }
             var e = fileEvent(.fileRename, r, thread: ttid)
-            e["SourceFilename"] = known ?? Event.absent
-            if let pathInEvent { e["TargetFilename"] = pathInEvent }
+            setPath(&e, "SourceFilename", known)
+            setPath(&e, "TargetFilename", pathInEvent)
             return e
         default:
             return nil
         }
+    }
+
+    /// Sets a path field, shown with a drive letter where the trace says
+    /// which, and its `…NtPath` extra to the path as the trace has it.
+    private func setPath(_ e: inout Event, _ field: String, _ path: String?) {
+        guard let path, !path.isEmpty else { return }
+        let (shown, original) = shownPath(path)
+        e[field] = shown
+        if let original { e[field + "NtPath"] = original }
     }
 
     /// File events name the issuing thread; its process comes from the thread
@@ -375,6 +433,12 @@ func withEitherPointerSize<T>(_ r: EtlRecord, _ parse: (inout EtlPayload) -> T?)
     var second = EtlPayload(r.payload, pointerSize: r.pointerSize == 8 ? 4 : 8)
     if let b = parse(&second), second.remaining == 0 { return b }
     return a
+}
+
+/// `v` in upper-case hex, zero-padded to `width` digits.
+func hexDigits(_ v: UInt64, width: Int) -> String {
+    let digits = String(v, radix: 16, uppercase: true)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
 
 /// An IP address in its text form: dotted quad, or RFC 5952 IPv6.

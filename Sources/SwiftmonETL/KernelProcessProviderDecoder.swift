@@ -26,11 +26,17 @@ extension EtlEventDecoder {
                 guard p.u32() != nil, p.u32() != nil, let label = p.sid() else { return nil }
                 integrity = integrityLevel(label)
             }
-            let image = p.utf16String()
-            let ns = EtlClock.nanoseconds(filetime: Int64(bitPattern: createTime))
-            let process = processes.started(pid: pid, startKey: createTime, at: ns,
-                                            image: image.isEmpty ? nil : image, commandLine: nil, user: nil)
-            var e = Event(.processCreate, time: r.time)
+            let (image, ntImage) = shownPath(p.utf16String())
+            // UtcTime is the creation time the payload carries (a FILETIME),
+            // unless it is missing or implausible.
+            let created = Int64(bitPattern: createTime)
+            let ns = created > 0 ? EtlClock.nanoseconds(filetime: created) : r.time.nanoseconds
+            let time = (ns &- r.time.nanoseconds).magnitude < 86_400_000_000_000 ? EventTime(nanosecondsSinceEpoch: ns) : r.time
+            let process = processes.started(pid: pid, startKey: createTime, at: time.nanoseconds,
+                                            image: image.isEmpty ? nil : image, commandLine: nil, user: nil,
+                                            imageNtPath: ntImage)
+            var e = Event(.processCreate, time: time)
+            e["ImageNtPath"] = process.imageNtPath
             e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(pid)
             e["Image"] = process.image
@@ -50,11 +56,13 @@ extension EtlEventDecoder {
             if r.version >= 2 { guard p.u64() != nil else { return nil } }
             guard let createTime = p.u64(), p.u64() != nil, let exitCode = p.u32() else { return nil }
             let process = processes.lookup(pid)
+                ?? processes.started(pid: pid, startKey: createTime, at: EtlClock.nanoseconds(filetime: Int64(bitPattern: createTime)),
+                                     image: nil, commandLine: nil, user: nil)
             var e = Event(.processTerminate, time: r.time)
-            e["ProcessGuid"] = process?.guid ?? processes.guid(pid: pid, startKey: createTime)
+            e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(pid)
-            e["Image"] = process?.image ?? Event.absent
-            e["User"] = process?.user ?? Event.absent
+            e["Image"] = process.image
+            e["User"] = process.user
             e["ExitCode"] = String(Int32(bitPattern: exitCode))
             processes.ended(pid)
             return e
@@ -62,9 +70,9 @@ extension EtlEventDecoder {
             guard let pid = p.u32(), let tid = p.u32() else { return nil }
             return threadEvent(start: r.id == 3, pid: pid, tid: tid, r)
         case 5:
-            guard let base = p.pointer(), p.pointer() != nil, let pid = p.u32(), p.skip(8),
+            guard let base = p.pointer(), let size = p.pointer(), let pid = p.u32(), p.skip(8),
                   p.pointer() != nil else { return nil }
-            return imageEvent(pid: pid, base: base, pointerSize: r.pointerSize, path: p.utf16String(), r)
+            return imageEvent(pid: pid, base: base, size: size, pointerSize: r.pointerSize, path: p.utf16String(), r)
         default:
             return nil
         }

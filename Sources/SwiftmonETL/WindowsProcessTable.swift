@@ -20,6 +20,11 @@ final class WindowsProcessTable {
         var user: String
         var startNanoseconds: Int64
         var imageIsFullPath = false
+        /// The image path as the trace has it, when ``image`` shows it mapped
+        /// to a drive letter (``WindowsPathMap``); else `-`.
+        var imageNtPath = Event.absent
+        /// A ProcessTerminate was emitted for it.
+        var endReported = false
     }
 
     private var byPid: [UInt32: Process] = [:]
@@ -52,9 +57,13 @@ final class WindowsProcessTable {
     /// Records a process start. A second report of the same start (the classic
     /// kernel event and the Kernel-Process manifest event both) keeps the GUID.
     @discardableResult
-    func started(pid: UInt32, startKey: UInt64, at ns: Int64, image: String?, commandLine: String?, user: String?) -> Process {
+    func started(pid: UInt32, startKey: UInt64, at ns: Int64, image: String?, commandLine: String?, user: String?,
+                 imageNtPath: String? = nil) -> Process {
         if var known = byPid[pid], (known.startNanoseconds &- ns).magnitude < 2_000_000_000 {
-            if let image, image != Event.absent, !known.imageIsFullPath || image.contains("\\") { known.image = image }
+            if let image, image != Event.absent, !known.imageIsFullPath || image.contains("\\") {
+                known.image = image
+                known.imageNtPath = imageNtPath ?? Event.absent
+            }
             if let commandLine, commandLine != Event.absent { known.commandLine = commandLine }
             if let user, user != Event.absent { known.user = user }
             byPid[pid] = known
@@ -63,7 +72,19 @@ final class WindowsProcessTable {
         if byPid.count >= WindowsProcessTable.capacity { byPid.removeAll(keepingCapacity: true) }
         let p = Process(guid: guid(pid: pid, startKey: startKey), image: image ?? Event.absent,
                         commandLine: commandLine ?? Event.absent, user: user ?? Event.absent,
-                        startNanoseconds: ns)
+                        startNanoseconds: ns, imageNtPath: imageNtPath ?? Event.absent)
+        byPid[pid] = p
+        return p
+    }
+
+    /// Fills in the image and user of a known process where the table has
+    /// none yet (a process first seen by a thread or image event), and
+    /// returns it; nil when the pid is unknown.
+    @discardableResult
+    func learned(pid: UInt32, image: String?, user: String?) -> Process? {
+        guard var p = byPid[pid] else { return nil }
+        if p.image == Event.absent, let image, !image.isEmpty { p.image = image }
+        if p.user == Event.absent, let user { p.user = user }
         byPid[pid] = p
         return p
     }
@@ -77,11 +98,12 @@ final class WindowsProcessTable {
 
     /// An image mapped into `pid`: when it is the process's own executable
     /// (same file name), its full path replaces the short image name.
-    func imageLoaded(pid: UInt32, path: String) {
+    func imageLoaded(pid: UInt32, path: String, ntPath: String?) {
         guard var p = byPid[pid], !p.imageIsFullPath, p.image != Event.absent else { return }
         let name = path.split(separator: "\\").last.map(String.init) ?? path
         if name.lowercased() == (p.image.split(separator: "\\").last.map(String.init) ?? p.image).lowercased() {
             p.image = path
+            p.imageNtPath = ntPath ?? Event.absent
             p.imageIsFullPath = true
             byPid[pid] = p
         }
@@ -90,7 +112,7 @@ final class WindowsProcessTable {
     /// Kept after the end on purpose: a second report of the same exit (classic
     /// and manifest providers both) and late events keep the same GUID. A new
     /// start of the pid replaces the entry.
-    func ended(_ pid: UInt32) {}
+    func ended(_ pid: UInt32) { byPid[pid]?.endReported = true }
 }
 
 /// 64-bit FNV-1a over 64-bit words (little-endian bytes).

@@ -11,7 +11,7 @@ final class EventKindTests: XCTestCase {
              "Company", "OriginalFileName", "CommandLine", "CurrentDirectory", "User", "LogonGuid", "LogonId",
              "TerminalSessionId", "IntegrityLevel", "Hashes", "ParentProcessGuid", "ParentProcessId", "ParentImage",
              "ParentCommandLine", "ParentUser"])
-        XCTAssertEqual(Array(EventKind.processCreate.extraFields), ["Architecture"])
+        XCTAssertEqual(Array(EventKind.processCreate.extraFields), ["Architecture", "ImageNtPath"])
         XCTAssertEqual(EventKind.processTerminate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "ExitCode"])
         XCTAssertEqual(EventKind.threadCreate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
         XCTAssertEqual(EventKind.threadTerminate.fields, EventKind.threadCreate.fields)
@@ -19,8 +19,13 @@ final class EventKindTests: XCTestCase {
         XCTAssertEqual(EventKind.error.fields, ["UtcTime", "ID", "Description"])
         XCTAssertEqual(EventKind.processAccess.fields[2], "SourceProcessGUID", "upper-case GUID in event 10 only")
         XCTAssertEqual(EventKind.fileDelete.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image",
-                                                    "TargetFilename", "Hashes", "IsExecutable", "Archived"])
-        XCTAssertEqual(Array(EventKind.driverLoad.extraFields), ["ProcessGuid", "ProcessId", "Image", "User", "Result"])
+                                                    "TargetFilename", "Hashes", "IsExecutable", "Archived",
+                                                    "TargetFilenameNtPath"])
+        XCTAssertEqual(EventKind.fileDelete.sysmonFieldCount, 10)
+        XCTAssertEqual(Array(EventKind.driverLoad.extraFields), ["ProcessGuid", "ProcessId", "Image", "User", "Result",
+                                                                 "ImageBase", "ImageSize", "ImageLoadedNtPath"])
+        XCTAssertEqual(Array(EventKind.imageLoad.extraFields), ["ImageBase", "ImageSize", "ImageLoadedNtPath"])
+        XCTAssertEqual(EventKind.imageLoad.sysmonFieldCount, 16)
     }
 
     func testIDsAndRuleTagsAreUnique() {

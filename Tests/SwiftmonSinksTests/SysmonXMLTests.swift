@@ -86,7 +86,7 @@ final class SysmonXMLTests: XCTestCase {
                 + "<Channel>Linux-Sysmon/Operational</Channel><Computer>golden-host</Computer>"
                 + "<Security UserId=\"0\"/></System><EventData><Data Name=\"RuleName\">-</Data>"
                 + "<Data Name=\"UtcTime\">2024-01-31 23:59:59.123</Data>"), xml)
-        XCTAssertTrue(xml.hasSuffix("<Data Name=\"Architecture\">-</Data></EventData></Event>"))
+        XCTAssertTrue(xml.hasSuffix("<Data Name=\"Architecture\">-</Data><Data Name=\"ImageNtPath\">-</Data></EventData></Event>"))
         XCTAssertFalse(xml.contains("\n"))
         let error = SysmonXMLRenderer(header: Self.goldenHeader).render(Event(.error, time: Self.goldenTime), recordID: 1)
         XCTAssertTrue(error.contains("<Level>2</Level>"), "EventID 255 is an error-level event")
