@@ -37,6 +37,9 @@ public final class EtlEventDecoder {
     /// or end waits for its partner (see ``deliver(_:_:_:)``).
     private var held: [Held] = []
     private var heldStart = 0
+    /// Indices in ``held`` of the reports still waiting (few): the per-record
+    /// checks look at these, not at every held event.
+    private var openHeld: [Int] = []
 
     /// How long (trace time) a first report waits for its partner. Both are
     /// written in the same kernel path, microseconds apart.
@@ -98,7 +101,8 @@ public final class EtlEventDecoder {
 
     /// Emits the events still held back.
     public func finish(emit: (Event) throws -> Void) throws {
-        for i in heldStart..<held.count { held[i].open = false }
+        for i in openHeld { held[i].open = false }
+        openHeld.removeAll()
         try drain(emit)
     }
 
@@ -108,12 +112,14 @@ public final class EtlEventDecoder {
     /// into it instead of becoming a second event.
     private func deliver(_ event: Event, _ r: EtlRecord, _ emit: (Event) throws -> Void) throws {
         let now = r.time.nanoseconds
-        var expired = false
-        for i in heldStart..<held.count where held[i].open && held[i].deadline < now {
-            held[i].open = false
-            expired = true
+        if let first = openHeld.first, held[first].deadline < now {
+            // Deadlines grow with the index: the expired ones lead.
+            while let i = openHeld.first, held[i].deadline < now {
+                held[i].open = false
+                openHeld.removeFirst()
+            }
+            try drain(emit)
         }
-        if expired { try drain(emit) }
         let source: ProcessReportSource?
         // Rundowns (DCStart) have no manifest counterpart: they never wait.
         if mergesProcessReports && (event.kind == .processCreate || event.kind == .processTerminate)
@@ -124,19 +130,22 @@ public final class EtlEventDecoder {
         }
         if let source {
             let guid = event["ProcessGuid"]
-            for i in heldStart..<held.count
-            where held[i].open && held[i].source != source && held[i].event.kind == event.kind && held[i].event["ProcessGuid"] == guid {
+            for (n, i) in openHeld.enumerated()
+            where held[i].source != source && held[i].event.kind == event.kind && held[i].event["ProcessGuid"] == guid {
                 held[i].event = mergedProcessReports(held[i].event, held[i].source == .manifest, event)
                 held[i].open = false
+                openHeld.remove(at: n)
                 mergedRecords += 1
                 return try drain(emit)
             }
         }
         if source == nil && heldStart == held.count { return try emit(event) }
-        if held.count - heldStart >= EtlEventDecoder.maxHeld {
-            if let i = held[heldStart...].firstIndex(where: \.open) { held[i].open = false }
+        if held.count - heldStart >= EtlEventDecoder.maxHeld, let i = openHeld.first {
+            held[i].open = false
+            openHeld.removeFirst()
         }
-        held.append(Held(event: event, open: source != nil, source: source, deadline: now + EtlEventDecoder.mergeWindowNanoseconds))
+        if source != nil { openHeld.append(held.count) }
+        held.append(Held(event: event, open: source != nil, source: source, deadline: now &+ EtlEventDecoder.mergeWindowNanoseconds))
         try drain(emit)
     }
 
@@ -148,6 +157,11 @@ public final class EtlEventDecoder {
         }
         if heldStart == held.count {
             held.removeAll(keepingCapacity: true)
+            heldStart = 0
+        } else if heldStart >= 4096 && heldStart * 2 >= held.count {
+            // Waits that overlap without end: drop what was emitted.
+            held.removeFirst(heldStart)
+            openHeld = openHeld.map { $0 - heldStart }
             heldStart = 0
         }
     }

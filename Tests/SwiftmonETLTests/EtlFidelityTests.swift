@@ -268,3 +268,47 @@ final class EtlFidelityTests: XCTestCase {
         XCTAssertEqual(map.map("\\Device\\HarddiskVolume1\\x"), "G:\\x")
     }
 }
+
+/// The wait for a partner report is bounded in time and in events held.
+final class EtlProcessReportMergeTests: XCTestCase {
+    typealias B = EtlFileBuilder
+
+    func testUnmatchedReportsWaitAtMostTheWindowAndKeepOrder() throws {
+        // Both providers are present (so reports wait), but these starts have no partner:
+        // each is emitted once the trace moves 100 ms past it, in record order.
+        let decoder = EtlEventDecoder(header: EtlLogfileHeader())
+        decoder.mergesProcessReports = true
+        var out: [Event] = []
+        let base: Int64 = 1_700_000_000_000_000_000
+        func run(_ provider: Guid, opcode: UInt8, version: UInt16, payload: [UInt8], at ns: Int64, kind: EtlHeaderKind) throws {
+            try payload.withUnsafeBytes { raw in
+                var r = EtlRecord()
+                r.kind = kind
+                r.provider = provider
+                r.opcode = opcode
+                r.version = version
+                r.id = kind == .event ? 1 : 0
+                r.processId = 4
+                r.pointerSize = 8
+                r.time = EventTime(nanosecondsSinceEpoch: base + ns)
+                r.payload = raw
+                try decoder.decode(r) { out.append($0) }
+            }
+        }
+        let thread = B.le(UInt32(4)) + B.le(UInt32(8))
+        var start = B.le(UInt32(700)) + B.le(Int64(0)) + B.le(UInt32(4)) + B.le(UInt32(1)) + B.le(UInt32(0))
+        start += B.utf16z("\\Device\\HarddiskVolume1\\a.exe")
+        try run(EtlEventDecoder.kernelProcessProvider, opcode: 1, version: 1, payload: start, at: 0, kind: .event)
+        try run(KernelGroup.thread, opcode: 1, version: 3, payload: thread, at: 50_000_000, kind: .system)
+        XCTAssertEqual(out.count, 0, "the start waits for its partner, the thread behind it")
+        try run(KernelGroup.thread, opcode: 1, version: 3, payload: thread, at: 150_000_000, kind: .system)
+        XCTAssertEqual(out.map(\.kind), [.processCreate, .threadCreate, .threadCreate])
+        XCTAssertEqual(out[0]["ProcessId"], "700")
+        XCTAssertEqual(decoder.mergedRecords, 0)
+        // At the end, whatever still waits is emitted.
+        try run(EtlEventDecoder.kernelProcessProvider, opcode: 1, version: 1, payload: start, at: 10_000_000_000, kind: .event)
+        XCTAssertEqual(out.count, 3)
+        try decoder.finish { out.append($0) }
+        XCTAssertEqual(out.count, 4)
+    }
+}
