@@ -156,4 +156,39 @@ final class LiveTamperTests: XCTestCase {
         XCTAssertEqual(denied.first?["User"] as? String, "nobody")
         XCTAssertTrue(events.with(id: 10, "SourceProcessId", equalTo: refusedPID).isEmpty, "a refused access is no ProcessAccess")
     }
+
+    /// Why the README says another process cannot detach swiftmon's
+    /// programs: every link swiftmon holds is a raw tracepoint link, and the
+    /// kernel refuses BPF_LINK_DETACH on those (bpftool asks it, as another
+    /// root process would); the sensor still sees what it saw.
+    func testAnotherProcessCannotDetachSwiftmonsLinks() throws {
+        try LiveSensor.requireLiveSensor()
+        let sensor = try LiveSensor()
+        let links = try runCapturing("/usr/sbin/bpftool", ["link", "show"])
+        // "ID: raw_tracepoint  prog N" then "\ttp 'NAME'": the links of swiftmon's programs.
+        let programs = try runCapturing("/usr/sbin/bpftool", ["prog", "show"])
+        let ids = Set(programs.output.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 3, line.contains("tamper_signal") || line.contains("sys_exit_dispatch")
+                    || line.contains("sched_process_") else { return nil }
+            return String(fields[0].dropLast())
+        })
+        XCTAssertFalse(ids.isEmpty, programs.output)
+        var detached = 0
+        for line in links.output.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 3, let prog = fields.firstIndex(of: "prog"), prog + 1 < fields.count,
+                  ids.contains(String(fields[prog + 1])) else { continue }
+            XCTAssertEqual(fields[1], "raw_tracepoint", String(line))
+            let id = String(fields[0].dropLast())
+            let attempt = try runForErrors("/usr/sbin/bpftool", ["link", "detach", "id", id])
+            XCTAssertNotEqual(attempt.status, 0, "link \(id) detached")
+            XCTAssertTrue(attempt.stderr.contains("Operation not supported"), attempt.stderr)
+            detached += 1
+        }
+        XCTAssertGreaterThanOrEqual(detached, ids.count, links.output)
+        let after = try runCapturing(helper, ["signal", String(sensor.process.processIdentifier), String(SIGUSR1), "after-detach"])
+        try sensor.waitFor(timeout: 20) { !$0.with(id: 205, "ProcessId", equalTo: String(after.pid)).isEmpty }
+        sensor.stop()
+    }
 }
