@@ -61,7 +61,7 @@ final class KillLedger {
                 let path = directory + "/" + name
                 if let mismatch = pinnedMismatch(map, path) {
                     try Syscalls.unlink(path)
-                    problem = "removed \(path) (\(mismatch)): its records are unread"
+                    problem = "removed \(path) (\(mismatch)): what it held is not reported"
                 }
                 let rc = bpf_map__set_pin_path(map, path)
                 if rc != 0 { throw SystemCallError("bpf_map__set_pin_path", path, errno: -rc) }
@@ -106,7 +106,8 @@ final class KillLedger {
 
     /// After load: every record the ledger holds (SIGKILLs of earlier runs,
     /// oldest first), and how many found it full, since the last reading;
-    /// the loss counter starts again at zero.
+    /// the loss counter starts again at zero (a kill counted between the
+    /// read and the reset, a window of microseconds at start, is not reported).
     func take() -> (records: [[UInt8]], lost: UInt64) {
         guard isPinned, let ledgerMap else { return ([], 0) }
         let collector = LedgerCollector()

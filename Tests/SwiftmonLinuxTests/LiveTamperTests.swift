@@ -191,4 +191,25 @@ final class LiveTamperTests: XCTestCase {
         try sensor.waitFor(timeout: 20) { !$0.with(id: 205, "ProcessId", equalTo: String(after.pid)).isEmpty }
         sensor.stop()
     }
+
+    /// A ledger pinned by a swiftmon of another layout (an upgrade that
+    /// changed it) would stop the load: it is replaced, event 4 says so,
+    /// and the new one is pinned in its place.
+    func testAPinnedLedgerOfAnotherLayoutIsReplacedAndSaidSo() throws {
+        try LiveSensor.requireLiveSensor()
+        let path = "/sys/fs/bpf/swiftmon/kill_ledger_lost"
+        try? FileManager.default.createDirectory(atPath: "/sys/fs/bpf/swiftmon", withIntermediateDirectories: true)
+        unlink(path)
+        let made = try runForErrors("/usr/sbin/bpftool", ["map", "create", path, "type", "array", "key", "4", "value", "4",
+                                                         "entries", "1", "name", "older_layout"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let sensor = try LiveSensor()
+        let started = sensor.readEvents().with(id: 4).first
+        XCTAssertTrue((started?["Sources"] as? String ?? "").contains("kill-ledger(removed \(path) (a map of another layout)"),
+                      "\(started ?? [:])")
+        let pinned = try runCapturing("/usr/sbin/bpftool", ["map", "show", "pinned", path])
+        XCTAssertTrue(pinned.output.contains("value 8B"), pinned.output)
+        sensor.stop()
+        XCTAssertEqual(sensor.process.terminationStatus, 0)
+    }
 }
