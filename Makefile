@@ -77,6 +77,7 @@ bench: build
 	swift build $(SWIFT_FLAGS) --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-events.sh $(BENCH_EVENTS_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-tamper.sh $(BENCH_TAMPER_ARGS)
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules

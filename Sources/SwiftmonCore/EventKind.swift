@@ -144,6 +144,23 @@ extension EventKind {
         ["RuleName", "UtcTime", "ProviderGuid", "EventId", "Opcode", "Version", "Task", "Level",
          "Keywords", "ProcessId", "ThreadId", "Payload"],
         extra: ["ProviderName", "Name", "Data"])
+    // Tamper events (205–209): somebody acting on swiftmon itself. Logged when
+    // a configuration has no block for them; a configuration may still filter
+    // them by their rule tag like any other kind.
+    /// A signal raised against swiftmon's process by another process or by
+    /// the kernel (signal_generate), whatever swiftmon did with it; a SIGKILL
+    /// is reported by the next start (Recovered=true), at the time it happened.
+    public static let sensorSignal = EventKind(
+        205, "SensorSignal", logged: true,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User", "Signal",
+         "SignalNumber", "SignalCode", "SentTo", "Result", "TargetProcessGuid", "TargetProcessId",
+         "TargetThreadId", "Recovered", "UnreadRecordBytes"])
+    /// ptrace attach/seize or process_vm_readv/writev aimed at swiftmon,
+    /// attempts that failed included.
+    public static let sensorAccess = EventKind(
+        206, "SensorAccess", logged: true,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User", "Operation",
+         "Result", "TargetProcessGuid", "TargetProcessId", "TargetThreadId"])
     public static let error = EventKind(
         255, nil, name: "Error", logged: true,
         ["UtcTime", "ID", "Description"])
@@ -154,7 +171,7 @@ extension EventKind {
         .imageLoad, .createRemoteThread, .rawAccessRead, .processAccess, .fileCreate,
         .registryCreateDelete, .registryValueSet, .registryRename, .configurationChange,
         .fileDelete, .bpfEvent, .threadCreate, .threadTerminate, .serviceInstall, .fileRename,
-        .traceEvent, .error,
+        .traceEvent, .sensorSignal, .sensorAccess, .error,
     ]
 
     private static let byID: [Int: EventKind] = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })

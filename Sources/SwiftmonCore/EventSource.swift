@@ -18,6 +18,9 @@ public protocol EventSource: AnyObject {
     func updateLoggedKinds(_ ids: Set<Int>?)
     /// Once a second: upkeep (user-name tables and such).
     func tick()
+    /// Events about what happened before this start (a SIGKILL that ended
+    /// the previous run), taken once, after the session announced itself.
+    func eventsAtStart() -> [Event]
     /// Lets go of the kernel side; nothing is read afterwards.
     func stop()
 }
@@ -25,6 +28,7 @@ public protocol EventSource: AnyObject {
 extension EventSource {
     public func updateLoggedKinds(_ ids: Set<Int>?) {}
     public func tick() {}
+    public func eventsAtStart() -> [Event] { [] }
 }
 
 /// A configuration that decides which events are logged and can be read

@@ -72,6 +72,8 @@ public final class MonitorSession {
         if let initial {
             pipeline.submit(MonitorEvents.configurationChange(name: initial.name, hash: initial.hash), unfiltered: true)
         }
+        let earlier = source.eventsAtStart()
+        if !earlier.isEmpty { pipeline.submit(earlier) }
     }
 
     /// Takes what the source has ready into the pipeline.

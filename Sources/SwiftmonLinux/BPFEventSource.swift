@@ -30,15 +30,41 @@ final class BPFEventSource: LinuxEventSource {
         processes = ProcessEventBuilder(host: host, users: users, hasher: hasher)
         // After attach, so that no process falls between the scan and the hooks.
         let seeded = processes.seed(with: ProcScanner(host: host, users: users))
-        handler.builder = SensorEventBuilder(processes: processes)
+        let builder = SensorEventBuilder(processes: processes)
+        handler.builder = builder
+        // SIGKILLs that ended earlier runs, kept by the kernel in the pinned
+        // kill ledger: reported now, at the time they happened.
+        let ledger = sensor.killLedger.take()
+        var recovered: [Event] = []
+        var malformed: UInt64 = 0
+        for bytes in ledger.records {
+            let decoded = bytes.withUnsafeBytes { KernelRecord($0) }
+            guard case .signal(let r)? = decoded else {
+                malformed += 1
+                continue
+            }
+            recovered.append(builder.tamper.sensorSignal(r, recovered: true))
+        }
+        killLedgerProblem = sensor.killLedger.problem
         if options.verbose {
             fputs("swiftmon: attached \(attachedPrograms.joined(separator: ", ")); \(seeded) running processes in the cache\n", stderr)
             for skipped in skippedPrograms { fputs("swiftmon: optional probe skipped: \(skipped)\n", stderr) }
         }
         self.verbose = options.verbose
+        startEvents = recovered
+        killLedgerLost = ledger.lost
+        handler.malformed += malformed
     }
 
     private let verbose: Bool
+    private var startEvents: [Event] = []
+    private var killLedgerLost: UInt64 = 0
+    private let killLedgerProblem: String?
+
+    func eventsAtStart() -> [Event] {
+        defer { startEvents = [] }
+        return startEvents
+    }
 
     func readinessDescriptors() throws -> [Int32] {
         guard let sensor else { return [] }
@@ -50,6 +76,7 @@ final class BPFEventSource: LinuxEventSource {
         return "ebpf(" + attachedPrograms.joined(separator: ",") + ")"
             + (skippedPrograms.isEmpty ? "" : " skipped(" + skippedPrograms.joined(separator: ",") + ")")
             + (idle.isEmpty ? "" : " idle(" + idle.joined(separator: ",") + ")")
+            + (killLedgerProblem.map { " kill-ledger(\($0))" } ?? "")
     }
 
     func read(into events: inout [Event]) throws {
@@ -68,6 +95,7 @@ final class BPFEventSource: LinuxEventSource {
             out[.kernelBufferFull, default: [:]][KernelRecord.kindName(kind)] = n
         }
         if handler.malformed > 0 { out[.malformedRecord] = ["kernel record": handler.malformed] }
+        if killLedgerLost > 0 { out[.kernelBufferFull, default: [:]]["kill ledger"] = killLedgerLost }
         return out
     }
 

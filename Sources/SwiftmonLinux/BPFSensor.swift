@@ -27,7 +27,9 @@ public struct SensorError: Error, CustomStringConvertible {
 /// `bpftool gen skeleton` makes of the object (it holds the object's bytes,
 /// so the binary stays one file), in explicit stages:
 /// open → configure → load → attach → read. Closing it (or the process
-/// ending) removes every program, link and map: nothing is pinned.
+/// ending) removes every program, link and map but the kill ledger and its
+/// loss counter, which are pinned in the BPF file system so that a SIGKILL's
+/// record outlives the process it ended (see ``KillLedger``).
 final class BPFSensor {
     private var skeleton: UnsafeMutablePointer<swiftmon_sensor>?
     private var object: OpaquePointer? { skeleton?.pointee.obj }
@@ -44,10 +46,13 @@ final class BPFSensor {
     /// Optional programs left out, with the reason (for -v and event 4).
     private(set) var skippedPrograms: [(name: String, reason: String)] = []
     private let ringBufferBytes: Int
+    /// Where SIGKILL records outlive the process (pinned before load).
+    let killLedger: KillLedger
 
     /// Opens and configures the embedded object; nothing is in the kernel yet.
-    init(ringBufferBytes: Int, disabledPrograms: [String] = []) throws {
+    init(ringBufferBytes: Int, disabledPrograms: [String] = [], killLedger: KillLedger = KillLedger()) throws {
         LibbpfLog.install()
+        self.killLedger = killLedger
         possibleCPUs = Int(libbpf_num_possible_cpus())
         self.ringBufferBytes = ringBufferBytes
         try open()
@@ -96,6 +101,7 @@ final class BPFSensor {
         try setMaxEntries(maps.exec_scratch_area, "exec_scratch_area", UInt32(max(1, possibleCPUs)))
         try setMaxEntries(maps.path_scratch_area, "path_scratch_area", UInt32(max(1, possibleCPUs)))
         skeleton.pointee.rodata.pointee.sm_self_tgid = UInt32(bitPattern: getpid())
+        killLedger.pin(ledger: maps.kill_ledger, lost: maps.kill_ledger_lost)
         for skipped in skippedPrograms {
             if let program = program(named: skipped.name) {
                 bpf_program__set_autoload(program, false)
@@ -131,6 +137,15 @@ final class BPFSensor {
                 sm_sensor_load(skeleton)
             }
             if rc == 0 { return }
+            if refused == nil, killLedger.isPinned {
+                // Pinning the ledger (reusing or creating the pin) is what
+                // failed, or may have: swiftmon runs without it rather than not at all.
+                killLedger.giveUp("load with the pinned ledger failed: " + String(cString: strerror(-rc)))
+                sm_sensor_destroy(skeleton)
+                skeleton = nil
+                try open()
+                continue
+            }
             guard let refused else { throw failure(.load, nil, -rc) }
             let name = refused.name
             let why = "refused by the verifier: " + String(cString: strerror(-rc))
@@ -185,7 +200,7 @@ final class BPFSensor {
     /// so the kernel does no work for them.
     static let handlerEventIDs: [String: Set<Int>] = [
         "file_sys_exit": [11, 23, 203, 9, 202], "network_sys_exit": [3], "module_sys_exit": [6],
-        "access_sys_exit": [10], "bpf_sys_exit": [100], "image_sys_exit": [7],
+        "access_sys_exit": [10, 206], "bpf_sys_exit": [100], "image_sys_exit": [7],
     ]
     private var handlerPrograms: [String: OpaquePointer] = [:]
     /// Handlers out of the dispatch table because nothing they report is logged.

@@ -11,6 +11,8 @@ enum KernelRecord {
     case network(sm_network_record)
     case access(sm_access_record)
     case bpf(sm_bpf_record)
+    /// A signal raised against swiftmon (live, or from the kill ledger at start).
+    case signal(SignalRecord)
 
     /// Decodes one record; nil when it is too short for what its header claims,
     /// of a kind this build does not know, or has a time no kernel writes
@@ -54,6 +56,13 @@ enum KernelRecord {
         case SM_RECORD_BPF.rawValue:
             guard bytes.count >= MemoryLayout<sm_bpf_record>.size else { return nil }
             self = .bpf(base.loadUnaligned(as: sm_bpf_record.self))
+        case SM_RECORD_SIGNAL.rawValue:
+            let fixed = MemoryLayout<sm_signal_record>.size
+            guard bytes.count >= fixed else { return nil }
+            let r = base.loadUnaligned(as: sm_signal_record.self)
+            guard fixed + Int(r.image_size) <= bytes.count else { return nil }
+            self = .signal(SignalRecord(
+                raw: r, imageComponents: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[fixed..<(fixed + Int(r.image_size))]))))
         default:
             return nil
         }
@@ -70,6 +79,7 @@ enum KernelRecord {
         case SM_RECORD_ACCESS.rawValue: return "access"
         case SM_RECORD_BPF.rawValue: return "bpf"
         case SM_RECORD_IMAGE.rawValue: return "image"
+        case SM_RECORD_SIGNAL.rawValue: return "signal"
         default: return "kind\(kind)"
         }
     }
@@ -77,6 +87,17 @@ enum KernelRecord {
 
 extension sm_record_header {
     func has(_ flag: sm_record_flags) -> Bool { UInt32(flags) & flag.rawValue != 0 }
+}
+
+struct SignalRecord {
+    let raw: sm_signal_record
+    /// The sender's executable: path components, leaf first, each NUL-terminated.
+    let imageComponents: [UInt8]
+
+    var image: [UInt8]? {
+        imageComponents.isEmpty ? nil
+            : KernelText.path(fromComponents: imageComponents, truncated: raw.header.has(SM_FLAG_IMAGE_TRUNCATED))
+    }
 }
 
 struct ExecRecord {

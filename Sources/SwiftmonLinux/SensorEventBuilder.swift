@@ -15,11 +15,15 @@ final class SensorEventBuilder {
     let access: ProcessAccessEventBuilder
     let bpf: BPFProgramEventBuilder
     let images: ImageLoadEventBuilder
+    let tamper: TamperEventBuilder
     /// Whether an exec also gives the ImageLoad of the executable (off when
     /// the configuration logs no ImageLoad).
     var buildsExecutableImageLoads = true
 
-    init(processes: ProcessEventBuilder) {
+    /// `selfPID` and `isSelfThread` name swiftmon's own process (the
+    /// target of tamper); the scenario tests give fixed ones.
+    init(processes: ProcessEventBuilder, selfPID: UInt32 = UInt32(bitPattern: Syscalls.processID()),
+         isSelfThread: @escaping (UInt32) -> Bool = Syscalls.isThreadOfSelf) {
         self.processes = processes
         files = FileEventBuilder(processes: processes)
         network = NetworkEventBuilder(processes: processes)
@@ -27,6 +31,7 @@ final class SensorEventBuilder {
         access = ProcessAccessEventBuilder(processes: processes)
         bpf = BPFProgramEventBuilder(processes: processes)
         images = ImageLoadEventBuilder(processes: processes)
+        tamper = TamperEventBuilder(processes: processes, selfPID: selfPID, isSelfThread: isSelfThread)
     }
 
     func events(for record: KernelRecord, into out: inout [Event]) {
@@ -47,7 +52,11 @@ final class SensorEventBuilder {
             default: break
             }
         case .network(let r): out.append(network.networkConnect(r))
-        case .access(let r): out.append(access.processAccess(r))
+        case .access(let r):
+            // The kernel sends failed attempts only when they aim at swiftmon.
+            if r.result >= 0 { out.append(access.processAccess(r)) }
+            if tamper.targetsSelf(r) { out.append(tamper.sensorAccess(r)) }
+        case .signal(let r): out.append(tamper.sensorSignal(r, recovered: false))
         case .bpf(let r): out.append(bpf.bpfEvent(r))
         }
     }

@@ -270,6 +270,38 @@ public enum Syscalls {
         return withUnsafeBytes(of: fs.f_fsid) { $0.loadUnaligned(as: UInt64.self) }
     }
 
+    /// statfs(2)'s file-system type (magic number) of the file system holding `path`.
+    public static func fileSystemType(_ path: String) throws -> UInt64 {
+        var fs = statfs()
+        try retryingOnInterrupt("statfs", path) { statfs(path, &fs) }
+        return UInt64(UInt(bitPattern: Int(fs.f_type)))
+    }
+
+    /// mount(2) of a file system that has no device (bpf, tmpfs…) at `target`,
+    /// with nosuid, nodev and noexec.
+    public static func mountVirtualFileSystem(type: String, at target: String, mode: mode_t) throws {
+        let options = "mode=" + String(mode, radix: 8)
+        let flags = UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC)
+        try retryingOnInterrupt("mount", target) { Glibc.mount(type, target, type, flags, options) }
+    }
+
+    /// unlink(2); a missing file is not an error.
+    public static func unlink(_ path: String) throws {
+        do {
+            try retryingOnInterrupt("unlink", path) { Glibc.unlink(path) }
+        } catch let error as SystemCallError where error.errno == ENOENT {
+            return
+        }
+    }
+
+    /// getpid(2).
+    public static func processID() -> Int32 { Glibc.getpid() }
+
+    /// Whether `tid` is a thread of this process (/proc/self/task/TID exists).
+    public static func isThreadOfSelf(_ tid: UInt32) -> Bool {
+        Glibc.access("/proc/self/task/\(tid)", F_OK) == 0
+    }
+
     /// A non-blocking netlink socket of the kernel connector (NETLINK_CONNECTOR),
     /// bound to the multicast `groups`.
     public static func netlinkConnectorSocket(groups: UInt32) throws -> Int32 {

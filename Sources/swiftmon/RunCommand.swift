@@ -17,8 +17,9 @@ extension Swiftmon {
                 RawAccessRead (9, block-device opens), ProcessAccess (10, ptrace and \
                 process_vm_*), FileCreate (11), FileDelete (23), eBPFEvent (100, BPF program \
                 loads), ThreadCreate (200), ThreadTerminate (201), ServiceInstall (202, systemd \
-                units) and FileRename (203); plus the monitor's own start/stop (4), configuration \
-                changes (16) and loss reports (255). Events go to standard output or a file as \
+                units) and FileRename (203); tamper: SensorSignal (205, a signal sent to swiftmon; \
+                a SIGKILL is reported by the next start) and SensorAccess (206, ptrace of swiftmon); \
+                plus the monitor's own start/stop (4), configuration changes (16) and loss reports (255). Events go to standard output or a file as \
                 text, JSON lines or Sysmon XML, and also to a SQLite store and syslog collectors \
                 if asked. Ctrl-C or SIGTERM stops cleanly and removes every BPF program and map \
                 swiftmon loaded.

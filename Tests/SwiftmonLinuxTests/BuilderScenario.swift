@@ -29,8 +29,11 @@ enum BuilderScenario {
         processes.remember(ProcessEntry(
             guid: host.guid(pid: shell.pid, startBootNanoseconds: shell.startBootNanoseconds), pid: shell.pid,
             image: Array("/usr/bin/bash".utf8), commandLine: Array("-bash".utf8), user: "alice"))
-        return SensorEventBuilder(processes: processes)
+        return SensorEventBuilder(processes: processes, selfPID: swiftmon.pid, isSelfThread: { $0 == swiftmon.pid + 1 })
     }
+
+    /// The swiftmon of the scenario (its reader thread is pid + 1).
+    static let swiftmon = Task(pid: 700, startBootNanoseconds: 500_000_000)
 
     struct Step {
         let name: String
@@ -188,6 +191,18 @@ enum BuilderScenario {
              f.fork(Task(pid: 600, startBootNanoseconds: 9_100_000_000), parent: unseenParent, credentials: root),
              f.fork(Task(pid: 600, startBootNanoseconds: 9_100_000_000, tid: 601), parent: unseenParent,
                     credentials: root, thread: true))
+        step("tamper: SIGTERM from the shell to swiftmon (SensorSignal)",
+             f.signal(shell, euid: 1000, signal: 15, target: swiftmon, image: "/usr/bin/bash", comm: "bash"))
+        step("tamper: SIGSTOP to a thread of swiftmon (tgkill) by a process the cache never saw, image from the record",
+             f.signal(Task(pid: 402, startBootNanoseconds: 8_200_000_000), euid: 0, signal: 19, code: -6,
+                      target: swiftmon.thread(swiftmon.pid + 1), group: false, image: "/usr/bin/kill", comm: "kill"))
+        step("tamper: SIGINT from the terminal (SI_KERNEL), a real-time signal already pending",
+             f.signal(shell, euid: 1000, signal: 2, code: 0x80, target: swiftmon),
+             f.signal(shell, euid: 1000, signal: 34, code: -1, result: 2, target: swiftmon))
+        step("tamper: PTRACE_SEIZE of swiftmon refused (SensorAccess only)",
+             f.access(shell, euid: 1000, target: swiftmon.pid, syscall: SM_NR_ptrace, request: 0x4206, result: -1))
+        step("tamper: process_vm_writev into a thread of swiftmon (ProcessAccess + SensorAccess)",
+             f.access(shell, euid: 1000, target: swiftmon.pid + 1, syscall: SM_NR_process_vm_writev, result: 8))
         return steps
     }
 

@@ -176,4 +176,24 @@ struct KernelRecordFixture {
         withUnsafeMutableBytes(of: &r.program_name) { $0.copyBytes(from: Array(name.utf8.prefix(15))) }
         return Self.bytes(r)
     }
+
+    mutating func signal(_ sender: Task, euid: UInt32, signal: UInt32, code: Int32 = 0, result: UInt32 = 0,
+                         target: Task, group: Bool = true, image: String? = nil, comm: String = "",
+                         unreadBytes: UInt64 = 0) -> [UInt8] {
+        var r = sm_signal_record()
+        r.header = header(SM_RECORD_SIGNAL, sender)
+        r.euid = euid
+        r.signal = signal
+        r.code = code
+        r.result = result
+        r.target_pid = target.pid
+        r.target_tid = target.tid ?? target.pid
+        r.target_start_boot_ns = target.startBootNanoseconds
+        r.unread_bytes = unreadBytes
+        r.group = group ? 1 : 0
+        withUnsafeMutableBytes(of: &r.comm) { $0.copyBytes(from: Array(comm.utf8.prefix(15))) }
+        let data = image.map { Self.components($0) } ?? []
+        r.image_size = UInt16(data.count)
+        return Self.bytes(r, data)
+    }
 }

@@ -17,6 +17,8 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<sm_network_record>.size, 80)
         XCTAssertEqual(MemoryLayout<sm_access_record>.size, 56)
         XCTAssertEqual(MemoryLayout<sm_bpf_record>.size, 72)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.size, 96)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.size % 8, 0, "the sender's image follows the fixed part directly")
     }
 
     func testRecordKindsAreNeverRenumbered() {
@@ -29,7 +31,8 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(SM_RECORD_ACCESS.rawValue, 7)
         XCTAssertEqual(SM_RECORD_BPF.rawValue, 8)
         XCTAssertEqual(SM_RECORD_IMAGE.rawValue, 9)
-        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 10)
+        XCTAssertEqual(SM_RECORD_SIGNAL.rawValue, 10)
+        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 11)
     }
 
     func testNewRecordFieldOffsets() {
@@ -52,6 +55,16 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<sm_access_record>.offset(of: \.result), 48)
         XCTAssertEqual(MemoryLayout<sm_bpf_record>.offset(of: \.program_id), 44)
         XCTAssertEqual(MemoryLayout<sm_bpf_record>.offset(of: \.program_name), 56)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.euid), 32)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.signal), 36)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.code), 40)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.result), 44)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.target_pid), 48)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.target_start_boot_ns), 56)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.unread_bytes), 64)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.group), 72)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.image_size), 74)
+        XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.comm), 80)
     }
 
     func testDecodingAPathRecordWithTwoPaths() throws {

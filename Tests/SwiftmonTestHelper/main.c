@@ -33,6 +33,11 @@
 //   mprotect-exec PATH   maps PATH read-only, then mprotect()s it executable
 //   file-storm N DIR MARKER   create+write+close+unlink DIR/MARKER-i, N times
 //   connect-storm N      N loopback TCP connections (connect, accept, close)
+//   signal PID SIGNO [MARKER]  kill(PID, SIGNO); prints the errno (0 on success)
+//   ptrace-seize PID [MARKER]  PTRACE_SEIZE on PID, then PTRACE_DETACH; prints
+//                        the errno of the seize (0 on success)
+//   signal-storm N       N × kill(own pid, SIGUSR2) with SIGUSR2 ignored;
+//                        prints the nanoseconds per kill
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -53,6 +58,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 
 static void *thread_body(void *arg) {
     (void)arg;
@@ -325,6 +331,32 @@ static int connect_storm(int n) {
     return 0;
 }
 
+static int send_signal(pid_t pid, int signo) {
+    int rc = kill(pid, signo);
+    printf("%d\n", rc == 0 ? 0 : errno);
+    return 0;
+}
+
+static int ptrace_seize(pid_t pid) {
+    long rc = ptrace(PTRACE_SEIZE, pid, NULL, NULL);
+    int error = rc == 0 ? 0 : errno;
+    if (rc == 0) ptrace(PTRACE_DETACH, pid, NULL, NULL);
+    printf("%d\n", error);
+    return 0;
+}
+
+static int signal_storm(long n) {
+    signal(SIGUSR2, SIG_IGN);
+    pid_t self = getpid();
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (long i = 0; i < n; i++) CHECK(kill(self, SIGUSR2) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double ns = (end.tv_sec - start.tv_sec) * 1e9 + (end.tv_nsec - start.tv_nsec);
+    printf("%.1f\n", n > 0 ? ns / n : 0.0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "files") == 0) return files(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "create") == 0) {
@@ -360,6 +392,9 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "bpf-load") == 0) return bpf_load(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "file-storm") == 0) return file_storm(atoi(argv[2]), argv[3], argv[4]);
     if (argc >= 3 && strcmp(argv[1], "connect-storm") == 0) return connect_storm(atoi(argv[2]));
+    if (argc >= 4 && strcmp(argv[1], "signal") == 0) return send_signal(atoi(argv[2]), atoi(argv[3]));
+    if (argc >= 3 && strcmp(argv[1], "ptrace-seize") == 0) return ptrace_seize(atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "signal-storm") == 0) return signal_storm(atol(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "mprotect-exec") == 0) {
         int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
         CHECK(fd >= 0);

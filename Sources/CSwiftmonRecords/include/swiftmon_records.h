@@ -100,7 +100,10 @@ enum sm_record_kind {
     SM_RECORD_ACCESS = 7,      // struct sm_access_record: ptrace attach/seize, process_vm_readv/writev
     SM_RECORD_BPF = 8,         // struct sm_bpf_record: a BPF program loaded or attached
     SM_RECORD_IMAGE = 9,       // struct sm_path_record: a file mapped executable
-    SM_RECORD_KIND_COUNT = 10, // one past the last kind: sizes the loss counters (not a kind)
+    // --- tamper (sensor self-protection): kinds from 10 ---
+    SM_RECORD_SIGNAL = 10,     // struct sm_signal_record: a signal raised against swiftmon itself
+    // --- end of tamper kinds ---
+    SM_RECORD_KIND_COUNT = 11, // one past the last kind: sizes the loss counters (not a kind)
 };
 
 // sm_path_record.op: what happened to the path(s).
@@ -239,6 +242,32 @@ struct sm_bpf_record {
     char program_name[16];   // as the loader named it (BPF_OBJ_NAME_LEN)
 };
 
+// --- tamper (sensor self-protection) ---------------------------------------
+// A signal raised against swiftmon's own process by another one (or by the
+// kernel): seen at signal_generate, whatever swiftmon then does with it. The
+// header names the sender: the task running when the signal was raised (for
+// kill/tgkill/sigqueue, the caller). SIGKILL records go to the pinned kill
+// ledger (tamper.bpf.c) instead of the ring buffer: the process they end
+// cannot read them; its next start does.
+struct sm_signal_record {
+    struct sm_record_header header;  // the sender's process and thread
+    __u32 euid;              // the sender's effective uid
+    __u32 signal;            // signal number
+    __s32 code;              // siginfo si_code (SI_USER 0, SI_KERNEL 0x80, SI_QUEUE -1, SI_TKILL -6…)
+    __u32 result;            // the kernel's verdict: 0 delivered, 1 ignored, 2 already pending, 3 queue overflow, 4 info lost
+    __u32 target_pid;        // swiftmon's process (tgid) and the thread the signal was aimed at
+    __u32 target_tid;
+    __u64 target_start_boot_ns;  // with target_pid, names the swiftmon process (ProcessGuid)
+    __u64 unread_bytes;      // kill ledger only: bytes swiftmon had not read from its ring buffer when killed
+    __u8 group;              // 1: sent to the whole process (kill), 0: to one thread (tgkill)
+    __u8 pad0;
+    __u16 image_size;        // bytes of the sender's image path components after the record (leaf first)
+    __u32 pad1;
+    char comm[16];           // the sender's task name, for a sender gone before the next start
+    // __u8 data[]: the sender's image path components
+};
+// --- end of tamper ---------------------------------------------------------
+
 // Pinned sizes: the BPF compiler and the host compiler must agree on them,
 // and SwiftmonLinuxTests checks that Swift sees the same.
 _Static_assert(sizeof(struct sm_record_header) == 32, "sm_record_header layout");
@@ -250,5 +279,6 @@ _Static_assert(sizeof(struct sm_path_record) == 80, "sm_path_record layout");
 _Static_assert(sizeof(struct sm_network_record) == 80, "sm_network_record layout");
 _Static_assert(sizeof(struct sm_access_record) == 56, "sm_access_record layout");
 _Static_assert(sizeof(struct sm_bpf_record) == 72, "sm_bpf_record layout");
+_Static_assert(sizeof(struct sm_signal_record) == 96, "sm_signal_record layout");
 
 #endif

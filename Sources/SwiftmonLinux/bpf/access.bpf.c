@@ -3,7 +3,8 @@
 //
 // Why sys_exit: these are syscalls with no tracepoint of their own; at exit
 // the result says whether access was granted. Only granted access is
-// reported, as Sysmon reports opened handles.
+// reported, as Sysmon reports opened handles — except on swiftmon itself,
+// where an attempt that failed is tamper too (SensorAccess, 206).
 #include "sensor.bpf.h"
 
 #define SM_PTRACE_ATTACH 16
@@ -13,8 +14,6 @@ SEC("raw_tp")  // reached from sys_exit_dispatch (syscalls.bpf.c) by tail call
 int BPF_PROG(access_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SM_SYSCALL_NR(regs);
-    if (ret < 0)
-        return 0;
     if (nr != SM_NR_ptrace && nr != SM_NR_process_vm_readv && nr != SM_NR_process_vm_writev)
         return 0;
     long request = 0, target;
@@ -26,6 +25,10 @@ int BPF_PROG(access_sys_exit, struct pt_regs *regs, long ret)
     } else {
         target = SM_ARG1(regs);
     }
+    // A failed attempt counts only against swiftmon's own process id (a
+    // thread id of swiftmon is recognised by user space, for granted ones).
+    if (ret < 0 && (sm_self_tgid == 0 || (__u32)target != sm_self_tgid))
+        return 0;
     if (sm_is_self())
         return 0;
     struct task_struct *task = bpf_get_current_task_btf();

@@ -9,3 +9,4 @@
 #include "access.bpf.c"
 #include "ebpf.bpf.c"
 #include "image.bpf.c"
+#include "tamper.bpf.c"
