@@ -41,6 +41,18 @@ final class BinXmlChunk {
     private var names: [Int: String] = [:]
     private var templates: [Int: Result<[BinXmlOp], BinXmlError>] = [:]
     static let maximumDepth = 16
+    /// Tokens compiled plus steps expanded, per record: a template that uses a
+    /// nested value many times, nested again, would otherwise grow without bound.
+    static let recordBudget = 1 << 18
+    var budget = BinXmlChunk.recordBudget
+
+    @inline(__always)
+    private func spend(_ offset: Int) throws(BinXmlError) {
+        budget &-= 1
+        if budget < 0 {
+            throw BinXmlError(offset: offset, "record expands to more than \(BinXmlChunk.recordBudget) XML steps")
+        }
+    }
 
     init(_ chunk: ChunkBytes) { self.chunk = chunk }
 
@@ -94,6 +106,7 @@ final class BinXmlChunk {
         var ops: [BinXmlOp] = []
         var p = start
         while p < end {
+            try spend(p)
             let token = try chunk.u8(p, "token")
             p += 1
             switch token {
@@ -196,6 +209,7 @@ final class BinXmlChunk {
             throw BinXmlError(offset: 0, "templates nested more than \(BinXmlChunk.maximumDepth) deep")
         }
         for op in ops {
+            try spend(0)
             switch op {
             case .open(let name): visitor.open(name)
             case .attribute(let name): visitor.attribute(name)

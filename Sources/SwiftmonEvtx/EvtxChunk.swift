@@ -21,8 +21,9 @@ struct EvtxChunk {
     }
 
     /// Decodes the chunk at `fileOffset` of `file`; `full: false` keeps only
-    /// what counting needs (provider and EventID).
-    static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool) -> Decoded {
+    /// what counting needs (provider and EventID). `noChecksums`: the file
+    /// header's flag 0x4, under which a zero CRC32 means none was written.
+    static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool, noChecksums: Bool = false) -> Decoded {
         var out = Decoded()
         let available = file.count - fileOffset
         if available < size {
@@ -49,23 +50,32 @@ struct EvtxChunk {
         let headerChecksum = c.u32u(124)
         let computedHeader = CRC32.update(CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<120])),
                                           UnsafeRawBufferPointer(rebasing: bytes[128..<512]))
-        if computedHeader != headerChecksum {
+        if computedHeader != headerChecksum && !(noChecksums && headerChecksum == 0) {
             out.problems.append(EvtxProblem(.chunkHeaderChecksum, offset: fileOffset,
                 "chunk header CRC32 is 0x\(String(computedHeader, radix: 16)), the header says 0x\(String(headerChecksum, radix: 16))"))
         }
         let end = min(max(freeSpace, headerSize), size)
         let computedRecords = CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[headerSize..<end]))
-        if computedRecords != recordsChecksum {
+        if computedRecords != recordsChecksum && !(noChecksums && recordsChecksum == 0) {
             out.problems.append(EvtxProblem(.chunkRecordsChecksum, offset: fileOffset + headerSize,
                 "CRC32 of the chunk's records (bytes 512–\(end)) is 0x\(String(computedRecords, radix: 16)), the header says 0x\(String(recordsChecksum, radix: 16))"))
         }
 
         let xml = BinXmlChunk(c)
         var p = headerSize
+        var lastSeen: UInt64?
         out.records.reserveCapacity(128)
         while p < end, p + 4 <= size {
             let signature = c.u32u(p)
-            if signature == 0 { break }
+            if signature == 0 {
+                // Zeros where a record should start: the end, as some writers leave the
+                // free-space offset too high — unless the chunk says more records follow.
+                if let last = lastSeen, last < lastRecordID, lastRecordID - last < 1 << 20 {
+                    out.problems.append(EvtxProblem(.recordFraming, offset: fileOffset + p,
+                        "records end after record \(last), the chunk header names \(lastRecordID) as its last"))
+                }
+                break
+            }
             guard signature == 0x0000_2A2A else {
                 out.recordsFailed += 1
                 out.problems.append(EvtxProblem(.recordFraming, offset: fileOffset + p,
@@ -90,6 +100,7 @@ struct EvtxChunk {
             let written = BinXmlValues.nanoseconds(filetime: c.u64u(p + 16))
             var collector = RecordCollector(chunk: c, full: full,
                                             record: EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset + p))
+            xml.budget = BinXmlChunk.recordBudget
             do {
                 let ops = try xml.compile(from: p + 24, to: p + recordSize - 4, template: false, depth: 0)
                 try xml.run(ops, values: [], depth: 0, into: &collector)
@@ -100,6 +111,7 @@ struct EvtxChunk {
                     "record \(recordID): \(error.message) (file offset \(fileOffset + error.offset))"))
             }
             p += recordSize
+            lastSeen = recordID
             if recordID == lastRecordID { break }
         }
         return out

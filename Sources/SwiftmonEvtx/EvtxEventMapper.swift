@@ -34,9 +34,19 @@ public enum EvtxEventMapper {
     /// A Sysmon record field for field, or nil when it has a field `kind` lacks.
     static func sysmon(_ r: EvtxRecord, _ kind: EventKind, _ time: EventTime) -> Event? {
         var e = Event(kind, time: time)
+        let fields = kind.fields
+        // Records carry the fields in schema order: try the next one first.
+        var next = 0
         for item in r.data {
-            guard let i = kind.index(of: item.name) else { return nil }
+            let i: Int
+            if next < fields.count, fields[next] == item.name {
+                i = next
+            } else {
+                guard let found = kind.index(of: item.name) else { return nil }
+                i = found
+            }
             e[i] = item.value
+            next = i + 1
         }
         return e
     }

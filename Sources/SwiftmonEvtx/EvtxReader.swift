@@ -60,8 +60,8 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         var totals = Totals()
         // Flag 4 with a zero checksum: a header written without a CRC32 (as in
         // evtx's Application_no_crc32 sample); nothing to check there.
-        let headerUnchecked = header.flags & 4 != 0 && header.checksum == 0
-        if !headerUnchecked && !header.checksumMatches {
+        let noChecksums = header.flags & 4 != 0
+        if !(noChecksums && header.checksum == 0) && !header.checksumMatches {
             totals.problems.append(EvtxProblem(.fileHeaderChecksum, offset: 0,
                 "file header CRC32 is 0x\(String(header.computedChecksum, radix: 16)), the header says 0x\(String(header.checksum, radix: 16))"))
         }
@@ -69,7 +69,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         var first = 0
         while first < physicalChunks {
             let count = min(threads == 1 ? 1 : batchSize, physicalChunks - first)
-            let decoded = decodeBatch(bytes, first: first, count: count, full: full)
+            let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums)
             for chunk in decoded {
                 switch chunk.state {
                 case .used: totals.chunksUsed += 1
@@ -87,10 +87,10 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         return totals
     }
 
-    private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool) -> [EvtxChunk.Decoded] {
+    private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool) -> [EvtxChunk.Decoded] {
         if threads == 1 || count == 1 {
             return (first..<(first + count)).map {
-                EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full)
+                EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
             }
         }
         let results = UnsafeMutableBufferPointer<EvtxChunk.Decoded>.allocate(capacity: count)
@@ -102,7 +102,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var k = worker
             while k < count {
-                base.value[k] = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full)
+                base.value[k] = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
                 k += workers
             }
         }
