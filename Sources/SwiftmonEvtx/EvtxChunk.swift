@@ -1,3 +1,5 @@
+import SwiftmonCore
+
 /// One 64 KiB chunk (`ElfChnk`): its header, its CRC32 checks, and the walk
 /// over its records.
 ///
@@ -14,6 +16,8 @@ struct EvtxChunk {
     /// Result of decoding one chunk.
     struct Decoded {
         var records: [EvtxRecord] = []
+        /// One event per record, when the reader was asked to map them (in the worker).
+        var events: [Event] = []
         var recordsFailed = 0
         var problems: [EvtxProblem] = []
         var state: State = .used

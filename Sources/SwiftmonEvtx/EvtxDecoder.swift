@@ -22,9 +22,8 @@ public enum EvtxDecoder {
         var summary = EvtxSummary(header: reader.header, physicalChunks: reader.physicalChunks)
         if let sink {
             var byID: [Int: Int] = [:]
-            summary.totals = try reader.forEachRecord(full: true) { record in
+            summary.totals = try reader.forEachEvent { record, event in
                 summary.count(record)
-                let event = EvtxEventMapper.event(record)
                 byID[event.kind.id, default: 0] += 1
                 try sink.emit(event)
             }

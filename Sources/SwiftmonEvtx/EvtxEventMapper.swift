@@ -110,15 +110,18 @@ public enum EvtxEventMapper {
     /// by its position (`Data1`, `Data2`, …); a repeated name gets `#2`, `#3`… appended.
     /// UserData is `{"<element>":{…leaves…}}`.
     static func dataJSON(_ r: EvtxRecord) -> String {
-        var seen: [String: Int] = [:]
         var s = "{"
+        s.reserveCapacity(r.data.reduce(16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 6 })
         for (k, item) in r.data.enumerated() {
             var key = item.name.isEmpty ? "Data\(k + 1)" : item.name
-            let n = seen[key, default: 0] + 1
-            seen[key] = n
-            if n > 1 { key += "#\(n)" }
+            if !item.name.isEmpty {
+                let earlier = r.data[..<k].reduce(0) { $0 + ($1.name == item.name ? 1 : 0) }
+                if earlier > 0 { key += "#\(earlier + 1)" }
+            }
             if k > 0 { s += "," }
-            s += EvtxJSON.quote(key) + ":" + EvtxJSON.quote(item.value)
+            EvtxJSON.append(key, to: &s)
+            s += ":"
+            EvtxJSON.append(item.value, to: &s)
         }
         s += "}"
         if case .userData(let root) = r.section { return "{" + EvtxJSON.quote(root) + ":" + s + "}" }

@@ -1,4 +1,5 @@
 import Dispatch
+import SwiftmonCore
 
 /// Reads an .evtx file: the header, then every 64 KiB chunk the file holds —
 /// also those past the header's chunk count, which a log not closed cleanly
@@ -57,6 +58,21 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     /// thrown by `body` stop reading and are rethrown.
     @discardableResult
     public func forEachRecord(full: Bool = true, _ body: (EvtxRecord) throws -> Void) rethrows -> Totals {
+        try walk(full: full, events: false) { chunk in
+            for record in chunk.records { try body(record) }
+        }
+    }
+
+    /// Like ``forEachRecord(full:_:)``, with each record's event
+    /// (``EvtxEventMapper``) made on the decoding threads.
+    @discardableResult
+    public func forEachEvent(_ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
+        try walk(full: true, events: true) { chunk in
+            for (record, event) in zip(chunk.records, chunk.events) { try body(record, event) }
+        }
+    }
+
+    private func walk(full: Bool, events: Bool, _ body: (EvtxChunk.Decoded) throws -> Void) rethrows -> Totals {
         var totals = Totals()
         // Flag 4 with a zero checksum: a header written without a CRC32 (as in
         // evtx's Application_no_crc32 sample); nothing to check there.
@@ -69,7 +85,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         var first = 0
         while first < physicalChunks {
             let count = min(threads == 1 ? 1 : batchSize, physicalChunks - first)
-            let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums)
+            let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums, events: events)
             for chunk in decoded {
                 switch chunk.state {
                 case .used: totals.chunksUsed += 1
@@ -80,17 +96,19 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 totals.records += chunk.records.count
                 totals.recordsFailed += chunk.recordsFailed
                 totals.problems += chunk.problems
-                for record in chunk.records { try body(record) }
+                try body(chunk)
             }
             first += count
         }
         return totals
     }
 
-    private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool) -> [EvtxChunk.Decoded] {
+    private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool, events: Bool) -> [EvtxChunk.Decoded] {
         if threads == 1 || count == 1 {
             return (first..<(first + count)).map {
-                EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
+                var d = EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
+                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                return d
             }
         }
         let results = UnsafeMutableBufferPointer<EvtxChunk.Decoded>.allocate(capacity: count)
@@ -102,7 +120,9 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var k = worker
             while k < count {
-                base.value[k] = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
+                var d = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
+                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                base.value[k] = d
                 k += workers
             }
         }

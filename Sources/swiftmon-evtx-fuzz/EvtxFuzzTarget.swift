@@ -51,11 +51,18 @@ public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePoi
 }
 #else
 /// Without the fuzzer: replays the files named on the command line (a crash
-/// file libFuzzer wrote, say) and prints each one's summary.
+/// file libFuzzer wrote, say) and prints each one's summary. `--bench FILE`
+/// times the reader alone (what `swiftmon bench evtx` does, without building
+/// the whole CLI).
 @main
 struct EvtxFuzzReplay {
     static func main() {
-        for path in CommandLine.arguments.dropFirst() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "--bench", arguments.count == 2 {
+            bench(arguments[1])
+            return
+        }
+        for path in arguments {
             do {
                 let file = try EvtxFileBytes(path: path)
                 if let summary = decodeFuzzInput(file.bytes) {
@@ -66,6 +73,36 @@ struct EvtxFuzzReplay {
             } catch {
                 print("\(path): \(error)")
             }
+        }
+    }
+
+    final class DiscardingSink: EventSink {
+        var count = 0
+        func emit(_ event: Event) throws { count += 1 }
+    }
+
+    static func bench(_ path: String) {
+        do {
+            let bytes = try EvtxFileBytes(path: path)
+            for threads in [1, 2] {
+                for events in [false, true] {
+                    var rates: [Double] = []
+                    var records = 0
+                    for _ in 0..<21 {
+                        var t0 = timespec(), t1 = timespec()
+                        clock_gettime(CLOCK_MONOTONIC, &t0)
+                        let summary = try EvtxDecoder.decode(bytes: bytes, into: events ? DiscardingSink() : nil, threads: threads)
+                        clock_gettime(CLOCK_MONOTONIC, &t1)
+                        let elapsed = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
+                        records = summary.records
+                        rates.append(Double(records) / elapsed)
+                    }
+                    rates.sort()
+                    print("\(events ? "records -> events" : "records (summary)"), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs)")
+                }
+            }
+        } catch {
+            print("\(path): \(error)")
         }
     }
 }
