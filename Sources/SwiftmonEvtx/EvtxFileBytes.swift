@@ -12,6 +12,8 @@ import SwiftmonSystem
 /// memory (tests, fuzzing).
 public final class EvtxFileBytes: @unchecked Sendable {  // `bytes` is read-only, set in init, released in deinit
     public let bytes: UnsafeRawBufferPointer
+    /// Whether `bytes` is a file mapping (whose read pages may be dropped).
+    public let isMapped: Bool
     private let release: (() -> Void)?
 
     /// Maps `path`. Throws an ``EvtxError`` at offset 0 naming the failing call.
@@ -35,6 +37,7 @@ public final class EvtxFileBytes: @unchecked Sendable {  // `bytes` is read-only
         let size = Int(st.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            isMapped = false
             release = nil
             return
         }
@@ -45,6 +48,7 @@ public final class EvtxFileBytes: @unchecked Sendable {  // `bytes` is read-only
             throw EvtxError(offset: 0, "mmap \(path): \(error.reason)", cannotOpen: true)
         }
         bytes = mapping
+        isMapped = true
         release = { Syscalls.unmap(mapping) }
     }
 
@@ -53,6 +57,7 @@ public final class EvtxFileBytes: @unchecked Sendable {  // `bytes` is read-only
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, data.count), alignment: 16)
         _ = storage.initializeMemory(as: UInt8.self, from: data)
         bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage)[0..<data.count])
+        isMapped = false
         release = { storage.deallocate() }
     }
 

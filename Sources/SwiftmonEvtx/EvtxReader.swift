@@ -1,4 +1,5 @@
 import Dispatch
+import SwiftmonSystem
 import SwiftmonCore
 
 /// Reads an .evtx file: the header, then every 64 KiB chunk the file holds —
@@ -97,6 +98,12 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 totals.recordsFailed += chunk.recordsFailed
                 totals.problems += chunk.problems
                 try body(chunk)
+            }
+            if file.isMapped {
+                // Those chunks are done: their pages need not stay resident.
+                let start = EvtxFileHeader.size + first * EvtxChunk.size
+                let end = min(bytes.count, start + count * EvtxChunk.size)
+                Syscalls.releaseMappedPages(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
             }
             first += count
         }
