@@ -16,9 +16,9 @@ BINARY := .build/$(CONFIG)/swiftmon
 APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
 # The syslog tests start a real rsyslog collector (TCP, unix socket, RELP).
 TEST_APT_PACKAGES := rsyslog rsyslog-relp
-PIP_PACKAGES := dissect.etl
+PIP_PACKAGES := dissect.etl evtx
 
-.PHONY: all deps test-deps apt-install bpf build run test bench fuzz clean
+.PHONY: all deps test-deps apt-install bpf build run test bench fuzz fuzz-evtx clean
 
 all: build
 
@@ -28,7 +28,7 @@ deps:
 
 test-deps: deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
-	@python3 -c 'import dissect.etl' 2>/dev/null || pip install -q $(PIP_PACKAGES)
+	@python3 -c 'import dissect.etl, evtx' 2>/dev/null || pip install -q $(PIP_PACKAGES)
 
 apt-install:
 	@missing=""; for p in $(PACKAGES); do \
@@ -83,11 +83,17 @@ bench: build
 	$(BINARY) bench rules
 	$(BINARY) bench store
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-etl.sh
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-evtx.sh
 
 # The .etl decoder under libFuzzer for a bounded time (FUZZ_SECONDS).
 FUZZ_SECONDS ?= 60
 fuzz:
 	scripts/fuzz-etl.sh $(FUZZ_SECONDS)
+	scripts/fuzz-evtx.sh $(FUZZ_SECONDS)
+
+# The .evtx reader alone under libFuzzer.
+fuzz-evtx:
+	scripts/fuzz-evtx.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) .build $(SKELETON)

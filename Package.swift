@@ -38,6 +38,8 @@ let package = Package(
         ),
         // Windows ETW .etl files → records → swiftmon events. Pure Swift.
         .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
+        // Windows event logs (.evtx): chunks, binary XML, templates → swiftmon events. Pure Swift.
+        .target(name: "SwiftmonEvtx", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // Consumers of finished events: console text, JSON lines.
         .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // The embedded event store (SQLite through GRDB): the only target that sees GRDB.
@@ -63,7 +65,7 @@ let package = Package(
             name: "swiftmon",
             dependencies: [
                 "SwiftmonCore", "SwiftmonSystem", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
-                "SwiftmonStore",
+                "SwiftmonStore", "SwiftmonEvtx",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -72,6 +74,8 @@ let package = Package(
         .executableTarget(name: "swiftmon-testhelper", path: "Tests/SwiftmonTestHelper"),
         // libFuzzer target for the .etl decoder; built by scripts/fuzz-etl.sh.
         .executableTarget(name: "swiftmon-etl-fuzz", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
+        // libFuzzer target for the .evtx reader; built by scripts/fuzz-evtx.sh.
+        .executableTarget(name: "swiftmon-evtx-fuzz", dependencies: ["SwiftmonEvtx", "SwiftmonCore"]),
         // For the tests: finding and running the built binaries, the CI=true rule.
         .target(name: "SwiftmonTestSupport", path: "Tests/SwiftmonTestSupport"),
         .testTarget(name: "SwiftmonTestSupportTests", dependencies: ["SwiftmonTestSupport"]),
@@ -82,6 +86,7 @@ let package = Package(
             name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore", "SwiftmonTestSupport"],
             exclude: ["Golden"]),
         .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore", "SwiftmonTestSupport"]),
+        .testTarget(name: "SwiftmonEvtxTests", dependencies: ["SwiftmonEvtx", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(
             name: "SwiftmonSinksTests",
             dependencies: ["SwiftmonSinks", "SwiftmonCore", "SwiftmonTestSupport"],

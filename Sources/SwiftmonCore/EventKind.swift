@@ -166,13 +166,13 @@ extension EventKind {
         ["UtcTime", "ID", "Description"])
 
     /// Every kind swiftmon knows, by ascending EventID.
-    public static let all: [EventKind] = [
+    public static let all: [EventKind] = ([
         .processCreate, .networkConnect, .serviceStateChange, .processTerminate, .driverLoad,
         .imageLoad, .createRemoteThread, .rawAccessRead, .processAccess, .fileCreate,
         .registryCreateDelete, .registryValueSet, .registryRename, .configurationChange,
         .fileDelete, .bpfEvent, .threadCreate, .threadTerminate, .serviceInstall, .fileRename,
         .traceEvent, .sensorSignal, .sensorAccess, .error,
-    ]
+    ] + windowsEventKinds).sorted { $0.id < $1.id }
 
     private static let byID: [Int: EventKind] = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
 

@@ -123,6 +123,19 @@ public enum Syscalls {
         _ = munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
     }
 
+    /// Drops the resident pages of `region`, a part of a read-only file mapping
+    /// (``mapReadOnly``) already read: memory stays flat however large the
+    /// file; a later read of the region pages it in again from the file. Only
+    /// whole pages inside the region are dropped. A hint: failure changes nothing.
+    public static func releaseMappedPages(_ region: UnsafeRawBufferPointer) {
+        guard let base = region.baseAddress, region.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + region.count) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(p, end - start, MADV_DONTNEED)
+    }
+
     /// `O_PATH`, which Glibc does not export to Swift.
     public static var openPathOnly: Int32 { swiftmon_O_PATH }
 

@@ -54,6 +54,15 @@ extension Swiftmon {
             if summary && output.format == .xml { throw ValidationError("--summary prints text or json") }
         }
 
+        /// The same options for `swiftmon evtx`.
+        var evtxArguments: [String] {
+            var a = [file] + output.arguments
+            if summary { a.append("--summary") }
+            if let config { a += ["--config", config] }
+            if let store { a += ["--store", store] }
+            return a
+        }
+
         /// The sinks for events: the output, the store, behind the configuration's rules.
         func makeEventSink() throws -> (FanOutSink, StoreSink?) {
             let filter: EventFilter
@@ -72,6 +81,10 @@ extension Swiftmon {
 
         func run() throws {
             ignoreBrokenPipe()
+            if EventFileFormat.of(file) == .evtx {  // a Windows event log: same events, other decoder
+                var evtx = try Evtx.parse(evtxArguments)
+                return try evtx.run()
+            }
             let readOrder: EtlReader.Order = order == .time ? .time : .file
             var events: (sink: FanOutSink, store: StoreSink?)?
             if !summary {

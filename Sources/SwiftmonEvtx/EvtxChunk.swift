@@ -1,0 +1,136 @@
+import SwiftmonCore
+
+/// One 64 KiB chunk (`ElfChnk`): its header, its CRC32 checks, and the walk
+/// over its records.
+///
+/// The walk follows the framing Windows writes (and the reference readers):
+/// records from byte 512 up to the header's free-space offset, each `**\0\0`,
+/// size, record id, write time, binary XML, size again. A record whose XML
+/// cannot be decoded is counted and the walk goes on at the next record; bad
+/// framing (magic, size) ends the chunk's readable part and is counted there.
+struct EvtxChunk {
+    static let size = 65536
+    static let headerSize = 512
+    static let magic: UInt64 = 0x006B_6E68_4366_6C45  // "ElfChnk\0"
+
+    /// Result of decoding one chunk.
+    struct Decoded {
+        var records: [EvtxRecord] = []
+        /// One event per record, when the reader was asked to map them (in the worker).
+        var events: [Event] = []
+        var recordsFailed = 0
+        var problems: [EvtxProblem] = []
+        var state: State = .used
+        enum State { case used, unused, damaged, truncated }
+    }
+
+    /// Decodes the chunk at `fileOffset` of `file`; `full: false` keeps only
+    /// what counting needs (provider and EventID). `noChecksums`: the file
+    /// header's flag 0x4, under which a zero CRC32 means none was written.
+    static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool, noChecksums: Bool = false) -> Decoded {
+        var out = Decoded()
+        let available = file.count - fileOffset
+        if available < size {
+            out.state = .truncated
+            out.problems.append(EvtxProblem(.chunkTruncated, offset: fileOffset,
+                "chunk cut short by the end of the file: \(available) of \(size) bytes"))
+            return out
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: file[fileOffset..<(fileOffset + size)])
+        let c = ChunkBytes(bytes: bytes)
+        if c.u64u(0) != magic {
+            if isZero(bytes) {
+                out.state = .unused
+            } else {
+                out.state = .damaged
+                out.problems.append(EvtxProblem(.chunkDamaged, offset: fileOffset,
+                    "chunk has no ElfChnk signature (found \(hexBytes(bytes, 0, 8))); its records cannot be read"))
+            }
+            return out
+        }
+        let lastRecordID = c.u64u(32)
+        let freeSpace = Int(c.u32u(48))
+        let recordsChecksum = c.u32u(52)
+        let headerChecksum = c.u32u(124)
+        let computedHeader = CRC32.update(CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<120])),
+                                          UnsafeRawBufferPointer(rebasing: bytes[128..<512]))
+        if computedHeader != headerChecksum && !(noChecksums && headerChecksum == 0) {
+            out.problems.append(EvtxProblem(.chunkHeaderChecksum, offset: fileOffset,
+                "chunk header CRC32 is 0x\(String(computedHeader, radix: 16)), the header says 0x\(String(headerChecksum, radix: 16))"))
+        }
+        let end = min(max(freeSpace, headerSize), size)
+        let computedRecords = CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[headerSize..<end]))
+        if computedRecords != recordsChecksum && !(noChecksums && recordsChecksum == 0) {
+            out.problems.append(EvtxProblem(.chunkRecordsChecksum, offset: fileOffset + headerSize,
+                "CRC32 of the chunk's records (bytes 512–\(end)) is 0x\(String(computedRecords, radix: 16)), the header says 0x\(String(recordsChecksum, radix: 16))"))
+        }
+
+        let xml = BinXmlChunk(c)
+        var p = headerSize
+        var lastSeen: UInt64?
+        out.records.reserveCapacity(128)
+        while p < end, p + 4 <= size {
+            let signature = c.u32u(p)
+            if signature == 0 {
+                // Zeros where a record should start: the end, as some writers leave the
+                // free-space offset too high — unless the chunk says more records follow.
+                if let last = lastSeen, last < lastRecordID, lastRecordID - last < 1 << 20 {
+                    out.problems.append(EvtxProblem(.recordFraming, offset: fileOffset + p,
+                        "records end after record \(last), the chunk header names \(lastRecordID) as its last"))
+                }
+                break
+            }
+            guard signature == 0x0000_2A2A else {
+                out.recordsFailed += 1
+                out.problems.append(EvtxProblem(.recordFraming, offset: fileOffset + p,
+                    "no record signature (found \(hexBytes(bytes, p, 4))); the rest of the chunk cannot be read"))
+                break
+            }
+            guard p + 24 <= size else { break }
+            let recordSize = Int(c.u32u(p + 4))
+            let recordID = c.u64u(p + 8)
+            guard recordSize >= 28 else {
+                out.recordsFailed += 1
+                out.problems.append(EvtxProblem(.recordFraming, offset: fileOffset + p,
+                    "record \(recordID) has size \(recordSize), less than 28; the rest of the chunk cannot be read"))
+                break
+            }
+            guard p + recordSize <= size else {
+                out.recordsFailed += 1
+                out.problems.append(EvtxProblem(.recordFraming, offset: fileOffset + p,
+                    "record \(recordID) of \(recordSize) bytes runs past its chunk"))
+                break
+            }
+            let written = BinXmlValues.nanoseconds(filetime: c.u64u(p + 16))
+            var collector = RecordCollector(chunk: c, full: full,
+                                            record: EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset + p))
+            xml.budget = BinXmlChunk.recordBudget
+            do {
+                let ops = try xml.compile(from: p + 24, to: p + recordSize - 4, template: false, depth: 0)
+                try xml.run(ops, values: [], depth: 0, into: &collector)
+                out.records.append(collector.record)
+            } catch {
+                out.recordsFailed += 1
+                out.problems.append(EvtxProblem(.record, offset: fileOffset + p,
+                    "record \(recordID): \(error.message) (file offset \(fileOffset + error.offset))"))
+            }
+            p += recordSize
+            lastSeen = recordID
+            if recordID == lastRecordID { break }
+        }
+        return out
+    }
+
+    static func isZero(_ b: UnsafeRawBufferPointer) -> Bool {
+        var k = 0
+        while k + 8 <= b.count {
+            if b.loadUnaligned(fromByteOffset: k, as: UInt64.self) != 0 { return false }
+            k += 8
+        }
+        return true
+    }
+
+    static func hexBytes(_ b: UnsafeRawBufferPointer, _ o: Int, _ n: Int) -> String {
+        (o..<min(o + n, b.count)).map { BinXmlValues.hex(ChunkBytes(bytes: b), $0, 1) }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,37 @@
+import SwiftmonCore
+
+/// Decodes an .evtx file into swiftmon events: records from ``EvtxReader``
+/// become events through ``EvtxEventMapper`` and go to a sink; every record is
+/// counted for the ``EvtxSummary``.
+public enum EvtxDecoder {
+    /// Decodes `path` into `sink` (nil: count only) and returns the summary.
+    ///
+    /// Throws ``EvtxError`` when the file cannot be read as .evtx at all.
+    /// Damaged parts do not throw: they are in the summary's `problems` (with
+    /// byte offsets) and `recordsFailed`. Errors thrown by the sink stop
+    /// decoding and are rethrown.
+    public static func decode(file path: String, into sink: (any EventSink)?) throws -> EvtxSummary {
+        try decode(EvtxReader(path: path), into: sink)
+    }
+
+    public static func decode(bytes: EvtxFileBytes, into sink: (any EventSink)?, threads: Int = EvtxReader.defaultThreads) throws -> EvtxSummary {
+        try decode(EvtxReader(file: bytes, threads: threads), into: sink)
+    }
+
+    public static func decode(_ reader: EvtxReader, into sink: (any EventSink)?) throws -> EvtxSummary {
+        var summary = EvtxSummary(header: reader.header, physicalChunks: reader.physicalChunks)
+        if let sink {
+            var byID: [Int: Int] = [:]
+            summary.totals = try reader.forEachEvent { record, event in
+                summary.count(record)
+                byID[event.kind.id, default: 0] += 1
+                try sink.emit(event)
+            }
+            summary.eventsByID = byID
+            try sink.flush()
+        } else {
+            summary.totals = reader.forEachRecord(full: false) { record in summary.count(record) }
+        }
+        return summary
+    }
+}

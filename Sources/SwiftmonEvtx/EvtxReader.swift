@@ -1,0 +1,149 @@
+import Dispatch
+import SwiftmonSystem
+import SwiftmonCore
+
+/// Reads an .evtx file: the header, then every 64 KiB chunk the file holds —
+/// also those past the header's chunk count, which a log not closed cleanly
+/// (dirty) still fills — decoding chunks in parallel, delivering records in
+/// file order.
+///
+/// Memory stays flat with the file's size: the file is mapped, and chunks are
+/// decoded in batches of ``batchSize`` whose records are delivered before the
+/// next batch is decoded.
+public final class EvtxReader: @unchecked Sendable {  // immutable after init; file bytes are read-only
+    public let file: EvtxFileBytes
+    public let header: EvtxFileHeader
+    /// Chunks the file's size makes room for ((size − 4096) / 65536, rounded up:
+    /// a partial last chunk is counted, and reported as truncated).
+    public let physicalChunks: Int
+    /// Threads decoding chunks (1: all on the calling thread).
+    public var threads: Int
+    public var batchSize: Int
+
+    public convenience init(path: String) throws(EvtxError) {
+        try self.init(file: EvtxFileBytes(path: path))
+    }
+
+    public init(file: EvtxFileBytes, threads: Int = EvtxReader.defaultThreads) throws(EvtxError) {
+        self.file = file
+        header = try EvtxFileHeader(file.bytes)
+        let data = max(0, file.bytes.count - EvtxFileHeader.size)
+        physicalChunks = (data + EvtxChunk.size - 1) / EvtxChunk.size
+        self.threads = max(1, threads)
+        batchSize = 32
+    }
+
+    /// The machine's cores, at most 8.
+    public static var defaultThreads: Int {
+        #if canImport(Glibc)
+        return max(1, min(8, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        #else
+        return 2
+        #endif
+    }
+
+    /// What reading the whole file found, beside the records themselves.
+    public struct Totals: Sendable {
+        public var records = 0
+        public var recordsFailed = 0
+        public var chunksUsed = 0
+        public var chunksUnused = 0
+        public var chunksDamaged = 0
+        public var chunksTruncated = 0
+        /// Every problem, in file order (checksums, damaged chunks, failed records).
+        public var problems: [EvtxProblem] = []
+    }
+
+    /// Decodes every chunk and hands each record to `body` in file order.
+    /// `full: false` keeps only provider and EventID (for counting). Errors
+    /// thrown by `body` stop reading and are rethrown.
+    @discardableResult
+    public func forEachRecord(full: Bool = true, _ body: (EvtxRecord) throws -> Void) rethrows -> Totals {
+        try walk(full: full, events: false) { chunk in
+            for record in chunk.records { try body(record) }
+        }
+    }
+
+    /// Like ``forEachRecord(full:_:)``, with each record's event
+    /// (``EvtxEventMapper``) made on the decoding threads.
+    @discardableResult
+    public func forEachEvent(_ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
+        try walk(full: true, events: true) { chunk in
+            for (record, event) in zip(chunk.records, chunk.events) { try body(record, event) }
+        }
+    }
+
+    private func walk(full: Bool, events: Bool, _ body: (EvtxChunk.Decoded) throws -> Void) rethrows -> Totals {
+        var totals = Totals()
+        // Flag 4 with a zero checksum: a header written without a CRC32 (as in
+        // evtx's Application_no_crc32 sample); nothing to check there.
+        let noChecksums = header.flags & 4 != 0
+        if !(noChecksums && header.checksum == 0) && !header.checksumMatches {
+            totals.problems.append(EvtxProblem(.fileHeaderChecksum, offset: 0,
+                "file header CRC32 is 0x\(String(header.computedChecksum, radix: 16)), the header says 0x\(String(header.checksum, radix: 16))"))
+        }
+        let bytes = file.bytes
+        var first = 0
+        while first < physicalChunks {
+            let count = min(threads == 1 ? 1 : batchSize, physicalChunks - first)
+            let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums, events: events)
+            for chunk in decoded {
+                switch chunk.state {
+                case .used: totals.chunksUsed += 1
+                case .unused: totals.chunksUnused += 1
+                case .damaged: totals.chunksDamaged += 1
+                case .truncated: totals.chunksTruncated += 1
+                }
+                totals.records += chunk.records.count
+                totals.recordsFailed += chunk.recordsFailed
+                totals.problems += chunk.problems
+                try body(chunk)
+            }
+            if file.isMapped {
+                // Those chunks are done: their pages need not stay resident.
+                let start = EvtxFileHeader.size + first * EvtxChunk.size
+                let end = min(bytes.count, start + count * EvtxChunk.size)
+                Syscalls.releaseMappedPages(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            }
+            first += count
+        }
+        return totals
+    }
+
+    private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool, events: Bool) -> [EvtxChunk.Decoded] {
+        if threads == 1 || count == 1 {
+            return (first..<(first + count)).map {
+                var d = EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
+                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                return d
+            }
+        }
+        let results = UnsafeMutableBufferPointer<EvtxChunk.Decoded>.allocate(capacity: count)
+        results.initialize(repeating: EvtxChunk.Decoded())
+        defer { results.deinitialize(); results.deallocate() }
+        let workers = min(threads, count)
+        let base = UnsafeSendable(results)
+        let source = UnsafeSendable(bytes)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var k = worker
+            while k < count {
+                var d = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
+                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                base.value[k] = d
+                k += workers
+            }
+        }
+        return Array(results)
+    }
+}
+
+/// Hands memory that the workers write at disjoint indices (or only read) to
+/// `concurrentPerform`.
+private struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

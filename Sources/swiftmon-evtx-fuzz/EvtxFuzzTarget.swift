@@ -1,0 +1,109 @@
+import SwiftmonCore
+import SwiftmonEvtx
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Feeds one input to the whole .evtx reader (file header, chunks, binary
+/// XML, templates, event mapping), once on one thread and once on two. Any
+/// trap, sanitizer report or hang is a bug: damaged input must end in an
+/// EvtxError or in counted problems, nothing else.
+func decodeFuzzInput(_ bytes: UnsafeRawBufferPointer) -> EvtxSummary? {
+    final class CountingSink: EventSink {
+        var count = 0
+        func emit(_ event: Event) throws { count += 1 }
+    }
+    var last: EvtxSummary?
+    for threads in [1, 2] {
+        do {
+            let sink = CountingSink()
+            let summary = try EvtxDecoder.decode(bytes: EvtxFileBytes(copying: bytes), into: sink, threads: threads)
+            if sink.count != summary.records { fatalError("\(summary.records) records but \(sink.count) events") }
+            last = summary
+        } catch is EvtxError {
+            return nil
+        } catch {
+            fatalError("unexpected error kind: \(error)")
+        }
+    }
+    return last
+}
+
+#if SWIFTMON_FUZZ
+// Built by scripts/fuzz-evtx.sh with -sanitize=fuzzer; see swiftmon-etl-fuzz
+// for why the driver is entered this way.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@_cdecl("swiftmon_evtx_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in
+        _ = decodeFuzzInput(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
+        return 0
+    }
+}
+#else
+/// Without the fuzzer: replays the files named on the command line (a crash
+/// file libFuzzer wrote, say) and prints each one's summary. `--bench FILE`
+/// times the reader alone (what `swiftmon bench evtx` does, without building
+/// the whole CLI).
+@main
+struct EvtxFuzzReplay {
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "--bench", arguments.count == 2 {
+            bench(arguments[1])
+            return
+        }
+        for path in arguments {
+            do {
+                let file = try EvtxFileBytes(path: path)
+                if let summary = decodeFuzzInput(file.bytes) {
+                    print("\(path): \(summary.json)")
+                } else {
+                    print("\(path): not readable as .evtx")
+                }
+            } catch {
+                print("\(path): \(error)")
+            }
+        }
+    }
+
+    final class DiscardingSink: EventSink {
+        var count = 0
+        func emit(_ event: Event) throws { count += 1 }
+    }
+
+    static func bench(_ path: String) {
+        do {
+            let bytes = try EvtxFileBytes(path: path)
+            for threads in [1, 2] {
+                for events in [false, true] {
+                    var rates: [Double] = []
+                    var records = 0
+                    for _ in 0..<21 {
+                        var t0 = timespec(), t1 = timespec()
+                        clock_gettime(CLOCK_MONOTONIC, &t0)
+                        let summary = try EvtxDecoder.decode(bytes: bytes, into: events ? DiscardingSink() : nil, threads: threads)
+                        clock_gettime(CLOCK_MONOTONIC, &t1)
+                        let elapsed = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
+                        records = summary.records
+                        rates.append(Double(records) / elapsed)
+                    }
+                    rates.sort()
+                    print("\(events ? "records -> events" : "records (summary)"), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs)")
+                }
+            }
+        } catch {
+            print("\(path): \(error)")
+        }
+    }
+}
+#endif

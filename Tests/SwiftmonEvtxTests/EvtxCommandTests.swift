@@ -1,0 +1,85 @@
+import Foundation
+import SwiftmonTestSupport
+import XCTest
+@testable import SwiftmonEvtx
+
+/// The built `swiftmon evtx` binary: the summary contract, events, formats
+/// told apart by their bytes, exit statuses.
+final class EvtxCommandTests: XCTestCase {
+    private func run(_ arguments: [String]) throws -> (status: Int32, out: Data, err: String) {
+        let r = try BuiltBinary.runSwiftmon(arguments)
+        return (r.status, r.stdout, r.stderrText)
+    }
+
+    func testSummaryJSONContract() throws {
+        let file = try EvtxCorpus.file("mitre_powershell_800_4103_4104_bits.evtx").path
+        let r = try run(["evtx", file, "--summary", "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: r.out) as? [String: Any])
+        XCTAssertEqual(json["records"] as? Int, 11)
+        XCTAssertEqual(json["recordsFailed"] as? Int, 0)
+        let counts = try XCTUnwrap(json["counts"] as? [[String: Any]])
+        XCTAssertEqual(counts.map { "\($0["provider"]!)/\($0["id"]!)=\($0["count"]!)" },
+                       ["Microsoft-Windows-PowerShell/4103=3", "Microsoft-Windows-PowerShell/4104=5", "PowerShell/800=3"])
+    }
+
+    func testDirtyFileWithDamagedChunksPrintsEverythingThenFails() throws {
+        let file = try EvtxCorpus.file("evtxrs_sysmon.evtx").path
+        let r = try run(["evtx", file, "--format", "json"])
+        XCTAssertEqual(r.status, 65, r.err)
+        let lines = String(decoding: r.out, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, 358)
+        let first = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        XCTAssertEqual(first["EventID"] as? Int ?? Int(first["EventID"] as? String ?? ""), 1)
+        XCTAssertEqual(first["Image"] as? String, "C:\\Windows\\SysWOW64\\PING.EXE")
+        XCTAssertTrue(r.err.contains("byte offset 659456: chunk has no ElfChnk signature"), r.err)
+    }
+
+    func testFormatsAreToldApartByTheirBytes() throws {
+        let evtx = try EvtxCorpus.file("mitre_system_7045_7036_psexec_service.evtx").path
+        // `etl` hands an event log to the .evtx reader.
+        let viaEtl = try run(["etl", evtx, "--summary", "--format", "json"])
+        XCTAssertEqual(viaEtl.status, 0, viaEtl.err)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: viaEtl.out) as? [String: Any])
+        XCTAssertEqual(json["records"] as? Int, 4)
+        // `evtx` hands a trace to the .etl decoder.
+        let etlDir = EvtxCorpus.directory!.deletingLastPathComponent().appendingPathComponent("etl")
+        let trace = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: etlDir.path).filter { $0.hasSuffix(".etl") }.sorted().first)
+        let viaEvtx = try run(["evtx", etlDir.appendingPathComponent(trace).path, "--summary", "--format", "json"])
+        let traceJSON = try XCTUnwrap(JSONSerialization.jsonObject(with: viaEvtx.out) as? [String: Any], viaEvtx.err)
+        XCTAssertNotNil(traceJSON["buffers"], "the .etl summary")
+    }
+
+    func testSysmonXMLOutputFilteredByAConfiguration() throws {
+        let file = try EvtxCorpus.file("mitre_sysmon_ID1_7_10_11_18_lsassy.evtx").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-evtx-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("lsass.xml")
+        try Data("""
+            <Sysmon schemaversion="4.90"><EventFiltering><RuleGroup groupRelation="or">
+            <ProcessAccess onmatch="include"><TargetImage name="lsass" condition="end with">lsass.exe</TargetImage></ProcessAccess>
+            </RuleGroup></EventFiltering></Sysmon>
+            """.utf8).write(to: config)
+        let store = dir.appendingPathComponent("logs.db").path
+        let r = try run(["evtx", file, "--format", "xml", "--config", config.path, "--store", store])
+        XCTAssertEqual(r.status, 0, r.err)
+        let documents = String(decoding: r.out, as: UTF8.self).split(separator: "\n")
+        let access = documents.filter { $0.contains("<EventID>10</EventID>") }
+        XCTAssertFalse(access.isEmpty)
+        for doc in access { XCTAssertTrue(doc.contains("<Data Name=\"RuleName\">lsass</Data>"), String(doc)) }
+        let q = try run(["query", "--store", store, "--event", "10", "--format", "json", "--limit", "0"])
+        XCTAssertEqual(q.status, 0, q.err)
+        XCTAssertEqual(String(decoding: q.out, as: UTF8.self).split(separator: "\n").count, access.count)
+    }
+
+    func testUnreadableFiles() throws {
+        XCTAssertEqual(try run(["evtx", "/nonexistent/Security.evtx"]).status, 66)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-evtx-bad-\(getpid()).evtx")
+        try Data("ElfFile\0 too short".utf8).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let r = try run(["evtx", path.path])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.err.contains("byte offset"), r.err)
+    }
+}
