@@ -82,13 +82,16 @@ struct Sigma: ParsableCommand {
         @Argument(help: "Rule files or folders.") var paths: [String]
         @Option(name: .customLong("product"), help: "Check for these products only (linux, windows; repeatable).")
         var products: [String] = ["linux", "windows"]
-        @Flag(help: "List only the rules that are not loaded.") var quiet = false
-        @OptionGroup var sigma: SigmaOptions
+        @Flag(name: [.short, .long], help: "List only the rules that are not loaded.") var quiet = false
+        @Option(name: .customLong("sigma-placeholder"), help: ArgumentHelp("Values for a %name% placeholder of |expand, as name=value1,value2 (repeatable).", valueName: "name=values"))
+        var placeholders: [String] = []
 
         func run() throws {
             let set: SigmaRuleSet
             do {
-                set = try SigmaRuleSet(paths: paths, products: Set(products), compiler: sigma.compiler)
+                var options = SigmaOptions()
+                options.placeholders = placeholders
+                set = try SigmaRuleSet(paths: paths, products: Set(products), compiler: options.compiler)
             } catch {
                 throw CleanExit.failure("\(error)")
             }
