@@ -27,7 +27,9 @@ struct SigmaOptions: ParsableArguments {
         }
     }
 
-    var compiler: SigmaCompiler {
+    var compiler: SigmaCompiler { Self.compiler(placeholders: placeholders) }
+
+    static func compiler(placeholders: [String]) -> SigmaCompiler {
         var table: [String: [String]] = [:]
         for p in placeholders {
             let parts = p.split(separator: "=", maxSplits: 1)
@@ -40,6 +42,11 @@ struct SigmaOptions: ParsableArguments {
     /// The detector for the rules given, or nil without `--sigma`. Rules that cannot
     /// be loaded are reported on stderr (file:line and why); none loaded is an error.
     func detector(products: Set<String>) throws -> SigmaDetector? {
+        try Self.detector(paths: paths, products: products, minimumLevel: minimumLevel, compiler: compiler)
+    }
+
+    static func detector(paths: [String], products: Set<String>, minimumLevel: String?,
+                         compiler: SigmaCompiler) throws -> SigmaDetector? {
         guard !paths.isEmpty else { return nil }
         let set: SigmaRuleSet
         do {
@@ -89,9 +96,8 @@ struct Sigma: ParsableCommand {
         func run() throws {
             let set: SigmaRuleSet
             do {
-                var options = SigmaOptions()
-                options.placeholders = placeholders
-                set = try SigmaRuleSet(paths: paths, products: Set(products), compiler: options.compiler)
+                set = try SigmaRuleSet(paths: paths, products: Set(products),
+                                       compiler: SigmaOptions.compiler(placeholders: placeholders))
             } catch {
                 throw CleanExit.failure("\(error)")
             }
@@ -141,10 +147,8 @@ struct Sigma: ParsableCommand {
         }
 
         func run() throws {
-            var options = SigmaOptions()
-            options.paths = paths
-            options.minimumLevel = minimumLevel
-            guard let detector = try options.detector(products: ["linux", "windows"]) else { return }
+            guard let detector = try SigmaOptions.detector(paths: paths, products: ["linux", "windows"],
+                                                           minimumLevel: minimumLevel, compiler: SigmaCompiler()) else { return }
             let reader = try StoreReader(path: store)
             var filter = StoreFilter()
             filter.eventIDs = detector.ruleSet.kinds.map(\.id)
