@@ -16,7 +16,7 @@ BINARY := .build/$(CONFIG)/swiftmon
 APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
 # The syslog tests start a real rsyslog collector (TCP, unix socket, RELP).
 TEST_APT_PACKAGES := rsyslog rsyslog-relp
-PIP_PACKAGES := dissect.etl evtx
+PIP_PACKAGES := dissect.etl evtx pysigma pysigma-backend-sqlite
 
 .PHONY: all deps test-deps apt-install bpf build run test bench fuzz fuzz-evtx clean
 
@@ -28,7 +28,7 @@ deps:
 
 test-deps: deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
-	@python3 -c 'import dissect.etl, evtx' 2>/dev/null || pip install -q $(PIP_PACKAGES)
+	@python3 -c 'import dissect.etl, evtx, sigma.backends.sqlite' 2>/dev/null || pip install -q $(PIP_PACKAGES)
 
 apt-install:
 	@missing=""; for p in $(PACKAGES); do \

@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libbpf from Debian's libbpf-dev, seen through pkg-config.
@@ -35,6 +36,11 @@ let package = Package(
         .target(
             name: "SwiftmonRules",
             dependencies: ["SwiftmonCore", "SwiftmonSystem", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Sigma rules (YAML through Yams) → compiled detections raising SigmaMatch (210) events.
+        .target(
+            name: "SwiftmonSigma",
+            dependencies: ["SwiftmonCore", "SwiftmonSystem", "SwiftmonRules", .product(name: "Yams", package: "Yams")]
         ),
         // Windows ETW .etl files → records → swiftmon events. Pure Swift.
         .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
@@ -65,7 +71,7 @@ let package = Package(
             name: "swiftmon",
             dependencies: [
                 "SwiftmonCore", "SwiftmonSystem", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
-                "SwiftmonStore", "SwiftmonEvtx",
+                "SwiftmonStore", "SwiftmonEvtx", "SwiftmonSigma",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -85,6 +91,7 @@ let package = Package(
         .testTarget(
             name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore", "SwiftmonTestSupport"],
             exclude: ["Golden"]),
+        .testTarget(name: "SwiftmonSigmaTests", dependencies: ["SwiftmonSigma", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(name: "SwiftmonETLTests", dependencies: ["SwiftmonETL", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(name: "SwiftmonEvtxTests", dependencies: ["SwiftmonEvtx", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(

@@ -161,6 +161,14 @@ extension EventKind {
         206, "SensorAccess", logged: true,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User", "Operation",
          "Result", "TargetProcessGuid", "TargetProcessId", "TargetThreadId"])
+    /// A Sigma rule matched (swiftmon's SwiftmonSigma): the rule, and the event it
+    /// matched (its EventID, UtcTime and process); for a correlation rule, the
+    /// events it correlated. `UtcTime` is the matched event's time; the rule's
+    /// author is kept, as the Sigma rules' licence (DRL 1.1) asks of alerts.
+    public static let sigmaMatch = EventKind(
+        210, nil, name: "SigmaMatch", logged: true,
+        ["UtcTime", "RuleId", "RuleTitle", "RuleLevel", "RuleTags", "RuleStatus", "RuleAuthor",
+         "MatchedEventID", "ProcessGuid", "ProcessId", "Image", "CorrelatedEvents"])
     public static let error = EventKind(
         255, nil, name: "Error", logged: true,
         ["UtcTime", "ID", "Description"])
@@ -171,7 +179,7 @@ extension EventKind {
         .imageLoad, .createRemoteThread, .rawAccessRead, .processAccess, .fileCreate,
         .registryCreateDelete, .registryValueSet, .registryRename, .configurationChange,
         .fileDelete, .bpfEvent, .threadCreate, .threadTerminate, .serviceInstall, .fileRename,
-        .traceEvent, .sensorSignal, .sensorAccess, .error,
+        .traceEvent, .sensorSignal, .sensorAccess, .sigmaMatch, .error,
     ] + windowsEventKinds).sorted { $0.id < $1.id }
 
     private static let byID: [Int: EventKind] = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })

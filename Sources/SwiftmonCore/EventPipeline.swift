@@ -14,6 +14,13 @@ public protocol EventFilter: Sendable {
     func evaluate(_ event: inout Event) -> Bool
 }
 
+/// A detection stage after the filter (Sigma rules): looks at each event the
+/// filter kept and appends the alerts it raises (their own events, e.g. 210).
+/// Called on the producer's thread; must be safe to call from any one thread.
+public protocol EventDetector: Sendable {
+    func detect(_ event: Event, into alerts: inout [Event])
+}
+
 /// Logs everything: the filter when no configuration applies.
 public struct LogEverything: EventFilter {
     public init() {}
@@ -31,6 +38,11 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
     public let losses: LossCounters
     private let outputs: [OutputAccount]
     private var filter: EventFilter  // guarded by `mutex`
+    /// Runs on what the filter kept; its alerts follow their event into the queue.
+    private let detector: EventDetector?
+    /// Room beyond ``capacity`` that only alerts may use, so that a full queue
+    /// drops ordinary events before any alert (alerts lost are counted apart).
+    public let alertReserve: Int
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wakeConsumer = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -52,10 +64,12 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
     public var onDestinationClosed: (@Sendable () -> Void)?  // set before start(), then read on the sink thread only
 
     public init(sinks: [EventSink], filter: EventFilter = LogEverything(), capacity: Int = 65_536,
-                losses: LossCounters = LossCounters()) {
+                losses: LossCounters = LossCounters(), detector: EventDetector? = nil) {
         self.outputs = sinks.enumerated().map { OutputAccount(sink: $1, index: $0) }
         self.filter = filter
+        self.detector = detector
         self.capacity = max(1, capacity)
+        self.alertReserve = detector == nil ? 0 : max(64, self.capacity / 8)
         self.losses = losses
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wakeConsumer, nil)
@@ -119,14 +133,48 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
                 kept.append(event)
             }
         }
-        pthread_mutex_lock(mutex)
-        filteredOut += UInt64(events.count - kept.count)
-        let room = max(0, capacity - pending.count)
-        if kept.count > room {
-            for event in kept[room...] {
-                losses.add(1, cause: .queueFull, kind: event.kind.name)
+        let keptOrdinary = kept.count
+        var alertCount = 0
+        if let detector, !unfiltered {
+            var withAlerts: [Event] = []
+            withAlerts.reserveCapacity(kept.count)
+            var alerts: [Event] = []
+            for event in kept {
+                withAlerts.append(event)
+                detector.detect(event, into: &alerts)
+                if !alerts.isEmpty {
+                    alertCount += alerts.count
+                    withAlerts.append(contentsOf: alerts)
+                    alerts.removeAll(keepingCapacity: true)
+                }
             }
-            kept.removeLast(kept.count - room)
+            if alertCount > 0 { kept = withAlerts }
+        }
+        pthread_mutex_lock(mutex)
+        filteredOut += UInt64(events.count - keptOrdinary)
+        if alertCount == 0 {
+            let room = max(0, capacity - pending.count)
+            if kept.count > room {
+                for event in kept[room...] {
+                    losses.add(1, cause: .queueFull, kind: event.kind.name)
+                }
+                kept.removeLast(kept.count - room)
+            }
+        } else {
+            // Ordinary events fit in `capacity`; alerts also in the reserve beyond it.
+            var queued = pending.count
+            var admitted: [Event] = []
+            admitted.reserveCapacity(kept.count)
+            for event in kept {
+                let limit = event.kind == .sigmaMatch ? capacity + alertReserve : capacity
+                if queued < limit {
+                    admitted.append(event)
+                    queued += 1
+                } else {
+                    losses.add(1, cause: .queueFull, kind: event.kind.name)
+                }
+            }
+            kept = admitted
         }
         accepted += UInt64(kept.count)
         pending.append(contentsOf: kept)

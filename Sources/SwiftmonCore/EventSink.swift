@@ -36,12 +36,16 @@ public final class CollectingSink: EventSink, @unchecked Sendable {  // `stored`
 public final class FanOutSink: EventSink {
     private let outputs: [OutputAccount]
     private let filter: EventFilter
+    private let detector: EventDetector?
+    private var alerts: [Event] = []
     public private(set) var kept: UInt64 = 0
     public private(set) var filteredOut: UInt64 = 0
 
-    public init(sinks: [EventSink], filter: EventFilter = LogEverything()) {
+    /// `detector` (Sigma rules) sees what the filter keeps; its alerts follow their event.
+    public init(sinks: [EventSink], filter: EventFilter = LogEverything(), detector: EventDetector? = nil) {
         self.outputs = sinks.enumerated().map { OutputAccount(sink: $1, index: $0) }
         self.filter = filter
+        self.detector = detector
     }
 
     public func emit(_ event: Event) throws {
@@ -52,6 +56,12 @@ public final class FanOutSink: EventSink {
         }
         kept += 1
         for output in outputs { output.emit(event) }
+        guard let detector else { return }
+        detector.detect(event, into: &alerts)
+        for alert in alerts {
+            for output in outputs { output.emit(alert) }
+        }
+        alerts.removeAll(keepingCapacity: true)
     }
 
     public func flush() throws {

@@ -56,8 +56,8 @@ enum Bytes {
 /// Case folding shared by rule values and event values, so both sides are
 /// folded the same way. Like Sysmon's `towlower`, it maps one character to
 /// one character (simple lower-case mapping); ASCII takes a fast path.
-enum CaseFolding {
-    static func fold(_ s: String) -> [UInt8] {
+package enum CaseFolding {
+    package static func fold(_ s: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         append(s, to: &out)
@@ -65,7 +65,7 @@ enum CaseFolding {
     }
 
     @inline(__always)
-    static func append(_ s: String, to out: inout [UInt8]) {
+    package static func append(_ s: String, to out: inout [UInt8]) {
         var ascii = true
         for b in s.utf8 where b >= 0x80 { ascii = false; break }
         if ascii {

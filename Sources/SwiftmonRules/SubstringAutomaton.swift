@@ -1,7 +1,7 @@
 /// Aho–Corasick over lower-cased bytes: one pass over a value finds every
 /// substring pattern of every `contains`-family filter on that field, so
 /// hundreds of such filters cost one scan instead of one scan each.
-final class SubstringAutomaton: Sendable {
+package final class SubstringAutomaton: Sendable {
     /// Byte → input class; bytes no pattern uses share class 0.
     private let classOf: [UInt8]
     private let classCount: Int
@@ -14,7 +14,7 @@ final class SubstringAutomaton: Sendable {
     /// Ids of empty patterns: "found" in every non-empty value (Sysmon's FindSubString).
     private let emptyIDs: [Int32]
 
-    init(patterns: [(bytes: [UInt8], id: Int32)]) {
+    package init(patterns: [(bytes: [UInt8], id: Int32)]) {
         var classes = [UInt8](repeating: 0, count: 256)
         var next = 1
         for p in patterns { for b in p.bytes where classes[Int(b)] == 0 { classes[Int(b)] = UInt8(next); next += 1 } }
@@ -75,7 +75,7 @@ final class SubstringAutomaton: Sendable {
     }
 
     /// Sets the bit of every pattern found in `v`.
-    func scan(_ v: UnsafeBufferPointer<UInt8>, into found: UnsafeMutablePointer<UInt64>) {
+    package func scan(_ v: UnsafeBufferPointer<UInt8>, into found: UnsafeMutablePointer<UInt64>) {
         if !v.isEmpty { for id in emptyIDs { found[Int(id) >> 6] |= 1 << UInt64(id & 63) } }
         let k = classCount
         classOf.withUnsafeBufferPointer { cls in

@@ -35,6 +35,7 @@ extension Swiftmon {
         var summary = false
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var sigma: SigmaOptions
 
         @Option(name: .shortAndLong, help: ArgumentHelp("Filter events with this Sysmon configuration file (without it every event is printed).", valueName: "file"))
         var config: String?
@@ -52,6 +53,7 @@ extension Swiftmon {
                 throw ValidationError("--summary counts records; it takes no --config or --store")
             }
             if summary && output.format == .xml { throw ValidationError("--summary prints text or json") }
+            if summary && !sigma.paths.isEmpty { throw ValidationError("--summary counts records; it takes no --sigma") }
         }
 
         /// The same options for `swiftmon evtx`.
@@ -76,7 +78,8 @@ extension Swiftmon {
             var sinks: [EventSink] = [try output.makeSink()]
             let storeSink = try store.map { try StoreSink(path: $0) }
             if let storeSink { sinks.append(storeSink) }
-            return (FanOutSink(sinks: sinks, filter: filter), storeSink)
+            let detector = try sigma.detector(products: ["windows"])
+            return (FanOutSink(sinks: sinks, filter: filter, detector: detector), storeSink)
         }
 
         func run() throws {

@@ -28,6 +28,7 @@ extension Swiftmon {
 
         @OptionGroup var output: OutputOptions
         @OptionGroup var destinations: DestinationOptions
+        @OptionGroup var sigma: SigmaOptions
 
         @Option(name: .shortAndLong, help: ArgumentHelp("Filter events with this Sysmon configuration (schema 4.x). Without it the embedded default applies (swiftmon config default). SIGHUP re-reads the file.", valueName: "file"))
         var config: String?
@@ -85,6 +86,8 @@ extension Swiftmon {
                 fputs("\(warning)\n", stderr)
             }
 
+            let detector = try sigma.detector(products: ["linux"])
+
             var options = SensorOptions()
             options.ringBufferBytes = bufferSize << 20
             options.hashAlgorithms = hash ?? configuration.ruleSet.hashAlgorithms.joined(separator: ",")
@@ -110,7 +113,8 @@ extension Swiftmon {
             } catch {
                 throw CleanExit.failure("\(error)")
             }
-            let pipeline = EventPipeline(sinks: sinks, filter: configuration.loaded.filter, capacity: queueSize)
+            let pipeline = EventPipeline(sinks: sinks, filter: configuration.loaded.filter, capacity: queueSize,
+                                         detector: detector)
             var sessionOptions = MonitorSession.Options()
             sessionOptions.statusInterval = statusInterval
             sessionOptions.printsStatus = isatty(2) == 1 && statusInterval > 0

@@ -1,0 +1,78 @@
+import SwiftmonCore
+@testable import SwiftmonSigma
+import XCTest
+
+/// The `|re` engine: PCRE's meaning on what SigmaHQ's rules use, linear time on
+/// hostile patterns, refusals with a reason for what cannot run in linear time.
+final class SigmaRegexTests: XCTestCase {
+    func re(_ p: String, _ flags: SigmaRegex.Flags = .init()) throws -> SigmaRegex { try SigmaRegex(p, flags: flags) }
+
+    func testRulePatterns() throws {
+        XCTAssertTrue(try re("(.){200,}").matches(String(repeating: "a", count: 200)))
+        XCTAssertFalse(try re("(.){200,}").matches(String(repeating: "a", count: 199)))
+        XCTAssertTrue(try re("(?:\\s-[^-\\s]{0,20}i|\\s--inode\\s)").matches("ls -lai /"))
+        XCTAssertFalse(try re("(?:\\s-[^-\\s]{0,20}i|\\s--inode\\s)").matches("ls --all"))
+        XCTAssertTrue(try re("-(W|R)\\s?(\\s|\"|')([0-9a-fA-F]{2}\\s?){2,20}(\\s|\"|')").matches("xxd -R 'ab cd ef'"))
+        XCTAssertTrue(try re("(^|\\/)\\.[^.\\/]").matches("/home/u/.hidden"))
+        XCTAssertFalse(try re("(^|\\/)\\.[^.\\/]").matches("/home/u/../x"))
+        XCTAssertTrue(try re("[^/]{100,}$").matches("/tmp/" + String(repeating: "x", count: 100)))
+        XCTAssertFalse(try re("[^/]{100,}$").matches("/tmp/" + String(repeating: "x", count: 99)))
+        XCTAssertTrue(try re("https?://(?:(?:25[0-5]|(?:2[0-4]|1\\d|[1-9])?\\d)(?:\\.|\\b)){4}").matches("curl http://10.0.0.1/x"))
+        XCTAssertFalse(try re("https?://(?:(?:25[0-5]|(?:2[0-4]|1\\d|[1-9])?\\d)(?:\\.|\\b)){4}").matches("curl http://example.com/"))
+        XCTAssertTrue(try re("(?i)ABC").matches("xabcx"))
+        XCTAssertTrue(try re("a{2}b").matches("aab"))
+        XCTAssertTrue(try re("a{,2}b").matches("a{,2}b"), "a brace that is not a count is literal")
+        XCTAssertTrue(try re("^$").matches(""))
+        XCTAssertTrue(try re("x$").matches("ax\n"), "$ also matches before a final newline")
+        XCTAssertTrue(try re("[\\d]+-[a-c\\-]").matches("12--"))
+        XCTAssertTrue(try re("a.*?b").matches("a xx b"))
+        XCTAssertTrue(try re("\\bcat\\b").matches("x cat y"))
+        XCTAssertFalse(try re("\\bcat\\b").matches("concatenate"))
+        XCTAssertTrue(try re("é+").matches("caféé"))
+    }
+
+    func testRefusedConstructs() {
+        for p in ["(a)\\1", "(?=x)", "(?!x)", "(?<=x)", "(?<!x)", "(?>a)", "a++", "(", "a)", "[a", "*a", "a{3,2}",
+                  "a{5000}", "\\p{L}", "\\q"] {
+            XCTAssertThrowsError(try SigmaRegex(p), p)
+        }
+    }
+
+    func testCatastrophicPatternsRunInLinearTime() throws {
+        // A backtracking engine needs ~2^30 steps for each of these.
+        let hostile = ["(a+)+$", "(a|a)*b", "(a*)*b", "(.*a){20}", "^(\\w+\\s?)*$"]
+        let input = String(repeating: "a", count: 30) + "!"
+        for p in hostile {
+            let r = try re(p)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = r.search(input)
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            XCTAssertLessThan(ms, 200, "\(p) took \(ms) ms")
+        }
+        XCTAssertEqual(try re("(a+)+$").search(input), .noMatch)
+        XCTAssertEqual(try re("(a+)+!$").search(input), .match)
+    }
+
+    func testStepBudgetBoundsTheWorstCase() throws {
+        // The largest program on a long value: bounded by the budget, reported, not a stall.
+        let r = try re("(.{0,900}){10}x")
+        let long = String(repeating: "a", count: 32_768)
+        let start = DispatchTime.now().uptimeNanoseconds
+        XCTAssertEqual(r.search(long), .budgetExceeded)
+        let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        XCTAssertLessThan(s, 5, "budget took \(s) s")
+    }
+
+    func testHostileRuleFolderGivesDiagnosticsNotStalls() throws {
+        let yaml = SigmaFixture.processRule("s:\n    CommandLine|re: '(a+)+$'\ncondition: s", title: "redos")
+            + "\n---\n" + SigmaFixture.processRule("s:\n    CommandLine|re: '(a)\\1'\ncondition: s", title: "backref")
+        let set = SigmaFixture.ruleSet(yaml)
+        XCTAssertEqual(set.rules.map(\.document.title), ["redos"])
+        XCTAssertTrue(set.diagnostics.first?.message.contains("back-references") ?? false, "\(set.diagnostics)")
+        let evaluator = SigmaEvaluator(set)
+        let event = SigmaFixture.event(.processCreate, ["CommandLine": String(repeating: "a", count: 5000) + "!"])
+        let start = DispatchTime.now().uptimeNanoseconds
+        XCTAssertEqual(evaluator.matches(event), [])
+        XCTAssertLessThan(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, 1000)
+    }
+}
