@@ -29,7 +29,7 @@ final class BPFEventSource: LinuxEventSource {
         users.refreshIfChanged()
         processes = ProcessEventBuilder(host: host, users: users, hasher: hasher)
         // After attach, so that no process falls between the scan and the hooks.
-        let seeded = processes.seed(with: ProcScanner(host: host, users: users))
+        let seeded = processes.seed(with: processes.scanner())
         handler.builder = SensorEventBuilder(processes: processes)
         if options.verbose {
             fputs("swiftmon: attached \(attachedPrograms.joined(separator: ", ")); \(seeded) running processes in the cache\n", stderr)
