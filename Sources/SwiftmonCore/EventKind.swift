@@ -19,6 +19,9 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
     public let sysmonFieldCount: Int
     /// Whether Sysmon logs this event when a configuration has no block for it.
     public let loggedWithoutRuleBlock: Bool
+    /// Where ``ProcessContainer/fieldNames`` start in ``fields``, for the kinds
+    /// that describe a process (they come last), else nil.
+    public let containerFieldsStart: Int?
 
     public var description: String { name }
     public var extraFields: ArraySlice<String> { fields[sysmonFieldCount...] }
@@ -34,12 +37,13 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
 
     init(
         _ id: Int, _ ruleTag: String?, name: String? = nil, logged: Bool,
-        _ sysmon: [String], extra: [String] = []
+        _ sysmon: [String], extra: [String] = [], container: Bool = false
     ) {
         self.id = id
         self.ruleTag = ruleTag
         self.name = name ?? ruleTag ?? "Event\(id)"
-        self.fields = sysmon + extra
+        self.fields = sysmon + extra + (container ? ProcessContainer.fieldNames : [])
+        self.containerFieldsStart = container ? sysmon.count + extra.count : nil
         self.sysmonFieldCount = sysmon.count
         self.loggedWithoutRuleBlock = logged
     }
@@ -55,13 +59,13 @@ extension EventKind {
          "Product", "Company", "OriginalFileName", "CommandLine", "CurrentDirectory", "User",
          "LogonGuid", "LogonId", "TerminalSessionId", "IntegrityLevel", "Hashes",
          "ParentProcessGuid", "ParentProcessId", "ParentImage", "ParentCommandLine", "ParentUser"],
-        extra: ["Architecture", "ImageNtPath"])
+        extra: ["Architecture", "ImageNtPath"], container: true)
     public static let networkConnect = EventKind(
         3, "NetworkConnect", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "Protocol", "Initiated",
          "SourceIsIpv6", "SourceIp", "SourceHostname", "SourcePort", "SourcePortName",
          "DestinationIsIpv6", "DestinationIp", "DestinationHostname", "DestinationPort",
-         "DestinationPortName"])
+         "DestinationPortName"], container: true)
     public static let serviceStateChange = EventKind(
         4, nil, name: "SysmonServiceStateChange", logged: true,
         ["UtcTime", "State", "Version", "SchemaVersion"],
@@ -69,17 +73,17 @@ extension EventKind {
     public static let processTerminate = EventKind(
         5, "ProcessTerminate", logged: true,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User"],
-        extra: ["ExitCode"])
+        extra: ["ExitCode"], container: true)
     public static let driverLoad = EventKind(
         6, "DriverLoad", logged: false,
         ["RuleName", "UtcTime", "ImageLoaded", "Hashes", "Signed", "Signature", "SignatureStatus"],
-        extra: ["ProcessGuid", "ProcessId", "Image", "User", "Result", "ImageBase", "ImageSize", "ImageLoadedNtPath"])
+        extra: ["ProcessGuid", "ProcessId", "Image", "User", "Result", "ImageBase", "ImageSize", "ImageLoadedNtPath"], container: true)
     public static let imageLoad = EventKind(
         7, "ImageLoad", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "ImageLoaded", "FileVersion",
          "Description", "Product", "Company", "OriginalFileName", "Hashes", "Signed", "Signature",
          "SignatureStatus", "User"],
-        extra: ["ImageBase", "ImageSize", "ImageLoadedNtPath"])
+        extra: ["ImageBase", "ImageSize", "ImageLoadedNtPath"], container: true)
     public static let createRemoteThread = EventKind(
         8, "CreateRemoteThread", logged: false,
         ["RuleName", "UtcTime", "SourceProcessGuid", "SourceProcessId", "SourceImage",
@@ -87,17 +91,17 @@ extension EventKind {
          "StartModule", "StartFunction", "SourceUser", "TargetUser"])
     public static let rawAccessRead = EventKind(
         9, "RawAccessRead", logged: false,
-        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "Device", "User"])
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "Device", "User"], container: true)
     public static let processAccess = EventKind(
         10, "ProcessAccess", logged: false,
         ["RuleName", "UtcTime", "SourceProcessGUID", "SourceProcessId", "SourceThreadId",
          "SourceImage", "TargetProcessGUID", "TargetProcessId", "TargetImage", "GrantedAccess",
-         "CallTrace", "SourceUser", "TargetUser"])
+         "CallTrace", "SourceUser", "TargetUser"], container: true)
     public static let fileCreate = EventKind(
         11, "FileCreate", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetFilename",
          "CreationUtcTime", "User"],
-        extra: ["TargetFilenameNtPath"])
+        extra: ["TargetFilenameNtPath"], container: true)
     public static let registryCreateDelete = EventKind(
         12, "RegistryEvent", name: "RegistryCreateDelete", logged: false,
         ["RuleName", "EventType", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetObject",
@@ -117,26 +121,26 @@ extension EventKind {
         23, "FileDelete", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image", "TargetFilename",
          "Hashes", "IsExecutable", "Archived"],
-        extra: ["TargetFilenameNtPath"])
+        extra: ["TargetFilenameNtPath"], container: true)
     public static let bpfEvent = EventKind(
         100, "eBPFEvent", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "BpfCommand",
-         "BpfProgramType", "BpfProgramId", "BpfProgramName"])
+         "BpfProgramType", "BpfProgramId", "BpfProgramName"], container: true)
     public static let threadCreate = EventKind(
         200, "ThreadCreate", logged: false,
-        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"], container: true)
     public static let threadTerminate = EventKind(
         201, "ThreadTerminate", logged: false,
-        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"], container: true)
     public static let serviceInstall = EventKind(
         202, "ServiceInstall", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "ServiceName",
-         "ServiceFile", "Manager"])
+         "ServiceFile", "Manager"], container: true)
     public static let fileRename = EventKind(
         203, "FileRename", logged: false,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "SourceFilename",
          "TargetFilename"],
-        extra: ["SourceFilenameNtPath", "TargetFilenameNtPath"])
+        extra: ["SourceFilenameNtPath", "TargetFilenameNtPath"], container: true)
     /// A trace record that no provider decoder turned into a Sysmon-shaped event
     /// (an .etl record of an unknown provider): nothing is silently dropped.
     public static let traceEvent = EventKind(

@@ -14,6 +14,11 @@ public struct ProcessEntry: Sendable {
     /// Exact bytes of image/command line when they were not valid UTF-8.
     public var imageBytes: [UInt8]?
     public var commandLineBytes: [UInt8]?
+    /// Its cgroup, container and namespaces (shared between processes), or nil
+    /// when unknown.
+    public var container: ProcessContainer?
+    /// Its id in its own pid namespace (0 when unknown).
+    public var containerPid: UInt32 = 0
 
     public init(guid: ProcessGuid, pid: UInt32, image: [UInt8], commandLine: [UInt8], user: String,
                 guidText: String? = nil) {

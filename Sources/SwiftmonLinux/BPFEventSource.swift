@@ -29,7 +29,7 @@ final class BPFEventSource: LinuxEventSource {
         users.refreshIfChanged()
         processes = ProcessEventBuilder(host: host, users: users, hasher: hasher)
         // After attach, so that no process falls between the scan and the hooks.
-        let seeded = processes.seed(with: ProcScanner(host: host, users: users))
+        let seeded = processes.seed(with: processes.scanner())
         let builder = SensorEventBuilder(processes: processes)
         handler.builder = builder
         // SIGKILLs that ended earlier runs, kept by the kernel in the pinned

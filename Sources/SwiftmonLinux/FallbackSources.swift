@@ -40,7 +40,7 @@ final class FallbackSources: LinuxEventSource {
         }
         filesProblem = problem
         self.reason = reason
-        let seeded = builder.seed(with: ProcScanner(host: host, users: users))
+        let seeded = builder.seed(with: builder.scanner())
         if verbose {
             fputs("swiftmon: sources: \(sourceDescription); \(seeded) running processes in the cache\n", stderr)
         }

@@ -20,7 +20,9 @@ final class ImageLoadEventBuilder {
     /// The ImageLoad of a new process's executable, beside its ProcessCreate.
     func imageLoad(executableOf create: Event) -> Event {
         var e = Event(.imageLoad, time: create.time)
-        for field in ["ProcessGuid", "ProcessId", "Image", "User", "Hashes"] { e.copy(field, from: create, field) }
+        for field in ["ProcessGuid", "ProcessId", "Image", "User", "Hashes"] + ProcessContainer.fieldNames {
+            e.copy(field, from: create, field)
+        }
         e.copy("ImageLoaded", from: create, "Image")
         return e
     }

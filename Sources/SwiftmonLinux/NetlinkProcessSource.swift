@@ -80,7 +80,6 @@ final class NetlinkProcessSource {
     private func event(at base: Int, end: Int, into out: inout [Event]) {
         let what = load32(base)
         let data = base + 16
-        let host = processes.host
         switch what {
         case NetlinkProcessSource.eventExec where data + 8 <= end:
             let pid = load32(data + 4)  // process_tgid
@@ -90,7 +89,7 @@ final class NetlinkProcessSource {
             let (parent, childTid, child) = (load32(data + 4), load32(data + 8), load32(data + 12))
             guard childTid == child else { return }  // a thread: the fallback reports processes only
             // Until it execs, the child runs its parent's image: /proc says so.
-            if let entry = ProcScanner(host: host, users: processes.users).read(pid: child) {
+            if let entry = processes.scanner().read(pid: child) {
                 processes.remember(entry)
             } else if var entry = processes.cache[parent] {
                 entry.pid = child
@@ -107,6 +106,7 @@ final class NetlinkProcessSource {
             if let entry {
                 e.setText("Image", entry.image, exact: entry.imageBytes)
                 e["User"] = entry.user
+                e.setContainer(entry.container, pid: pid, containerPid: entry.containerPid)
                 processes.forget(pid: pid, guid: entry.guid)
             }
             e["ExitCode"] = String(ProcessEventBuilder.exitStatus(code))
@@ -119,12 +119,13 @@ final class NetlinkProcessSource {
     private func processCreate(pid: UInt32) -> Event {
         var e = Event(.processCreate, time: .now())
         e["ProcessId"] = String(pid)
-        let scanner = ProcScanner(host: processes.host, users: processes.users)
+        let scanner = processes.scanner()
         guard let entry = scanner.read(pid: pid) else { return e }  // gone already: only the pid is known
         e["ProcessGuid"] = entry.guidText
         e.setText("Image", entry.image, exact: entry.imageBytes)
         e.setText("CommandLine", entry.commandLine, exact: entry.commandLineBytes)
         e["User"] = entry.user
+        e.setContainer(entry.container, pid: pid, containerPid: entry.containerPid)
         if let cwd = ProcFile.readLink("/proc/\(pid)/cwd") { e.set("CurrentDirectory", bytes: cwd) }
         if let parentPid = NetlinkProcessSource.parentPid(of: pid) {
             e["ParentProcessId"] = String(parentPid)

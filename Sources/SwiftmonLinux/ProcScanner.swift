@@ -8,6 +8,8 @@ import SwiftmonSystem
 struct ProcScanner {
     let host: HostIdentity
     let users: UserNames
+    /// Fills each entry's cgroup, container and namespaces when given.
+    var containers: ContainerResolver? = nil
 
     func scan(into cache: inout ProcessCache) -> Int {
         guard let dir = opendir("/proc") else { return 0 }
@@ -40,15 +42,45 @@ struct ProcScanner {
         }
         let commandLine = KernelText.commandLine(fromArguments: args, total: UInt32(args.count), truncated: false)
         var euid: UInt32 = 0
+        var containerPid: UInt32 = 0
         if let status = ProcFile.read("/proc/\(pid)/status") {
-            for line in status.split(separator: 0x0A) where line.starts(with: Array("Uid:".utf8)) {
+            for line in status.split(separator: 0x0A) {
+                let isUid = line.starts(with: Array("Uid:".utf8)), isNSpid = line.starts(with: Array("NSpid:".utf8))
+                guard isUid || isNSpid else { continue }
                 let ids = line.split(whereSeparator: { $0 == 0x09 || $0 == 0x20 })
-                if ids.count > 2 { euid = UInt32(String(decoding: ids[2], as: UTF8.self)) ?? 0 }
+                if isUid, ids.count > 2 { euid = UInt32(String(decoding: ids[2], as: UTF8.self)) ?? 0 }
+                // NSpid: the pid in each pid namespace, the process's own last.
+                if isNSpid, let last = ids.last { containerPid = UInt32(String(decoding: last, as: UTF8.self)) ?? 0 }
             }
         }
-        return ProcessEntry(
+        var entry = ProcessEntry(
             guid: host.guid(pid: pid, startTicks: ticks), pid: pid,
             image: image, commandLine: commandLine, user: users.name(euid))
+        if let containers {
+            entry.container = containers.container(
+                cgroupPath: ProcScanner.unifiedCgroupPath(ProcFile.read("/proc/\(pid)/cgroup") ?? []),
+                pidNamespace: ProcScanner.namespaceInode("/proc/\(pid)/ns/pid"),
+                mntNamespace: ProcScanner.namespaceInode("/proc/\(pid)/ns/mnt"),
+                netNamespace: ProcScanner.namespaceInode("/proc/\(pid)/ns/net"))
+            entry.containerPid = containerPid
+        }
+        return entry
+    }
+
+    /// The `0::/path` line of /proc/PID/cgroup: the process's cgroup on the
+    /// unified hierarchy (in hybrid mode the other lines are v1 controllers).
+    static func unifiedCgroupPath(_ text: [UInt8]) -> String? {
+        for line in text.split(separator: 0x0A) where line.starts(with: Array("0::".utf8)) {
+            return String(decoding: line.dropFirst(3), as: UTF8.self)
+        }
+        return nil
+    }
+
+    /// `pid:[4026531836]` → 4026531836 (0 when unreadable).
+    static func namespaceInode(_ link: String) -> UInt32 {
+        guard let target = ProcFile.readLink(link), let open = target.firstIndex(of: UInt8(ascii: "[")),
+              target.last == UInt8(ascii: "]") else { return 0 }
+        return UInt32(String(decoding: target[(open + 1)..<(target.count - 1)], as: UTF8.self)) ?? 0
     }
 }
 

@@ -20,6 +20,7 @@ final class ProcessAccessEventBuilder {
         e["SourceThreadId"] = String(h.tid)
         if let source { e.setText("SourceImage", source.image, exact: source.imageBytes) }
         e["SourceUser"] = source?.user ?? processes.users.name(r.euid)
+        e.setContainer(source?.container, pid: h.pid, containerPid: source?.containerPid ?? 0)
         // The target is named by pid only: the live process with that pid
         // (the syscall succeeded, so it existed a moment ago).
         e["TargetProcessId"] = String(r.target_pid)

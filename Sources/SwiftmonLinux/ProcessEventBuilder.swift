@@ -8,18 +8,24 @@ final class ProcessEventBuilder {
     let host: HostIdentity
     let users: UserNames
     let hasher: FileHasher?
+    /// Cgroup id and namespaces → the container values events carry.
+    let containers: ContainerResolver
     private(set) var cache = ProcessCache()
     // The login session rarely changes between execs: format it once.
     private var lastLoginUID: UInt32 = 0xFFFF_FFFE
     private var lastLogon = (guid: "", id: "")
 
-    init(host: HostIdentity, users: UserNames, hasher: FileHasher?) {
+    init(host: HostIdentity, users: UserNames, hasher: FileHasher?, containers: ContainerResolver? = nil) {
         self.host = host
         self.users = users
         self.hasher = hasher
+        self.containers = containers ?? ContainerResolver(hierarchy: CgroupHierarchy.mounted())
     }
 
     func seed(with scanner: ProcScanner) -> Int { scanner.scan(into: &cache) }
+
+    /// A scanner of /proc that fills entries the way this builder does.
+    func scanner() -> ProcScanner { ProcScanner(host: host, users: users, containers: containers) }
 
     /// For sources other than the kernel records (the netlink fallback).
     func remember(_ entry: ProcessEntry) { cache.insert(entry) }
@@ -82,8 +88,13 @@ final class ProcessEventBuilder {
         case 2: e[F.architecture] = "64-bit"
         default: break
         }
-        cache.insert(ProcessEntry(guid: guid, pid: h.pid, event: e, image: F.image, commandLine: F.commandLine,
-                                  user: user, guidText: guidText))
+        let container = containers.container(r.raw.container)
+        e.setContainer(container, pid: h.pid, containerPid: r.raw.container.ns_pid)
+        var entry = ProcessEntry(guid: guid, pid: h.pid, event: e, image: F.image, commandLine: F.commandLine,
+                                 user: user, guidText: guidText)
+        entry.container = container
+        entry.containerPid = r.raw.container.ns_pid
+        cache.insert(entry)
         return e
     }
 
@@ -103,14 +114,16 @@ final class ProcessEventBuilder {
         // with exec, as in Sysmon for Linux.
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
         let user = users.name(r.raw.credentials.euid)
-        if var entry = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
-            entry.guid = guid
-            entry.pid = h.pid
-            entry.user = user
-            cache.insert(entry)
-        } else {
-            cache.insert(ProcessEntry(guid: guid, pid: h.pid, image: [], commandLine: [], user: user))
-        }
+        var entry = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid)
+            ?? ProcessEntry(guid: guid, pid: h.pid, image: [], commandLine: [], user: user)
+        entry.guid = guid
+        entry.pid = h.pid
+        entry.user = user
+        // Its own cgroup (clone3 may place it elsewhere) and namespaces (a
+        // new pid namespace's first process is its pid 1).
+        if let container = containers.container(r.raw.container) { entry.container = container }
+        entry.containerPid = r.raw.container.ns_pid
+        cache.insert(entry)
     }
 
     private func exit(_ r: ExitRecord, into out: inout [Event]) {
@@ -151,6 +164,7 @@ extension Event {
         } else if let fallbackUser {
             self["User"] = fallbackUser
         }
+        setContainer(entry?.container, pid: pid, containerPid: entry?.containerPid ?? 0)
     }
 
     mutating func set(parent: ProcessEntry) {

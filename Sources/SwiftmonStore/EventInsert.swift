@@ -8,6 +8,7 @@ struct IndexedColumns {
     var processID: Int?
     var parentProcessGuid: String?
     var image: String?
+    var containerID: String?
 
     /// A GUID as the index holds it: ASCII lower case (no work when it already is).
     static func guidKey(_ guid: String) -> String {
@@ -20,6 +21,7 @@ struct IndexedColumns {
         var processID: Int?
         var parentProcessGuid: Int?
         var image: Int?
+        var containerID: Int?
 
         init(_ kind: EventKind) {
             func first(_ names: String...) -> Int? { names.lazy.compactMap { kind.index(of: $0) }.first }
@@ -27,6 +29,7 @@ struct IndexedColumns {
             processID = first("ProcessId", "SourceProcessId")
             parentProcessGuid = first("ParentProcessGuid")
             image = first("Image", "SourceImage")
+            containerID = kind.containerFieldsStart
         }
 
         static let byKind: [Int: Positions] = Dictionary(
@@ -44,6 +47,7 @@ struct IndexedColumns {
         processID = value(positions.processID).flatMap { Int($0) }
         parentProcessGuid = value(positions.parentProcessGuid).map(IndexedColumns.guidKey)
         image = value(positions.image)
+        containerID = value(positions.containerID)
     }
 }
 

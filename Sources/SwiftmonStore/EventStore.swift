@@ -11,7 +11,7 @@ import SwiftmonSystem
 /// The on-disk layout of a swiftmon event store and the one place that opens it.
 ///
 /// One table, `event`: a row per event with the columns the queries filter on
-/// (time, EventID, process GUID and id, parent GUID, image) and every field value, encoded
+/// (time, EventID, process GUID and id, parent GUID, image, container id) and every field value, encoded
 /// compactly in `fields` (length-prefixed UTF-8 in schema order; bytes that are
 /// not UTF-8 kept exactly in `raw`). The GUID columns hold the GUID in lower
 /// case (the values in `fields` keep the event's own spelling), so lookups
@@ -19,7 +19,10 @@ import SwiftmonSystem
 /// Sysmon field keeps one table for every event kind and lets the schema grow
 /// new fields without migrations.
 enum EventStore {
-    static let schemaVersion = 1
+    /// 2 added `container_id` (a store of version 1 is upgraded when a sensor
+    /// opens it for writing, and read as it is).
+    static let schemaVersion = 2
+    static let readableVersions = 1...2
 
     /// 8 KiB pages: rows of ~800 bytes fit without overflow pages, and a
     /// transaction still writes few bytes per scattered index key to the WAL
@@ -36,7 +39,8 @@ enum EventStore {
             parent_process_guid TEXT,
             image TEXT,
             fields BLOB NOT NULL,
-            raw BLOB
+            raw BLOB,
+            container_id TEXT
         );
         CREATE INDEX IF NOT EXISTS event_by_time ON event(time);
         CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id, time);
@@ -45,11 +49,18 @@ enum EventStore {
             WHERE parent_process_guid IS NOT NULL;
         CREATE INDEX IF NOT EXISTS event_by_image ON event(image, time);
         CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);
+        """ + containerIndex
+
+    /// Host events have no container id: a partial index costs them nothing.
+    static let containerIndex = """
+        CREATE INDEX IF NOT EXISTS event_by_container_id ON event(container_id, time)
+            WHERE container_id IS NOT NULL;
         """
 
     static let insertSQL = """
-        INSERT INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
+                           container_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Fields searched by `--contains`: command lines and paths.
@@ -95,6 +106,13 @@ enum EventStore {
                         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
                         return .commit
                     }
+                } else if version == 1 {
+                    try db.inTransaction {
+                        try db.execute(sql: "ALTER TABLE event ADD COLUMN container_id TEXT")
+                        try db.execute(sql: containerIndex)
+                        try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
+                        return .commit
+                    }
                 } else if version != schemaVersion {
                     throw StoreError.unsupportedSchema(path: path, version: version)
                 }
@@ -108,6 +126,10 @@ enum EventStore {
 
     /// Opens an existing store for reading while a writer may be writing.
     static func openForReading(path: String) throws -> DatabaseQueue {
+        try openForReadingWithVersion(path: path).queue
+    }
+
+    static func openForReadingWithVersion(path: String) throws -> (queue: DatabaseQueue, version: Int) {
         guard access(path, F_OK) == 0 else {
             throw StoreError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
@@ -119,8 +141,10 @@ enum EventStore {
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
             let version = try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
-            guard version == schemaVersion else { throw StoreError.unsupportedSchema(path: path, version: version) }
-            return queue
+            guard readableVersions.contains(version) else {
+                throw StoreError.unsupportedSchema(path: path, version: version)
+            }
+            return (queue, version)
         } catch let error as DatabaseError {
             throw StoreError.sqlite(path: path, operation: "open", message: error.message ?? "\(error)")
         }

@@ -18,6 +18,13 @@ public struct ProcessNode: Sendable, Equatable {
     /// pieced together from its child's Parent* fields or its other events.
     public var recorded: Bool
     public var children: [ProcessNode] = []
+    /// Its ContainerId (`-` on the host), nil when the store does not say.
+    public var containerID: String? = nil
+    public var containerRuntime: String? = nil
+    public var podUID: String? = nil
+    public var pidNamespace: String? = nil
+    /// Its pid inside its pid namespace, where that differs.
+    public var containerProcessID: String? = nil
 }
 
 /// The ancestors and descendants of one process.
@@ -39,31 +46,56 @@ public struct ProcessTree: Sendable {
     public func rendered() -> String {
         var out = ""
         var depth = 0
+        var above: ProcessNode?
         for ancestor in ancestors {
-            draw(ancestor, prefix: String(repeating: "   ", count: max(0, depth - 1)), connector: depth == 0 ? "" : "└─ ",
-                 marked: false, into: &out, continuation: String(repeating: "   ", count: depth))
+            draw(ancestor, parent: above, prefix: String(repeating: "   ", count: max(0, depth - 1)),
+                 connector: depth == 0 ? "" : "└─ ", marked: false, into: &out,
+                 continuation: String(repeating: "   ", count: depth))
+            above = ancestor
             depth += 1
         }
-        func walk(_ node: ProcessNode, prefix: String, connector: String, childPrefix: String, marked: Bool) {
-            draw(node, prefix: prefix, connector: connector, marked: marked, into: &out, continuation: childPrefix)
+        func walk(_ node: ProcessNode, parent: ProcessNode?, prefix: String, connector: String, childPrefix: String,
+                  marked: Bool) {
+            draw(node, parent: parent, prefix: prefix, connector: connector, marked: marked, into: &out,
+                 continuation: childPrefix)
             for (i, child) in node.children.enumerated() {
                 let last = i == node.children.count - 1
-                walk(child, prefix: childPrefix, connector: last ? "└─ " : "├─ ",
+                walk(child, parent: node, prefix: childPrefix, connector: last ? "└─ " : "├─ ",
                      childPrefix: childPrefix + (last ? "   " : "│  "), marked: false)
             }
         }
         let indent = String(repeating: "   ", count: max(0, depth - 1))
         if depth == 0 {
-            walk(process, prefix: "", connector: "", childPrefix: "", marked: true)
+            walk(process, parent: nil, prefix: "", connector: "", childPrefix: "", marked: true)
         } else {
-            walk(process, prefix: indent, connector: "└─ ", childPrefix: indent + "   ", marked: true)
+            walk(process, parent: above, prefix: indent, connector: "└─ ", childPrefix: indent + "   ", marked: true)
         }
         if truncated { out += "… more descendants not shown (node limit reached)\n" }
         return out
     }
 
-    private func draw(_ node: ProcessNode, prefix: String, connector: String, marked: Bool, into out: inout String,
-                      continuation: String? = nil) {
+    /// Where the tree crosses from `parent` into another container (or back
+    /// to the host), or into another pid namespace: a mark for the line, or nil.
+    static func crossing(from parent: ProcessNode?, to node: ProcessNode) -> String? {
+        guard let parent, let id = node.containerID, let parentID = parent.containerID else { return nil }
+        if id != parentID {
+            guard id != Event.absent else { return "⇦ leaves container to the host" }
+            var mark = "⇨ container \(node.containerRuntime ?? "?") \(id.count == 64 ? String(id.prefix(12)) : id)"
+            if let pod = node.podUID, pod != Event.absent { mark += " pod \(pod)" }
+            if let pid = node.containerProcessID, pid != Event.absent { mark += ", pid \(pid) inside" }
+            return mark
+        }
+        if let ns = node.pidNamespace, let parentNS = parent.pidNamespace, ns != parentNS,
+           ns != Event.absent, parentNS != Event.absent {
+            var mark = "⇨ pid namespace \(ns)"
+            if let pid = node.containerProcessID, pid != Event.absent { mark += ", pid \(pid) inside" }
+            return mark
+        }
+        return nil
+    }
+
+    private func draw(_ node: ProcessNode, parent: ProcessNode?, prefix: String, connector: String, marked: Bool,
+                      into out: inout String, continuation: String? = nil) {
         var line = prefix + connector + (marked ? "▶ " : "")
         line += node.processID.map { "\($0)" } ?? "?"
         line += " " + (node.image.isEmpty ? "-" : node.image)
@@ -72,6 +104,7 @@ public struct ProcessTree: Sendable {
         line += " → " + (node.ended.map { $0.sysmonText } ?? (node.recorded ? "running" : "?"))
         line += "  " + node.guid
         if !node.recorded { line += "  [not recorded]" }
+        if let mark = ProcessTree.crossing(from: parent, to: node) { line += "  " + mark }
         out += ProcessTree.visible(line) + "\n"
         let below = continuation ?? (prefix + String(repeating: " ", count: connector.count))
         if !node.commandLine.isEmpty, node.commandLine != Event.absent {
@@ -224,6 +257,18 @@ extension StoreReader {
             guid: guid, processID: Int(v("ProcessId")), image: v("Image"), commandLine: v("CommandLine"),
             user: v("User"), parentGuid: v("ParentProcessGuid").isEmpty ? nil : v("ParentProcessGuid"),
             started: isCreate ? event.time : nil, ended: nil, recorded: recorded && isCreate)
+        if event.kind.containerFieldsStart != nil, let id = event["ContainerId"] {
+            // A row of a store written before containers were recorded has
+            // `-` everywhere, namespaces included: then nothing is known.
+            let known = id != Event.absent || event["PidNamespace"] != Event.absent
+            if known {
+                node.containerID = id
+                node.containerRuntime = event["ContainerRuntime"]
+                node.podUID = event["PodUid"]
+                node.pidNamespace = event["PidNamespace"]
+                node.containerProcessID = event["ContainerProcessId"]
+            }
+        }
         if let endTime = try Int64.fetchOne(db, sql: """
             SELECT time FROM event WHERE process_guid = ? AND event_id = 5 ORDER BY id LIMIT 1
             """, arguments: [IndexedColumns.guidKey(guid)]) {

@@ -15,6 +15,9 @@ public struct StoreFilter: Sendable, Equatable {
     public var until: EventTime?
     /// Text that must occur in a command line or path of the event (ASCII case ignored).
     public var contains: String?
+    /// The start of a ContainerId (`docker ps` shows 12 characters), or a whole
+    /// container name (lxc, systemd-nspawn).
+    public var containerID: String?
     /// Most events returned; `nil`: all.
     public var limit: Int? = 1000
     /// Newest first instead of oldest first.
@@ -28,10 +31,13 @@ public struct StoreFilter: Sendable, Equatable {
 public final class StoreReader: Sendable {
     public let path: String
     let queue: DatabaseQueue
+    let schemaVersion: Int
 
     public init(path: String) throws {
         self.path = path
-        self.queue = try EventStore.openForReading(path: path)
+        let opened = try EventStore.openForReadingWithVersion(path: path)
+        queue = opened.queue
+        schemaVersion = opened.version
     }
 
     /// The events matching `filter`, in time order.
@@ -78,6 +84,16 @@ public final class StoreReader: Sendable {
             clauses.append("time <= ?")
             arguments.append(until.nanoseconds)
         }
+        if let prefix = filter.containerID {
+            guard schemaVersion >= 2 else {
+                throw StoreError.sqlite(path: path, operation: "query by container",
+                                        message: "this store was written before containers were recorded (schema version \(schemaVersion))")
+            }
+            // A prefix through the index: GLOB is case-sensitive, as ids are,
+            // so SQLite turns it into a range on event_by_container_id.
+            clauses.append("container_id IS NOT NULL AND container_id GLOB ?")
+            arguments.append(StoreReader.globPrefix(prefix))
+        }
         if let text = filter.contains {
             clauses.append("swiftmon_contains(event_id, fields, ?)")
             arguments.append(text)
@@ -95,6 +111,14 @@ public final class StoreReader: Sendable {
                 try body(try StoreReader.event(from: row))
             }
         }
+    }
+
+    /// `text` matched literally at the start: GLOB's special characters are
+    /// bracketed.
+    static func globPrefix(_ text: String) -> String {
+        var out = ""
+        for c in text { out += "*?[]".contains(c) ? "[\(c)]" : String(c) }
+        return out + "*"
     }
 
     /// Every distinct image, by skipping through the image index (one probe per

@@ -278,6 +278,7 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                     insert.bind(6, columns.image)
                     insert.bind(7, blob: fields)
                     insert.bind(8, blob: EventStore.encodeRaw(event.rawBytes))
+                    insert.bind(9, columns.containerID)
                     let rc = sqlite3_step(insert.statement)
                     sqlite3_reset(insert.statement)
                     guard rc == SQLITE_DONE else {

@@ -11,21 +11,66 @@ final class EventKindTests: XCTestCase {
              "Company", "OriginalFileName", "CommandLine", "CurrentDirectory", "User", "LogonGuid", "LogonId",
              "TerminalSessionId", "IntegrityLevel", "Hashes", "ParentProcessGuid", "ParentProcessId", "ParentImage",
              "ParentCommandLine", "ParentUser"])
-        XCTAssertEqual(Array(EventKind.processCreate.extraFields), ["Architecture", "ImageNtPath"])
-        XCTAssertEqual(EventKind.processTerminate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "ExitCode"])
-        XCTAssertEqual(EventKind.threadCreate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"])
+        let container = ["ContainerId", "ContainerRuntime", "PodUid", "CgroupPath", "PidNamespace", "MntNamespace",
+                         "NetNamespace", "ContainerProcessId"]
+        XCTAssertEqual(Array(EventKind.processCreate.extraFields), ["Architecture", "ImageNtPath"] + container)
+        XCTAssertEqual(EventKind.processTerminate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "ExitCode"] + container)
+        XCTAssertEqual(EventKind.threadCreate.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User"] + container)
         XCTAssertEqual(EventKind.threadTerminate.fields, EventKind.threadCreate.fields)
         XCTAssertEqual(Array(EventKind.serviceStateChange.fields.prefix(4)), ["UtcTime", "State", "Version", "SchemaVersion"])
         XCTAssertEqual(EventKind.error.fields, ["UtcTime", "ID", "Description"])
         XCTAssertEqual(EventKind.processAccess.fields[2], "SourceProcessGUID", "upper-case GUID in event 10 only")
         XCTAssertEqual(EventKind.fileDelete.fields, ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image",
                                                     "TargetFilename", "Hashes", "IsExecutable", "Archived",
-                                                    "TargetFilenameNtPath"])
+                                                    "TargetFilenameNtPath"] + container)
         XCTAssertEqual(EventKind.fileDelete.sysmonFieldCount, 10)
         XCTAssertEqual(Array(EventKind.driverLoad.extraFields), ["ProcessGuid", "ProcessId", "Image", "User", "Result",
-                                                                 "ImageBase", "ImageSize", "ImageLoadedNtPath"])
-        XCTAssertEqual(Array(EventKind.imageLoad.extraFields), ["ImageBase", "ImageSize", "ImageLoadedNtPath"])
+                                                                 "ImageBase", "ImageSize", "ImageLoadedNtPath"] + container)
+        XCTAssertEqual(Array(EventKind.imageLoad.extraFields), ["ImageBase", "ImageSize", "ImageLoadedNtPath"] + container)
         XCTAssertEqual(EventKind.imageLoad.sysmonFieldCount, 16)
+    }
+
+    /// Every kind that describes a Linux process carries the container fields,
+    /// last; the monitor's own events and Windows-only ones do not.
+    func testContainerFieldsFollowEverythingElseOnEveryProcessEvent() {
+        let withProcess: Set<Int> = [1, 3, 5, 6, 7, 9, 10, 11, 23, 100, 200, 201, 202, 203]
+        for kind in EventKind.all {
+            if withProcess.contains(kind.id) {
+                let start = try! XCTUnwrap(kind.containerFieldsStart, "\(kind)")
+                XCTAssertEqual(Array(kind.fields[start...]), ProcessContainer.fieldNames, "\(kind)")
+                XCTAssertGreaterThanOrEqual(start, kind.sysmonFieldCount, "\(kind): never between Sysmon's fields")
+            } else {
+                XCTAssertNil(kind.containerFieldsStart, "\(kind)")
+            }
+        }
+    }
+
+    func testContainerFieldsOfAHostAndAContainedProcess() {
+        let host = ProcessContainer(identity: nil, cgroupPath: "/user.slice/session-2.scope", pidNamespace: 4_026_531_836,
+                                    mntNamespace: 4_026_531_841, netNamespace: 4_026_531_840)
+        var e = Event(.fileCreate, time: EventTime(nanosecondsSinceEpoch: 0))
+        e.setContainer(host, pid: 42, containerPid: 42)
+        XCTAssertEqual(e["ContainerId"], "-")
+        XCTAssertEqual(e["ContainerRuntime"], "-")
+        XCTAssertEqual(e["PodUid"], "-")
+        XCTAssertEqual(e["CgroupPath"], "/user.slice/session-2.scope")
+        XCTAssertEqual(e["PidNamespace"], "4026531836")
+        XCTAssertEqual(e["ContainerProcessId"], "-", "the same pid inside and outside")
+
+        let id = String(repeating: "0123456789abcdef", count: 4)
+        let path = "/system.slice/docker-\(id).scope"
+        let inside = ProcessContainer(identity: ContainerIdentity.of(cgroupPath: path), cgroupPath: path,
+                                      pidNamespace: 4_026_532_301, mntNamespace: 1, netNamespace: 2)
+        var n = Event(.networkConnect, time: EventTime(nanosecondsSinceEpoch: 0))
+        n.setContainer(inside, pid: 9000, containerPid: 1)
+        XCTAssertEqual(n["ContainerId"], id)
+        XCTAssertEqual(n["ContainerRuntime"], "docker")
+        XCTAssertEqual(n["ContainerProcessId"], "1")
+        XCTAssertEqual(n["NetNamespace"], "2")
+
+        var unknown = Event(.processTerminate, time: EventTime(nanosecondsSinceEpoch: 0))
+        unknown.setContainer(nil, pid: 5, containerPid: 0)
+        XCTAssertEqual(Array(unknown.values.suffix(8)), Array(repeating: "-", count: 8))
     }
 
     func testIDsAndRuleTagsAreUnique() {

@@ -23,9 +23,23 @@ enum BuilderScenario {
     static let orphan = Task(pid: 300, startBootNanoseconds: 6_000_000_000)
     static let unseenParent = Task(pid: 299, startBootNanoseconds: 5_500_000_000)
 
+    /// Cgroups of the scenario by id, as a unified hierarchy would resolve them.
+    static let cgroups: [UInt64: String] = [
+        1: "/",
+        10: "/user.slice/user-1000.slice/session-3.scope",
+        20: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0f3c2a1e_5b6d_4e7f_8a9b_0c1d2e3f4a5b.slice/"
+            + "cri-containerd-" + String(repeating: "ab", count: 32) + ".scope",
+    ]
+    /// The host's namespaces, and a container's.
+    static let hostNamespaces: (pid: UInt32, mnt: UInt32, net: UInt32) = (4_026_531_836, 4_026_531_841, 4_026_531_840)
+    static let podNamespaces: (pid: UInt32, mnt: UInt32, net: UInt32) = (4_026_532_301, 4_026_532_299, 4_026_532_304)
+    /// A process in a Kubernetes pod's container: pid 1 of its pid namespace.
+    static let contained = Task(pid: 700, startBootNanoseconds: 9_200_000_000)
+
     /// A sensor's builders with nothing from this machine in them.
     static func makeBuilder() -> SensorEventBuilder {
-        let processes = ProcessEventBuilder(host: host, users: UserNames(fixed: users), hasher: nil)
+        let processes = ProcessEventBuilder(host: host, users: UserNames(fixed: users), hasher: nil,
+                                            containers: ContainerResolver { cgroups[$0] })
         processes.remember(ProcessEntry(
             guid: host.guid(pid: shell.pid, startBootNanoseconds: shell.startBootNanoseconds), pid: shell.pid,
             image: Array("/usr/bin/bash".utf8), commandLine: Array("-bash".utf8), user: "alice"))
@@ -56,13 +70,19 @@ enum BuilderScenario {
         var steps: [Step] = []
         func step(_ name: String, _ records: [UInt8]...) { steps.append(Step(name: name, records: records)) }
 
+        let onHost = KernelRecordFixture.container(
+            cgroup: 10, pidNamespace: hostNamespaces.pid, mntNamespace: hostNamespaces.mnt,
+            netNamespace: hostNamespaces.net, pidInNamespace: child.pid)
+        let inPod = KernelRecordFixture.container(
+            cgroup: 20, pidNamespace: podNamespaces.pid, mntNamespace: podNamespaces.mnt,
+            netNamespace: podNamespaces.net, pidInNamespace: 1)
         step("fork: the shell starts a process (no event until exec)",
-             f.fork(child, parent: shell, credentials: alice))
+             f.fork(child, parent: shell, credentials: alice, container: onHost))
         step("fork: a thread of the new process, still running the shell's image",
              f.fork(worker, parent: child, credentials: alice, thread: true))
         step("exec: the new process runs curl (ProcessCreate + ImageLoad of the executable)",
              f.exec(child, parent: shell, image: "/usr/bin/curl", cwd: "/home/alice",
-                    argv: ["curl", "-s", "https://example.org/a b"], credentials: alice))
+                    argv: ["curl", "-s", "https://example.org/a b"], credentials: alice, container: onHost))
         step("exec: a 32-bit program of an unknown user whose parent was never seen",
              f.exec(orphan, parent: unseenParent, image: "/opt/old/bin/legacy", cwd: "/",
                     argv: ["legacy"], credentials: stranger, elfClass: 1, elfMachine: 3))
@@ -203,6 +223,23 @@ enum BuilderScenario {
              f.access(shell, euid: 1000, target: swiftmon.pid, syscall: SM_NR_ptrace, request: 0x4206, result: -1))
         step("tamper: process_vm_writev into a thread of swiftmon (ProcessAccess + SensorAccess)",
              f.access(shell, euid: 1000, target: swiftmon.pid + 1, syscall: SM_NR_process_vm_writev, result: 8))
+        step("containers: a process forked into a pod's cgroup and pid namespace (no event until exec)",
+             f.fork(contained, parent: shell, credentials: root, container: inPod))
+        step("containers: it execs: ProcessCreate with the container, pod and namespaces, pid 1 inside",
+             f.exec(contained, parent: shell, image: "/usr/sbin/nginx", cwd: "/", argv: ["nginx"], credentials: root,
+                    container: inPod))
+        step("containers: its file and network events carry the same container fields",
+             f.file(SM_PATH_OP_CREATE, contained, euid: 0, dir: "/var/run", name: "nginx.pid"),
+             f.network(contained, euid: 0, ipv6: false, initiated: true, local: [10, 244, 0, 7], localPort: 41_000,
+                       remote: [10, 96, 0, 1], remotePort: 443))
+        step("containers: a cgroup the hierarchy no longer has: namespaces only",
+             f.exec(Task(pid: 710, startBootNanoseconds: 9_300_000_000), parent: contained, image: "/bin/true",
+                    cwd: "/", argv: ["true"], credentials: root,
+                    container: KernelRecordFixture.container(cgroup: 99, pidNamespace: podNamespaces.pid,
+                                                             mntNamespace: podNamespaces.mnt,
+                                                             netNamespace: podNamespaces.net, pidInNamespace: 2)))
+        step("containers: the contained process exits",
+             f.exit(contained, status: 0, flags: [SM_FLAG_GROUP_DEAD]))
         return steps
     }
 

@@ -60,8 +60,10 @@ struct KernelRecordFixture {
 
     mutating func exec(_ task: Task, parent: Task, image: [UInt8], cwd: String, argv: [[UInt8]],
                        credentials: sm_credentials, flags: [sm_record_flags] = [], argsTotal: UInt32? = nil,
-                       elfClass: UInt8 = 2, elfMachine: UInt16 = 62) -> [UInt8] {
+                       elfClass: UInt8 = 2, elfMachine: UInt16 = 62,
+                       container: sm_container_identity = sm_container_identity()) -> [UInt8] {
         var r = sm_exec_record()
+        r.container = container
         r.header = header(SM_RECORD_EXEC, task, flags: flags)
         r.credentials = credentials
         r.parent_pid = parent.pid
@@ -82,14 +84,27 @@ struct KernelRecordFixture {
 
     mutating func exec(_ task: Task, parent: Task, image: String, cwd: String, argv: [String],
                        credentials: sm_credentials, flags: [sm_record_flags] = [], argsTotal: UInt32? = nil,
-                       elfClass: UInt8 = 2, elfMachine: UInt16 = 62) -> [UInt8] {
+                       elfClass: UInt8 = 2, elfMachine: UInt16 = 62,
+                       container: sm_container_identity = sm_container_identity()) -> [UInt8] {
         exec(task, parent: parent, image: Array(image.utf8), cwd: cwd, argv: argv.map { Array($0.utf8) },
-             credentials: credentials, flags: flags, argsTotal: argsTotal, elfClass: elfClass, elfMachine: elfMachine)
+             credentials: credentials, flags: flags, argsTotal: argsTotal, elfClass: elfClass, elfMachine: elfMachine,
+             container: container)
+    }
+
+    /// Where a task runs, as the BPF side captures it (containers block).
+    static func container(cgroup: UInt64, pidNamespace: UInt32, mntNamespace: UInt32, netNamespace: UInt32,
+                          pidInNamespace: UInt32) -> sm_container_identity {
+        var c = sm_container_identity()
+        c.cgroup_id = cgroup
+        (c.pid_ns, c.mnt_ns, c.net_ns, c.ns_pid) = (pidNamespace, mntNamespace, netNamespace, pidInNamespace)
+        return c
     }
 
     /// A new process (`task`) or, with `thread`, a new thread of `task`.
-    mutating func fork(_ task: Task, parent: Task, credentials: sm_credentials, thread: Bool = false) -> [UInt8] {
+    mutating func fork(_ task: Task, parent: Task, credentials: sm_credentials, thread: Bool = false,
+                       container: sm_container_identity = sm_container_identity()) -> [UInt8] {
         var r = sm_fork_record()
+        r.container = container
         r.header = header(SM_RECORD_FORK, task, flags: thread ? [SM_FLAG_THREAD] : [])
         r.credentials = credentials
         r.parent_pid = parent.pid

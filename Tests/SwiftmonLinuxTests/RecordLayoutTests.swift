@@ -8,8 +8,9 @@ final class RecordLayoutTests: XCTestCase {
     func testRecordSizesMatchTheHeader() {
         XCTAssertEqual(MemoryLayout<sm_record_header>.size, 32)
         XCTAssertEqual(MemoryLayout<sm_credentials>.size, 24)
-        XCTAssertEqual(MemoryLayout<sm_exec_record>.size, 104)
-        XCTAssertEqual(MemoryLayout<sm_fork_record>.size, 72)
+        XCTAssertEqual(MemoryLayout<sm_exec_record>.size, 128)
+        XCTAssertEqual(MemoryLayout<sm_fork_record>.size, 96)
+        XCTAssertEqual(MemoryLayout<sm_container_identity>.size, 24)
         XCTAssertEqual(MemoryLayout<sm_exit_record>.size, 40)
         XCTAssertEqual(MemoryLayout<sm_exec_record>.size % 8, 0, "variable data follows the fixed part directly")
         XCTAssertEqual(MemoryLayout<sm_path_record>.size, 80)
@@ -33,6 +34,16 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(SM_RECORD_IMAGE.rawValue, 9)
         XCTAssertEqual(SM_RECORD_SIGNAL.rawValue, 10)
         XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 11)
+    }
+
+    func testContainerIdentityOffsets() {
+        XCTAssertEqual(MemoryLayout<sm_container_identity>.offset(of: \.cgroup_id), 0)
+        XCTAssertEqual(MemoryLayout<sm_container_identity>.offset(of: \.pid_ns), 8)
+        XCTAssertEqual(MemoryLayout<sm_container_identity>.offset(of: \.mnt_ns), 12)
+        XCTAssertEqual(MemoryLayout<sm_container_identity>.offset(of: \.net_ns), 16)
+        XCTAssertEqual(MemoryLayout<sm_container_identity>.offset(of: \.ns_pid), 20)
+        XCTAssertEqual(MemoryLayout<sm_exec_record>.offset(of: \.container), 104)
+        XCTAssertEqual(MemoryLayout<sm_fork_record>.offset(of: \.container), 72)
     }
 
     func testNewRecordFieldOffsets() {

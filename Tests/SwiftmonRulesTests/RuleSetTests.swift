@@ -10,6 +10,32 @@ final class RuleSetTests: XCTestCase {
     let curl = event(["Image": "/usr/bin/curl", "CommandLine": "curl http://x", "ParentImage": "/usr/bin/bash", "User": "alice"])
     let ls = event(["Image": "/usr/bin/ls", "CommandLine": "ls", "ParentImage": "/usr/bin/bash", "User": "alice"])
 
+    // MARK: container fields
+
+    /// The container fields filter like Sysmon's own: only containers, one
+    /// runtime, a pod, a container by the start of its id.
+    func testContainerFieldsInConditions() {
+        let id = String(repeating: "4f", count: 32)
+        let inPod = event(.fileCreate, ["Image": "/usr/sbin/nginx", "TargetFilename": "/run/nginx.pid", "ContainerId": id,
+                                        "ContainerRuntime": "containerd", "PodUid": "0f3c2a1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"])
+        let onHost = event(.fileCreate, ["Image": "/usr/bin/vim", "TargetFilename": "/etc/passwd"])
+        let onlyContainers = rules(filtering(
+            "<FileCreate onmatch=\"include\"><ContainerId condition=\"is not\">-</ContainerId></FileCreate>"))
+        XCTAssertTrue(decide(onlyContainers, inPod).0)
+        XCTAssertFalse(decide(onlyContainers, onHost).0, "a host process has ContainerId -")
+        let runtime = rules(filtering("""
+            <RuleGroup name="" groupRelation="and"><FileCreate onmatch="include">
+              <ContainerRuntime condition="is">containerd</ContainerRuntime>
+              <ContainerId condition="begin with">\(id.prefix(12))</ContainerId>
+            </FileCreate></RuleGroup>
+            """))
+        XCTAssertTrue(decide(runtime, inPod).0)
+        XCTAssertFalse(decide(runtime, onHost).0)
+        let hostOnly = rules(filtering("<FileCreate onmatch=\"exclude\"><PodUid condition=\"is not\">-</PodUid></FileCreate>"))
+        XCTAssertFalse(decide(hostOnly, inPod).0)
+        XCTAssertTrue(decide(hostOnly, onHost).0)
+    }
+
     // MARK: include / exclude
 
     func testSingleIncludeBlockLogsOnlyMatches() {

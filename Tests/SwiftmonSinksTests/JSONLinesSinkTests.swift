@@ -18,7 +18,7 @@ final class JSONLinesSinkTests: XCTestCase {
         XCTAssertEqual(line.filter { $0 == 0x0A }.count, 1)
         let text = String(decoding: line, as: UTF8.self)
         XCTAssertTrue(text.hasPrefix(#"{"EventID":1,"EventName":"ProcessCreate","RuleName":"-","UtcTime":"2023-11-14 22:13:20.000","ProcessGuid":"-","ProcessId":"42","Image":"/tmp/bad\udcff""#), text)
-        XCTAssertTrue(text.hasSuffix(#""Architecture":"-","ImageNtPath":"-"}"# + "\n"))
+        XCTAssertTrue(text.hasSuffix(#""Architecture":"-","ImageNtPath":"-","ContainerId":"-","ContainerRuntime":"-","PodUid":"-","CgroupPath":"-","PidNamespace":"-","MntNamespace":"-","NetNamespace":"-","ContainerProcessId":"-"}"# + "\n"), text)
     }
 
     func testHostileValuesRoundTripThroughAJSONParser() throws {

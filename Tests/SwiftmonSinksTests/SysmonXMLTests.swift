@@ -35,6 +35,11 @@ final class SysmonXMLTests: XCTestCase {
         "Company": "-", "OriginalFileName": "-",
         "ID": "1", "Payload": "0102030405", "ProviderGuid": "{22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716}",
         "EventId": "1", "Opcode": "1", "Task": "1", "Level": "4", "Keywords": "0x8000000000000010",
+        "ContainerId": "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899",
+        "ContainerRuntime": "containerd", "PodUid": "0f3c2a1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+        "CgroupPath": "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0f3c2a1e_5b6d_4e7f_8a9b_0c1d2e3f4a5b.slice/cri-containerd-3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899.scope",
+        "PidNamespace": "4026532301", "MntNamespace": "4026532299", "NetNamespace": "4026532304",
+        "ContainerProcessId": "1",
     ]
 
     /// A deterministic event of `kind`: realistic values where the field has a
@@ -86,7 +91,10 @@ final class SysmonXMLTests: XCTestCase {
                 + "<Channel>Linux-Sysmon/Operational</Channel><Computer>golden-host</Computer>"
                 + "<Security UserId=\"0\"/></System><EventData><Data Name=\"RuleName\">-</Data>"
                 + "<Data Name=\"UtcTime\">2024-01-31 23:59:59.123</Data>"), xml)
-        XCTAssertTrue(xml.hasSuffix("<Data Name=\"Architecture\">-</Data><Data Name=\"ImageNtPath\">-</Data></EventData></Event>"))
+        XCTAssertTrue(xml.hasSuffix("<Data Name=\"Architecture\">-</Data><Data Name=\"ImageNtPath\">-</Data><Data Name=\"ContainerId\">-</Data>"
+            + "<Data Name=\"ContainerRuntime\">-</Data><Data Name=\"PodUid\">-</Data><Data Name=\"CgroupPath\">-</Data>"
+            + "<Data Name=\"PidNamespace\">-</Data><Data Name=\"MntNamespace\">-</Data><Data Name=\"NetNamespace\">-</Data>"
+            + "<Data Name=\"ContainerProcessId\">-</Data></EventData></Event>"), xml)
         XCTAssertFalse(xml.contains("\n"))
         let error = SysmonXMLRenderer(header: Self.goldenHeader).render(Event(.error, time: Self.goldenTime), recordID: 1)
         XCTAssertTrue(error.contains("<Level>2</Level>"), "EventID 255 is an error-level event")

@@ -144,6 +144,20 @@ struct sm_record_header {
     __u64 start_boot_ns;     // the process's start_boottime: with pid, names the process
 };
 
+// ---- containers: cgroup and namespace identity (issue 12) -------------------
+// Where a process runs, captured with its exec and fork records (the process
+// cache hands it to every other event of the process). Inode numbers are those
+// /proc/PID/ns/* shows; the cgroup id is the kernfs node id of the task's
+// cgroup on the default (v2) hierarchy, which user space resolves to a path.
+struct sm_container_identity {
+    __u64 cgroup_id;         // the task's cgroup on the unified hierarchy (0: none)
+    __u32 pid_ns;            // inode of its active pid namespace
+    __u32 mnt_ns;            // inode of its mount namespace
+    __u32 net_ns;            // inode of its network namespace
+    __u32 ns_pid;            // the process id as its own pid namespace numbers it
+};
+// ---- end containers ---------------------------------------------------------
+
 // The credentials and session of the task, captured with the event.
 struct sm_credentials {
     __u32 uid;
@@ -169,6 +183,7 @@ struct sm_exec_record {
     __u8 elf_class;          // 1 = 32-bit, 2 = 64-bit, 0 = not an ELF file
     __u8 pad0;
     __u16 elf_machine;       // ELF e_machine of the executable
+    struct sm_container_identity container;  // containers: where the new image runs
     // __u8 data[]: image components, cwd components, argv
 };
 
@@ -178,6 +193,7 @@ struct sm_fork_record {
     __u32 parent_pid;
     __u32 parent_tid;
     __u64 parent_start_boot_ns;
+    struct sm_container_identity container;  // containers: the new process's (may differ from its parent's)
 };
 
 struct sm_exit_record {
@@ -272,8 +288,9 @@ struct sm_signal_record {
 // and SwiftmonLinuxTests checks that Swift sees the same.
 _Static_assert(sizeof(struct sm_record_header) == 32, "sm_record_header layout");
 _Static_assert(sizeof(struct sm_credentials) == 24, "sm_credentials layout");
-_Static_assert(sizeof(struct sm_exec_record) == 104, "sm_exec_record layout");
-_Static_assert(sizeof(struct sm_fork_record) == 72, "sm_fork_record layout");
+_Static_assert(sizeof(struct sm_exec_record) == 128, "sm_exec_record layout");
+_Static_assert(sizeof(struct sm_fork_record) == 96, "sm_fork_record layout");
+_Static_assert(sizeof(struct sm_container_identity) == 24, "sm_container_identity layout");
 _Static_assert(sizeof(struct sm_exit_record) == 40, "sm_exit_record layout");
 _Static_assert(sizeof(struct sm_path_record) == 80, "sm_path_record layout");
 _Static_assert(sizeof(struct sm_network_record) == 80, "sm_network_record layout");

@@ -6,6 +6,7 @@
 // even a process that lives a millisecond is captured completely in the
 // kernel. tp_btf gives typed access to task_struct without tracefs.
 #include "sensor.bpf.h"
+#include "container.bpf.h"
 
 // Assembly area for one exec record: the fixed part, then paths and argv.
 struct exec_scratch {
@@ -42,6 +43,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
     struct task_struct *parent = BPF_CORE_READ(task, real_parent);
     r->parent_pid = BPF_CORE_READ(parent, tgid);
     r->parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+    sm_fill_container(&r->container, task);
 
     // The file that now runs: for a script, its interpreter (as /proc/PID/exe).
     struct file *file = BPF_CORE_READ(bprm, file);
@@ -120,6 +122,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
     r->parent_pid = BPF_CORE_READ(parent, tgid);
     r->parent_tid = BPF_CORE_READ(parent, pid);
     r->parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+    sm_fill_container(&r->container, child);
     bpf_ringbuf_submit(r, 0);
     return 0;
 }
