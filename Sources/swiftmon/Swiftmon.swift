@@ -18,7 +18,7 @@ struct Swiftmon: ParsableCommand {
             into the same events and checks and dumps Sysmon configurations.
             """,
         version: version,
-        subcommands: [Run.self, Sources.self, Config.self, Etl.self, Query.self, Tree.self, Bench.self],
+        subcommands: [Run.self, Sources.self, Config.self, Service.self, Etl.self, Query.self, Tree.self, Bench.self],
         defaultSubcommand: nil
     )
 }
