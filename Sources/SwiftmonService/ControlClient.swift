@@ -14,6 +14,8 @@ public enum ControlClient {
         let fd: Int32
         do {
             fd = try Syscalls.connectUnixStream(path)
+        } catch let error as SystemCallError where error.errno == EACCES || error.errno == EPERM {
+            throw ControlSocketError.notPermitted(path)
         } catch let error as SystemCallError {
             throw ControlSocketError.noSensor(path, reason: error.description)
         }

@@ -197,6 +197,7 @@ public enum ControlSocketError: Error, CustomStringConvertible, Equatable {
     case notASocket(String)
     case inUse(String)
     case noSensor(String, reason: String)
+    case notPermitted(String)
     case badAnswer(String, reason: String)
 
     public var description: String {
@@ -207,6 +208,8 @@ public enum ControlSocketError: Error, CustomStringConvertible, Equatable {
             return "\(path): another swiftmon already answers on this control socket"
         case .noSensor(let path, let reason):
             return "no swiftmon sensor is running (nothing answers at \(path): \(reason))"
+        case .notPermitted(let path):
+            return "\(path): permission denied (EACCES): only root may use the sensor's control socket"
         case .badAnswer(let path, let reason):
             return "\(path): the sensor's answer could not be read: \(reason)"
         }

@@ -126,7 +126,7 @@ extension Swiftmon.Service {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "What the running sensor does: uptime, configuration and its SHA256, probes, events/s per kind, losses per cause and output, queue depth.",
-            discussion: "Asked through the sensor's control socket (root only). Exits with status 3 when no sensor answers.")
+            discussion: "Asked through the sensor's control socket (root only). Exits with status 3 when no sensor answers, 4 when the caller may not ask.")
 
         @Option(name: .customLong("control-socket"), help: ArgumentHelp("The sensor's control socket.", valueName: "path"))
         var controlSocket: String = ServiceLayout.controlSocket
@@ -140,6 +140,7 @@ extension Swiftmon.Service {
                 response = try ControlClient.send(.status, to: controlSocket)
             } catch let error as ControlSocketError {
                 printErrorLine("\(error)")
+                if case .notPermitted = error { throw ExitCode(4) }  // LSB: insufficient privileges
                 throw ExitCode(3)  // LSB: program is not running
             }
             guard response.ok, let status = response.status else {
