@@ -12,13 +12,21 @@ BPF_HEADERS := $(wildcard $(BPF_DIR)/*.h) Sources/CSwiftmonRecords/include/swift
 SKELETON := Sources/CSensorSkeleton/include/swiftmon_sensor.skel.h
 CONFIG ?= release
 SWIFT_FLAGS := -c $(CONFIG)
+# swiftmon carries the Swift runtime (--static-swift-stdlib): it runs on a
+# plain Debian without the toolchain, and the live tests run that binary, the
+# one the package ships. The test bundle cannot be linked that way (there is
+# no static XCTest), so it is built beside it, in its own scratch folder.
+STATIC := --static-swift-stdlib
+TEST_SCRATCH := .build/tests
 BINARY := .build/$(CONFIG)/swiftmon
 APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
-# The syslog tests start a real rsyslog collector (TCP, unix socket, RELP).
-TEST_APT_PACKAGES := rsyslog rsyslog-relp
+# The syslog tests start a real rsyslog collector (TCP, unix socket, RELP);
+# the package tests build, lint and install the .deb.
+DEB_APT_PACKAGES := dpkg-dev
+TEST_APT_PACKAGES := rsyslog rsyslog-relp lintian $(DEB_APT_PACKAGES)
 PIP_PACKAGES := dissect.etl evtx pysigma pysigma-backend-sqlite
 
-.PHONY: all deps test-deps apt-install bpf build run test bench fuzz fuzz-evtx clean
+.PHONY: all deps test-deps apt-install bpf build run test deb deb-package bench fuzz fuzz-evtx clean
 
 all: build
 
@@ -60,21 +68,30 @@ $(SKELETON): $(BUILD)/sensor.bpf.o
 bpf: deps $(SKELETON)
 
 build: bpf
-	swift build $(SWIFT_FLAGS) --product swiftmon
+	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon
 
 run: build
 	$(BINARY) run $(ARGS)
 
+# build/swiftmon_<version>_<arch>.deb from the binary built above (no second
+# Swift build of swiftmon; see scripts/make-deb.sh).
+deb: build deb-package
+
+deb-package:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(DEB_APT_PACKAGES)"
+	BINARY=$(BINARY) scripts/make-deb.sh
+
 # Unit tests and the end-to-end tests, which start the real sensor as root.
 test: test-deps bpf
-	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --product swiftmon
-	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --product swiftmon-testhelper
-	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing $(TEST_ARGS)
+	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon
+	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon-testhelper
+	$(MAKE) --no-print-directory deb-package
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH) $(TEST_ARGS)
 
 # Figures, not tests: the exec storm with swiftmon and peer tools side by
 # side, then the hot paths one by one (decode, rules, store, .etl).
 bench: build
-	swift build $(SWIFT_FLAGS) --product swiftmon-testhelper
+	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-events.sh $(BENCH_EVENTS_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-tamper.sh $(BENCH_TAMPER_ARGS)

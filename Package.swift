@@ -58,11 +58,13 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // Running as a service: the systemd unit, the install plan, the control socket.
+        .target(name: "SwiftmonService", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // The Linux sources: the only Swift code that imports the C targets.
         .target(
             name: "SwiftmonLinux",
             dependencies: [
-                "SwiftmonCore", "SwiftmonSystem", "CLibbpf", "CSensorSkeleton", "CSwiftmonRecords",
+                "SwiftmonCore", "SwiftmonSystem", "SwiftmonService", "CLibbpf", "CSensorSkeleton", "CSwiftmonRecords",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["bpf"]
@@ -71,7 +73,7 @@ let package = Package(
             name: "swiftmon",
             dependencies: [
                 "SwiftmonCore", "SwiftmonSystem", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
-                "SwiftmonStore", "SwiftmonEvtx", "SwiftmonSigma",
+                "SwiftmonStore", "SwiftmonEvtx", "SwiftmonSigma", "SwiftmonService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -87,6 +89,9 @@ let package = Package(
         .testTarget(name: "SwiftmonTestSupportTests", dependencies: ["SwiftmonTestSupport"]),
         .testTarget(name: "SwiftmonCoreTests", dependencies: ["SwiftmonCore"]),
         .testTarget(name: "SwiftmonSystemTests", dependencies: ["SwiftmonSystem"]),
+        .testTarget(
+            name: "SwiftmonServiceTests",
+            dependencies: ["SwiftmonService", "SwiftmonCore", "SwiftmonSystem", "SwiftmonTestSupport"]),
         // Golden dumps are read relative to #filePath, not bundled.
         .testTarget(
             name: "SwiftmonRulesTests", dependencies: ["SwiftmonRules", "SwiftmonCore", "SwiftmonTestSupport"],

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include "linux_syscalls.h"
 
 int swiftmon_open_by_handle_at(int mount_fd, void *handle, int flags) {
@@ -17,6 +18,18 @@ const char *swiftmon_errno_name(int code) { return strerrorname_np(code); }
 int swiftmon_gettid(void) { return (int)gettid(); }
 
 int swiftmon_name_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+int swiftmon_accept4(int listener, int flags) { return accept4(listener, NULL, NULL, flags); }
+
+int swiftmon_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *pid = credentials.pid;
+    *uid = credentials.uid;
+    *gid = credentials.gid;
+    return 0;
+}
 
 const int swiftmon_O_PATH = O_PATH;
 const short swiftmon_POLLRDHUP = POLLRDHUP;

@@ -54,11 +54,18 @@ public final class MonitorSession {
         self.configuration = configuration
         self.initial = initial
         self.options = options
+        configurationInUse = initial.map { ConfigurationIdentity(name: $0.name, hash: $0.hash) }
         let flag = stopFlag
         pipeline.onDestinationClosed = { flag.set() }
     }
 
     private let initial: LoadedConfiguration?
+
+    /// The configuration whose rules filter now (path or `<embedded default>`, SHA256).
+    public private(set) var configurationInUse: ConfigurationIdentity?
+
+    /// Events handed to the outputs per EventID over the last second.
+    public private(set) var ratePerSecondByKind: [Int: Double] = [:]
 
     /// True once an output's destination has gone for good: the loop ends the run.
     public var stopRequested: Bool { stopFlag.isSet }
@@ -90,9 +97,14 @@ public final class MonitorSession {
         source.tick()
         reportLosses()
         ticks += 1
-        let dispatched = pipeline.tally.dispatched
+        let tally = pipeline.tally
+        let dispatched = tally.dispatched
         ratePerSecond = Double(dispatched &- dispatchedAtLastTick)
         dispatchedAtLastTick = dispatched
+        var byKind: [Int: Double] = [:]
+        for (id, n) in tally.dispatchedByKind { byKind[id] = Double(n &- (dispatchedByKindAtLastTick[id] ?? 0)) }
+        ratePerSecondByKind = byKind
+        dispatchedByKindAtLastTick = tally.dispatchedByKind
         if options.printsStatus, options.statusInterval > 0, ticks % options.statusInterval == 0 {
             let t = pipeline.tally
             let rate = Double(t.dispatched - lastStatusDispatched) / Double(options.statusInterval)
@@ -102,7 +114,9 @@ public final class MonitorSession {
     }
 
     private var dispatchedAtLastTick: UInt64 = 0
-    private var ratePerSecond: Double = 0
+    private var dispatchedByKindAtLastTick: [Int: UInt64] = [:]
+    /// Events handed to the outputs over the last second.
+    public private(set) var ratePerSecond: Double = 0
 
     /// The state in one line, for a service manager's status: events so far,
     /// the rate over the last second, losses by cause.
@@ -119,11 +133,12 @@ public final class MonitorSession {
 
     /// Reads the configuration again (SIGHUP). A good one takes effect at
     /// once and is announced (16); a bad one is refused with its diagnostics
-    /// (255, ID 2) and the previous rules stay.
-    public func reload() throws {
+    /// (255, ID 2) and the previous rules stay. Returns what happened.
+    @discardableResult
+    public func reload() throws -> ReloadOutcome {
         guard let configuration, configuration.canReload else {
             diagnostics("SIGHUP: no configuration file to re-read; the embedded default stays")
-            return
+            return .nothingToReload
         }
         // Events read before the signal are judged by the rules in force when they happened.
         try readSource()
@@ -133,10 +148,14 @@ public final class MonitorSession {
             source.updateLoggedKinds(loaded.loggedEventIDs)
             pipeline.submit(MonitorEvents.configurationChange(name: loaded.name, hash: loaded.hash), unfiltered: true)
             diagnostics("configuration \(loaded.name) reloaded (\(loaded.hash))")
+            let identity = ConfigurationIdentity(name: loaded.name, hash: loaded.hash)
+            configurationInUse = identity
+            return .reloaded(identity)
         } catch {
             let message = "configuration not reloaded, the previous rules stay: \(error)"
             diagnostics(message)
             pipeline.submit(MonitorEvents.error(id: ErrorEventID.configurationRejected, message), unfiltered: true)
+            return .rejected("\(error)")
         }
     }
 
@@ -185,6 +204,26 @@ public final class MonitorSession {
         statistics.wallSeconds = wallSeconds
         return statistics
     }
+}
+
+/// Which configuration filters: its path (or `<embedded default>`) and SHA256.
+public struct ConfigurationIdentity: Sendable, Equatable {
+    public var name: String
+    public var hash: String
+    public init(name: String, hash: String) {
+        self.name = name
+        self.hash = hash
+    }
+}
+
+/// What a ``MonitorSession/reload()`` did.
+public enum ReloadOutcome: Sendable, Equatable {
+    /// The new rules filter from now on.
+    case reloaded(ConfigurationIdentity)
+    /// The file was refused (the message has its diagnostics); the old rules stay.
+    case rejected(String)
+    /// The embedded default is in use: there is no file to read again.
+    case nothingToReload
 }
 
 /// A flag one thread sets (waking the event loop) and another reads.

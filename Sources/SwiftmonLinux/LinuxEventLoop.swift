@@ -1,6 +1,7 @@
 import Glibc
 import Synchronization
 import SwiftmonCore
+import SwiftmonService
 import SwiftmonSystem
 
 /// Drives a ``MonitorSession`` on Linux: one epoll set holds the source's
@@ -25,15 +26,20 @@ public enum LinuxEventLoop {
         }
     }
 
-    private enum Token: UInt64 { case source = 1, signal, timer, stop, watchdog }
+    private enum Token: UInt64 { case source = 1, signal, timer, stop, watchdog, control }
+    /// Tokens at and above this are control connections: the token minus it is the descriptor.
+    private static let controlConnectionToken: UInt64 = 1 << 32
 
     /// Runs `session` (over `source`) until SIGINT or SIGTERM, or until an
     /// output's reader has gone; returns the final statistics.
     ///
     /// Under systemd (`NOTIFY_SOCKET`) it speaks the notification protocol
     /// through `notifier`: READY=1, STATUS=, WATCHDOG=1, RELOADING=1, STOPPING=1.
+    /// With `control`, it answers the control socket's commands (status,
+    /// reload) between reads, never waiting on a client.
     public static func run(_ session: MonitorSession, source: LinuxEventSource,
-                           notifier: SystemdNotifier = .fromProcessEnvironment()) throws -> SessionStatistics {
+                           notifier: SystemdNotifier = .fromProcessEnvironment(),
+                           control: ControlServer? = nil) throws -> SessionStatistics {
         let started = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpuAtStart = Syscalls.processCPUMicroseconds()
         try takeOverSignals()
@@ -49,6 +55,13 @@ public enum LinuxEventLoop {
         try Syscalls.epollAdd(epoll, signals, token: Token.signal.rawValue)
         try Syscalls.epollAdd(epoll, timer, token: Token.timer.rawValue)
         try Syscalls.epollAdd(epoll, stopRequest, token: Token.stop.rawValue)
+        if let control { try Syscalls.epollAdd(epoll, control.listener, token: Token.control.rawValue) }
+        defer { control?.close() }
+        let reloadAnnounced = { (reload: () throws -> ReloadOutcome) throws -> ReloadOutcome in
+            notifier.reloading()
+            defer { notifier.ready(status: session.statusSummary) }
+            return try reload()
+        }
         var watchdogTimer: Int32 = -1
         if let interval = notifier.watchdogIntervalMilliseconds {
             watchdogTimer = try Syscalls.periodicTimer(intervalMilliseconds: interval)
@@ -78,9 +91,7 @@ public enum LinuxEventLoop {
                         if signal == SIGUSR1 {
                             session.pipeline.reopenOutputs()
                         } else if signal == SIGHUP {
-                            notifier.reloading()
-                            try session.reload()
-                            notifier.ready(status: session.statusSummary)
+                            _ = try reloadAnnounced { try session.reload() }
                         } else {
                             running = false
                         }
@@ -89,13 +100,24 @@ public enum LinuxEventLoop {
                     Syscalls.drainCounter(timer)
                     session.tick()
                     notifier.status(session.statusSummary)
+                    _ = control?.expireIdleConnections()
                 case .watchdog:
                     Syscalls.drainCounter(watchdogTimer)
                     notifier.watchdog()
                 case .stop:
                     Syscalls.drainCounter(stopRequest)
+                case .control:
+                    for fd in control?.acceptConnections() ?? [] {
+                        try Syscalls.epollAdd(epoll, fd, token: controlConnectionToken + UInt64(fd))
+                    }
                 case nil:
-                    break
+                    guard let control, token >= controlConnectionToken else { break }
+                    let fd = Int32(truncatingIfNeeded: token - controlConnectionToken)
+                    let uptime = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - started) / 1e9
+                    // Closing the descriptor takes it out of the epoll set.
+                    _ = control.serve(fd) { command in
+                        session.answer(command, uptimeSeconds: uptime, aroundReload: reloadAnnounced)
+                    }
                 }
             }
             if session.stopRequested { running = false }

@@ -79,6 +79,69 @@ public enum Syscalls {
         try retryingOnInterrupt("fchmod", subject) { Glibc.fchmod(fd, mode) }
     }
 
+    /// chmod(2).
+    public static func changeMode(_ path: String, _ mode: mode_t) throws {
+        try retryingOnInterrupt("chmod", path) { Glibc.chmod(path, mode) }
+    }
+
+    /// chown(2).
+    public static func changeOwner(_ path: String, uid: uid_t, gid: gid_t) throws {
+        try retryingOnInterrupt("chown", path) { Glibc.chown(path, uid, gid) }
+    }
+
+    /// lstat(2) (a symbolic link is described, not followed); nil when nothing is there.
+    public static func linkStatus(_ path: String) throws -> stat? {
+        var st = stat()
+        do {
+            try retryingOnInterrupt("lstat", path) { Glibc.lstat(path, &st) }
+        } catch let error as SystemCallError where error.errno == ENOENT {
+            return nil
+        }
+        return st
+    }
+
+    /// readlink(2): where the symbolic link at `path` points.
+    public static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = try retryingOnInterrupt("readlink", path) { Glibc.readlink(path, &buffer, buffer.count - 1) }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// unlink(2); a file that is already gone is not an error.
+    public static func unlink(_ path: String) throws {
+        do {
+            try retryingOnInterrupt("unlink", path) { Glibc.unlink(path) }
+        } catch let error as SystemCallError where error.errno == ENOENT {
+            return
+        }
+    }
+
+    /// rmdir(2); a directory that is already gone is not an error.
+    public static func removeDirectory(_ path: String) throws {
+        do {
+            try retryingOnInterrupt("rmdir", path) { Glibc.rmdir(path) }
+        } catch let error as SystemCallError where error.errno == ENOENT {
+            return
+        }
+    }
+
+    /// The names in a directory (without `.` and `..`); nil when it does not exist.
+    public static func directoryEntries(_ path: String) throws -> [String]? {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT { return nil }
+            throw SystemCallError("opendir", path, errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// mkdir(2); an existing directory is not an error.
     public static func makeDirectory(_ path: String, mode: mode_t) throws {
         do {
@@ -180,6 +243,11 @@ public enum Syscalls {
         ev.events = EPOLLIN.rawValue
         ev.data.u64 = token
         try retryingOnInterrupt("epoll_ctl(ADD)") { epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) }
+    }
+
+    /// Takes `fd` out of an epoll set (before closing it).
+    public static func epollRemove(_ epfd: Int32, _ fd: Int32) {
+        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
     }
 
     /// Waits for readiness; returns the tokens of the ready descriptors.
@@ -342,20 +410,29 @@ public enum Syscalls {
 
     // MARK: sockets
 
-    /// Sends one datagram to the AF_UNIX socket at `path` (a leading `@`
-    /// names an abstract socket), from a socket opened for the purpose.
-    public static func sendDatagram(_ bytes: [UInt8], toUnixSocket path: String) throws {
+    /// The address of the AF_UNIX socket at `path` (a leading `@` names an
+    /// abstract socket) and its length; ENAMETOOLONG (for `call`) when it
+    /// does not fit in `sun_path`.
+    static func unixAddress(_ path: String, for call: String) throws -> (sockaddr_un, socklen_t) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         var name = Array(path.utf8)
         if name.first == UInt8(ascii: "@") { name[0] = 0 }
-        guard !name.isEmpty, name.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw SystemCallError("sendto", path, errno: ENAMETOOLONG)
+        guard !name.isEmpty, name.count < MemoryLayout.size(ofValue: address.sun_path), !name.dropFirst().contains(0) else {
+            throw SystemCallError(call, path, errno: name.isEmpty || name.dropFirst().contains(0) ? EINVAL : ENAMETOOLONG)
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in name.enumerated() { raw[i] = b }
         }
         let length = socklen_t(MemoryLayout<sa_family_t>.size + name.count + (name[0] == 0 ? 0 : 1))
+        return (address, length)
+    }
+
+    /// Sends one datagram to the AF_UNIX socket at `path` (a leading `@`
+    /// names an abstract socket), from a socket opened for the purpose.
+    public static func sendDatagram(_ bytes: [UInt8], toUnixSocket path: String) throws {
+        let (built, length) = try unixAddress(path, for: "sendto")
+        var address = built
         let fd = try socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0, path)
         defer { close(fd) }
         _ = try withUnsafePointer(to: &address) { pointer in
@@ -367,6 +444,63 @@ public enum Syscalls {
                 }
             }
         }
+    }
+
+    /// A listening AF_UNIX stream socket at `path` (non-blocking, close-on-exec):
+    /// socket(2), bind(2), chmod(2) to `mode`, listen(2). The file must not exist.
+    public static func listenUnixStream(_ path: String, mode: mode_t = 0o600, backlog: Int32 = 16) throws -> Int32 {
+        let (built, length) = try unixAddress(path, for: "bind")
+        var address = built
+        let fd = try socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, path)
+        do {
+            try withUnsafePointer(to: &address) {
+                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { try bind(fd, $0, length, path) }
+            }
+            if !path.hasPrefix("@") { try changeMode(path, mode) }
+            try retryingOnInterrupt("listen", path) { Glibc.listen(fd, backlog) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// accept4(2), the new descriptor non-blocking and close-on-exec; nil when
+    /// no connection is waiting (EAGAIN).
+    public static func accept(_ listener: Int32, _ subject: String = "") throws -> Int32? {
+        do {
+            return try retryingOnInterrupt("accept4", subject) {
+                swiftmon_accept4(listener, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            }
+        } catch let error as SystemCallError where error.errno == EAGAIN || error.errno == ECONNABORTED {
+            return nil
+        }
+    }
+
+    /// The process at the other end of an AF_UNIX socket, as the kernel
+    /// recorded it when it connected (SO_PEERCRED): pid, uid, gid.
+    public static func peerCredentials(_ fd: Int32) throws -> (pid: Int32, uid: uid_t, gid: gid_t) {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+        try retryingOnInterrupt("getsockopt(SO_PEERCRED)") { swiftmon_peer_credentials(fd, &pid, &uid, &gid) }
+        return (pid, uid_t(uid), gid_t(gid))
+    }
+
+    /// A blocking AF_UNIX stream socket connected to `path`.
+    public static func connectUnixStream(_ path: String) throws -> Int32 {
+        let (built, length) = try unixAddress(path, for: "connect")
+        var address = built
+        let fd = try socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, path)
+        do {
+            _ = try withUnsafePointer(to: &address) {
+                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { try connect(fd, $0, length, path) }
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
     }
 
     public static func socket(_ domain: Int32, _ type: Int32, _ proto: Int32, _ subject: String = "") throws -> Int32 {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwiftmonRules
+import SwiftmonService
 
 extension Swiftmon {
     /// `swiftmon config check|dump|default`: Sysmon configuration files.
@@ -8,7 +9,7 @@ extension Swiftmon {
         static let configuration = CommandConfiguration(
             commandName: "config",
             abstract: "Check, dump or print Sysmon configuration files.",
-            subcommands: [Check.self, Dump.self, Default.self]
+            subcommands: [Check.self, Dump.self, Default.self, Update.self]
         )
     }
 }
@@ -57,6 +58,46 @@ extension Swiftmon.Config {
                 config = RuleSet.embeddedDefault.configuration
             }
             print(RuleDump.text(config, configHash: SysmonConfigurationFile.hash(config.bytes)), terminator: "")
+        }
+    }
+
+    /// `swiftmon config update FILE` (Sysmon's `-c FILE`).
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a configuration, install it for the service and make the running sensor load it.",
+            discussion: """
+                An invalid file is refused with its diagnostics (file:line:column) and nothing changes. A valid one \
+                replaces \(ServiceLayout.configurationFile) atomically (0600); the sensor then reloads it through its \
+                control socket and reports the SHA256 it loaded. Without a running sensor the file is installed and \
+                applies at the next start.
+                """
+        )
+
+        @Argument(help: "The new configuration.")
+        var file: String
+
+        @Option(name: .long, help: ArgumentHelp("Where the service reads its configuration.", valueName: "path"))
+        var to: String = ServiceLayout.configurationFile
+
+        @Option(name: .customLong("control-socket"), help: ArgumentHelp("The sensor's control socket.", valueName: "path"))
+        var controlSocket: String = ServiceLayout.controlSocket
+
+        func run() throws {
+            let (parsed, diagnostics) = SysmonConfig.check(path: file)
+            for d in diagnostics where d.severity == .error || !d.windowsOnly { printToStandardError(d.description) }
+            guard let parsed, !diagnostics.hasErrors else {
+                printToStandardError("\(file): \(diagnostics.summary); \(to) not changed")
+                throw ExitCode(1)
+            }
+            do {
+                let outcome = try ConfigurationUpdate.apply(parsed.bytes, to: to,
+                                                            expectedHash: SysmonConfigurationFile.hash(parsed.bytes),
+                                                            controlSocket: controlSocket)
+                print(outcome.message)
+            } catch {
+                printToStandardError("config update: \(error)")
+                throw ExitCode(1)
+            }
         }
     }
 

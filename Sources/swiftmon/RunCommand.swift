@@ -3,6 +3,7 @@ import ArgumentParser
 import SwiftmonCore
 import SwiftmonLinux
 import SwiftmonRules
+import SwiftmonService
 import SwiftmonSinks
 import SwiftmonStore
 
@@ -56,6 +57,9 @@ extension Swiftmon {
 
         @Option(name: .long, help: ArgumentHelp("Where events come from: ebpf (the eBPF sensor), netlink (the netlink process connector and fanotify, without BPF: fewer fields for short-lived processes), or auto (eBPF, falling back to netlink when it cannot load).", valueName: "source"))
         var source: String = "auto"
+
+        @Option(name: .customLong("control-socket"), help: ArgumentHelp("Answer `swiftmon service status` and `swiftmon config update` on this AF_UNIX socket (root only: 0600, its folder 0700, the peer's uid checked). The service uses \(ServiceLayout.controlSocket).", valueName: "path"))
+        var controlSocket: String?
 
         func validate() throws {
             guard bufferSize > 0, bufferSize <= 1024, bufferSize & (bufferSize - 1) == 0 else {
@@ -122,7 +126,16 @@ extension Swiftmon {
             sessionOptions.version = Swiftmon.version
             let session = MonitorSession(source: eventSource, pipeline: pipeline, configuration: configurationFile,
                                          initial: configuration.loaded, options: sessionOptions)
-            let statistics = try LinuxEventLoop.run(session, source: eventSource)
+            var control: ControlServer?
+            if let controlSocket {
+                do {
+                    control = try ControlServer(path: controlSocket)
+                } catch {
+                    eventSource.stop()
+                    throw CleanExit.failure("cannot open the control socket: \(error)")
+                }
+            }
+            let statistics = try LinuxEventLoop.run(session, source: eventSource, control: control)
             if stats { fputs(statistics.report, stderr) }
         }
     }

@@ -22,6 +22,10 @@ const char *swiftmon_errno_name(int code);
 int swiftmon_gettid(void);
 // pthread_setname_np(3) for the calling thread (what ps -L and top -H show).
 int swiftmon_name_thread(const char *name);
+// accept4(2) and struct ucred (SO_PEERCRED) are GNU declarations too: the
+// control socket's accept and its check of the peer's uid.
+int swiftmon_accept4(int listener, int flags);
+int swiftmon_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid);
 
 // Macros Swift cannot import as constants (they expand to expressions or
 // need _GNU_SOURCE), exported as values so no Swift file spells them in hex.
