@@ -366,15 +366,6 @@ public enum Syscalls {
         try retryingOnInterrupt("mount", target) { Glibc.mount(type, target, type, flags, options) }
     }
 
-    /// unlink(2); a missing file is not an error.
-    public static func unlink(_ path: String) throws {
-        do {
-            try retryingOnInterrupt("unlink", path) { Glibc.unlink(path) }
-        } catch let error as SystemCallError where error.errno == ENOENT {
-            return
-        }
-    }
-
     /// getpid(2).
     public static func processID() -> Int32 { Glibc.getpid() }
 
