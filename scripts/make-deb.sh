@@ -55,6 +55,8 @@ for page in "$man_dir"/*.1; do
 done
 
 install -m 0644 dist/debian/copyright "$STAGE/usr/share/doc/swiftmon/copyright"
+mkdir -p "$STAGE/usr/share/lintian/overrides"
+install -m 0644 dist/debian/lintian-overrides "$STAGE/usr/share/lintian/overrides/swiftmon"
 # A native package: its changelog is changelog.gz, its top entry this version.
 date=$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")
 printf 'swiftmon (%s) unstable; urgency=medium\n\n  * Built from the swiftmon repository (git %s).\n\n -- swiftmon developers <swiftmon-devel@example.org>  %s\n' \
