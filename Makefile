@@ -15,9 +15,10 @@ SWIFT_FLAGS := -c $(CONFIG)
 # swiftmon carries the Swift runtime (--static-swift-stdlib): it runs on a
 # plain Debian without the toolchain, and the live tests run that binary, the
 # one the package ships. The test bundle cannot be linked that way (there is
-# no static XCTest), so it is built beside it, in its own scratch folder.
+# no static XCTest): `make test` builds everything once, then links swiftmon
+# again with the static runtime in the same build folder (most of the build is
+# reused), and runs the tests without building again.
 STATIC := --static-swift-stdlib
-TEST_SCRATCH := .build/tests
 BINARY := .build/$(CONFIG)/swiftmon
 APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
 # The syslog tests start a real rsyslog collector (TCP, unix socket, RELP);
@@ -83,10 +84,10 @@ deb-package:
 
 # Unit tests and the end-to-end tests, which start the real sensor as root.
 test: test-deps bpf
-	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon
-	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon-testhelper
+	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing --build-tests
+	swift build $(SWIFT_FLAGS) -Xswiftc -enable-testing $(STATIC) --product swiftmon
 	$(MAKE) --no-print-directory deb-package
-	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH) $(TEST_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing --skip-build $(TEST_ARGS)
 
 # Figures, not tests: the exec storm with swiftmon and peer tools side by
 # side, then the hot paths one by one (decode, rules, store, .etl).

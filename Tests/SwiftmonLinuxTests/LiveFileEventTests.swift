@@ -132,16 +132,17 @@ final class LiveFileEventTests: XCTestCase {
         try sensor.waitFor(timeout: 20) { !$0.with(id: 23, "TargetFilename", equalTo: file + "2").isEmpty }
         sensor.stop()
         let lines = sensor.rawLines().map { String(decoding: $0, as: UTF8.self) }.filter { $0.contains(dir.path) }
-        // Sysmon's fields in Sysmon's order, then swiftmon's container fields.
+        // Sysmon's fields in Sysmon's order, then swiftmon's extras: the NT path
+        // a .etl trace had ('-' on Linux), then the container fields.
         let container = ["ContainerId", "ContainerRuntime", "PodUid", "CgroupPath", "PidNamespace", "MntNamespace",
                          "NetNamespace", "ContainerProcessId"]
         let expected: [Int: [String]] = [
             11: ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "TargetFilename", "CreationUtcTime", "User"]
-                + container,
+                + ["TargetFilenameNtPath"] + container,
             23: ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image", "TargetFilename", "Hashes",
-                 "IsExecutable", "Archived"] + container,
+                 "IsExecutable", "Archived", "TargetFilenameNtPath"] + container,
             203: ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "Image", "User", "SourceFilename", "TargetFilename"]
-                + container,
+                + ["SourceFilenameNtPath", "TargetFilenameNtPath"] + container,
         ]
         for (id, fields) in expected {
             let line = try XCTUnwrap(lines.first { $0.hasPrefix("{\"EventID\":\(id),") }, "event \(id)")
