@@ -142,28 +142,10 @@ struct JSONObjectWriter {
     private mutating func key(_ k: String) {
         if !first { text += "," }
         first = false
-        text += JSONObjectWriter.quote(k) + ":"
+        text += JSONString.quoted(k) + ":"
     }
     mutating func int(_ k: String, _ v: Int) { key(k); text += String(v) }
-    mutating func string(_ k: String, _ v: String) { key(k); text += JSONObjectWriter.quote(v) }
+    mutating func string(_ k: String, _ v: String) { key(k); text += JSONString.quoted(v) }
     mutating func raw(_ k: String, _ v: String) { key(k); text += v }
     func finish() -> String { text + "}" }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0) || u.value == 0x2028 || u.value == 0x2029:
-                let h = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
 }

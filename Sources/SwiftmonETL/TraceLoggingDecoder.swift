@@ -56,7 +56,7 @@ struct TraceLoggingDecoder {
         var truncated = false
         for (i, f) in fields.enumerated() {
             if i > 0 { out += "," }
-            out += JSONObjectWriter.quote(f.name) + ":"
+            out += JSONString.quoted(f.name) + ":"
             if !value(f, &data, &out, depth: 0, budget: &values) { truncated = true; out += "null"; break }
         }
         out += "}"
@@ -130,7 +130,7 @@ struct TraceLoggingDecoder {
             out += "{"
             for (i, m) in members.enumerated() {
                 if i > 0 { out += "," }
-                out += JSONObjectWriter.quote(m.name) + ":"
+                out += JSONString.quoted(m.name) + ":"
                 guard value(m, &d, &out, depth: depth + 1, budget: &budget) else { return false }
             }
             out += "}"
@@ -143,7 +143,7 @@ struct TraceLoggingDecoder {
 
     /// One value as JSON text.
     private func scalar(_ type: UInt8, _ outType: UInt8, _ d: inout EtlPayload) -> String? {
-        func q(_ s: String) -> String { JSONObjectWriter.quote(s) }
+        func q(_ s: String) -> String { JSONString.quoted(s) }
         switch type {
         case 0: return "null"
         case 1: return q(d.utf16String())

@@ -119,12 +119,12 @@ public enum EvtxEventMapper {
                 if earlier > 0 { key += "#\(earlier + 1)" }
             }
             if k > 0 { s += "," }
-            EvtxJSON.append(key, to: &s)
+            JSONString.append(key, to: &s)
             s += ":"
-            EvtxJSON.append(item.value, to: &s)
+            JSONString.append(item.value, to: &s)
         }
         s += "}"
-        if case .userData(let root) = r.section { return "{" + EvtxJSON.quote(root) + ":" + s + "}" }
+        if case .userData(let root) = r.section { return "{" + JSONString.quoted(root) + ":" + s + "}" }
         return s
     }
 

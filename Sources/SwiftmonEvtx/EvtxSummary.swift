@@ -1,3 +1,5 @@
+import SwiftmonCore
+
 /// What an .evtx file held: records by provider and EventID, what could not be
 /// read (with byte offsets), the header's facts — the contract of
 /// `swiftmon evtx --summary --format json`.
@@ -40,7 +42,7 @@ public struct EvtxSummary: Sendable {
         var s = "{\"records\":\(records),\"recordsFailed\":\(recordsFailed),\"counts\":["
         for (i, c) in counts.enumerated() {
             if i > 0 { s += "," }
-            s += "{\"provider\":\(EvtxJSON.quote(c.provider)),\"id\":\(c.id),\"count\":\(c.count)}"
+            s += "{\"provider\":\(JSONString.quoted(c.provider)),\"id\":\(c.id),\"count\":\(c.count)}"
         }
         s += "],\"chunks\":\(physicalChunks),\"chunksUsed\":\(totals.chunksUsed),\"chunksUnused\":\(totals.chunksUnused)"
         s += ",\"chunksDamaged\":\(totals.chunksDamaged),\"chunksTruncated\":\(totals.chunksTruncated)"
@@ -50,7 +52,7 @@ public struct EvtxSummary: Sendable {
         s += ",\"problems\":["
         for (i, p) in problems.enumerated() {
             if i > 0 { s += "," }
-            s += "{\"offset\":\(p.offset),\"kind\":\"\(p.kind.rawValue)\",\"message\":\(EvtxJSON.quote(p.message))}"
+            s += "{\"offset\":\(p.offset),\"kind\":\"\(p.kind.rawValue)\",\"message\":\(JSONString.quoted(p.message))}"
         }
         return s + "]}"
     }
@@ -80,51 +82,4 @@ public struct EvtxSummary: Sendable {
 extension String {
     func padding(_ width: Int) -> String { self + String(repeating: " ", count: Swift.max(1, width - count)) }
     func leftPadding(_ width: Int) -> String { String(repeating: " ", count: Swift.max(0, width - count)) + self }
-}
-
-enum EvtxJSON {
-    /// Whether `s` can be written between quotes as it is: no quote, backslash,
-    /// control character (C0, DEL, C1) or U+2028/2029. Checked on the UTF-8
-    /// bytes: the common case is copied whole.
-    static func isPlain(_ s: String) -> Bool {
-        var previous: UInt8 = 0, beforePrevious: UInt8 = 0
-        for b in s.utf8 {
-            if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
-            if previous == 0xC2 && b < 0xA0 && b >= 0x80 { return false }  // C1 controls
-            if beforePrevious == 0xE2 && previous == 0x80 && (b == 0xA8 || b == 0xA9) { return false }
-            beforePrevious = previous
-            previous = b
-        }
-        return true
-    }
-
-    /// Appends `s` quoted and escaped to `out`.
-    static func append(_ s: String, to out: inout String) {
-        if isPlain(s) {
-            out += "\""
-            out += s
-            out += "\""
-        } else {
-            out += quote(s)
-        }
-    }
-
-    static func quote(_ s: String) -> String {
-        if isPlain(s) { return "\"" + s + "\"" }
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0) || u.value == 0x2028 || u.value == 0x2029:
-                let h = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
 }

@@ -143,7 +143,7 @@ extension Swiftmon {
                 var text: String
                 if output.format == .json {
                     text = result.json
-                    if files.count > 1 { text.removeLast(); text += ",\"file\":" + jsonQuote(file) + "}" }
+                    if files.count > 1 { text.removeLast(); text += ",\"file\":" + JSONString.quoted(file) + "}" }
                     text += "\n"
                 } else {
                     text = (files.count > 1 ? "\(file)\n" : "") + result.table
