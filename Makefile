@@ -106,12 +106,12 @@ bench: build
 # The .etl decoder under libFuzzer for a bounded time (FUZZ_SECONDS).
 FUZZ_SECONDS ?= 60
 fuzz:
-	scripts/fuzz-etl.sh $(FUZZ_SECONDS)
-	scripts/fuzz-evtx.sh $(FUZZ_SECONDS)
+	scripts/fuzz.sh etl $(FUZZ_SECONDS)
+	scripts/fuzz.sh evtx $(FUZZ_SECONDS)
 
 # The .evtx reader alone under libFuzzer.
 fuzz-evtx:
-	scripts/fuzz-evtx.sh $(FUZZ_SECONDS)
+	scripts/fuzz.sh evtx $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) .build $(SKELETON)

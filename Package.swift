@@ -80,9 +80,9 @@ let package = Package(
         ),
         // Real processes for the end-to-end tests (threads, exec storms, hostile argv).
         .executableTarget(name: "swiftmon-testhelper", path: "Tests/SwiftmonTestHelper"),
-        // libFuzzer target for the .etl decoder; built by scripts/fuzz-etl.sh.
+        // libFuzzer target for the .etl decoder; built by scripts/fuzz.sh etl.
         .executableTarget(name: "swiftmon-etl-fuzz", dependencies: ["SwiftmonETL", "SwiftmonCore"]),
-        // libFuzzer target for the .evtx reader; built by scripts/fuzz-evtx.sh.
+        // libFuzzer target for the .evtx reader; built by scripts/fuzz.sh evtx.
         .executableTarget(name: "swiftmon-evtx-fuzz", dependencies: ["SwiftmonEvtx", "SwiftmonCore"]),
         // For the tests: finding and running the built binaries, the CI=true rule.
         .target(name: "SwiftmonTestSupport", path: "Tests/SwiftmonTestSupport"),

@@ -23,7 +23,7 @@ func decodeFuzzInput(_ bytes: UnsafeRawBufferPointer) {
 }
 
 #if SWIFTMON_FUZZ
-// Built by scripts/fuzz-etl.sh with -sanitize=fuzzer. SwiftPM links an
+// Built by scripts/fuzz.sh etl with -sanitize=fuzzer. SwiftPM links an
 // executable's entry point as `<module>_main`, so libFuzzer's own main is not
 // used: this entry point hands control to libFuzzer's driver instead.
 @_silgen_name("LLVMFuzzerRunDriver")

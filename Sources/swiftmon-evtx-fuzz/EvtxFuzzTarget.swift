@@ -31,7 +31,7 @@ func decodeFuzzInput(_ bytes: UnsafeRawBufferPointer) -> EvtxSummary? {
 }
 
 #if SWIFTMON_FUZZ
-// Built by scripts/fuzz-evtx.sh with -sanitize=fuzzer; see swiftmon-etl-fuzz
+// Built by scripts/fuzz.sh evtx with -sanitize=fuzzer; see swiftmon-etl-fuzz
 // for why the driver is entered this way.
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
