@@ -108,12 +108,10 @@ extension Swiftmon {
                 warn("\(file): \(e)")
                 throw ExitCode(e.offset == 0 && e.message.hasPrefix("open") ? 66 : 65)  // EX_NOINPUT / EX_DATAERR
             }
+            var outputStatus: Int32 = 0
             if let events {
                 events.sink.close()
-                // Every output that could not write everything says so, with the count per cause.
-                for output in events.sink.outputReports where output.counts.droppedTotal > 0 {
-                    warn(output.counts.summary(name: output.name))
-                }
+                outputStatus = events.sink.outputReports.reportLosses(warn)
             }
             if summary {
                 let text = output.format == .json ? result.json + "\n" : result.table
@@ -133,6 +131,7 @@ extension Swiftmon {
                 warn("\(file): \(failure)")
                 throw ExitCode(65)  // EX_DATAERR
             }
+            if outputStatus != 0 { throw ExitCode(outputStatus) }
         }
     }
 }

@@ -123,9 +123,7 @@ extension Swiftmon {
             }
             if let sink {
                 sink.close()
-                for report in sink.outputReports where report.counts.droppedTotal > 0 {
-                    warn(report.counts.summary(name: report.name))
-                }
+                status = max(status, sink.outputReports.reportLosses(warn))
             }
             if status != 0 { throw ExitCode(status) }
         }
@@ -168,21 +166,6 @@ extension Swiftmon {
                 return 65
             }
             return 0
-        }
-
-        func jsonQuote(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where u.value < 0x20 || u.value == 0x7F:
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                default: out.unicodeScalars.append(u)
-                }
-            }
-            return out + "\""
         }
     }
 }

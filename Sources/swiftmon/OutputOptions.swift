@@ -145,3 +145,19 @@ func ignoreBrokenPipe() {
     signal(SIGPIPE, SIG_IGN)
 }
 
+
+extension Array where Element == OutputReport {
+    /// Says on standard error (through `warn`) which outputs could not write
+    /// everything, with the count per cause; returns the exit status this
+    /// calls for: 74 (EX_IOERR) when events were lost to a failure (a full
+    /// disk, an I/O error), 0 when nothing was lost or only to a reader that
+    /// went away (EPIPE: `swiftmon etl FILE | head` has what it asked for).
+    func reportLosses(_ warn: (String) -> Void) -> Int32 {
+        var status: Int32 = 0
+        for report in self where report.counts.droppedTotal > 0 {
+            warn(report.counts.summary(name: report.name))
+            if report.counts.dropped.contains(where: { $0.key != "EPIPE" && $0.value > 0 }) { status = 74 }
+        }
+        return status
+    }
+}

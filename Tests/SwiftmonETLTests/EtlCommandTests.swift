@@ -35,6 +35,22 @@ final class EtlCommandTests: XCTestCase {
         XCTAssertTrue(r.err.contains("3 event(s) lost"), r.err)
     }
 
+    /// A full disk and a closed pipe on standard output: every event decoded
+    /// is written or counted lost under the errno, exactly.
+    func testBrokenStandardOutputCountsEveryEventItCouldNotWrite() throws {
+        let file = try EtlCorpus.file("airbus_AMSITrace.etl").path
+        for fault in [StandardOutputFault.fullDisk, .closedPipe] {
+            let r = try fault.runSwiftmon(["etl", file, "--format", "json"])
+            // A full disk is an I/O error (EX_IOERR); a reader that went away is not.
+            XCTAssertEqual(r.status, fault == .fullDisk ? 74 : 0, "\(fault): \(r.stderr)")
+            let account = try XCTUnwrap(r.account, "\(fault): no account line in \(r.stderr)")
+            XCTAssertEqual(account.accepted, 21, "\(fault)")
+            XCTAssertEqual(account.written + account.lost, account.accepted, "\(fault)")
+            XCTAssertEqual(account.written, 0, "\(fault): nothing can be written")
+            XCTAssertEqual(account.cause, fault.rawValue)
+        }
+    }
+
     func testEventsFilteredByASysmonConfigurationAndStored() throws {
         let file = try EtlCorpus.file("airbus_ShutdownPerfDiagLogger.etl").path
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-etl-\(getpid())-\(UUID().uuidString)")

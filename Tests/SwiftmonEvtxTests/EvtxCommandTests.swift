@@ -35,6 +35,23 @@ final class EvtxCommandTests: XCTestCase {
         XCTAssertTrue(r.err.contains("byte offset 659456: chunk has no ElfChnk signature"), r.err)
     }
 
+    /// A full disk and a closed pipe on standard output: every event read
+    /// is written or counted lost under the errno, exactly.
+    func testBrokenStandardOutputCountsEveryEventItCouldNotWrite() throws {
+        let file = try EvtxCorpus.file("evtxrs_sysmon.evtx").path
+        for fault in [StandardOutputFault.fullDisk, .closedPipe] {
+            let r = try fault.runSwiftmon(["evtx", file, "--format", "json"])
+            // A full disk is an I/O error (EX_IOERR, above the dirty file's 65);
+            // a reader that went away leaves the dirty file's 65.
+            XCTAssertEqual(r.status, fault == .fullDisk ? 74 : 65, "\(fault): \(r.stderr)")
+            let account = try XCTUnwrap(r.account, "\(fault): no account line in \(r.stderr)")
+            XCTAssertEqual(account.accepted, 358, "\(fault)")
+            XCTAssertEqual(account.written + account.lost, account.accepted, "\(fault)")
+            XCTAssertEqual(account.written, 0, "\(fault): nothing can be written")
+            XCTAssertEqual(account.cause, fault.rawValue)
+        }
+    }
+
     func testFormatsAreToldApartByTheirBytes() throws {
         let evtx = try EvtxCorpus.file("mitre_system_7045_7036_psexec_service.evtx").path
         // `etl` hands an event log to the .evtx reader.
