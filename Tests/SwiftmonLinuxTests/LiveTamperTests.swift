@@ -163,17 +163,27 @@ final class LiveTamperTests: XCTestCase {
     /// root process would); the sensor still sees what it saw.
     func testAnotherProcessCannotDetachSwiftmonsLinks() throws {
         try LiveSensor.requireLiveSensor()
+        // Program ids only grow: those above the highest one before this
+        // sensor started are this sensor's, not those of an earlier sensor
+        // whose programs the kernel has not freed yet (their links are gone).
+        func programIDs() throws -> [(id: Int, line: Substring)] {
+            try runCapturing("/usr/sbin/bpftool", ["prog", "show"]).output.split(separator: "\n").compactMap { line in
+                guard let colon = line.firstIndex(of: ":"), let id = Int(line[..<colon]) else { return nil }
+                return (id, line)
+            }
+        }
+        let before = try programIDs().map(\.id).max() ?? 0
         let sensor = try LiveSensor()
         let links = try runCapturing("/usr/sbin/bpftool", ["link", "show"])
         // "ID: raw_tracepoint  prog N" then "\ttp 'NAME'": the links of swiftmon's programs.
-        let programs = try runCapturing("/usr/sbin/bpftool", ["prog", "show"])
-        let ids = Set(programs.output.split(separator: "\n").compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            guard fields.count > 3, line.contains("tamper_signal") || line.contains("sys_exit_dispatch")
+        let programs = try programIDs()
+        let ids = Set(programs.compactMap { program -> String? in
+            let line = program.line
+            guard program.id > before, line.contains("tamper_signal") || line.contains("sys_exit_dispatch")
                     || line.contains("sched_process_") else { return nil }
-            return String(fields[0].dropLast())
+            return String(program.id)
         })
-        XCTAssertFalse(ids.isEmpty, programs.output)
+        XCTAssertFalse(ids.isEmpty, programs.map(\.line).joined(separator: "\n"))
         var detached = 0
         for line in links.output.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
