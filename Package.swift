@@ -46,8 +46,15 @@ let package = Package(
         .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // Windows event logs (.evtx): chunks, binary XML, templates → swiftmon events. Pure Swift.
         .target(name: "SwiftmonEvtx", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
+        // TLS for syslog (RFC 5425) through the system's OpenSSL (libssl3, already on
+        // every Debian host; dpkg-shlibdeps adds it to the .deb's Depends), instead of
+        // compiling BoringSSL for swift-nio-ssl. Imported by SwiftmonSinks only.
+        .target(
+            name: "CSwiftmonTLS",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         // Consumers of finished events: console text, JSON lines.
-        .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
+        .target(name: "SwiftmonSinks", dependencies: ["SwiftmonCore", "SwiftmonSystem", "CSwiftmonTLS"]),
         // The embedded event store (SQLite through GRDB): the only target that sees GRDB.
         .target(
             name: "SwiftmonStore",

@@ -10,6 +10,9 @@ public struct SinkDeliveryCounts: Sendable, Equatable {
     public var delivered: UInt64
     /// Events given up on, by cause (`ENOSPC`, `EPIPE`, `bufferFull`, `oversize` …).
     public var dropped: [String: UInt64]
+    /// Events this output left out by choice (`--sysmon-only`): never
+    /// accepted, so neither written nor lost.
+    public var filtered: UInt64 = 0
     /// Events accepted but neither delivered nor dropped yet (buffered).
     public var pending: UInt64 { accepted &- delivered &- droppedTotal }
 
@@ -31,6 +34,7 @@ public struct SinkDeliveryCounts: Sendable, Equatable {
         var sum = a
         sum.accepted += b.accepted
         sum.delivered += b.delivered
+        sum.filtered += b.filtered
         for (cause, n) in b.dropped { sum.dropped[cause, default: 0] += n }
         return sum
     }
@@ -49,6 +53,7 @@ public struct SinkDeliveryCounts: Sendable, Equatable {
         var text = "\(name): \(accepted) accepted, \(delivered) written, \(droppedTotal) lost"
         if !causes.isEmpty { text += " (" + causes.joined(separator: ", ") + ")" }
         if pending > 0 { text += ", \(pending) pending" }
+        if filtered > 0 { text += ", \(filtered) left out (--sysmon-only)" }
         return text
     }
 }

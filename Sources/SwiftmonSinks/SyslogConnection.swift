@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CSwiftmonTLS
 import SwiftmonSystem
 
 /// Where syslog messages go.
@@ -14,6 +15,9 @@ public enum SyslogDestination: Sendable, Equatable, CustomStringConvertible {
     /// A remote collector over RELP (rsyslog's acknowledged TCP protocol):
     /// an event counts as delivered only when the collector has acknowledged it.
     case relp(host: String, port: UInt16)
+    /// A remote collector over TLS (RFC 5425): octet-counted frames as for TCP,
+    /// the collector's certificate verified and its name checked against `host`.
+    case tls(host: String, port: UInt16)
 
     public static let devLog = SyslogDestination.local(path: "/dev/log")
 
@@ -22,19 +26,32 @@ public enum SyslogDestination: Sendable, Equatable, CustomStringConvertible {
         case .local(let path): return "unix:\(path)"
         case .tcp(let host, let port): return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
         case .relp(let host, let port): return host.contains(":") ? "relp://[\(host)]:\(port)" : "relp://\(host):\(port)"
+        case .tls(let host, let port): return host.contains(":") ? "tls://[\(host)]:\(port)" : "tls://\(host):\(port)"
+        }
+    }
+
+    /// TCP and TLS frame each message as `LEN SP MSG` (RFC 6587 octet counting,
+    /// RFC 5425 section 4.3); RELP frames it itself, a datagram needs no frame.
+    public var usesOctetCounting: Bool {
+        switch self {
+        case .tcp, .tls: return true
+        case .local, .relp: return false
         }
     }
 
     /// Parses `unix:/dev/log`, `/dev/log`, `tcp://host:port`, `host:port`,
-    /// `[v6]:port` (port 514 when omitted), `relp://host:port` (port 20514).
+    /// `[v6]:port` (port 514 when omitted), `relp://host:port` (port 20514),
+    /// `tls://host:port` (port 6514, RFC 5425's).
     public init(parsing text: String) throws {
         if text.hasPrefix("unix:") { self = .local(path: String(text.dropFirst(5))); return }
         if text.hasPrefix("/") { self = .local(path: text); return }
         var rest = Substring(text)
-        var relp = false
+        enum Scheme { case tcp, relp, tls }
+        var scheme = Scheme.tcp
         if rest.hasPrefix("tcp://") { rest = rest.dropFirst(6) }
-        if rest.hasPrefix("relp://") { rest = rest.dropFirst(7); relp = true }
-        let defaultPort: Substring = relp ? "20514" : "514"
+        if rest.hasPrefix("relp://") { rest = rest.dropFirst(7); scheme = .relp }
+        if rest.hasPrefix("tls://") { rest = rest.dropFirst(6); scheme = .tls }
+        let defaultPort: Substring = scheme == .relp ? "20514" : scheme == .tls ? "6514" : "514"
         let host: Substring
         let portText: Substring
         if rest.hasPrefix("[") {
@@ -50,14 +67,18 @@ public enum SyslogDestination: Sendable, Equatable, CustomStringConvertible {
             portText = defaultPort
         }
         guard !host.isEmpty, let port = UInt16(portText), port > 0 else { throw SyslogDestinationError(text: text) }
-        self = relp ? .relp(host: String(host), port: port) : .tcp(host: String(host), port: port)
+        switch scheme {
+        case .tcp: self = .tcp(host: String(host), port: port)
+        case .relp: self = .relp(host: String(host), port: port)
+        case .tls: self = .tls(host: String(host), port: port)
+        }
     }
 }
 
 public struct SyslogDestinationError: Error, CustomStringConvertible {
     public let text: String
     public var description: String {
-        "invalid syslog destination \"\(text)\": expected unix:/path, /path, tcp://host:port, host:port or relp://host:port"
+        "invalid syslog destination \"\(text)\": expected unix:/path, /path, tcp://host:port, host:port, relp://host:port or tls://host:port"
     }
 }
 
@@ -66,9 +87,13 @@ public struct SyslogDestinationError: Error, CustomStringConvertible {
 final class SyslogConnection {
     let fd: Int32
     let isStream: Bool
+    /// The TLS session over `fd`, for ``SyslogDestination/tls(host:port:)``.
+    private(set) var tls: TLSSession?
     /// RELP: bytes of a response frame not complete yet, and the next transaction number.
     var relpInput: [UInt8] = []
     private var nextTXNR = 2
+
+    func attachTLS(_ session: TLSSession) { tls = session }
 
     /// The next RELP transaction number (1 is the session's `open`).
     func takeTXNR() -> Int {
@@ -81,13 +106,23 @@ final class SyslogConnection {
         self.isStream = isStream
     }
 
-    deinit { Syscalls.close(fd) }
+    deinit {
+        tls = nil  // OpenSSL lets go of the socket before it is closed
+        Syscalls.close(fd)
+    }
 
-    /// Connects, giving up after `timeout` seconds for TCP.
-    static func open(_ destination: SyslogDestination, timeout: Double) throws -> SyslogConnection {
+    /// Connects, giving up after `timeout` seconds for TCP and for a TLS
+    /// handshake; TLS uses `tlsContext` (the system's CA store when nil).
+    static func open(_ destination: SyslogDestination, timeout: Double,
+                     tlsContext: SyslogTLSContext? = nil) throws -> SyslogConnection {
         switch destination {
         case .local(let path): return try openLocal(path)
         case .tcp(let host, let port): return try openTCP(host, port, timeout: timeout)
+        case .tls(let host, let port):
+            let context = try tlsContext ?? SyslogTLSContext()
+            let connection = try openTCP(host, port, timeout: timeout)
+            try connection.startTLS(context, host: host, destination: destination, timeout: timeout)
+            return connection
         case .relp(let host, let port):
             let connection = try openTCP(host, port, timeout: timeout)
             try connection.openRELPSession(timeout: timeout)
@@ -170,6 +205,7 @@ final class SyslogConnection {
         guard (try? Syscalls.poll(fd, events: Int16(POLLIN) | Syscalls.pollReadHangUp, timeoutMilliseconds: 0)) == true else {
             return false
         }
+        if let tls { return tls.peerHasClosed(fd) }
         var scratch = [UInt8](repeating: 0, count: 512)
         while true {
             do {
@@ -195,6 +231,7 @@ final class SyslogConnection {
     /// Sends `bytes` completely, waiting through full socket buffers while
     /// `keepTrying()` says so. Throws when the connection is broken.
     func send(_ bytes: [UInt8], keepTrying: () -> Bool) throws -> SendResult {
+        if let tls { return try tls.send(bytes, keepTrying: keepTrying) }
         var done = 0
         while done < bytes.count {
             do {

@@ -26,16 +26,27 @@ import SwiftmonSystem
 /// `<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG` form that syslog(3) writes, which is how
 /// Sysmon for Linux's events appear in /var/log/syslog.
 ///
-/// TLS (RFC 5425) is not offered: the only listed TLS package is swift-nio-ssl,
-/// which would bring SwiftNIO's event loops and BoringSSL into this target for
-/// one socket. Send to a local rsyslog (`--syslog /dev/log`) and let it forward
-/// with its own TLS (`omfwd` with `StreamDriver="gtls"`), or tunnel the TCP port.
+/// TLS (RFC 5425, `tls://`): the same octet-counted frames inside a TLS 1.2+
+/// session (``SyslogTLSContext``), with the same reconnects and accounting
+/// as TCP; a collector whose certificate is refused costs what an absent one
+/// does (events wait in the buffer, then count as `bufferFull`/`shutdown`).
+///
+/// Tags: events with Sysmon's EventIDs go out as ``Options/appName`` (`sysmon`),
+/// swiftmon's own (100, 200 and up) as ``Options/ownAppName`` (`swiftmon`), so
+/// a consumer that selects `sysmon` sees only events Sysmon defines.
 public final class SyslogSink: EventSink, DeliveryReporting, Sendable {
     public struct Options: Sendable {
         /// Syslog facility number (1 user, 16–23 local0–local7).
         public var facility: Int = 1
         /// TAG / APP-NAME; `sysmon` so parsers looking for Sysmon for Linux match.
         public var appName: String = "sysmon"
+        /// TAG / APP-NAME of events with swiftmon's own EventIDs (see ``SysmonStream``).
+        public var ownAppName: String = SysmonStream.ownTag
+        /// `tls://` destinations: CA, client certificate and key; nil: the system's CA store.
+        public var tls: SyslogTLSContext? = nil
+        /// Told each new connection error (a refused certificate, a refused
+        /// connection), once until the error changes; the CLI prints it.
+        public var reportError: (@Sendable (String) -> Void)? = nil
         public var hostName: String = SysmonXMLHeader.hostName()
         public var maxBufferedMessages: Int = 10_000
         public var maxBufferedBytes: Int = 32 * 1024 * 1024
@@ -305,7 +316,7 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
             }
             if connection == nil {
                 do {
-                    connection = try SyslogConnection.open(destination, timeout: options.connectTimeout)
+                    connection = try SyslogConnection.open(destination, timeout: options.connectTimeout, tlsContext: options.tls)
                     delay = options.reconnectMinimumDelay
                     setConnected(true, error: nil)
                 } catch {
@@ -384,8 +395,12 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         condition.lock()
         if value && !connected && lastErrorText != nil { reconnects += 1 }
         connected = value
+        let isNew = error != nil && error != lastErrorText
         if let error { lastErrorText = error }
         condition.unlock()
+        if isNew, let error, let report = options.reportError {
+            report(error.hasPrefix(destination.description) ? "syslog \(error)" : "syslog \(destination): \(error)")
+        }
     }
 
     private func isStopping() -> Bool {
@@ -403,24 +418,29 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
 
     // MARK: Message format
 
+    /// `sysmon` for Sysmon's EventIDs, `swiftmon` for swiftmon's own.
+    private func tag(_ event: Event) -> String {
+        SysmonStream.defines(event.kind) ? options.appName : options.ownAppName
+    }
+
     func frame(event: Event, xml: String) -> [UInt8] {
         let severity = event.kind.id == EventKind.error.id ? 3 : 6
         let priority = options.facility * 8 + severity
         var message: [UInt8] = []
         message.reserveCapacity(xml.utf8.count + 96)
         switch destination {
-        case .tcp, .relp:
+        case .tcp, .relp, .tls:
             // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
             var header = "<\(priority)>1 " + SyslogSink.rfc5424Timestamp(event.time) + " "
             header += SyslogSink.headerField(options.hostName, max: 255) + " "
-            header += SyslogSink.headerField(options.appName, max: 48) + " \(processID) "
+            header += SyslogSink.headerField(tag(event), max: 48) + " \(processID) "
             header += SyslogSink.headerField(event.kind.name, max: 32) + " - "
             let body = Array(header.utf8) + Array(xml.utf8)
-            if case .tcp = destination { message += Array("\(body.count) ".utf8) }  // RELP frames it itself
+            if destination.usesOctetCounting { message += Array("\(body.count) ".utf8) }  // RELP frames it itself
             message += body
         case .local:
             let header = "<\(priority)>" + SyslogSink.bsdTimestamp(event.time) + " "
-                + SyslogSink.headerField(options.appName, max: 48) + "[\(processID)]: "
+                + SyslogSink.headerField(tag(event), max: 48) + "[\(processID)]: "
             message += Array(header.utf8)
             message += Array(xml.utf8)
         }

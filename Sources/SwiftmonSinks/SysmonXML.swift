@@ -32,15 +32,26 @@ import SwiftmonCore
 /// UTF-8 are written in ``FieldText``'s readable form — the whole value then
 /// shows `\\` for a backslash and `\xNN` for each such byte — because no XML 1.0
 /// parser accepts them in any other form.
+///
+/// Events with swiftmon's own EventIDs (``SysmonStream``) carry ``ownHeader``:
+/// by default swiftmon's provider (`swiftmon`, its GUID, channel
+/// `swiftmon/Operational`), so that a consumer selecting Sysmon for Linux's
+/// provider never meets an EventID Sysmon does not define.
 public struct SysmonXMLRenderer: Sendable {
     public var header: SysmonXMLHeader
+    /// The `<System>` identity of events with swiftmon's own EventIDs.
+    public var ownHeader: SysmonXMLHeader
 
-    public init(header: SysmonXMLHeader = SysmonXMLHeader()) {
+    /// `ownHeader` nil: `header` with swiftmon's provider when `header` is
+    /// Sysmon for Linux's, else `header` itself.
+    public init(header: SysmonXMLHeader = SysmonXMLHeader(), ownHeader: SysmonXMLHeader? = nil) {
         self.header = header
+        self.ownHeader = ownHeader ?? header.forOwnEvents()
     }
 
     /// One `<Event>` document for `event`, without a trailing newline.
     public func render(_ event: Event, recordID: UInt64, threadID: Int32? = nil) -> String {
+        let header = SysmonStream.defines(event.kind) ? self.header : ownHeader
         let d = SysmonEventDescriptor.of(event.kind)
         var out = String()
         out.reserveCapacity(256 + event.values.reduce(0) { $0 + $1.utf8.count + 24 })
@@ -114,11 +125,25 @@ public struct SysmonXMLHeader: Sendable, Equatable {
         self.userID = userID
     }
 
+    public static let swiftmonProviderName = "swiftmon"
+    public static let swiftmonProviderGuid = "{5f3c8d2e-6a41-4b7e-9c0d-2a8e7b1f4c63}"
+    public static let swiftmonChannel = "swiftmon/Operational"
+
     /// swiftmon's own identity, for collectors that also receive real Sysmon events.
     public static func swiftmon() -> SysmonXMLHeader {
         SysmonXMLHeader(
-            providerName: "swiftmon", providerGuid: "{5f3c8d2e-6a41-4b7e-9c0d-2a8e7b1f4c63}",
-            channel: "swiftmon/Operational")
+            providerName: swiftmonProviderName, providerGuid: swiftmonProviderGuid, channel: swiftmonChannel)
+    }
+
+    /// The identity for events with swiftmon's own EventIDs: swiftmon's
+    /// provider and channel in place of Sysmon for Linux's, the rest as is.
+    public func forOwnEvents() -> SysmonXMLHeader {
+        guard providerName == Self.sysmonForLinuxProviderName else { return self }
+        var own = self
+        own.providerName = Self.swiftmonProviderName
+        own.providerGuid = Self.swiftmonProviderGuid
+        own.channel = Self.swiftmonChannel
+        return own
     }
 
     public static func hostName() -> String {

@@ -217,6 +217,17 @@ public enum Syscalls {
         _ = swiftmon_name_thread(String(decoding: name.utf8.prefix(15), as: UTF8.self))
     }
 
+    /// Blocks `signals` in the calling thread only (pthread_sigmask): a signal
+    /// the thread itself causes (SIGPIPE of a write to a reset socket) stays
+    /// pending and harmless, and the call fails with its errno (EPIPE) instead.
+    public static func blockSignalsInThisThread(_ signals: [Int32]) throws {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        let rc = pthread_sigmask(SIG_BLOCK, &set, nil)
+        if rc != 0 { throw SystemCallError("pthread_sigmask", errno: rc) }
+    }
+
     /// Nanoseconds on `clock`.
     public static func clockNanoseconds(_ clock: clockid_t) -> Int64 {
         var ts = timespec()
