@@ -31,6 +31,7 @@ extension OutputOptions {
         var a = ["--format", format.rawValue, "--xml-provider", xmlProvider.rawValue, "--output-keep", String(outputKeep)]
         if let output { a += ["--output", output] }
         if let outputMaxSize { a += ["--output-max-size", outputMaxSize] }
+        if sysmonOnly { a.append("--sysmon-only") }
         return a
     }
 }

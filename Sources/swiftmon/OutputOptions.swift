@@ -3,6 +3,7 @@ import Glibc
 import SwiftmonCore
 import SwiftmonSinks
 import SwiftmonStore
+import SwiftmonSystem
 
 /// How events are written: shared by every command that prints events.
 struct OutputOptions: ParsableArguments {
@@ -43,6 +44,9 @@ struct OutputOptions: ParsableArguments {
 
     enum XMLProvider: String, ExpressibleByArgument, CaseIterable { case sysmon, swiftmon }
 
+    @Flag(name: .customLong("sysmon-only"), help: "Leave events with swiftmon's own EventIDs (100 eBPFEvent, 200 and up) out of the Sysmon-format outputs (--format xml, --syslog), for consumers that know only Sysmon's IDs; they are counted as left out, not lost. Without it they go out under the swiftmon tag and provider.")
+    var sysmonOnly = false
+
     var xmlHeader: SysmonXMLHeader {
         xmlProvider == .sysmon ? SysmonXMLHeader() : SysmonXMLHeader.swiftmon()
     }
@@ -52,8 +56,9 @@ struct OutputOptions: ParsableArguments {
         switch format {
         case .xml:
             let renderer = SysmonXMLRenderer(header: xmlHeader)
-            if let output { return XMLSink(output: try fileOutput(output), renderer: renderer, recordIDs: recordIDs) }
-            return XMLSink(fileDescriptor: 1, renderer: renderer, recordIDs: recordIDs)
+            let sink = try output.map { XMLSink(output: try fileOutput($0), renderer: renderer, recordIDs: recordIDs) }
+                ?? XMLSink(fileDescriptor: 1, renderer: renderer, recordIDs: recordIDs)
+            return sysmonOnly ? SysmonOnlySink(sink) : sink
         case .text, .json:
             let out = try output.map { try fileOutput($0) } ?? FileOutput(descriptor: 1)
             if format == .text { return TextSink(output: out) }
@@ -73,8 +78,17 @@ struct DestinationOptions: ParsableArguments {
     @Option(name: .customLong("store-max-age"), help: ArgumentHelp("Delete events older than this (e.g. 90m, 12h, 7d).", valueName: "age"))
     var storeMaxAge: String?
 
-    @Option(name: .customLong("syslog"), help: ArgumentHelp("Also send Sysmon XML to syslog: /dev/log (local daemon), tcp://HOST:PORT (RFC 5424, octet-counted frames) or relp://HOST:PORT (acknowledged: exact loss counts). Repeatable.", valueName: "destination"))
+    @Option(name: .customLong("syslog"), help: ArgumentHelp("Also send Sysmon XML to syslog: /dev/log (local daemon), tcp://HOST:PORT (RFC 5424, octet-counted frames), tls://HOST:PORT (the same over TLS 1.2+, RFC 5425; port 6514 by default) or relp://HOST:PORT (acknowledged: exact loss counts). Repeatable.", valueName: "destination"))
     var syslog: [String] = []
+
+    @Option(name: .customLong("tls-ca"), help: ArgumentHelp("CA certificates (PEM) that tls:// syslog collectors' certificates must chain to; default: the system's store. The collector's certificate must also name the HOST given.", valueName: "file"))
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("This sensor's certificate chain (PEM) for tls:// collectors that ask for one (mutual TLS); with --tls-key.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where the persistent EventRecordID counters are kept: one per output (XML, each syslog destination), so a gap in a stream's ids shows a loss.", valueName: "dir"))
     var stateDirectory: String = "/var/lib/swiftmon"
@@ -86,7 +100,15 @@ struct DestinationOptions: ParsableArguments {
         if let a = storeMaxAge, DestinationOptions.seconds(a) == nil {
             throw ValidationError("--store-max-age: '\(a)' is not an age such as 90m, 12h or 7d")
         }
-        for d in syslog { _ = try SyslogDestination(parsing: d) }
+        let destinations = try syslog.map { try SyslogDestination(parsing: $0) }
+        if tlsCA != nil || tlsCertificate != nil || tlsKey != nil {
+            guard destinations.contains(where: { if case .tls = $0 { return true } else { return false } }) else {
+                throw ValidationError("--tls-ca, --tls-cert and --tls-key apply to tls:// syslog destinations, and none is given")
+            }
+        }
+        guard (tlsCertificate == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
         if (storeMaxSize != nil || storeMaxAge != nil) && store == nil {
             throw ValidationError("--store-max-size and --store-max-age need --store")
         }
@@ -100,7 +122,8 @@ struct DestinationOptions: ParsableArguments {
         return try EventRecordCounter(stateFile: stateDirectory + "/" + name + ".record-id")
     }
 
-    func makeSinks(header: SysmonXMLHeader) throws -> [EventSink] {
+    /// `sysmonOnly`: the syslog outputs leave swiftmon's own EventIDs out (``SysmonOnlySink``).
+    func makeSinks(header: SysmonXMLHeader, sysmonOnly: Bool = false) throws -> [EventSink] {
         var sinks: [EventSink] = []
         if let store {
             var options = StoreSink.Options()
@@ -108,12 +131,27 @@ struct DestinationOptions: ParsableArguments {
             options.maxAge = storeMaxAge.flatMap(DestinationOptions.seconds)
             sinks.append(try StoreSink(path: store, options: options))
         }
+        // One TLS context for every tls:// destination, made now: an unreadable
+        // CA, certificate or key stops the start instead of every connection.
+        var tls: SyslogTLSContext?
+        if syslog.contains(where: { $0.hasPrefix("tls://") }) {
+            tls = try SyslogTLSContext(caFile: tlsCA, certificateFile: tlsCertificate, keyFile: tlsKey)
+        }
         for text in syslog {
             var options = SyslogSink.Options()
             options.renderer = SysmonXMLRenderer(header: header)
+            options.tls = tls
+            // A collector that refuses us (a certificate refused, a connection
+            // refused) is said once on stderr; the status keeps the last error.
+            options.reportError = { message in
+                let line = Array("swiftmon: \(message)\n".utf8)
+                // Best effort: a closed stderr must not stop the writer; the status keeps the error.
+                line.withUnsafeBytes { try? Syscalls.writeAll(2, $0) }
+            }
             let destination = try SyslogDestination(parsing: text)
-            sinks.append(SyslogSink(destination: destination, options: options,
-                                    recordIDs: try recordCounter(for: "syslog-\(destination)")))
+            let sink = SyslogSink(destination: destination, options: options,
+                                  recordIDs: try recordCounter(for: "syslog-\(destination)"))
+            sinks.append(sysmonOnly ? SysmonOnlySink(sink) : sink)
         }
         return sinks
     }

@@ -105,7 +105,7 @@ extension Swiftmon {
                     ? try destinations.recordCounter(for: "xml-" + (output.output ?? "stdout"))
                     : EventRecordCounter(startingAt: 1)
                 sinks.append(try output.makeSink(recordIDs: recordIDs))
-                sinks += try destinations.makeSinks(header: output.xmlHeader)
+                sinks += try destinations.makeSinks(header: output.xmlHeader, sysmonOnly: output.sysmonOnly)
             } catch {
                 throw CleanExit.failure("cannot open an output: \(error)")
             }

@@ -90,30 +90,42 @@ final class TestCertificates: Sendable {
     }
 }
 
-/// A real rsyslogd taking syslog over TLS (imtcp with the GnuTLS stream
-/// driver, Debian package `rsyslog-gnutls`), asking for a client certificate
-/// from `ca` (`x509/certvalid`), each message written to one file.
-final class TLSRsyslogCollector {
+/// A real rsyslogd taking syslog over TCP, or over TLS (imtcp with the GnuTLS
+/// stream driver, Debian package `rsyslog-gnutls`) asking for a client
+/// certificate from `ca` (`x509/certvalid`); each message is written to one
+/// file as `APP-NAME MSG`.
+final class TaggedRsyslogCollector {
     let directory: String
     let port: UInt16
     var output: String { directory + "/tls.log" }
     private var process: Process?
     private let executable: String
 
-    init(certificates: TestCertificates, ca: String, server: String) throws {
+    /// TLS with `certificates` (the collector's `server`.pem, clients' `ca`), else plain TCP.
+    init(certificates: TestCertificates?, ca: String = "ca", server: String = "server") throws {
         executable = try RsyslogCollector.installedRsyslogd()
-        try TLSRsyslogCollector.requireGnuTLSDriver()
         directory = try temporaryDirectory()
         port = try RsyslogCollector.freeLoopbackPort()
-        let config = """
+        var config = """
             $MaxMessageSize 1m
-            global(workDirectory="\(directory)"
-                   DefaultNetstreamDriver="gtls"
-                   DefaultNetstreamDriverCAFile="\(certificates.path(ca + ".pem"))"
-                   DefaultNetstreamDriverCertFile="\(certificates.path(server + ".pem"))"
-                   DefaultNetstreamDriverKeyFile="\(certificates.path(server + ".key"))")
-            module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/certvalid")
-            template(name="bareMessage" type="string" string="%msg%\\n")
+            global(workDirectory="\(directory)")
+
+            """
+        if let certificates {
+            try TaggedRsyslogCollector.requireGnuTLSDriver()
+            config += """
+                global(DefaultNetstreamDriver="gtls"
+                       DefaultNetstreamDriverCAFile="\(certificates.path(ca + ".pem"))"
+                       DefaultNetstreamDriverCertFile="\(certificates.path(server + ".pem"))"
+                       DefaultNetstreamDriverKeyFile="\(certificates.path(server + ".key"))")
+                module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/certvalid")
+
+                """
+        } else {
+            config += "module(load=\"imtcp\")\n"
+        }
+        config += """
+            template(name="bareMessage" type="string" string="%app-name% %msg%\\n")
             input(type="imtcp" address="127.0.0.1" port="\(port)" ruleset="tls")
             ruleset(name="tls") { action(type="omfile" file="\(output)" template="bareMessage") }
 
@@ -248,7 +260,7 @@ final class SyslogTLSTests: XCTestCase {
 
     func testMutualTLSDeliversEveryEventToRealRsyslog() throws {
         let c = try certificates()
-        let collector = try TLSRsyslogCollector(certificates: c, ca: "ca", server: "server")
+        let collector = try TaggedRsyslogCollector(certificates: c, ca: "ca", server: "server")
         try collector.start()
         defer { collector.stop() }
         let tls = try SyslogTLSContext(caFile: c.path("ca.pem"), certificateFile: c.path("client.pem"),
@@ -279,6 +291,7 @@ final class SyslogTLSTests: XCTestCase {
         for message in messages {
             let (n, commandLine) = try XCTUnwrap(SyslogSinkTests.sequenceNumber(message), "unparseable: \(message.prefix(300))")
             XCTAssertEqual(commandLine, expected[n], "event \(n) arrived changed")
+            XCTAssertTrue(message.hasPrefix("sysmon <Event>"), "tagged sysmon: \(message.prefix(80))")
             seen.insert(n)
         }
         XCTAssertEqual(seen, Set(0..<total), "exactly the events sent, each once")
@@ -290,7 +303,7 @@ final class SyslogTLSTests: XCTestCase {
     func assertRefused(server: String, caFile: String, host: String, reason: String,
                        file: StaticString = #filePath, line: UInt = #line) throws {
         let c = try certificates()
-        let collector = try TLSRsyslogCollector(certificates: c, ca: "ca", server: server)
+        let collector = try TaggedRsyslogCollector(certificates: c, ca: "ca", server: server)
         try collector.start()
         defer { collector.stop() }
         let tls = try SyslogTLSContext(caFile: c.path(caFile), certificateFile: c.path("client.pem"),
