@@ -20,11 +20,13 @@ SWIFT_FLAGS := -c $(CONFIG)
 # reused), and runs the tests without building again.
 STATIC := --static-swift-stdlib
 BINARY := .build/$(CONFIG)/swiftmon
-APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
-# The syslog tests start a real rsyslog collector (TCP, unix socket, RELP);
+# libssl-dev: syslog over TLS links the system's OpenSSL (Sources/CSwiftmonTLS).
+APT_PACKAGES := libbpf-dev libssl-dev bpftool pkg-config python3 util-linux
+# The syslog tests start a real rsyslog collector (TCP, unix socket, RELP, TLS
+# through rsyslog-gnutls, with certificates made by the openssl command);
 # the package tests build, lint and install the .deb.
 DEB_APT_PACKAGES := dpkg-dev
-TEST_APT_PACKAGES := rsyslog rsyslog-relp lintian $(DEB_APT_PACKAGES)
+TEST_APT_PACKAGES := rsyslog rsyslog-relp rsyslog-gnutls openssl lintian $(DEB_APT_PACKAGES)
 PIP_PACKAGES := dissect.etl evtx pysigma pysigma-backend-sqlite
 
 .PHONY: all deps test-deps apt-install bpf build run test deb deb-package bench fuzz fuzz-evtx clean
