@@ -82,14 +82,21 @@ final class TLSSession {
 
     private var reason: String { cText(error) }
 
+    private static func now() -> Double { Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC)) / 1e9 }
+
     /// The handshake on a non-blocking socket, `timeout` seconds at most.
     func handshake(_ fd: Int32, timeout: Double) throws {
-        let deadline = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC)) / 1e9 + timeout
+        let start = Self.now()
+        let deadline = start + timeout
         while true {
             let status = Int(swiftmon_tls_handshake(session, &error, error.count))
             let events: Int16
             switch status {
-            case Int(SWIFTMON_TLS_OK): return
+            case Int(SWIFTMON_TLS_OK):
+                // Three times the handshake's time (some three round trips), at least 100 ms.
+                let window = min(max(0.1, 3 * (Self.now() - start)), max(0, deadline - Self.now()))
+                try awaitVerdict(fd, window: window)
+                return
             case Int(SWIFTMON_TLS_WANT_READ): events = Int16(POLLIN)
             case Int(SWIFTMON_TLS_WANT_WRITE): events = Int16(POLLOUT)
             default: throw SyslogTLSError(destination: destination, reason: reason)
@@ -98,6 +105,34 @@ final class TLSSession {
             guard left > 0, try Syscalls.poll(fd, events: events, timeoutMilliseconds: Int32(left * 1000) + 1, destination)
             else {
                 throw SyslogTLSError(destination: destination, reason: "TLS handshake: no answer within \(timeout) s")
+            }
+        }
+    }
+
+    /// TLS 1.3 ends the client's side of the handshake before the collector
+    /// has judged the client's certificate: a collector that refuses it (none
+    /// given, or one it does not trust) says so with an alert a round trip
+    /// later. Writing at once would count events as delivered into a session
+    /// the collector is tearing down, so wait up to `window` seconds for such
+    /// an alert (session tickets and other records are read and dropped).
+    /// TLS 1.2 settles all of this inside the handshake.
+    private func awaitVerdict(_ fd: Int32, window: Double) throws {
+        guard String(cString: swiftmon_tls_protocol(session)) == "TLSv1.3" else { return }
+        let deadline = Self.now() + window
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let left = deadline - Self.now()
+            guard left > 0, try Syscalls.poll(fd, events: Int16(POLLIN), timeoutMilliseconds: Int32(left * 1000) + 1, destination)
+            else { return }  // nothing said: the collector took us
+            var read = 0
+            let status = scratch.withUnsafeMutableBytes {
+                Int(swiftmon_tls_read(session, $0.baseAddress, $0.count, &read, &error, error.count))
+            }
+            switch status {
+            case Int(SWIFTMON_TLS_OK), Int(SWIFTMON_TLS_WANT_READ), Int(SWIFTMON_TLS_WANT_WRITE): continue
+            default:
+                throw SyslogTLSError(destination: destination,
+                                     reason: "TLS handshake: the collector ended the session at once (did it refuse the client certificate?): \(reason)")
             }
         }
     }
