@@ -45,7 +45,7 @@ public final class SyslogSink: EventSink, DeliveryReporting, Sendable {
         /// `tls://` destinations: CA, client certificate and key; nil: the system's CA store.
         public var tls: SyslogTLSContext? = nil
         /// Told each new connection error (a refused certificate, a refused
-        /// connection), once until the error changes; the CLI prints it.
+        /// connection) once per outage, again only when it changes; the CLI prints it.
         public var reportError: (@Sendable (String) -> Void)? = nil
         public var hostName: String = SysmonXMLHeader.hostName()
         public var maxBufferedMessages: Int = 10_000
@@ -394,8 +394,9 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
     private func setConnected(_ value: Bool, error: String?) {
         condition.lock()
         if value && !connected && lastErrorText != nil { reconnects += 1 }
+        // Said again after a time connected, else only when it changes (not at every retry).
+        let isNew = error != nil && (error != lastErrorText || connected)
         connected = value
-        let isNew = error != nil && error != lastErrorText
         if let error { lastErrorText = error }
         condition.unlock()
         if isNew, let error, let report = options.reportError {
