@@ -20,6 +20,18 @@ static void describe(char *error, size_t size, const char *what, const char *fal
     ERR_clear_error();
 }
 
+// Whether `path` can be opened for reading; if not, says why (ENOENT, EACCES)
+// rather than leaving it to OpenSSL's less telling reason.
+static int readable(const char *path, const char *what, char *error, size_t size) {
+    FILE *f = fopen(path, "re");
+    if (f) {
+        fclose(f);
+        return 1;
+    }
+    if (error && size) snprintf(error, size, "cannot read %s %s: %s", what, path, strerror(errno));
+    return 0;
+}
+
 swiftmon_tls_context *swiftmon_tls_context_new(const char *ca_file, const char *cert_file, const char *key_file,
                                                char *error, size_t error_size) {
     ERR_clear_error();
@@ -34,6 +46,12 @@ swiftmon_tls_context *swiftmon_tls_context_new(const char *ca_file, const char *
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     char what[512];
+    if ((ca_file && !readable(ca_file, "CA certificates from", error, error_size))
+        || (cert_file && !readable(cert_file, "the client certificate", error, error_size))
+        || (key_file && !readable(key_file, "the client key", error, error_size))) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     if (ca_file) {
         if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
             snprintf(what, sizeof what, "cannot read CA certificates from %s", ca_file);
