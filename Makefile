@@ -100,6 +100,7 @@ bench: build
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules
 	$(BINARY) bench store
+	$(BINARY) bench import
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-etl.sh
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-evtx.sh
 
