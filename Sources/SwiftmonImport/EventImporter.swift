@@ -83,9 +83,9 @@ public final class EventImporter {
 
     // MARK: Events
 
-    func accept(_ event: Event, host: String) {
+    func accept(_ event: Event, host: String, recordID: UInt64? = nil) {
         counts.events += 1
-        batch.append(HostEvent(event: event, host: host))
+        batch.append(HostEvent(event: event, host: host, recordID: recordID))
         if let detector {
             detector.detect(event, into: &alerts)
             for alert in alerts {
@@ -139,7 +139,7 @@ public final class EventImporter {
         case .text(let bytes, let number):
             switch parser.parse(bytes) {
             case .event(let imported):
-                accept(imported.event, host: imported.host ?? options.defaultHost)
+                accept(imported.event, host: imported.host ?? options.defaultHost, recordID: imported.recordID)
             case .other:
                 counts.other += 1
             case .malformed(let reason):

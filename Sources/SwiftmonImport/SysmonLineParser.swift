@@ -6,6 +6,8 @@ public struct ImportedEvent: Sendable {
     /// `Computer` of the XML, a `Computer`/`Host` key of a JSON object, or the
     /// host name of the syslog prefix; nil when the line names none.
     public var host: String?
+    /// The XML's EventRecordID, when it has one.
+    public var recordID: UInt64? = nil
 }
 
 /// What one line holds.
@@ -50,6 +52,7 @@ public struct SysmonLineParser {
         if start == end { return .other }
         let bytes = UnsafeRawBufferPointer(rebasing: line[start..<end])
         if bytes[0] == UInt8(ascii: "{") { return parseJSON(bytes, syslogHost: nil) }
+        if bytes.starts(with: SysmonLineParser.xmlDeclaration) { return parseXML(bytes, syslogHost: nil) }
         if let at = SysmonLineParser.find(Array("<Event".utf8), in: bytes) {
             let prefix = UnsafeRawBufferPointer(rebasing: bytes[0..<at])
             let host = at > 0 ? SyslogPrefix.host(prefix) : nil
@@ -192,6 +195,7 @@ public struct SysmonLineParser {
     }
 
     static let utcTimeName = Array("UtcTime".utf8)
+    static let xmlDeclaration = Array("<?xml".utf8)
 
     // MARK: XML
 
@@ -201,6 +205,7 @@ public struct SysmonLineParser {
         var eventID: Int?
         var systemTime: Int64?
         var computer: String?
+        var recordID: UInt64?
         var depth = 0
         do {
             loop: while true {
@@ -238,6 +243,8 @@ public struct SysmonLineParser {
                             return .malformed("EventID is not a number")
                         }
                         eventID = id
+                    } else if scanner.equals(name, XMLScanner.recordIDTag) {
+                        recordID = UInt64(String(decoding: try scanner.textUntilClose(name), as: UTF8.self).trimmingSpaces)
                     } else if scanner.equals(name, XMLScanner.computerTag) {
                         computer = String(decoding: try scanner.textUntilClose(name), as: UTF8.self)
                     } else {
@@ -255,7 +262,12 @@ public struct SysmonLineParser {
         }
         guard let eventID else { return .malformed("the <Event> has no EventID") }
         let host = computer.map { $0.trimmingSpaces }.flatMap { $0.isEmpty ? nil : $0 } ?? syslogHost
-        return build(eventID: eventID, fields: fields, systemTime: systemTime, host: host)
+        var parsed = build(eventID: eventID, fields: fields, systemTime: systemTime, host: host)
+        if case .event(var imported) = parsed {
+            imported.recordID = recordID
+            parsed = .event(imported)
+        }
+        return parsed
     }
 
     // MARK: JSON

@@ -17,7 +17,8 @@ enum TimeText {
               let day = digits(8, 2), b[10] == UInt8(ascii: " ") || b[10] == UInt8(ascii: "T"),
               let hour = digits(11, 2), b[13] == UInt8(ascii: ":"), let minute = digits(14, 2), b[16] == UInt8(ascii: ":"),
               let second = digits(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60,
+              (1678...2261).contains(year)  // what nanoseconds since 1970 in an Int64 can hold
         else { return nil }
         var nanos: Int64 = 0
         var i = 19

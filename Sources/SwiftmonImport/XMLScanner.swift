@@ -28,6 +28,7 @@ struct XMLScanner {
     static let dataTag = Array("Data".utf8)
     static let eventIDTag = Array("EventID".utf8)
     static let computerTag = Array("Computer".utf8)
+    static let recordIDTag = Array("EventRecordID".utf8)
     static let timeCreatedTag = Array("TimeCreated".utf8)
     static let nameAttribute = Array("Name".utf8)
     static let systemTimeAttribute = Array("SystemTime".utf8)

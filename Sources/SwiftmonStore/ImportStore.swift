@@ -7,9 +7,12 @@ import SwiftmonCore
 public struct HostEvent: Sendable {
     public var event: Event
     public var host: String
-    public init(event: Event, host: String) {
+    /// The stream's EventRecordID, when the source has one (XML).
+    public var recordID: UInt64?
+    public init(event: Event, host: String, recordID: UInt64? = nil) {
         self.event = event
         self.host = host
+        self.recordID = recordID
     }
 }
 
@@ -23,12 +26,23 @@ public struct HostEvent: Sendable {
 /// Not the EventRecordID: that counts per output stream (swiftmon keeps one per
 /// output) or restarts (Sysmon for Linux), so the same event read from two
 /// streams of one host has two ids but one content, and two hosts' ids collide.
-/// Two events of one host and EventID that agree in every field, time to the
-/// millisecond included, are one event; two different events share a key with
-/// probability about n² / 2⁶⁵ (n events of that host and EventID).
+/// Events of one host and EventID that agree in every field, time to the
+/// millisecond included, do happen (Sysmon logs a pipe connection twice in one
+/// millisecond), and a forwarder that resends after a crash repeats events.
+/// So where the line carries an EventRecordID (XML: Sysmon for Linux,
+/// swiftmon's syslog and XML outputs) it joins the key: a resent event is the
+/// same event, two identical events are two. Where it does not (JSON lines,
+/// .evtx/.etl through their decoders), the k-th event of one content read in
+/// one import gets the key mixed with k: each is kept, and reading the same
+/// events again — in the same or another record-id-less format — yields the
+/// same keys. Two different events share a key with probability about
+/// n² / 2⁶⁵ (n events of that host and EventID).
 public final class ImportStore {
     public let path: String
     private let queue: DatabaseQueue
+    /// How often each (host, EventID, content) was seen in this import; bounded.
+    private var occurrences: [UInt64: UInt32] = [:]
+    static let maxTrackedContents = 1 << 20
 
     static let insertSQL = """
         INSERT OR IGNORE INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
@@ -76,7 +90,8 @@ public final class ImportStore {
                     insert.bind(8, blob: raw)
                     insert.bind(9, columns.containerID)
                     insert.bind(10, item.host)
-                    insert.bind(11, ImportStore.key(fields: fields, raw: raw))
+                    insert.bind(11, item.recordID.map { ImportStore.key(ImportStore.key(fields: fields, raw: raw), recordID: $0) }
+                                    ?? occurrenceKey(ImportStore.key(fields: fields, raw: raw), host: item.host, eventID: event.kind.id))
                     let rc = sqlite3_step(insert.statement)
                     sqlite3_reset(insert.statement)
                     guard rc == SQLITE_DONE else {
@@ -92,6 +107,26 @@ public final class ImportStore {
             throw StoreError.sqlite(path: path, operation: "insert", message: error.message ?? "\(error)")
         }
         return (inserted, events.count - inserted)
+    }
+
+    static func key(_ content: Int64, recordID: UInt64) -> Int64 {
+        var bytes: [UInt8] = [0xFF]
+        EventStore.appendVarint(recordID, to: &bytes)
+        return Int64(bitPattern: hash(bytes, seed: UInt64(bitPattern: content)))
+    }
+
+    /// The key of the k-th event with this content (k from 0) in this import.
+    /// Identical events share a millisecond, so forgetting old contents (when
+    /// the table is full) costs nothing in practice.
+    func occurrenceKey(_ key: Int64, host: String, eventID: Int) -> Int64 {
+        let identity = ImportStore.hash(Array(host.utf8), seed: UInt64(bitPattern: key) ^ UInt64(eventID))
+        if occurrences.count >= ImportStore.maxTrackedContents { occurrences.removeAll(keepingCapacity: true) }
+        let seen = occurrences[identity, default: 0]
+        occurrences[identity] = seen + 1
+        guard seen > 0 else { return key }
+        var ordinal: [UInt8] = []
+        EventStore.appendVarint(UInt64(seen), to: &ordinal)
+        return Int64(bitPattern: ImportStore.hash(ordinal, seed: UInt64(bitPattern: key)))
     }
 
     /// Folds the WAL into the file and lets go of it.

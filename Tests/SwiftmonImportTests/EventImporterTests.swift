@@ -64,24 +64,34 @@ final class EventImporterTests: XCTestCase {
         let json = #"{"EventID":5,"EventName":"ProcessTerminate","RuleName":"-","UtcTime":"2024-01-31 23:59:59.123","ProcessGuid":"{1}","ProcessId":"5","Image":"/bin/true","User":"root"}"#
         let path = directory + "/events.jsonl"
         try (json + "\n" + json + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        // Without EventRecordIDs, two identical lines are two events (Sysmon does log such pairs) …
         let (a, _) = run([path], store: store, host: "alpha")
-        XCTAssertEqual(a.imported, 1)
-        XCTAssertEqual(a.duplicates, 1, "the same line twice is one event")
+        XCTAssertEqual(a.imported, 2)
+        // … and reading them again adds nothing.
+        let (again, _) = run([path], store: store, host: "alpha")
+        XCTAssertEqual(again.duplicates, 2)
         let (b, _) = run([path], store: store, host: "beta")
-        XCTAssertEqual(b.imported, 1, "another host's identical event is its own")
-        XCTAssertEqual(try StoreReader(path: store).count(), 2)
+        XCTAssertEqual(b.imported, 2, "another host's identical events are its own")
+        XCTAssertEqual(try StoreReader(path: store).count(), 4)
+        // With EventRecordIDs, a resent event (same id) is one event, two ids are two.
+        let xml = { (rid: Int) in "<Event><System><EventID>5</EventID><EventRecordID>\(rid)</EventRecordID><Computer>gamma</Computer></System><EventData><Data Name=\"UtcTime\">2024-01-31 23:59:59.123</Data></EventData></Event>\n" }
+        try (xml(1) + xml(1) + xml(2)).write(toFile: path, atomically: true, encoding: .utf8)
+        let (c, _) = run([path], store: store)
+        XCTAssertEqual(c.imported, 2)
+        XCTAssertEqual(c.duplicates, 1)
     }
 
     func testHostileFileIsCountedNotFatal() throws {
         let path = directory + "/hostile.log"
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: fixture)))
-        bytes += (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }  // binary, few line feeds
         bytes += Array(repeating: UInt8(ascii: "x"), count: 3 << 20) + [0x0A]       // a 3 MiB line
+        bytes += (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }  // binary, few line feeds
+        bytes += [0x0A]
         bytes += Array(try Data(contentsOf: URL(fileURLWithPath: fixture)))           // and real events after it
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let (counts, messages) = run([path], store: directory + "/h.db")
         XCTAssertEqual(counts.events, 16)
-        XCTAssertEqual(counts.imported, 8)
+        XCTAssertEqual(counts.imported, 8, "the second copy carries the same EventRecordIDs")
         XCTAssertEqual(counts.duplicates, 8)
         XCTAssertGreaterThanOrEqual(counts.malformed, 3)
         XCTAssertTrue(messages.contains { $0.contains("is longer than") }, "\(messages.prefix(5))")

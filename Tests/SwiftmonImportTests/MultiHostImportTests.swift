@@ -33,9 +33,11 @@ final class MultiHostImportTests: XCTestCase {
     @discardableResult
     func ip(_ arguments: [String]) throws -> CommandResult {
         let r = try Command.run(URL(fileURLWithPath: "/usr/sbin/ip"), arguments, timeout: 20)
-        guard r.status == 0 else { throw CommandError(description: "ip \(arguments.joined(separator: " ")): \(r.stderrText)") }
+        guard r.status == 0 else { throw SetupError(message: "ip \(arguments.joined(separator: " ")): \(r.stderrText)") }
         return r
     }
+
+    struct SetupError: Error { let message: String }
 
     func start(_ executable: String, _ arguments: [String], log: String) throws -> Process {
         let p = Process()

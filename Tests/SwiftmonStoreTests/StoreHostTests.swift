@@ -46,9 +46,9 @@ final class StoreHostTests: XCTestCase {
         XCTAssertEqual(try StoreReader(path: path).count(), 1)
 
         let store = try ImportStore(path: path)
-        let first = try store.insert([HostEvent(event: terminate(pid: 2, at: 1), host: "a"),
-                                      HostEvent(event: terminate(pid: 2, at: 1), host: "a"),
-                                      HostEvent(event: terminate(pid: 2, at: 1), host: "b")])
+        let first = try store.insert([HostEvent(event: terminate(pid: 2, at: 1), host: "a", recordID: 1),
+                                      HostEvent(event: terminate(pid: 2, at: 1), host: "a", recordID: 1),
+                                      HostEvent(event: terminate(pid: 2, at: 1), host: "b", recordID: 1)])
         XCTAssertEqual(first.inserted, 2)
         XCTAssertEqual(first.duplicates, 1)
         try store.close()
