@@ -22,9 +22,10 @@ STATIC := --static-swift-stdlib
 BINARY := .build/$(CONFIG)/swiftmon
 APT_PACKAGES := libbpf-dev bpftool pkg-config python3 util-linux
 # The syslog tests start a real rsyslog collector (TCP, unix socket, RELP);
-# the package tests build, lint and install the .deb.
+# the package tests build, lint and install the .deb; the multi-host import
+# test puts sensors in network namespaces (ip, iproute2).
 DEB_APT_PACKAGES := dpkg-dev
-TEST_APT_PACKAGES := rsyslog rsyslog-relp lintian $(DEB_APT_PACKAGES)
+TEST_APT_PACKAGES := rsyslog rsyslog-relp lintian iproute2 $(DEB_APT_PACKAGES)
 PIP_PACKAGES := dissect.etl evtx pysigma pysigma-backend-sqlite
 
 .PHONY: all deps test-deps apt-install bpf build run test deb deb-package bench fuzz fuzz-evtx clean
