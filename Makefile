@@ -24,9 +24,10 @@ BINARY := .build/$(CONFIG)/swiftmon
 APT_PACKAGES := libbpf-dev libssl-dev bpftool pkg-config python3 util-linux
 # The syslog tests start a real rsyslog collector (TCP, unix socket, RELP, TLS
 # through rsyslog-gnutls, with certificates made by the openssl command);
-# the package tests build, lint and install the .deb.
+# the package tests build, lint and install the .deb; the multi-host import
+# test puts sensors in network namespaces (ip, iproute2).
 DEB_APT_PACKAGES := dpkg-dev
-TEST_APT_PACKAGES := rsyslog rsyslog-relp rsyslog-gnutls openssl lintian $(DEB_APT_PACKAGES)
+TEST_APT_PACKAGES := rsyslog rsyslog-relp rsyslog-gnutls openssl lintian iproute2 $(DEB_APT_PACKAGES)
 PIP_PACKAGES := dissect.etl evtx pysigma pysigma-backend-sqlite
 
 .PHONY: all deps test-deps apt-install bpf build run test deb deb-package bench fuzz fuzz-evtx clean
@@ -102,6 +103,7 @@ bench: build
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules
 	$(BINARY) bench store
+	$(BINARY) bench import
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-etl.sh
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-evtx.sh
 

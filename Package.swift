@@ -65,6 +65,11 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // `swiftmon import`: Sysmon event streams (collector files, XML, JSON lines, .evtx, .etl) into the store.
+        .target(
+            name: "SwiftmonImport",
+            dependencies: ["SwiftmonCore", "SwiftmonSystem", "SwiftmonStore", "SwiftmonETL", "SwiftmonEvtx"]
+        ),
         // Running as a service: the systemd unit, the install plan, the control socket.
         .target(name: "SwiftmonService", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // The Linux sources: the only Swift code that imports the C targets.
@@ -80,7 +85,7 @@ let package = Package(
             name: "swiftmon",
             dependencies: [
                 "SwiftmonCore", "SwiftmonSystem", "SwiftmonSinks", "SwiftmonLinux", "SwiftmonRules", "SwiftmonETL",
-                "SwiftmonStore", "SwiftmonEvtx", "SwiftmonSigma", "SwiftmonService",
+                "SwiftmonStore", "SwiftmonEvtx", "SwiftmonSigma", "SwiftmonService", "SwiftmonImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -111,6 +116,10 @@ let package = Package(
             dependencies: ["SwiftmonSinks", "SwiftmonCore", "SwiftmonTestSupport"],
             exclude: ["Golden"]  // read from the source tree by path, so SWIFTMON_UPDATE_GOLDEN=1 can rewrite them
         ),
+        .testTarget(
+            name: "SwiftmonImportTests",
+            dependencies: ["SwiftmonImport", "SwiftmonStore", "SwiftmonCore", "SwiftmonTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "SwiftmonStoreTests", dependencies: ["SwiftmonStore", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(
             name: "SwiftmonLinuxTests",

@@ -19,10 +19,11 @@ import SwiftmonSystem
 /// Sysmon field keeps one table for every event kind and lets the schema grow
 /// new fields without migrations.
 enum EventStore {
-    /// 2 added `container_id` (a store of version 1 is upgraded when a sensor
-    /// opens it for writing, and read as it is).
-    static let schemaVersion = 2
-    static let readableVersions = 1...2
+    /// 2 added `container_id`, 3 `host` and `import_key` (`swiftmon import`; see
+    /// ``hostColumns``). An older store is upgraded when a writer opens it, and
+    /// read as it is.
+    static let schemaVersion = 3
+    static let readableVersions = 1...3
 
     /// 8 KiB pages: rows of ~800 bytes fit without overflow pages, and a
     /// transaction still writes few bytes per scattered index key to the WAL
@@ -40,7 +41,9 @@ enum EventStore {
             image TEXT,
             fields BLOB NOT NULL,
             raw BLOB,
-            container_id TEXT
+            container_id TEXT,
+            host TEXT,
+            import_key INTEGER
         );
         CREATE INDEX IF NOT EXISTS event_by_time ON event(time);
         CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id, time);
@@ -49,7 +52,17 @@ enum EventStore {
             WHERE parent_process_guid IS NOT NULL;
         CREATE INDEX IF NOT EXISTS event_by_image ON event(image, time);
         CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);
-        """ + containerIndex
+        """ + containerIndex + hostIndexes
+
+    /// Imported events (`swiftmon import`) carry the host that produced them
+    /// (`Computer`) and a key of their content, unique per host and EventID, so
+    /// importing a file again stores nothing twice. A sensor's own rows have
+    /// neither (they are this machine's): partial indexes cost them nothing.
+    static let hostIndexes = """
+        CREATE INDEX IF NOT EXISTS event_by_host ON event(host COLLATE NOCASE, time) WHERE host IS NOT NULL;
+        CREATE UNIQUE INDEX IF NOT EXISTS event_by_import_key ON event(import_key, host, event_id)
+            WHERE import_key IS NOT NULL;
+        """
 
     /// Host events have no container id: a partial index costs them nothing.
     static let containerIndex = """
@@ -106,10 +119,16 @@ enum EventStore {
                         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
                         return .commit
                     }
-                } else if version == 1 {
+                } else if version == 1 || version == 2 {
                     try db.inTransaction {
-                        try db.execute(sql: "ALTER TABLE event ADD COLUMN container_id TEXT")
+                        let columns = Set(try Row.fetchAll(db, sql: "PRAGMA table_info(event)").map { $0["name"] as String })
+                        if !columns.contains("container_id") {
+                            try db.execute(sql: "ALTER TABLE event ADD COLUMN container_id TEXT")
+                        }
                         try db.execute(sql: containerIndex)
+                        if !columns.contains("host") { try db.execute(sql: "ALTER TABLE event ADD COLUMN host TEXT") }
+                        if !columns.contains("import_key") { try db.execute(sql: "ALTER TABLE event ADD COLUMN import_key INTEGER") }
+                        try db.execute(sql: hostIndexes)
                         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
                         return .commit
                     }

@@ -18,6 +18,9 @@ public struct StoreFilter: Sendable, Equatable {
     /// The start of a ContainerId (`docker ps` shows 12 characters), or a whole
     /// container name (lxc, systemd-nspawn).
     public var containerID: String?
+    /// The host that produced the event (`Computer`), ASCII case ignored:
+    /// imported events (`swiftmon import`) carry it.
+    public var host: String?
     /// Most events returned; `nil`: all.
     public var limit: Int? = 1000
     /// Newest first instead of oldest first.
@@ -93,6 +96,14 @@ public final class StoreReader: Sendable {
             // so SQLite turns it into a range on event_by_container_id.
             clauses.append("container_id IS NOT NULL AND container_id GLOB ?")
             arguments.append(StoreReader.globPrefix(prefix))
+        }
+        if let host = filter.host {
+            guard schemaVersion >= 3 else {
+                throw StoreError.sqlite(path: path, operation: "query by host",
+                                        message: "this store was written before hosts were recorded (schema version \(schemaVersion))")
+            }
+            clauses.append("host = ? COLLATE NOCASE")
+            arguments.append(host)
         }
         if let text = filter.contains {
             clauses.append("swiftmon_contains(event_id, fields, ?)")

@@ -24,6 +24,7 @@ struct Query: ParsableCommand {
     @Option(help: "Only events at or before this time.") var until: String?
     @Option(help: "Only events whose command lines or paths contain this text (ASCII case ignored).") var contains: String?
     @Option(help: "Only events of processes in this container: a ContainerId or its start (12 characters, as docker ps shows), or a container name (lxc, systemd-nspawn).") var container: String?
+    @Option(help: "Only events of this host (its Computer; ASCII case ignored), as `swiftmon import` recorded it.") var host: String?
     @Option(help: "At most this many events (0: no limit).") var limit = 1000
     @Flag(help: "Newest events first.") var newestFirst = false
     @OptionGroup var output: OutputOptions
@@ -38,6 +39,7 @@ struct Query: ParsableCommand {
         filter.until = try until.map { try StoreExpression.time($0) }
         filter.contains = contains
         filter.containerID = container
+        filter.host = host
         filter.limit = limit == 0 ? nil : limit
         filter.newestFirst = newestFirst
         let reader = try StoreReader(path: store)

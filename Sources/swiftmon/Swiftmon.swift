@@ -18,7 +18,7 @@ struct Swiftmon: ParsableCommand {
             into the same events and checks and dumps Sysmon configurations.
             """,
         version: version,
-        subcommands: [Run.self, Sources.self, Config.self, Service.self, Etl.self, Evtx.self, Query.self, Tree.self, Sigma.self, Bench.self],
+        subcommands: [Run.self, Sources.self, Config.self, Service.self, Etl.self, Evtx.self, Import.self, Query.self, Tree.self, Sigma.self, Bench.self],
         defaultSubcommand: nil
     )
 }

@@ -1,0 +1,187 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import SwiftmonCore
+
+/// One imported event and the host that produced it.
+public struct HostEvent: Sendable {
+    public var event: Event
+    public var host: String
+    /// The stream's EventRecordID, when the source has one (XML).
+    public var recordID: UInt64?
+    public init(event: Event, host: String, recordID: UInt64? = nil) {
+        self.event = event
+        self.host = host
+        self.recordID = recordID
+    }
+}
+
+/// The writer `swiftmon import` uses: rows with their host and an import key,
+/// inserted so that an event already in the store is skipped and counted as a
+/// duplicate. One transaction per batch, on the caller's thread: an import
+/// wants back-pressure, not a queue that drops.
+///
+/// The key is a 64-bit hash of the event's content (every field value, UtcTime
+/// included, in schema order), unique together with the host and the EventID.
+/// Not the EventRecordID: that counts per output stream (swiftmon keeps one per
+/// output) or restarts (Sysmon for Linux), so the same event read from two
+/// streams of one host has two ids but one content, and two hosts' ids collide.
+/// Events of one host and EventID that agree in every field, time to the
+/// millisecond included, do happen (Sysmon logs a pipe connection twice in one
+/// millisecond), and a forwarder that resends after a crash repeats events.
+/// So where the line carries an EventRecordID (XML: Sysmon for Linux,
+/// swiftmon's syslog and XML outputs) it joins the key: a resent event is the
+/// same event, two identical events are two. Where it does not (JSON lines,
+/// .evtx/.etl through their decoders), the k-th event of one content read in
+/// one import gets the key mixed with k: each is kept, and reading the same
+/// events again — in the same or another record-id-less format — yields the
+/// same keys. Two different events share a key with probability about
+/// n² / 2⁶⁵ (n events of that host and EventID).
+public final class ImportStore {
+    public let path: String
+    private let queue: DatabaseQueue
+    /// How often each (host, EventID, content) was seen in this import; bounded.
+    private var occurrences: [UInt64: UInt32] = [:]
+    static let maxTrackedContents = 1 << 20
+
+    static let insertSQL = """
+        INSERT OR IGNORE INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
+                                     container_id, host, import_key)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    public init(path: String) throws {
+        self.path = path
+        queue = try EventStore.openForWriting(path: path)
+        do {
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_size_limit = \(StoreSinkWriter.defaultWALBudget)")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+            }
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
+        }
+    }
+
+    /// Inserts `events` in one transaction; returns how many were new and how
+    /// many were in the store already. Throws ``StoreError`` when the
+    /// transaction fails (then none of the batch is stored).
+    public func insert(_ events: [HostEvent]) throws -> (inserted: Int, duplicates: Int) {
+        var inserted = 0
+        do {
+            try queue.inTransaction { db in
+                let statement = try db.cachedStatement(sql: ImportStore.insertSQL)
+                let insert = EventInsert(statement.sqliteStatement)
+                var fields: [UInt8] = []
+                fields.reserveCapacity(4096)
+                for item in events {
+                    let event = item.event
+                    fields.removeAll(keepingCapacity: true)
+                    EventStore.encodeFields(event.values, into: &fields)
+                    let raw = EventStore.encodeRaw(event.rawBytes)
+                    let columns = IndexedColumns(event)
+                    insert.bind(1, event.time.nanoseconds)
+                    insert.bind(2, Int64(event.kind.id))
+                    insert.bind(3, columns.processGuid)
+                    insert.bind(4, columns.processID.map(Int64.init))
+                    insert.bind(5, columns.parentProcessGuid)
+                    insert.bind(6, columns.image)
+                    insert.bind(7, blob: fields)
+                    insert.bind(8, blob: raw)
+                    insert.bind(9, columns.containerID)
+                    insert.bind(10, item.host)
+                    insert.bind(11, item.recordID.map { ImportStore.key(ImportStore.key(fields: fields, raw: raw), recordID: $0) }
+                                    ?? occurrenceKey(ImportStore.key(fields: fields, raw: raw), host: item.host, eventID: event.kind.id))
+                    let rc = sqlite3_step(insert.statement)
+                    sqlite3_reset(insert.statement)
+                    guard rc == SQLITE_DONE else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: rc),
+                                            message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    }
+                    inserted += Int(sqlite3_changes(db.sqliteConnection))
+                }
+                sqlite3_clear_bindings(insert.statement)
+                return .commit
+            }
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "insert", message: error.message ?? "\(error)")
+        }
+        return (inserted, events.count - inserted)
+    }
+
+    static func key(_ content: Int64, recordID: UInt64) -> Int64 {
+        var bytes: [UInt8] = [0xFF]
+        EventStore.appendVarint(recordID, to: &bytes)
+        return Int64(bitPattern: hash(bytes, seed: UInt64(bitPattern: content)))
+    }
+
+    /// The key of the k-th event with this content (k from 0) in this import.
+    /// Identical events share a millisecond, so forgetting old contents (when
+    /// the table is full) costs nothing in practice.
+    func occurrenceKey(_ key: Int64, host: String, eventID: Int) -> Int64 {
+        let identity = ImportStore.hash(Array(host.utf8), seed: UInt64(bitPattern: key) ^ UInt64(eventID))
+        if occurrences.count >= ImportStore.maxTrackedContents { occurrences.removeAll(keepingCapacity: true) }
+        let seen = occurrences[identity, default: 0]
+        occurrences[identity] = seen + 1
+        guard seen > 0 else { return key }
+        var ordinal: [UInt8] = []
+        EventStore.appendVarint(UInt64(seen), to: &ordinal)
+        return Int64(bitPattern: ImportStore.hash(ordinal, seed: UInt64(bitPattern: key)))
+    }
+
+    /// Folds the WAL into the file and lets go of it.
+    public func close() throws {
+        do {
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA optimize")
+                try db.checkpoint(.passive)
+            }
+            try queue.close()
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "close", message: error.message ?? "\(error)")
+        }
+        EventStore.tightenSidecarModes(path)
+    }
+
+    /// The import key of an event's encoded fields (and exact bytes): a 64-bit
+    /// hash (xxHash64's single-lane rounds and avalanche), the same on every
+    /// machine and run, as a signed SQLite integer.
+    static func key(fields: [UInt8], raw: [UInt8]?) -> Int64 {
+        var h = hash(fields, seed: 0x9E37_79B1_85EB_CA87)
+        if let raw { h = hash(raw, seed: h) }
+        return Int64(bitPattern: h)
+    }
+
+    static let p1: UInt64 = 0x9E37_79B1_85EB_CA87
+    static let p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    static let p3: UInt64 = 0x1656_67B1_9E37_79F9
+    static let p4: UInt64 = 0x85EB_CA77_C2B2_AE63
+    static let p5: UInt64 = 0x27D4_EB2F_1656_67C5
+
+    static func hash(_ bytes: [UInt8], seed: UInt64) -> UInt64 {
+        bytes.withUnsafeBytes { b -> UInt64 in
+            var h = seed &+ p5 &+ UInt64(b.count)
+            var i = 0
+            while i + 8 <= b.count {
+                var k = b.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian
+                k = k &* p2
+                k = (k << 31) | (k >> 33)
+                k = k &* p1
+                h ^= k
+                h = ((h << 27) | (h >> 37)) &* p1 &+ p4
+                i += 8
+            }
+            while i < b.count {
+                h ^= UInt64(b[i]) &* p5
+                h = ((h << 11) | (h >> 53)) &* p1
+                i += 1
+            }
+            h ^= h >> 33
+            h = h &* p2
+            h ^= h >> 29
+            h = h &* p3
+            h ^= h >> 32
+            return h
+        }
+    }
+}
