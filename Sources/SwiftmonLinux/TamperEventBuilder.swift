@@ -73,11 +73,14 @@ final class TamperEventBuilder {
     func sensorFileChanges(_ r: sm_protected_file_record, into out: inout [Event]) {
         guard let protectedFiles else { return }
         // The kernel may set a change time twice in one syscall (an O_TRUNC
-        // open, a rename over a file, an unlink on ext4): one event for both.
+        // open, a rename over a file, an unlink on ext4) — milliseconds apart
+        // when the call waits for the journal between them: one event for
+        // both. The kernel gives no syscall instance, so records of the same
+        // thread, file and syscall within 50 ms are taken as one call.
         let change = (r.header.tid, r.device, r.inode, r.syscall, r.header.time_boot_ns)
         defer { lastChange = change }
         if let last = lastChange, last.0 == change.0, last.1 == change.1, last.2 == change.2, last.3 == change.3,
-           change.4 &- last.4 < 1_000_000 {
+           change.4 &- last.4 < 50_000_000 {
             return
         }
         let (syscall, operation) = TamperEventBuilder.fileOperation(syscall: r.syscall, onFolder: r.role == SM_PROTECTED_DIRECTORY.rawValue)

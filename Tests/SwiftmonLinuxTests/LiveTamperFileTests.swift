@@ -84,7 +84,7 @@ final class LiveTamperFileTests: XCTestCase {
                      operations: ["truncate", "write"], outcome: "modified")
         assertChange(events, by: mv, image: "/usr/bin/mv", target: config, role: "configuration",
                      operations: ["rename"], outcome: "replaced")
-        XCTAssertEqual(changes(events, by: mv).count, 1, "one rename, one event")
+        XCTAssertEqual(changes(events, by: mv).count, 1, "one rename, one event: \(changes(events, by: mv))")
         assertChange(events, by: chmod, image: "/usr/bin/chmod", target: config, role: "configuration",
                      operations: ["chmod"], outcome: "modified")
         assertChange(events, by: touch, image: "/usr/bin/touch", target: binary.path, role: "binary",

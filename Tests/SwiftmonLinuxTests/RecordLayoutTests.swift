@@ -33,7 +33,8 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(SM_RECORD_BPF.rawValue, 8)
         XCTAssertEqual(SM_RECORD_IMAGE.rawValue, 9)
         XCTAssertEqual(SM_RECORD_SIGNAL.rawValue, 10)
-        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 11)
+        XCTAssertEqual(SM_RECORD_PROTECTED_FILE.rawValue, 20)
+        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 21)
     }
 
     func testContainerIdentityOffsets() {
