@@ -165,6 +165,14 @@ extension EventKind {
         206, "SensorAccess", logged: true,
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User", "Operation",
          "Result", "TargetProcessGuid", "TargetProcessId", "TargetThreadId"])
+    /// One of swiftmon's own files changed by another process: the
+    /// configuration it loaded, its unit files, its binary (FileRole). The
+    /// process fields name the writer; Operation and Syscall what it did;
+    /// Outcome what the path names now.
+    public static let sensorFileChange = EventKind(
+        207, "SensorFileChange", logged: true,
+        ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "ThreadId", "Image", "User", "TargetFilename",
+         "FileRole", "Operation", "Syscall", "Outcome", "WriterIsSwiftmon"])
     /// A Sigma rule matched (swiftmon's SwiftmonSigma): the rule, and the event it
     /// matched (its EventID, UtcTime and process); for a correlation rule, the
     /// events it correlated. `UtcTime` is the matched event's time; the rule's
@@ -183,7 +191,7 @@ extension EventKind {
         .imageLoad, .createRemoteThread, .rawAccessRead, .processAccess, .fileCreate,
         .registryCreateDelete, .registryValueSet, .registryRename, .configurationChange,
         .fileDelete, .bpfEvent, .threadCreate, .threadTerminate, .serviceInstall, .fileRename,
-        .traceEvent, .sensorSignal, .sensorAccess, .sigmaMatch, .error,
+        .traceEvent, .sensorSignal, .sensorAccess, .sensorFileChange, .sigmaMatch, .error,
     ] + windowsEventKinds).sorted { $0.id < $1.id }
 
     private static let byID: [Int: EventKind] = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })

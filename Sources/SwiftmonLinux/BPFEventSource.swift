@@ -32,6 +32,14 @@ final class BPFEventSource: LinuxEventSource {
         let seeded = processes.seed(with: processes.scanner())
         let builder = SensorEventBuilder(processes: processes)
         handler.builder = builder
+        if sensor.watchesProtectedFiles {
+            let files = ProtectedFiles(configuration: options.configurationPath, binary: ProtectedFiles.runningBinary()) {
+                sensor.protect($0)
+            }
+            files.scan()
+            builder.tamper.protectedFiles = files
+            protectedFiles = files
+        }
         // SIGKILLs that ended earlier runs, kept by the kernel in the pinned
         // kill ledger: reported now, at the time they happened.
         let ledger = sensor.killLedger.take()
@@ -57,6 +65,7 @@ final class BPFEventSource: LinuxEventSource {
     }
 
     private let verbose: Bool
+    private var protectedFiles: ProtectedFiles?
     private var startEvents: [Event] = []
     private var killLedgerLost: UInt64 = 0
     private let killLedgerProblem: String?
@@ -105,6 +114,9 @@ final class BPFEventSource: LinuxEventSource {
         guard let sensor else { return }
         sensor.route(loggedEventIDs: ids)
         handler.builder?.buildsExecutableImageLoads = ids?.contains(EventKind.imageLoad.id) ?? true
+        // Called after every (re)load: the configuration file may be a new
+        // one (`config update` renames it into place), a unit may have come.
+        protectedFiles?.scan()
         if verbose, !sensor.idleHandlers.isEmpty {
             fputs("swiftmon: idle (the configuration logs none of their events): \(sensor.idleHandlers.sorted().joined(separator: ", "))\n", stderr)
         }

@@ -306,6 +306,36 @@ final class BPFSensor {
         return out
     }
 
+    /// Whether the kernel watches protected files (a tamper_file_ctime_* program is attached).
+    var watchesProtectedFiles: Bool { attachedPrograms.contains { $0.hasPrefix("tamper_file_ctime_") } }
+
+    /// Makes `protected_files` hold exactly these identities (with their
+    /// sm_protected_file_role). Returns how many could not be added (the map is full).
+    @discardableResult
+    func protect(_ identities: [ProtectedFiles.Identity: UInt32]) -> Int {
+        guard let map = skeleton?.pointee.maps.protected_files else { return identities.count }
+        let size = MemoryLayout<sm_protected_file_key>.size
+        var present: [sm_protected_file_key] = []
+        var key = sm_protected_file_key()
+        var next = sm_protected_file_key()
+        var rc = bpf_map__get_next_key(map, nil, &next, size)
+        while rc == 0, present.count < 4096 {
+            present.append(next)
+            key = next
+            rc = bpf_map__get_next_key(map, &key, &next, size)
+        }
+        for var old in present where identities[ProtectedFiles.Identity(device: old.device, inode: old.inode)] == nil {
+            _ = bpf_map__delete_elem(map, &old, size, 0)
+        }
+        var failed = 0
+        for (identity, role) in identities {
+            var entry = sm_protected_file_key(inode: identity.inode, device: identity.device, pad0: 0)
+            var value = role
+            if bpf_map__update_elem(map, &entry, size, &value, 4, 0) != 0 { failed += 1 }
+        }
+        return failed
+    }
+
     /// Detaches and unloads everything. Safe to call twice.
     func close() {
         if let rb = ringBuffer { ring_buffer__free(rb); ringBuffer = nil }

@@ -13,6 +13,8 @@ enum KernelRecord {
     case bpf(sm_bpf_record)
     /// A signal raised against swiftmon (live, or from the kill ledger at start).
     case signal(SignalRecord)
+    /// A change to one of swiftmon's protected files (or to a folder watched for one).
+    case protectedFile(sm_protected_file_record)
 
     /// Decodes one record; nil when it is too short for what its header claims,
     /// of a kind this build does not know, or has a time no kernel writes
@@ -63,6 +65,9 @@ enum KernelRecord {
             guard fixed + Int(r.image_size) <= bytes.count else { return nil }
             self = .signal(SignalRecord(
                 raw: r, imageComponents: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[fixed..<(fixed + Int(r.image_size))]))))
+        case SM_RECORD_PROTECTED_FILE.rawValue:
+            guard bytes.count >= MemoryLayout<sm_protected_file_record>.size else { return nil }
+            self = .protectedFile(base.loadUnaligned(as: sm_protected_file_record.self))
         default:
             return nil
         }
@@ -80,6 +85,7 @@ enum KernelRecord {
         case SM_RECORD_BPF.rawValue: return "bpf"
         case SM_RECORD_IMAGE.rawValue: return "image"
         case SM_RECORD_SIGNAL.rawValue: return "signal"
+        case SM_RECORD_PROTECTED_FILE.rawValue: return "protected file"
         default: return "kind\(kind)"
         }
     }

@@ -36,7 +36,7 @@ final class ProcessEventBuilder {
         case .exec(let r): out.append(processCreate(r))
         case .fork(let r): fork(r, into: &out)
         case .exit(let r): exit(r, into: &out)
-        case .path, .network, .access, .bpf, .signal: break  // other concerns' builders (SensorEventBuilder)
+        case .path, .network, .access, .bpf, .signal, .protectedFile: break  // other concerns' builders (SensorEventBuilder)
         }
     }
 

@@ -57,6 +57,7 @@ final class SensorEventBuilder {
             if r.result >= 0 { out.append(access.processAccess(r)) }
             if tamper.targetsSelf(r) { out.append(tamper.sensorAccess(r)) }
         case .signal(let r): out.append(tamper.sensorSignal(r, recovered: false))
+        case .protectedFile(let r): tamper.sensorFileChanges(r, into: &out)
         case .bpf(let r): out.append(bpf.bpfEvent(r))
         }
     }

@@ -10,6 +10,9 @@ public struct SensorOptions: Sendable {
     /// Where events come from: the eBPF sensor, the netlink/fanotify
     /// fallback, or the sensor with the fallback when it cannot load.
     public var source: SensorSource = .auto
+    /// The configuration file `run` loads (as given; nil: the embedded
+    /// default): protected, with the unit files and the binary (event 207).
+    public var configurationPath: String?
 
     public init() {}
 }

@@ -59,6 +59,99 @@ final class TamperEventBuilder {
         return e
     }
 
+    /// The files whose changes are SensorFileChange events (nil: none watched).
+    var protectedFiles: ProtectedFiles?
+    /// swiftmon's own executable: a writer running it is `swiftmon config
+    /// update` or `service install` (WriterIsSwiftmon=true), not the sensor.
+    var ownBinary: String? = ProtectedFiles.runningBinary()
+    /// The last change record (thread, device, inode, syscall, time).
+    private var lastChange: (UInt32, UInt32, UInt64, Int32, UInt64)?
+
+    /// A change the kernel saw to a protected file (or to a folder watched
+    /// for a missing one): one event per protected path it changed, after a
+    /// new scan that also watches whatever replaced it.
+    func sensorFileChanges(_ r: sm_protected_file_record, into out: inout [Event]) {
+        guard let protectedFiles else { return }
+        // The kernel may set a change time twice in one syscall (an O_TRUNC
+        // open, a rename over a file, an unlink on ext4) — milliseconds apart
+        // when the call waits for the journal between them: one event for
+        // both. The kernel gives no syscall instance, so records of the same
+        // thread, file and syscall within 50 ms are taken as one call.
+        let change = (r.header.tid, r.device, r.inode, r.syscall, r.header.time_boot_ns)
+        defer { lastChange = change }
+        if let last = lastChange, last.0 == change.0, last.1 == change.1, last.2 == change.2, last.3 == change.3,
+           change.4 &- last.4 < 50_000_000 {
+            return
+        }
+        let (syscall, operation) = TamperEventBuilder.fileOperation(syscall: r.syscall, onFolder: r.role == SM_PROTECTED_DIRECTORY.rawValue)
+        let changes = protectedFiles.changes(device: r.device, inode: r.inode, role: r.role,
+                                             renamesOrRemoves: ["rename", "unlink", "link", "modify"].contains(operation))
+        for change in changes {
+            var e = processes.attributedEvent(.sensorFileChange, r.header, euid: r.euid)
+            e["ThreadId"] = String(r.header.tid)
+            e["TargetFilename"] = change.path
+            e["FileRole"] = change.role.rawValue
+            e["Operation"] = operation
+            e["Syscall"] = syscall
+            e["Outcome"] = change.outcome
+            let image = e["Image"]
+            e["WriterIsSwiftmon"] = image != nil && image != Event.absent && image == ownBinary ? "true" : "false"
+            out.append(e)
+        }
+    }
+
+    /// The syscall a change happened in → its name and what it did to the
+    /// file ("-" and `modify` outside a syscall: a write through a shared mapping).
+    static func fileOperation(syscall: Int32, onFolder: Bool) -> (syscall: String, operation: String) {
+        guard let name = fileSyscalls[syscall] else { return ("-", "modify") }
+        switch name {
+        case "write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile", "splice", "copy_file_range", "fallocate":
+            return (name, "write")
+        case "open", "openat", "openat2", "creat":
+            // A file's change time moves at open only when O_TRUNC empties it;
+            // a folder's when a name is created in it.
+            return (name, onFolder ? "create" : "truncate")
+        case "truncate", "ftruncate": return (name, "truncate")
+        case "chmod", "fchmod", "fchmodat", "fchmodat2": return (name, "chmod")
+        case "chown", "fchown", "lchown", "fchownat": return (name, "chown")
+        case "utime", "utimes", "futimesat", "utimensat": return (name, "set times")
+        case "setxattr", "lsetxattr", "fsetxattr", "setxattrat": return (name, "set xattr")
+        case "removexattr", "lremovexattr", "fremovexattr", "removexattrat": return (name, "remove xattr")
+        case "rename", "renameat", "renameat2": return (name, "rename")
+        case "unlink", "unlinkat": return (name, "unlink")
+        case "link", "linkat": return (name, "link")
+        case "mknod", "mknodat": return (name, "create")
+        case "mkdir", "mkdirat": return (name, "mkdir")
+        case "rmdir": return (name, "rmdir")
+        case "symlink", "symlinkat": return (name, "symlink")
+        default: return (name, "modify")
+        }
+    }
+
+    /// The syscalls that change a file's or a folder's change time, by number.
+    #if arch(x86_64)
+    static let fileSyscalls: [Int32: String] = [
+        1: "write", 18: "pwrite64", 20: "writev", 296: "pwritev", 328: "pwritev2", 40: "sendfile", 275: "splice",
+        326: "copy_file_range", 285: "fallocate", 2: "open", 257: "openat", 437: "openat2", 85: "creat",
+        76: "truncate", 77: "ftruncate", 90: "chmod", 91: "fchmod", 268: "fchmodat", 452: "fchmodat2",
+        92: "chown", 93: "fchown", 94: "lchown", 260: "fchownat", 132: "utime", 235: "utimes", 261: "futimesat",
+        280: "utimensat", 188: "setxattr", 189: "lsetxattr", 190: "fsetxattr", 463: "setxattrat",
+        197: "removexattr", 198: "lremovexattr", 199: "fremovexattr", 466: "removexattrat", 82: "rename",
+        264: "renameat", 316: "renameat2", 87: "unlink", 263: "unlinkat", 86: "link", 265: "linkat",
+        133: "mknod", 259: "mknodat", 83: "mkdir", 258: "mkdirat", 84: "rmdir", 88: "symlink", 266: "symlinkat",
+        426: "io_uring_enter",
+    ]
+    #elseif arch(arm64)
+    static let fileSyscalls: [Int32: String] = [
+        64: "write", 68: "pwrite64", 66: "writev", 70: "pwritev", 287: "pwritev2", 71: "sendfile", 76: "splice",
+        285: "copy_file_range", 47: "fallocate", 56: "openat", 437: "openat2", 45: "truncate", 46: "ftruncate",
+        52: "fchmod", 53: "fchmodat", 452: "fchmodat2", 55: "fchown", 54: "fchownat", 88: "utimensat",
+        5: "setxattr", 6: "lsetxattr", 7: "fsetxattr", 463: "setxattrat", 14: "removexattr", 15: "lremovexattr",
+        16: "fremovexattr", 466: "removexattrat", 38: "renameat", 276: "renameat2", 35: "unlinkat", 37: "linkat",
+        33: "mknodat", 34: "mkdirat", 36: "symlinkat", 426: "io_uring_enter",
+    ]
+    #endif
+
     /// The kernel's names (signal(7)); real-time signals as SIGRTMIN+n.
     static func signalName(_ signal: UInt32) -> String {
         let names = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",

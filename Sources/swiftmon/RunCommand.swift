@@ -19,7 +19,8 @@ extension Swiftmon {
                 process_vm_*), FileCreate (11), FileDelete (23), eBPFEvent (100, BPF program \
                 loads), ThreadCreate (200), ThreadTerminate (201), ServiceInstall (202, systemd \
                 units) and FileRename (203); tamper: SensorSignal (205, a signal sent to swiftmon; \
-                a SIGKILL is reported by the next start) and SensorAccess (206, ptrace of swiftmon); \
+                a SIGKILL is reported by the next start), SensorAccess (206, ptrace of swiftmon) and SensorFileChange (207, \
+                its configuration, unit or binary changed by another process); \
                 plus the monitor's own start/stop (4), configuration changes (16) and loss reports (255). Events go to standard output or a file as \
                 text, JSON lines or Sysmon XML, and also to a SQLite store and syslog collectors \
                 if asked. Ctrl-C or SIGTERM stops cleanly and removes every BPF program and map \
@@ -98,6 +99,7 @@ extension Swiftmon {
             options.verbose = verbose
             options.disabledProbes = disabledProbes
             options.source = chosenSource
+            options.configurationPath = config
 
             var sinks: [EventSink] = []
             do {

@@ -240,6 +240,10 @@ enum BuilderScenario {
                                                              netNamespace: podNamespaces.net, pidInNamespace: 2)))
         step("containers: the contained process exits",
              f.exit(contained, status: 0, flags: [SM_FLAG_GROUP_DEAD]))
+        // Last, so that the fixture times of the steps above stay as they were.
+        step("tamper: a protected-file record with no protected set in the builder (ProtectedFilesTests covers the set): no event",
+             f.protectedFile(shell, euid: 1000, syscall: SM_NR_renameat2, role: SM_PROTECTED_FILE, device: 0x0800001,
+                             inode: 4242))
         return steps
     }
 

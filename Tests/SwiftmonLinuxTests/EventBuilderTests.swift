@@ -50,7 +50,9 @@ final class EventBuilderTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(kinds, Set((1..<SM_RECORD_KIND_COUNT.rawValue).map { UInt16($0) }))
+        // Kinds 1–10, then the tamper block's from 20 (11–19 are left for other blocks).
+        XCTAssertEqual(kinds, Set((1...SM_RECORD_SIGNAL.rawValue).map { UInt16($0) } + [UInt16(SM_RECORD_PROTECTED_FILE.rawValue)]))
+        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, SM_RECORD_PROTECTED_FILE.rawValue + 1)
         XCTAssertTrue(Set((SM_PATH_OP_CREATE.rawValue...SM_PATH_OP_MPROTECT_EXEC.rawValue)).isSubset(of: ops))
         XCTAssertEqual(flags, UInt16(SM_FLAG_INITIATED.rawValue << 1) - 1, "every flag up to SM_FLAG_INITIATED")
     }

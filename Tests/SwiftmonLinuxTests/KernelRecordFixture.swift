@@ -211,4 +211,19 @@ struct KernelRecordFixture {
         r.image_size = UInt16(data.count)
         return Self.bytes(r, data)
     }
+
+    /// A change to a protected file (or a watched folder) by `task`.
+    mutating func protectedFile(_ task: Task, euid: UInt32, syscall: Int32, role: sm_protected_file_role,
+                                device: UInt32, inode: UInt64) -> [UInt8] {
+        var r = sm_protected_file_record()
+        r.header = header(SM_RECORD_PROTECTED_FILE, task)
+        r.euid = euid
+        r.syscall = syscall
+        r.role = role.rawValue
+        r.mode = 0o100600
+        r.nlink = 1
+        r.device = device
+        r.inode = inode
+        return Self.bytes(r)
+    }
 }

@@ -29,13 +29,14 @@ final class LiveSensor {
         try TestRequirement.unavailable("live sensor test needs: \(missing)", file: file, line: line)
     }
 
-    init(arguments: [String] = []) throws {
+    /// `executable`: another copy of the swiftmon binary to run (default: the built one).
+    init(arguments: [String] = [], executable: URL? = nil) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         outputURL = dir.appendingPathComponent("events.jsonl")
         stderrURL = dir.appendingPathComponent("stderr.txt")
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process.executableURL = LiveSensor.binary
+        process.executableURL = executable ?? LiveSensor.binary
         process.arguments = ["run", "--format", "json", "--output", outputURL.path, "--stats"] + arguments
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         process.standardOutput = FileHandle.nullDevice

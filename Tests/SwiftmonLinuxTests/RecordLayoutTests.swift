@@ -33,7 +33,8 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(SM_RECORD_BPF.rawValue, 8)
         XCTAssertEqual(SM_RECORD_IMAGE.rawValue, 9)
         XCTAssertEqual(SM_RECORD_SIGNAL.rawValue, 10)
-        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 11)
+        XCTAssertEqual(SM_RECORD_PROTECTED_FILE.rawValue, 20)
+        XCTAssertEqual(SM_RECORD_KIND_COUNT.rawValue, 21)
     }
 
     func testContainerIdentityOffsets() {
@@ -76,6 +77,15 @@ final class RecordLayoutTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.group), 72)
         XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.image_size), 74)
         XCTAssertEqual(MemoryLayout<sm_signal_record>.offset(of: \.comm), 80)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_key>.size, 16)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_key>.offset(of: \.device), 8)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_record>.size, 64)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_record>.offset(of: \.euid), 32)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_record>.offset(of: \.syscall), 36)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_record>.offset(of: \.role), 40)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_record>.offset(of: \.nlink), 48)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_record>.offset(of: \.device), 52)
+        XCTAssertEqual(MemoryLayout<sm_protected_file_record>.offset(of: \.inode), 56)
     }
 
     func testDecodingAPathRecordWithTwoPaths() throws {

@@ -102,8 +102,9 @@ enum sm_record_kind {
     SM_RECORD_IMAGE = 9,       // struct sm_path_record: a file mapped executable
     // --- tamper (sensor self-protection): kinds from 10 ---
     SM_RECORD_SIGNAL = 10,     // struct sm_signal_record: a signal raised against swiftmon itself
+    SM_RECORD_PROTECTED_FILE = 20, // struct sm_protected_file_record: swiftmon's config, unit or binary changed
     // --- end of tamper kinds ---
-    SM_RECORD_KIND_COUNT = 11, // one past the last kind: sizes the loss counters (not a kind)
+    SM_RECORD_KIND_COUNT = 21, // one past the last kind: sizes the loss counters (not a kind)
 };
 
 // sm_path_record.op: what happened to the path(s).
@@ -282,6 +283,34 @@ struct sm_signal_record {
     char comm[16];           // the sender's task name, for a sender gone before the next start
     // __u8 data[]: the sender's image path components
 };
+
+// A change to one of the files swiftmon protects (its configuration, unit
+// files, binary) or to a directory where one of them is missing (a new name
+// there may be one of them): seen where the kernel updates the inode's change
+// time, in the context of the task that changed it. User space names the file
+// from the identity (it filled the map `protected_files` by stat).
+struct sm_protected_file_key {
+    __u64 inode;
+    __u32 device;            // the kernel's dev_t (major << 20 | minor)
+    __u32 pad0;
+};
+
+// sm_protected_file_key's value in `protected_files`.
+enum sm_protected_file_role {
+    SM_PROTECTED_FILE = 1,       // the file itself: any change to it
+    SM_PROTECTED_DIRECTORY = 2,  // a directory: a name in it appeared, went or was replaced
+};
+
+struct sm_protected_file_record {
+    struct sm_record_header header;  // the task that changed it
+    __u32 euid;
+    __s32 syscall;           // the syscall the task was in (SM_NR_*), -1 outside one
+    __u32 role;              // enum sm_protected_file_role
+    __u32 mode;              // the inode's mode
+    __u32 nlink;             // its link count at the change
+    __u32 device;            // with inode: the identity user space put in the map
+    __u64 inode;
+};
 // --- end of tamper ---------------------------------------------------------
 
 // Pinned sizes: the BPF compiler and the host compiler must agree on them,
@@ -297,5 +326,7 @@ _Static_assert(sizeof(struct sm_network_record) == 80, "sm_network_record layout
 _Static_assert(sizeof(struct sm_access_record) == 56, "sm_access_record layout");
 _Static_assert(sizeof(struct sm_bpf_record) == 72, "sm_bpf_record layout");
 _Static_assert(sizeof(struct sm_signal_record) == 96, "sm_signal_record layout");
+_Static_assert(sizeof(struct sm_protected_file_key) == 16, "sm_protected_file_key layout");
+_Static_assert(sizeof(struct sm_protected_file_record) == 64, "sm_protected_file_record layout");
 
 #endif

@@ -10,3 +10,4 @@
 #include "ebpf.bpf.c"
 #include "image.bpf.c"
 #include "tamper.bpf.c"
+#include "tamper_files.bpf.c"
