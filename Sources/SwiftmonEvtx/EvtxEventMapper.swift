@@ -37,15 +37,17 @@ public enum EvtxEventMapper {
         let fields = kind.fields
         // Records carry the fields in schema order: try the next one first.
         var next = 0
-        for item in r.data {
+        let values = r.values
+        for k in 0..<values.count {
+            let name = values.items[k].name
             let i: Int
-            if next < fields.count, fields[next] == item.name {
+            if next < fields.count, fields[next].utf8.count == name.utf8.count, fields[next] == name {
                 i = next
             } else {
-                guard let found = kind.index(of: item.name) else { return nil }
+                guard let found = kind.index(of: name) else { return nil }
                 i = found
             }
-            e[i] = item.value
+            e[i] = values.string(k)
             next = i + 1
         }
         return e
@@ -110,22 +112,85 @@ public enum EvtxEventMapper {
     /// by its position (`Data1`, `Data2`, …); a repeated name gets `#2`, `#3`… appended.
     /// UserData is `{"<element>":{…leaves…}}`.
     static func dataJSON(_ r: EvtxRecord) -> String {
-        var s = "{"
-        s.reserveCapacity(r.data.reduce(16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 6 })
-        for (k, item) in r.data.enumerated() {
-            var key = item.name.isEmpty ? "Data\(k + 1)" : item.name
-            if !item.name.isEmpty {
-                let earlier = r.data[..<k].reduce(0) { $0 + ($1.name == item.name ? 1 : 0) }
-                if earlier > 0 { key += "#\(earlier + 1)" }
-            }
-            if k > 0 { s += "," }
-            JSONString.append(key, to: &s)
-            s += ":"
-            JSONString.append(item.value, to: &s)
+        let values = r.values
+        var out: [UInt8] = []
+        out.reserveCapacity(values.bytes.count + 16 * values.count + 8)
+        if case .userData(let root) = r.section {
+            out.append(0x7B)
+            appendQuoted(root, to: &out)
+            out.append(0x3A)
         }
-        s += "}"
-        if case .userData(let root) = r.section { return "{" + JSONString.quoted(root) + ":" + s + "}" }
-        return s
+        out.append(0x7B)
+        values.bytes.withUnsafeBufferPointer { bytes in
+            for k in 0..<values.count {
+                if k > 0 { out.append(0x2C) }
+                let name = values.items[k].name
+                if name.isEmpty {
+                    out.append(contentsOf: "\"Data".utf8)
+                    BinXmlValues.appendDecimal(UInt64(k + 1), to: &out)
+                    out.append(0x22)
+                } else {
+                    let length = name.utf8.count
+                    var earlier = 0
+                    for j in 0..<k where values.items[j].name.utf8.count == length && values.items[j].name == name { earlier += 1 }
+                    if earlier > 0 {
+                        appendQuoted(name + "#\(earlier + 1)", to: &out)
+                    } else {
+                        appendQuoted(name, to: &out)
+                    }
+                }
+                out.append(0x3A)
+                appendQuoted(UnsafeBufferPointer(rebasing: bytes[values.range(k)]), to: &out)
+            }
+        }
+        out.append(0x7D)
+        if case .userData = r.section { out.append(0x7D) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { appendQuoted($0, to: &out) }
+    }
+
+    /// `bytes` (valid UTF-8) as a JSON string literal, escaped as
+    /// ``JSONString`` escapes: `"`, `\\`, C0 and C1 controls, DEL, U+2028/2029.
+    static func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.append(0x22)
+        var plainFrom = 0
+        var i = 0
+        let n = bytes.count
+        func escape(_ scalar: UInt32, width: Int) {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom..<i]))
+            switch scalar {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
+            default:
+                out.append(0x5C); out.append(0x75)
+                for shift in stride(from: 12, through: 0, by: -4) {
+                    out.append(BinXmlValues.hexDigit(UInt64((scalar >> UInt32(shift)) & 15), upper: false))
+                }
+            }
+            i += width
+            plainFrom = i
+        }
+        while i < n {
+            let b = bytes[i]
+            if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F {
+                escape(UInt32(b), width: 1)
+            } else if b == 0xC2, i + 1 < n, bytes[i + 1] >= 0x80, bytes[i + 1] < 0xA0 {
+                escape(UInt32(bytes[i + 1]), width: 2)  // C1 control
+            } else if b == 0xE2, i + 2 < n, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9 {
+                escape(0x2000 | UInt32(bytes[i + 2] & 0x3F), width: 3)  // U+2028, U+2029
+            } else {
+                i += 1
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom..<n]))
+        out.append(0x22)
     }
 
     /// `0x15b4` → `5556`.

@@ -62,6 +62,10 @@ struct EvtxFuzzReplay {
             bench(arguments[1])
             return
         }
+        if arguments.first == "--events" {
+            for path in arguments.dropFirst() { printEvents(path) }
+            return
+        }
         for path in arguments {
             do {
                 let file = try EvtxFileBytes(path: path)
@@ -79,6 +83,27 @@ struct EvtxFuzzReplay {
     final class DiscardingSink: EventSink {
         var count = 0
         func emit(_ event: Event) throws { count += 1 }
+    }
+
+    /// `--events FILE…`: every record's System fields, data items and event,
+    /// one line each, then the summary: for comparing two builds of the reader.
+    static func printEvents(_ path: String) {
+        do {
+            let reader = try EvtxReader(file: EvtxFileBytes(path: path), threads: 1)
+            let totals = try reader.forEachEvent { r, e in
+                var line = "\(r.recordID) \(r.written) \(r.fileOffset) \(r.providerName ?? "nil") \(r.providerGuid ?? "nil")"
+                line += " \(r.eventSourceName ?? "nil") \(r.eventID.map { String($0) } ?? "nil") \(r.qualifiers.map { String($0) } ?? "nil")"
+                line += " \(String(describing: r.version)) \(String(describing: r.level)) \(String(describing: r.task)) \(String(describing: r.opcode))"
+                line += " \(r.keywords ?? "nil") \(String(describing: r.timeCreated)) \(String(describing: r.eventRecordID)) \(r.activityID ?? "nil")"
+                line += " \(r.relatedActivityID ?? "nil") \(String(describing: r.processID)) \(String(describing: r.threadID)) \(r.channel ?? "nil")"
+                line += " \(r.computer ?? "nil") \(r.userID ?? "nil") \(r.section) \(r.data.map { "\($0.name)=\($0.value)" })"
+                print(line)
+                print("  \(e.kind.id) \(e.time.nanoseconds) \(e.values)")
+            }
+            print("\(path): \(totals.records) records, \(totals.recordsFailed) failed, \(totals.problems.map { "\($0)" })")
+        } catch {
+            print("\(path): \(error)")
+        }
     }
 
     static func bench(_ path: String) {
