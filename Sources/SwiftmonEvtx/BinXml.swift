@@ -97,7 +97,9 @@ struct BinXmlOp {
 /// nested binary XML stop at ``maximumDepth``, and every loop advances.
 struct BinXmlChunk {
     let chunk: ChunkBytes
-    var strings = ChunkStrings()
+    /// Receives the records; it holds the chunk's strings (names and texts),
+    /// which the compiled ops refer to by index.
+    var collector: RecordCollector
     private var nameIndex: [Int: Int32] = [:]
     private var templates: [Int: Result<Range<Int32>, BinXmlError>] = [:]
     /// Template bodies, one after the other (ranges in `templates`).
@@ -120,8 +122,9 @@ struct BinXmlChunk {
         }
     }
 
-    init(_ chunk: ChunkBytes) {
+    init(_ chunk: ChunkBytes, full: Bool) {
         self.chunk = chunk
+        collector = RecordCollector(chunk: chunk, full: full)
         scratchOps.reserveCapacity(16)
         scratchValues.reserveCapacity(64)
     }
@@ -132,15 +135,15 @@ struct BinXmlChunk {
         if let cached = nameIndex[offset] { return cached }
         let units = Int(try chunk.u16(offset + 6, "name length"))
         let text = try chunk.utf16(offset + 8, units: units)
-        let index = Int32(strings.names.count)
-        strings.names.append(ChunkName(string: text, code: NameCode(text)))
+        let index = Int32(collector.strings.names.count)
+        collector.strings.names.append(ChunkName(string: text, code: NameCode(text)))
         nameIndex[offset] = index
         return index
     }
 
     private mutating func addText(_ text: String) -> Int32 {
-        strings.texts.append(text)
-        return Int32(strings.texts.count - 1)
+        collector.strings.texts.append(text)
+        return Int32(collector.strings.texts.count - 1)
     }
 
     /// Reads a name reference at `p` (advancing past a name defined in place).
@@ -226,7 +229,7 @@ struct BinXmlChunk {
                 emit(BinXmlOp(kind: .text, a: addText(String(decoding: [unit], as: UTF16.self))), template: template)
             case 0x09, 0x49:
                 let name = try nameRef(&p)
-                emit(BinXmlOp(kind: .text, a: addText(BinXmlChunk.entity(strings.names[Int(name)].string))), template: template)
+                emit(BinXmlOp(kind: .text, a: addText(BinXmlChunk.entity(collector.strings.names[Int(name)].string))), template: template)
             case 0x0A:
                 _ = try nameRef(&p)
             case 0x0B:
@@ -289,18 +292,18 @@ struct BinXmlChunk {
         return BinXmlOp(kind: .instance, a: Int32(definition), b: Int32(first), c: Int32(count))
     }
 
-    /// Decodes the record stream in `start..<end` into `collector`.
-    mutating func record(from start: Int, to end: Int, into collector: inout RecordCollector) throws(BinXmlError) {
+    /// Decodes the record stream in `start..<end` into ``collector``.
+    mutating func record(from start: Int, to end: Int) throws(BinXmlError) {
         budget = BinXmlChunk.recordBudget
         scratchOps.removeAll(keepingCapacity: true)
         scratchValues.removeAll(keepingCapacity: true)
         try compile(from: start, to: end, template: false, depth: 0)
-        try run(template: false, scratchOps.startIndex..<scratchOps.endIndex, values: 0..<0, depth: 0, into: &collector)
+        try run(template: false, scratchOps.startIndex..<scratchOps.endIndex, values: 0..<0, depth: 0)
     }
 
     /// Expands the ops `range` of the template ops (`template`) or the scratch
     /// ops, with `values` (a range of the value arena) for a template body.
-    private mutating func run(template: Bool, _ range: Range<Int>, values: Range<Int>, depth: Int, into c: inout RecordCollector) throws(BinXmlError) {
+    private mutating func run(template: Bool, _ range: Range<Int>, values: Range<Int>, depth: Int) throws(BinXmlError) {
         guard depth <= BinXmlChunk.maximumDepth else {
             throw BinXmlError(offset: 0, "templates nested more than \(BinXmlChunk.maximumDepth) deep")
         }
@@ -312,12 +315,12 @@ struct BinXmlChunk {
             let op = template ? templateOps[i] : scratchOps[i]
             i += 1
             switch op.kind {
-            case .open: c.open(op.a, strings.names[Int(op.a)].code, strings)
-            case .attribute: c.attribute(strings.names[Int(op.a)].code, strings)
-            case .closeStart: c.closeStart(strings)
-            case .closeEmpty: c.closeEmpty(strings)
-            case .end: c.end(strings)
-            case .text: c.text(op.a, strings)
+            case .open: collector.open(op.a)
+            case .attribute: collector.attribute(op.a)
+            case .closeStart: collector.closeStart()
+            case .closeEmpty: collector.closeEmpty()
+            case .end: collector.end()
+            case .text: collector.text(op.a)
             case .substitution:
                 let index = Int(op.a)
                 guard index < values.count else { continue }
@@ -328,15 +331,15 @@ struct BinXmlChunk {
                     let start = Int(value.offset)
                     let opsMark = scratchOps.count, valuesMark = scratchValues.count
                     try compile(from: start, to: start + Int(value.size), template: false, depth: depth + 1)
-                    try run(template: false, opsMark..<scratchOps.count, values: 0..<0, depth: depth + 1, into: &c)
+                    try run(template: false, opsMark..<scratchOps.count, values: 0..<0, depth: depth + 1)
                     scratchOps.removeSubrange(opsMark...)
                     scratchValues.removeSubrange(valuesMark...)
-                default: c.value(value, strings)
+                default: collector.value(value)
                 }
             case .instance:
                 let body = try compiledTemplate(at: Int(op.a), depth: depth + 1)
                 try run(template: true, Int(body.lowerBound)..<Int(body.upperBound),
-                        values: Int(op.b)..<Int(op.b + op.c), depth: depth + 1, into: &c)
+                        values: Int(op.b)..<Int(op.b + op.c), depth: depth + 1)
             }
         }
     }

@@ -178,6 +178,18 @@ public enum EvtxEventMapper {
             plainFrom = i
         }
         while i < n {
+            // Eight plain bytes at a time (printable ASCII other than `"` and `\\`).
+            while i + 8 <= n {
+                let w = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                let control = (w &- ones &* 0x20) & ~w & highs  // a byte below 0x20 (or at/above 0x80)
+                let high = (w | ((w & ~highs) &+ ones)) & highs  // a byte at or above 0x7F
+                let q = w ^ (ones &* 0x22), bs = w ^ (ones &* 0x5C)
+                let quote = (q &- ones) & ~q & highs, backslash = (bs &- ones) & ~bs & highs
+                if control | high | quote | backslash != 0 { break }
+                i += 8
+            }
+            guard i < n else { break }
             let b = bytes[i]
             if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F {
                 escape(UInt32(b), width: 1)

@@ -60,7 +60,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachRecord(full: Bool = true, _ body: (EvtxRecord) throws -> Void) rethrows -> Totals {
         try walk(full: full, events: false) { chunk in
-            for record in chunk.records { try body(record) }
+            for i in chunk.records.indices { try body(chunk.records[i]) }
         }
     }
 
@@ -69,7 +69,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachEvent(_ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
         try walk(full: true, events: true) { chunk in
-            for (record, event) in zip(chunk.records, chunk.events) { try body(record, event) }
+            for i in chunk.records.indices { try body(chunk.records[i], chunk.events[i]) }
         }
     }
 

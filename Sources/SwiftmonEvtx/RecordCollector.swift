@@ -10,12 +10,17 @@ struct RecordCollector {
     /// (false when only counting by provider and EventID).
     let full: Bool
     var record = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
+    /// The chunk's names and texts (filled as the chunk's XML is compiled).
+    var strings = ChunkStrings()
 
-    /// Element names from the root (index in the chunk's names, and code);
-    /// `codes.count` is the current depth.
-    private var indices: [Int32] = []
-    private var codes: [NameCode] = []
-    private var hadChild: [Bool] = []
+    /// The open elements from the root; `stack.count` is the current depth.
+    private var stack: [Frame] = []
+    private struct Frame {
+        /// Index in the chunk's names.
+        let index: Int32
+        let code: NameCode
+        var hadChild = false
+    }
     /// Whether an attribute's value is being read, and which one when it is kept.
     private var inAttribute = false
     private var attribute: NameCode?
@@ -32,18 +37,14 @@ struct RecordCollector {
     init(chunk: ChunkBytes, full: Bool) {
         self.chunk = chunk
         self.full = full
-        indices.reserveCapacity(8)
-        codes.reserveCapacity(8)
-        hadChild.reserveCapacity(8)
+        stack.reserveCapacity(16)
     }
 
     /// Starts the next record.
     mutating func begin(_ r: EvtxRecord, capacity: Int) {
         record = r
         if full { record.values.bytes.reserveCapacity(capacity) }
-        indices.removeAll(keepingCapacity: true)
-        codes.removeAll(keepingCapacity: true)
-        hadChild.removeAll(keepingCapacity: true)
+        stack.removeAll(keepingCapacity: true)
         inAttribute = false
         attribute = nil
         capture = .none
@@ -54,8 +55,8 @@ struct RecordCollector {
     /// The record collected since ``begin(_:capacity:)``.
     mutating func finish() -> EvtxRecord {
         if record.values.bytes.count > committed { record.values.bytes.removeSubrange(committed...) }
-        let r = record
-        record = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
+        var r = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
+        swap(&r, &record)
         return r
     }
 
@@ -111,12 +112,10 @@ struct RecordCollector {
         }
     }
 
-    mutating func open(_ index: Int32, _ code: NameCode, _ s: ChunkStrings) {
-        finishAttribute(s)
-        if !hadChild.isEmpty { hadChild[hadChild.count - 1] = true }
-        indices.append(index)
-        codes.append(code)
-        hadChild.append(false)
+    mutating func open(_ index: Int32) {
+        finishAttribute()
+        if !stack.isEmpty { stack[stack.count - 1].hadChild = true }
+        stack.append(Frame(index: index, code: strings.names[Int(index)].code))
         dataName = nil
         capture = wantsText()
         switch capture {
@@ -129,12 +128,12 @@ struct RecordCollector {
 
     /// Which elements' text is kept, and where to.
     private func wantsText() -> Capture {
-        let depth = codes.count
+        let depth = stack.count
         guard depth >= 3 else { return .none }
-        switch codes[1] {
+        switch stack[1].code {
         case .system:
             guard depth == 3 else { return .none }
-            switch codes[2] {
+            switch stack[2].code {
             case .eventID: return .system
             case .version, .level, .task, .opcode, .keywords, .eventRecordID, .channel, .computer: return full ? .system : .none
             default: return .none
@@ -145,17 +144,18 @@ struct RecordCollector {
         }
     }
 
-    mutating func attribute(_ code: NameCode, _ s: ChunkStrings) {
-        finishAttribute(s)
+    mutating func attribute(_ index: Int32) {
+        finishAttribute()
         inAttribute = true
+        let code = strings.names[Int(index)].code
         attribute = wantsAttribute(code) ? code : nil
         if attribute != nil { attributeValue.reset() }
     }
 
     /// Whether the value of attribute `name` of the current element is kept.
     private func wantsAttribute(_ name: NameCode) -> Bool {
-        guard codes.count == 3 else { return false }
-        switch (codes[1], codes[2], name) {
+        guard stack.count == 3 else { return false }
+        switch (stack[1].code, stack[2].code, name) {
         case (.eventData, _, .name): return full
         case (.system, .provider, .name): return true
         case (.system, .provider, .guid), (.system, .provider, .eventSourceName),
@@ -168,57 +168,56 @@ struct RecordCollector {
         }
     }
 
-    mutating func closeStart(_ s: ChunkStrings) { finishAttribute(s) }
+    mutating func closeStart() { finishAttribute() }
 
-    mutating func closeEmpty(_ s: ChunkStrings) {
-        finishAttribute(s)
-        end(s)
+    mutating func closeEmpty() {
+        finishAttribute()
+        end()
     }
 
-    mutating func end(_ s: ChunkStrings) {
-        guard !codes.isEmpty else { return }
-        if capture != .none { finishElement(s) }
-        indices.removeLast()
-        codes.removeLast()
-        hadChild.removeLast()
+    mutating func end() {
+        guard !stack.isEmpty else { return }
+        if capture != .none { finishElement() }
+        stack.removeLast()
         capture = .none
     }
 
-    mutating func text(_ index: Int32, _ s: ChunkStrings) {
+    mutating func text(_ index: Int32) {
         if inAttribute {
-            if attribute != nil { attributeValue.add(text: index, chunk, s) }
+            if attribute != nil { attributeValue.add(text: index, chunk, strings) }
         } else {
             switch capture {
             case .none: break
-            case .system: content.add(text: index, chunk, s)
-            case .data: record.values.bytes.append(contentsOf: s.texts[Int(index)].utf8)
+            case .system: content.add(text: index, chunk, strings)
+            case .data: record.values.bytes.append(contentsOf: strings.texts[Int(index)].utf8)
             }
         }
     }
 
-    mutating func value(_ value: ValueRef, _ s: ChunkStrings) {
+    mutating func value(_ value: ValueRef) {
         if inAttribute {
-            if attribute != nil { attributeValue.add(value, chunk, s) }
+            if attribute != nil { attributeValue.add(value, chunk, strings) }
         } else {
             switch capture {
             case .none: break
-            case .system: content.add(value, chunk, s)
+            case .system: content.add(value, chunk, strings)
             case .data: BinXmlValues.append(chunk, value, to: &record.values.bytes)
             }
         }
     }
 
-    private mutating func finishAttribute(_ s: ChunkStrings) {
+    private mutating func finishAttribute() {
+        let s = strings
         guard inAttribute else { return }
         inAttribute = false
         guard let name = attribute else { return }
         attribute = nil
         let v = attributeValue
-        if codes[1] == .eventData {
+        if stack[1].code == .eventData {
             dataName = v.string(chunk, s)
             return
         }
-        switch (codes[2], name) {
+        switch (stack[2].code, name) {
         case (.provider, .name): record.providerName = v.string(chunk, s)
         case (.provider, .guid): record.providerGuid = v.string(chunk, s)
         case (.provider, .eventSourceName): record.eventSourceName = v.string(chunk, s)
@@ -235,12 +234,13 @@ struct RecordCollector {
         }
     }
 
-    private mutating func finishElement(_ s: ChunkStrings) {
-        let depth = codes.count
-        switch codes[1] {
+    private mutating func finishElement() {
+        let s = strings
+        let depth = stack.count
+        switch stack[1].code {
         case .system:
             let c = content
-            switch codes[2] {
+            switch stack[2].code {
             case .eventID: record.eventID = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
             case .version: record.version = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
             case .level: record.level = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
@@ -254,12 +254,12 @@ struct RecordCollector {
             }
         case .eventData:
             record.section = .eventData
-            let name = codes[2] == .data ? (dataName ?? "") : s.names[Int(indices[2])].string
+            let name = stack[2].code == .data ? (dataName ?? "") : s.names[Int(stack[2].index)].string
             commit(name)
         case .userData:
-            record.section = .userData(s.names[Int(indices[2])].string)
-            if !hadChild[depth - 1] {
-                commit(s.names[Int(indices[depth - 1])].string)
+            record.section = .userData(s.names[Int(stack[2].index)].string)
+            if !stack[depth - 1].hadChild {
+                commit(s.names[Int(stack[depth - 1].index)].string)
             } else if record.values.bytes.count > committed {
                 record.values.bytes.removeSubrange(committed...)
             }

@@ -62,6 +62,16 @@ struct EvtxFuzzReplay {
             bench(arguments[1])
             return
         }
+        if arguments.first == "--profile", arguments.count == 3 {
+            // One thread, records -> events, N times: for `perf record`.
+            do {
+                let bytes = try EvtxFileBytes(path: arguments[2])
+                for _ in 0..<200 { _ = try EvtxDecoder.decode(bytes: bytes, into: DiscardingSink(), threads: 1) }
+            } catch {
+                print("\(error)")
+            }
+            return
+        }
         if arguments.first == "--events" {
             for path in arguments.dropFirst() { printEvents(path) }
             return
@@ -110,20 +120,24 @@ struct EvtxFuzzReplay {
         do {
             let bytes = try EvtxFileBytes(path: path)
             for threads in [1, 2] {
-                for events in [false, true] {
+                for mode in 0..<3 {
+                    let events = mode == 2
                     var rates: [Double] = []
                     var records = 0
                     for _ in 0..<21 {
                         var t0 = timespec(), t1 = timespec()
                         clock_gettime(CLOCK_MONOTONIC, &t0)
-                        let summary = try EvtxDecoder.decode(bytes: bytes, into: events ? DiscardingSink() : nil, threads: threads)
+                        if mode == 1 {
+                            records = try EvtxReader(file: bytes, threads: threads).forEachRecord(full: true) { _ in }.records
+                        } else {
+                            records = try EvtxDecoder.decode(bytes: bytes, into: events ? DiscardingSink() : nil, threads: threads).records
+                        }
                         clock_gettime(CLOCK_MONOTONIC, &t1)
                         let elapsed = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
-                        records = summary.records
                         rates.append(Double(records) / elapsed)
                     }
                     rates.sort()
-                    print("\(events ? "records -> events" : "records (summary)"), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs)")
+                    print("\(["records (summary)", "records (all fields)", "records -> events"][mode]), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs)")
                 }
             }
         } catch {
