@@ -111,98 +111,57 @@ public enum EvtxEventMapper {
     /// `{"Name":"value",…}` in record order; a `<Data>` without a name is keyed
     /// by its position (`Data1`, `Data2`, …); a repeated name gets `#2`, `#3`… appended.
     /// UserData is `{"<element>":{…leaves…}}`.
+    ///
+    /// Written in two passes over the record's value bytes: the exact length,
+    /// then the text straight into the String's storage (no buffer between;
+    /// this runs once per record).
     static func dataJSON(_ r: EvtxRecord) -> String {
         let values = r.values
-        var out: [UInt8] = []
-        out.reserveCapacity(values.bytes.count + 16 * values.count + 8)
-        if case .userData(let root) = r.section {
-            out.append(0x7B)
-            appendQuoted(root, to: &out)
-            out.append(0x3A)
+        var root: String?
+        if case .userData(let name) = r.section { root = name }
+        // Keys that need more than the name: an unnamed <Data> (`DataN`) or a repeated name (`name#N`).
+        var repeated = false
+        for k in 0..<values.count where !repeated {
+            let name = values.items[k].name
+            let length = name.utf8.count
+            for j in 0..<k where values.items[j].name.utf8.count == length && values.items[j].name == name {
+                repeated = true
+                break
+            }
         }
-        out.append(0x7B)
-        values.bytes.withUnsafeBufferPointer { bytes in
+        func key(_ k: Int) -> String {
+            let name = values.items[k].name
+            if name.isEmpty { return "Data\(k + 1)" }
+            guard repeated else { return name }
+            let earlier = values.items[..<k].reduce(0) { $0 + ($1.name == name ? 1 : 0) }
+            return earlier > 0 ? name + "#\(earlier + 1)" : name
+        }
+        return values.bytes.withUnsafeBufferPointer { bytes in
+            var length = 2 * values.count + 1  // `:` per item, `,` between, braces
+            if let root { length += JSONBytes.quotedLength(root) + 3 }
             for k in 0..<values.count {
-                if k > 0 { out.append(0x2C) }
-                let name = values.items[k].name
-                if name.isEmpty {
-                    out.append(contentsOf: "\"Data".utf8)
-                    BinXmlValues.appendDecimal(UInt64(k + 1), to: &out)
-                    out.append(0x22)
-                } else {
-                    let length = name.utf8.count
-                    var earlier = 0
-                    for j in 0..<k where values.items[j].name.utf8.count == length && values.items[j].name == name { earlier += 1 }
-                    if earlier > 0 {
-                        appendQuoted(name + "#\(earlier + 1)", to: &out)
-                    } else {
-                        appendQuoted(name, to: &out)
-                    }
+                length += JSONBytes.quotedLength(key(k))
+                length += JSONBytes.quotedLength(UnsafeBufferPointer(rebasing: bytes[values.range(k)]))
+            }
+            return String(unsafeUninitializedCapacity: length) { out in
+                var n = 0
+                if let root {
+                    out[n] = 0x7B; n += 1
+                    n = JSONBytes.writeQuoted(root, to: out, at: n)
+                    out[n] = 0x3A; n += 1
                 }
-                out.append(0x3A)
-                appendQuoted(UnsafeBufferPointer(rebasing: bytes[values.range(k)]), to: &out)
-            }
-        }
-        out.append(0x7D)
-        if case .userData = r.section { out.append(0x7D) }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { appendQuoted($0, to: &out) }
-    }
-
-    /// `bytes` (valid UTF-8) as a JSON string literal, escaped as
-    /// ``JSONString`` escapes: `"`, `\\`, C0 and C1 controls, DEL, U+2028/2029.
-    static func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.append(0x22)
-        var plainFrom = 0
-        var i = 0
-        let n = bytes.count
-        func escape(_ scalar: UInt32, width: Int) {
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom..<i]))
-            switch scalar {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            default:
-                out.append(0x5C); out.append(0x75)
-                for shift in stride(from: 12, through: 0, by: -4) {
-                    out.append(BinXmlValues.hexDigit(UInt64((scalar >> UInt32(shift)) & 15), upper: false))
+                out[n] = 0x7B; n += 1
+                for k in 0..<values.count {
+                    if k > 0 { out[n] = 0x2C; n += 1 }
+                    n = JSONBytes.writeQuoted(key(k), to: out, at: n)
+                    out[n] = 0x3A; n += 1
+                    n = JSONBytes.writeQuoted(UnsafeBufferPointer(rebasing: bytes[values.range(k)]), to: out, at: n)
                 }
-            }
-            i += width
-            plainFrom = i
-        }
-        while i < n {
-            // Eight plain bytes at a time (printable ASCII other than `"` and `\\`).
-            while i + 8 <= n {
-                let w = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
-                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-                let control = (w &- ones &* 0x20) & ~w & highs  // a byte below 0x20 (or at/above 0x80)
-                let high = (w | ((w & ~highs) &+ ones)) & highs  // a byte at or above 0x7F
-                let q = w ^ (ones &* 0x22), bs = w ^ (ones &* 0x5C)
-                let quote = (q &- ones) & ~q & highs, backslash = (bs &- ones) & ~bs & highs
-                if control | high | quote | backslash != 0 { break }
-                i += 8
-            }
-            guard i < n else { break }
-            let b = bytes[i]
-            if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F {
-                escape(UInt32(b), width: 1)
-            } else if b == 0xC2, i + 1 < n, bytes[i + 1] >= 0x80, bytes[i + 1] < 0xA0 {
-                escape(UInt32(bytes[i + 1]), width: 2)  // C1 control
-            } else if b == 0xE2, i + 2 < n, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9 {
-                escape(0x2000 | UInt32(bytes[i + 2] & 0x3F), width: 3)  // U+2028, U+2029
-            } else {
-                i += 1
+                out[n] = 0x7D; n += 1
+                if root != nil { out[n] = 0x7D; n += 1 }
+                return n
             }
         }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom..<n]))
-        out.append(0x22)
     }
 
     /// `0x15b4` → `5556`.

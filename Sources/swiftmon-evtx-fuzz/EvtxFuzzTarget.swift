@@ -63,10 +63,11 @@ struct EvtxFuzzReplay {
             return
         }
         if arguments.first == "--profile", arguments.count == 3 {
-            // One thread, records -> events, N times: for `perf record`.
+            // `--profile THREADS FILE`: records -> events, 200 times, for `perf record`.
             do {
                 let bytes = try EvtxFileBytes(path: arguments[2])
-                for _ in 0..<200 { _ = try EvtxDecoder.decode(bytes: bytes, into: DiscardingSink(), threads: 1) }
+                let threads = Int(arguments[1]) ?? 1
+                for _ in 0..<200 { _ = try EvtxDecoder.decode(bytes: bytes, into: DiscardingSink(), threads: threads) }
             } catch {
                 print("\(error)")
             }

@@ -9,15 +9,28 @@ import Darwin
 #endif
 
 /// `swiftmon bench evtx FILE`: records per second reading an .evtx file, on
-/// one thread and on every core: counting (provider and EventID only) and the
-/// whole decode into events (every System field and EventData value rendered,
-/// the work the `evtx` crate's JSON output does).
+/// one thread and on every core: counting (provider and EventID only), every
+/// field decoded, and the whole decode into events (every System field and
+/// EventData value rendered, EventData as JSON: the work the `evtx` crate's
+/// JSON output does). `scripts/bench-evtx.sh` runs it in rounds beside the crate.
 struct EvtxBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evtx", abstract: "Records per second reading an .evtx file.")
 
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        /// Provider and EventID of every record (`--summary`).
+        case count
+        /// Every System field and data value, no events.
+        case fields
+        /// Records into swiftmon events.
+        case events
+    }
+
     @Argument(help: "The .evtx file.") var file: String
     @Option(help: "Runs of each measurement.") var runs = 15
+    @Option(help: "Only this mode (count, fields, events); default: all.") var mode: Mode?
+    @Option(help: "Only this many decoding threads; default: 1, then every core.") var threads: Int?
+    @Flag(help: "Print each run's records/s alone on a line (for scripts).") var raw = false
 
     final class DiscardingSink: EventSink {
         var count = 0
@@ -26,20 +39,25 @@ struct EvtxBench: ParsableCommand {
 
     func run() throws {
         let bytes = try EvtxFileBytes(path: file)
-        for threads in [1, EvtxReader.defaultThreads] {
-            for (label, withEvents) in [("records (summary)", false), ("records -> events", true)] {
+        for threads in threads.map({ [$0] }) ?? [1, EvtxReader.defaultThreads] {
+            for mode in mode.map({ [$0] }) ?? Mode.allCases {
                 var rates: [Double] = []
                 var records = 0
                 for _ in 0..<max(1, runs) {
                     let start = monotonicSeconds()
-                    let summary = try EvtxDecoder.decode(bytes: bytes, into: withEvents ? DiscardingSink() : nil, threads: threads)
+                    switch mode {
+                    case .count: records = try EvtxDecoder.decode(bytes: bytes, into: nil, threads: threads).records
+                    case .fields: records = try EvtxReader(file: bytes, threads: threads).forEachRecord(full: true) { _ in }.records
+                    case .events: records = try EvtxDecoder.decode(bytes: bytes, into: DiscardingSink(), threads: threads).records
+                    }
                     let elapsed = monotonicSeconds() - start
-                    records = summary.records
-                    rates.append(Double(summary.records) / elapsed)
+                    rates.append(Double(records) / elapsed)
+                    if raw { print(Int(rates.last!)) }
                 }
+                if raw { continue }
                 rates.sort()
                 let median = rates[rates.count / 2]
-                print("\(label), \(threads) thread(s): \(records) records, median \(Int(median)) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), \(rates.count) runs)")
+                print("\(mode.rawValue), \(threads) thread(s): \(records) records, median \(Int(median)) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), \(rates.count) runs)")
             }
         }
     }
