@@ -137,7 +137,7 @@ public enum EvtxEventMapper {
             return earlier > 0 ? name + "#\(earlier + 1)" : name
         }
         return values.bytes.withUnsafeBufferPointer { bytes in
-            var length = 2 * values.count + 1  // `:` per item, `,` between, braces
+            var length = 2 + values.count + max(0, values.count - 1)  // braces, `:` per item, `,` between
             if let root { length += JSONBytes.quotedLength(root) + 3 }
             for k in 0..<values.count {
                 length += JSONBytes.quotedLength(key(k))
