@@ -43,7 +43,11 @@ struct RecordCollector {
     /// Starts the next record.
     mutating func begin(_ r: EvtxRecord, capacity: Int) {
         record = r
-        if full { record.values.bytes.reserveCapacity(capacity) }
+        if full {
+            // One allocation each for the record's values and items (a record has a few dozen at most).
+            record.values.bytes.reserveCapacity(capacity)
+            record.values.items.reserveCapacity(24)
+        }
         stack.removeAll(keepingCapacity: true)
         inAttribute = false
         attribute = nil
