@@ -80,7 +80,8 @@ struct BinXmlOp {
         case instance
     }
     let kind: Kind
-    let a: Int32
+    /// Int, not Int32: a template offset read from a damaged file can be any 32-bit value.
+    let a: Int
     var b: Int32 = 0
     var c: Int32 = 0
 }
@@ -205,7 +206,7 @@ struct BinXmlChunk {
                 p += 4  // data size
                 let name = try nameRef(&p)
                 if token == 0x41 { p += 4 }  // attribute list size
-                emit(BinXmlOp(kind: .open, a: name), template: template)
+                emit(BinXmlOp(kind: .open, a: Int(name)), template: template)
             case 0x02: emit(BinXmlOp(kind: .closeStart, a: 0), template: template)
             case 0x03: emit(BinXmlOp(kind: .closeEmpty, a: 0), template: template)
             case 0x04: emit(BinXmlOp(kind: .end, a: 0), template: template)
@@ -214,22 +215,22 @@ struct BinXmlChunk {
                 guard type == 0x01 else { throw BinXmlError(offset: p, "value text of type 0x\(String(type, radix: 16)) at chunk offset \(p)") }
                 let units = Int(try chunk.u16(p + 1, "value length"))
                 let text = try chunk.utf16(p + 3, units: units)
-                emit(BinXmlOp(kind: .text, a: addText(text)), template: template)
+                emit(BinXmlOp(kind: .text, a: Int(addText(text))), template: template)
                 p += 3 + 2 * units
             case 0x06, 0x46:
-                emit(BinXmlOp(kind: .attribute, a: try nameRef(&p)), template: template)
+                emit(BinXmlOp(kind: .attribute, a: Int(try nameRef(&p))), template: template)
             case 0x07, 0x47:
                 let units = Int(try chunk.u16(p, "CDATA length"))
                 let text = try chunk.utf16(p + 2, units: units)
-                emit(BinXmlOp(kind: .text, a: addText(text)), template: template)
+                emit(BinXmlOp(kind: .text, a: Int(addText(text))), template: template)
                 p += 2 + 2 * units
             case 0x08, 0x48:
                 let unit = try chunk.u16(p, "character reference")
                 p += 2
-                emit(BinXmlOp(kind: .text, a: addText(String(decoding: [unit], as: UTF16.self))), template: template)
+                emit(BinXmlOp(kind: .text, a: Int(addText(String(decoding: [unit], as: UTF16.self)))), template: template)
             case 0x09, 0x49:
                 let name = try nameRef(&p)
-                emit(BinXmlOp(kind: .text, a: addText(BinXmlChunk.entity(collector.strings.names[Int(name)].string))), template: template)
+                emit(BinXmlOp(kind: .text, a: Int(addText(BinXmlChunk.entity(collector.strings.names[Int(name)].string)))), template: template)
             case 0x0A:
                 _ = try nameRef(&p)
             case 0x0B:
@@ -247,7 +248,7 @@ struct BinXmlChunk {
                     throw BinXmlError(offset: p + 2, "unknown value type 0x\(String(type, radix: 16)) at chunk offset \(p + 2)")
                 }
                 p += 3
-                templateOps.append(BinXmlOp(kind: .substitution, a: Int32(index)))
+                templateOps.append(BinXmlOp(kind: .substitution, a: Int(index)))
             case 0x0F:
                 try chunk.check(p, 3, "fragment header")
                 p += 3
@@ -289,7 +290,7 @@ struct BinXmlChunk {
             v += size
         }
         p = v
-        return BinXmlOp(kind: .instance, a: Int32(definition), b: Int32(first), c: Int32(count))
+        return BinXmlOp(kind: .instance, a: definition, b: Int32(first), c: Int32(count))
     }
 
     /// Decodes the record stream in `start..<end` into ``collector``.
@@ -315,12 +316,12 @@ struct BinXmlChunk {
             let op = template ? templateOps[i] : scratchOps[i]
             i += 1
             switch op.kind {
-            case .open: collector.open(op.a)
-            case .attribute: collector.attribute(op.a)
+            case .open: collector.open(Int32(op.a))
+            case .attribute: collector.attribute(Int32(op.a))
             case .closeStart: collector.closeStart()
             case .closeEmpty: collector.closeEmpty()
             case .end: collector.end()
-            case .text: collector.text(op.a)
+            case .text: collector.text(Int32(op.a))
             case .substitution:
                 let index = Int(op.a)
                 guard index < values.count else { continue }

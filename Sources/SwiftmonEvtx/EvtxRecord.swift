@@ -77,7 +77,7 @@ public struct EvtxRecord: Sendable {
 struct DataValues: Sendable {
     struct Item: Sendable {
         var name: String
-        var end: Int32
+        var end: Int
     }
     var bytes: [UInt8] = []
     var items: [Item] = []
@@ -87,7 +87,7 @@ struct DataValues: Sendable {
     init(_ data: [EvtxRecord.DataItem]) {
         for item in data {
             bytes.append(contentsOf: item.value.utf8)
-            items.append(Item(name: item.name, end: Int32(bytes.count)))
+            items.append(Item(name: item.name, end: bytes.count))
         }
     }
 
@@ -95,7 +95,7 @@ struct DataValues: Sendable {
 
     @inline(__always)
     func range(_ i: Int) -> Range<Int> {
-        (i == 0 ? 0 : Int(items[i - 1].end))..<Int(items[i].end)
+        (i == 0 ? 0 : items[i - 1].end)..<items[i].end
     }
 
     func string(_ i: Int) -> String {

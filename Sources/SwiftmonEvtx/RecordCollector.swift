@@ -275,7 +275,7 @@ struct RecordCollector {
     /// Ends the current data item: its value is the bytes since the last one.
     private mutating func commit(_ name: String) {
         committed = record.values.bytes.count
-        record.values.items.append(DataValues.Item(name: name, end: Int32(committed)))
+        record.values.items.append(DataValues.Item(name: name, end: committed))
     }
 }
 

@@ -124,9 +124,11 @@ struct EvtxFuzzReplay {
                 for mode in 0..<3 {
                     let events = mode == 2
                     var rates: [Double] = []
+                    var cpuRates: [Double] = []
                     var records = 0
                     for _ in 0..<21 {
-                        var t0 = timespec(), t1 = timespec()
+                        var t0 = timespec(), t1 = timespec(), c0 = timespec(), c1 = timespec()
+                        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0)
                         clock_gettime(CLOCK_MONOTONIC, &t0)
                         if mode == 1 {
                             records = try EvtxReader(file: bytes, threads: threads).forEachRecord(full: true) { _ in }.records
@@ -134,11 +136,13 @@ struct EvtxFuzzReplay {
                             records = try EvtxDecoder.decode(bytes: bytes, into: events ? DiscardingSink() : nil, threads: threads).records
                         }
                         clock_gettime(CLOCK_MONOTONIC, &t1)
+                        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1)
                         let elapsed = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
+                        cpuRates.append(Double(records) / (Double(c1.tv_sec - c0.tv_sec) + Double(c1.tv_nsec - c0.tv_nsec) / 1e9))
                         rates.append(Double(records) / elapsed)
                     }
                     rates.sort()
-                    print("\(["records (summary)", "records (all fields)", "records -> events"][mode]), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs)")
+                    print("\(["records (summary)", "records (all fields)", "records -> events"][mode]), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs); per CPU second \(Int(cpuRates.sorted()[10])) (min \(Int(cpuRates.min()!)), max \(Int(cpuRates.max()!)))")
                 }
             }
         } catch {

@@ -30,7 +30,7 @@ struct EvtxBench: ParsableCommand {
     @Option(help: "Runs of each measurement.") var runs = 15
     @Option(help: "Only this mode (count, fields, events); default: all.") var mode: Mode?
     @Option(help: "Only this many decoding threads; default: 1, then every core.") var threads: Int?
-    @Flag(help: "Print each run's records/s alone on a line (for scripts).") var raw = false
+    @Flag(help: "Print each run's records/s, per wall-clock second and per CPU second, alone on a line (for scripts).") var raw = false
 
     final class DiscardingSink: EventSink {
         var count = 0
@@ -42,9 +42,11 @@ struct EvtxBench: ParsableCommand {
         for threads in threads.map({ [$0] }) ?? [1, EvtxReader.defaultThreads] {
             for mode in mode.map({ [$0] }) ?? Mode.allCases {
                 var rates: [Double] = []
+                var cpuRates: [Double] = []
                 var records = 0
                 for _ in 0..<max(1, runs) {
                     let start = monotonicSeconds()
+                    let cpuStart = seconds(CLOCK_PROCESS_CPUTIME_ID)
                     switch mode {
                     case .count: records = try EvtxDecoder.decode(bytes: bytes, into: nil, threads: threads).records
                     case .fields: records = try EvtxReader(file: bytes, threads: threads).forEachRecord(full: true) { _ in }.records
@@ -52,19 +54,23 @@ struct EvtxBench: ParsableCommand {
                     }
                     let elapsed = monotonicSeconds() - start
                     rates.append(Double(records) / elapsed)
-                    if raw { print(Int(rates.last!)) }
+                    cpuRates.append(Double(records) / max(1e-9, seconds(CLOCK_PROCESS_CPUTIME_ID) - cpuStart))
+                    if raw { print(Int(rates.last!), Int(cpuRates.last!)) }
                 }
                 if raw { continue }
                 rates.sort()
-                let median = rates[rates.count / 2]
-                print("\(mode.rawValue), \(threads) thread(s): \(records) records, median \(Int(median)) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), \(rates.count) runs)")
+                cpuRates.sort()
+                print("\(mode.rawValue), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), \(rates.count) runs); per CPU second \(Int(cpuRates[cpuRates.count / 2]))")
             }
         }
     }
 
-    func monotonicSeconds() -> Double {
+    func monotonicSeconds() -> Double { seconds(CLOCK_MONOTONIC) }
+
+    /// CPU time of the whole process (every decoding thread), or the monotonic clock.
+    func seconds(_ clock: clockid_t) -> Double {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        clock_gettime(clock, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
