@@ -1,8 +1,15 @@
 #!/bin/sh
 # Times swiftmon's .evtx reader against the Rust evtx crate (PyPI evtx) on one
-# file, same machine, same run.
+# file, same machine, same run: ROUNDS rounds, each running every measurement
+# RUNS times back to back (swiftmon, then the crate), so both sides see the
+# same load. Prints, per series, the median and spread (min–max) of records
+# per wall-clock second and the median of records per CPU second (the
+# process's CPU time: on a machine others load, wall-clock rates mostly
+# measure the scheduler, CPU rates the code), and the ratio swiftmon/crate
+# per round.
 #   scripts/bench-evtx.sh [FILE]   (default: evtxrs_security.evtx of the corpus)
-# Needs a release build (swift build -c release) and python3 with evtx.
+#   ROUNDS=7 RUNS=5 scripts/bench-evtx.sh
+# Needs a release build of swiftmon (SWIFTMON_BINARY) and python3 with evtx.
 set -eu
 root="$(cd "$(dirname "$0")/.." && pwd)"
 file="${1:-}"
@@ -17,19 +24,57 @@ if [ -z "$file" ]; then
     fi
     file="$corpus/evtx/evtxrs_security.evtx"
 fi
-echo "file: $file"
-"${SWIFTMON_BINARY:-$root/.build/release/swiftmon}" bench evtx "$file"
-python3 - "$file" <<'PY'
-import sys, time, warnings
+python3 - "${SWIFTMON_BINARY:-$root/.build/release/swiftmon}" "$file" "${ROUNDS:-7}" "${RUNS:-5}" <<'PY'
+import os, subprocess, sys, time, warnings
 import evtx
 warnings.simplefilter("ignore")
-for threads in (1, 0):
-    for mode in ("records_json", "records"):
-        rates = []
-        for _ in range(15):
-            start = time.perf_counter()
-            n = sum(1 for _ in getattr(evtx.PyEvtxParser(sys.argv[1], number_of_threads=threads, skip_errors=True), mode)())
-            rates.append(n / (time.perf_counter() - start))
-        rates.sort()
-        print(f"evtx crate {mode}, threads={threads or 'auto'}: {n} records, median {rates[len(rates)//2]:.0f} records/s (min {rates[0]:.0f}, max {rates[-1]:.0f}, {len(rates)} runs)")
+swiftmon, path, rounds, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cores = os.cpu_count() or 1
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+def ours(mode, threads):
+    out = subprocess.run([swiftmon, "bench", "evtx", path, "--mode", mode, "--threads", str(threads),
+                          "--runs", str(runs), "--raw"], check=True, capture_output=True, text=True).stdout
+    return [(float(line.split()[0]), float(line.split()[1])) for line in out.splitlines() if line.strip()]
+
+def crate(method, threads):
+    rates = []
+    for _ in range(runs):
+        start, cpu = time.perf_counter(), time.process_time()
+        n = sum(1 for _ in getattr(evtx.PyEvtxParser(path, number_of_threads=threads, skip_errors=True), method)())
+        rates.append((n / (time.perf_counter() - start), n / max(1e-9, time.process_time() - cpu)))
+    return rates
+
+series = [
+    ("swiftmon records -> events, 1 thread", lambda: ours("events", 1)),
+    ("evtx crate records_json(), 1 thread", lambda: crate("records_json", 1)),
+    ("swiftmon count (provider, EventID), 1 thread", lambda: ours("count", 1)),
+    ("evtx crate records() (XML), 1 thread", lambda: crate("records", 1)),
+    (f"swiftmon records -> events, {cores} threads", lambda: ours("events", cores)),
+    (f"evtx crate records_json(), {cores} threads", lambda: crate("records_json", cores)),
+]
+rates = {name: [] for name, _ in series}
+ratios, cpu_ratios = [], []
+for _ in range(rounds):
+    medians = {}
+    for name, run in series:
+        r = run()
+        rates[name] += r
+        medians[name] = (median([x[0] for x in r]), median([x[1] for x in r]))
+    ratios.append(medians[series[0][0]][0] / medians[series[1][0]][0])
+    cpu_ratios.append(medians[series[0][0]][1] / medians[series[1][0]][1])
+
+records = sum(1 for _ in evtx.PyEvtxParser(path, skip_errors=True).records())
+load = os.getloadavg()[0]
+print(f"evtx: {os.path.basename(path)} ({records} records), {rounds} rounds x {runs} runs, load {load:.1f}")
+print(f"  {'':<48} {'records/s, median (min-max)':>30} {'per CPU second':>15}")
+for name, _ in series:
+    wall = [x[0] for x in rates[name]]
+    cpu = [x[1] for x in rates[name]]
+    print(f"  {name:<48} {median(wall):>9.0f} ({min(wall):>7.0f}-{max(wall):<7.0f}) {median(cpu):>15.0f}")
+print(f"  swiftmon events / crate json, 1 thread, per round: wall median {median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}),"
+      f" CPU median {median(cpu_ratios):.2f} ({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})")
 PY

@@ -6,40 +6,109 @@ struct ValueRef {
     let size: Int32
 }
 
-/// One step of a compiled binary XML stream (a template body or a record).
-enum BinXmlOp {
-    case open(String)
-    case attribute(String)
-    case closeStart
-    case closeEmpty
-    case end
-    case text(String)
-    /// A template's placeholder: the value of this index of the instance.
-    case substitution(Int)
-    /// A template instance in a record: the template's chunk offset and its values.
-    case instance(Int, [ValueRef])
+/// The element and attribute names the reader acts on, so that the hot path
+/// compares small numbers instead of strings. Every other name is `other`.
+enum NameCode: UInt8 {
+    case other
+    case system, eventData, userData
+    case provider, eventID, version, level, task, opcode, keywords, timeCreated, eventRecordID
+    case correlation, execution, channel, computer, security, data
+    case name, guid, eventSourceName, qualifiers, systemTime, activityID, relatedActivityID
+    case processID, threadID, userID
+
+    init(_ s: String) {
+        switch s {
+        case "System": self = .system
+        case "EventData": self = .eventData
+        case "UserData": self = .userData
+        case "Provider": self = .provider
+        case "EventID": self = .eventID
+        case "Version": self = .version
+        case "Level": self = .level
+        case "Task": self = .task
+        case "Opcode": self = .opcode
+        case "Keywords": self = .keywords
+        case "TimeCreated": self = .timeCreated
+        case "EventRecordID": self = .eventRecordID
+        case "Correlation": self = .correlation
+        case "Execution": self = .execution
+        case "Channel": self = .channel
+        case "Computer": self = .computer
+        case "Security": self = .security
+        case "Data": self = .data
+        case "Name": self = .name
+        case "Guid": self = .guid
+        case "EventSourceName": self = .eventSourceName
+        case "Qualifiers": self = .qualifiers
+        case "SystemTime": self = .systemTime
+        case "ActivityID": self = .activityID
+        case "RelatedActivityID": self = .relatedActivityID
+        case "ProcessID": self = .processID
+        case "ThreadID": self = .threadID
+        case "UserID": self = .userID
+        default: self = .other
+        }
+    }
 }
 
-/// Receives the XML of a record as it is expanded.
-protocol BinXmlVisitor {
-    mutating func open(_ name: String)
-    mutating func attribute(_ name: String)
-    mutating func closeStart()
-    mutating func closeEmpty()
-    mutating func end()
-    mutating func text(_ text: String)
-    mutating func value(_ value: ValueRef)
+/// A name of the chunk's string table, with its code.
+struct ChunkName {
+    let string: String
+    let code: NameCode
+}
+
+/// The strings a chunk's compiled XML refers to by index: element and
+/// attribute names, and literal text (template text, CDATA, entities).
+struct ChunkStrings {
+    var names: [ChunkName] = []
+    var texts: [String] = []
+}
+
+/// One step of a compiled binary XML stream (a template body or a record).
+/// Plain numbers: running a compiled template touches no reference counts.
+struct BinXmlOp {
+    enum Kind: UInt8 {
+        /// `a`: name index.
+        case open, attribute
+        case closeStart, closeEmpty, end
+        /// `a`: text index.
+        case text
+        /// A template's placeholder; `a`: the index of the instance's value.
+        case substitution
+        /// A template instance in a record; `a`: the template's chunk offset,
+        /// `b`, `c`: its values (first index in the value arena, count).
+        case instance
+    }
+    let kind: Kind
+    /// Int, not Int32: a template offset read from a damaged file can be any 32-bit value.
+    let a: Int
+    var b: Int32 = 0
+    var c: Int32 = 0
 }
 
 /// Binary XML of one chunk: the chunk's string (name) and template tables,
-/// compiled once per chunk and cached, and the expansion of records.
+/// compiled once per chunk and cached by chunk offset, and the expansion of
+/// records into a ``RecordCollector``.
+///
+/// Compiled templates live in one op array for the chunk; a record's own
+/// stream and its substitution values live in scratch arrays reused from record
+/// to record, so decoding a record allocates nothing here.
 ///
 /// Bounded: every read is checked against the chunk, template nesting and
 /// nested binary XML stop at ``maximumDepth``, and every loop advances.
-final class BinXmlChunk {
+struct BinXmlChunk {
     let chunk: ChunkBytes
-    private var names: [Int: String] = [:]
-    private var templates: [Int: Result<[BinXmlOp], BinXmlError>] = [:]
+    /// Receives the records; it holds the chunk's strings (names and texts),
+    /// which the compiled ops refer to by index.
+    var collector: RecordCollector
+    private var nameIndex: [Int: Int32] = [:]
+    private var templates: [Int: Result<Range<Int32>, BinXmlError>] = [:]
+    /// Template bodies, one after the other (ranges in `templates`).
+    private var templateOps: [BinXmlOp] = []
+    /// The current record's stream and nested XML values.
+    private var scratchOps: [BinXmlOp] = []
+    /// The current record's substitution values.
+    private var scratchValues: [ValueRef] = []
     static let maximumDepth = 16
     /// Tokens compiled plus steps expanded, per record: a template that uses a
     /// nested value many times, nested again, would otherwise grow without bound.
@@ -47,28 +116,40 @@ final class BinXmlChunk {
     var budget = BinXmlChunk.recordBudget
 
     @inline(__always)
-    private func spend(_ offset: Int) throws(BinXmlError) {
+    private mutating func spend(_ offset: Int) throws(BinXmlError) {
         budget &-= 1
         if budget < 0 {
             throw BinXmlError(offset: offset, "record expands to more than \(BinXmlChunk.recordBudget) XML steps")
         }
     }
 
-    init(_ chunk: ChunkBytes) { self.chunk = chunk }
+    init(_ chunk: ChunkBytes, full: Bool) {
+        self.chunk = chunk
+        collector = RecordCollector(chunk: chunk, full: full)
+        scratchOps.reserveCapacity(16)
+        scratchValues.reserveCapacity(64)
+    }
 
-    /// The name at chunk offset `offset`: next-string link (4), hash (2),
-    /// UTF-16 unit count (2), the units and a NUL.
-    func name(at offset: Int) throws(BinXmlError) -> String {
-        if let cached = names[offset] { return cached }
+    /// The index of the name at chunk offset `offset`: next-string link (4),
+    /// hash (2), UTF-16 unit count (2), the units and a NUL.
+    mutating func name(at offset: Int) throws(BinXmlError) -> Int32 {
+        if let cached = nameIndex[offset] { return cached }
         let units = Int(try chunk.u16(offset + 6, "name length"))
         let text = try chunk.utf16(offset + 8, units: units)
-        names[offset] = text
-        return text
+        let index = Int32(collector.strings.names.count)
+        collector.strings.names.append(ChunkName(string: text, code: NameCode(text)))
+        nameIndex[offset] = index
+        return index
+    }
+
+    private mutating func addText(_ text: String) -> Int32 {
+        collector.strings.texts.append(text)
+        return Int32(collector.strings.texts.count - 1)
     }
 
     /// Reads a name reference at `p` (advancing past a name defined in place).
     @inline(__always)
-    private func nameRef(_ p: inout Int) throws(BinXmlError) -> String {
+    private mutating func nameRef(_ p: inout Int) throws(BinXmlError) -> Int32 {
         let offset = Int(try chunk.u32(p, "name offset"))
         p += 4
         if offset == p {
@@ -79,31 +160,39 @@ final class BinXmlChunk {
         return try name(at: offset)
     }
 
-    /// The compiled body of the template defined at chunk offset `offset`:
-    /// next-template link (4), GUID (16), data size (4), then binary XML whose
-    /// element starts carry a dependency identifier.
-    func template(at offset: Int, depth: Int) throws(BinXmlError) -> [BinXmlOp] {
+    /// The compiled body of the template defined at chunk offset `offset`
+    /// (a range of `templateOps`): next-template link (4), GUID (16), data size
+    /// (4), then binary XML whose element starts carry a dependency identifier.
+    mutating func compiledTemplate(at offset: Int, depth: Int) throws(BinXmlError) -> Range<Int32> {
         if let cached = templates[offset] { return try cached.get() }
-        let result: Result<[BinXmlOp], BinXmlError>
+        let result: Result<Range<Int32>, BinXmlError>
+        let mark = templateOps.count
         do {
             let size = Int(try chunk.u32(offset + 20, "template data size"))
             try chunk.check(offset + 24, size, "template body")
-            result = .success(try compile(from: offset + 24, to: offset + 24 + size, template: true, depth: depth))
+            try compile(from: offset + 24, to: offset + 24 + size, template: true, depth: depth)
+            result = .success(Int32(mark)..<Int32(templateOps.count))
         } catch {
+            templateOps.removeSubrange(mark...)
             result = .failure(error)
         }
         templates[offset] = result
         return try result.get()
     }
 
-    /// Compiles the binary XML in `start..<end`. Template bodies (`template`)
-    /// have dependency identifiers and placeholders; record streams have
-    /// template instances instead.
-    func compile(from start: Int, to end: Int, template: Bool, depth: Int) throws(BinXmlError) -> [BinXmlOp] {
+    @inline(__always)
+    private mutating func emit(_ op: BinXmlOp, template: Bool) {
+        if template { templateOps.append(op) } else { scratchOps.append(op) }
+    }
+
+    /// Compiles the binary XML in `start..<end`, appending to the template ops
+    /// (`template`: a template body, with dependency identifiers and
+    /// placeholders) or to the record's scratch ops (a record stream, with
+    /// template instances instead).
+    mutating func compile(from start: Int, to end: Int, template: Bool, depth: Int) throws(BinXmlError) {
         guard depth <= BinXmlChunk.maximumDepth else {
             throw BinXmlError(offset: start, "binary XML nested more than \(BinXmlChunk.maximumDepth) deep")
         }
-        var ops: [BinXmlOp] = []
         var p = start
         while p < end {
             try spend(p)
@@ -111,35 +200,37 @@ final class BinXmlChunk {
             p += 1
             switch token {
             case 0x00:
-                return ops
+                return
             case 0x01, 0x41:
                 if template { p += 2 }
                 p += 4  // data size
                 let name = try nameRef(&p)
                 if token == 0x41 { p += 4 }  // attribute list size
-                ops.append(.open(name))
-            case 0x02: ops.append(.closeStart)
-            case 0x03: ops.append(.closeEmpty)
-            case 0x04: ops.append(.end)
+                emit(BinXmlOp(kind: .open, a: Int(name)), template: template)
+            case 0x02: emit(BinXmlOp(kind: .closeStart, a: 0), template: template)
+            case 0x03: emit(BinXmlOp(kind: .closeEmpty, a: 0), template: template)
+            case 0x04: emit(BinXmlOp(kind: .end, a: 0), template: template)
             case 0x05, 0x45:
                 let type = try chunk.u8(p, "value type")
                 guard type == 0x01 else { throw BinXmlError(offset: p, "value text of type 0x\(String(type, radix: 16)) at chunk offset \(p)") }
                 let units = Int(try chunk.u16(p + 1, "value length"))
-                ops.append(.text(try chunk.utf16(p + 3, units: units)))
+                let text = try chunk.utf16(p + 3, units: units)
+                emit(BinXmlOp(kind: .text, a: Int(addText(text))), template: template)
                 p += 3 + 2 * units
             case 0x06, 0x46:
-                ops.append(.attribute(try nameRef(&p)))
+                emit(BinXmlOp(kind: .attribute, a: Int(try nameRef(&p))), template: template)
             case 0x07, 0x47:
                 let units = Int(try chunk.u16(p, "CDATA length"))
-                ops.append(.text(try chunk.utf16(p + 2, units: units)))
+                let text = try chunk.utf16(p + 2, units: units)
+                emit(BinXmlOp(kind: .text, a: Int(addText(text))), template: template)
                 p += 2 + 2 * units
             case 0x08, 0x48:
                 let unit = try chunk.u16(p, "character reference")
                 p += 2
-                ops.append(.text(String(decoding: [unit], as: UTF16.self)))
+                emit(BinXmlOp(kind: .text, a: Int(addText(String(decoding: [unit], as: UTF16.self)))), template: template)
             case 0x09, 0x49:
                 let name = try nameRef(&p)
-                ops.append(.text(BinXmlChunk.entity(name)))
+                emit(BinXmlOp(kind: .text, a: Int(addText(BinXmlChunk.entity(collector.strings.names[Int(name)].string)))), template: template)
             case 0x0A:
                 _ = try nameRef(&p)
             case 0x0B:
@@ -148,16 +239,16 @@ final class BinXmlChunk {
                 p += 2 + 2 * units
             case 0x0C:
                 guard !template else { throw BinXmlError(offset: p - 1, "template instance inside a template at chunk offset \(p - 1)") }
-                ops.append(try instance(&p, end: end, depth: depth))
+                scratchOps.append(try instance(&p, end: end))
             case 0x0D, 0x0E:
                 guard template else { throw BinXmlError(offset: p - 1, "substitution outside a template at chunk offset \(p - 1)") }
-                let index = Int(try chunk.u16(p, "substitution index"))
+                let index = try chunk.u16(p, "substitution index")
                 let type = try chunk.u8(p + 2, "substitution type")
                 guard BinXmlChunk.isKnownType(type) else {
                     throw BinXmlError(offset: p + 2, "unknown value type 0x\(String(type, radix: 16)) at chunk offset \(p + 2)")
                 }
                 p += 3
-                ops.append(.substitution(index))
+                templateOps.append(BinXmlOp(kind: .substitution, a: Int(index)))
             case 0x0F:
                 try chunk.check(p, 3, "fragment header")
                 p += 3
@@ -165,13 +256,13 @@ final class BinXmlChunk {
                 throw BinXmlError(offset: p - 1, "invalid binary XML token 0x\(String(token, radix: 16)) at chunk offset \(p - 1)")
             }
         }
-        return ops
     }
 
     /// A template instance at `p` (after its token): reserved byte, template
     /// id, definition offset (the definition itself follows when it is new in
-    /// this chunk), then the substitution descriptors and values.
-    private func instance(_ p: inout Int, end: Int, depth: Int) throws(BinXmlError) -> BinXmlOp {
+    /// this chunk), then the substitution descriptors and values, which go to
+    /// the record's value arena.
+    private mutating func instance(_ p: inout Int, end: Int) throws(BinXmlError) -> BinXmlOp {
         let definition = Int(try chunk.u32(p + 5, "template definition offset"))
         p += 9
         if definition == p {
@@ -184,8 +275,7 @@ final class BinXmlChunk {
         guard count <= (end - p) / 4 else {
             throw BinXmlError(offset: p - 4, "\(count) substitutions at chunk offset \(p - 4) do not fit the record")
         }
-        var values: [ValueRef] = []
-        values.reserveCapacity(count)
+        let first = scratchValues.count
         var v = p + 4 * count
         for k in 0..<count {
             let size = Int(chunk.u16u(p + 4 * k))
@@ -196,41 +286,61 @@ final class BinXmlChunk {
             try chunk.check(v, size, "substitution value")
             guard v + size <= end else { throw BinXmlError(offset: v, "substitution value at chunk offset \(v) runs past the record") }
             try BinXmlValues.validate(chunk, type: type, offset: v, size: size)
-            values.append(ValueRef(type: type, offset: Int32(v), size: Int32(size)))
+            scratchValues.append(ValueRef(type: type, offset: Int32(v), size: Int32(size)))
             v += size
         }
         p = v
-        return .instance(definition, values)
+        return BinXmlOp(kind: .instance, a: definition, b: Int32(first), c: Int32(count))
     }
 
-    /// Expands `ops` (with `values` for a template body) into `visitor`.
-    func run<V: BinXmlVisitor>(_ ops: [BinXmlOp], values: [ValueRef], depth: Int, into visitor: inout V) throws(BinXmlError) {
+    /// Decodes the record stream in `start..<end` into ``collector``.
+    mutating func record(from start: Int, to end: Int) throws(BinXmlError) {
+        budget = BinXmlChunk.recordBudget
+        scratchOps.removeAll(keepingCapacity: true)
+        scratchValues.removeAll(keepingCapacity: true)
+        try compile(from: start, to: end, template: false, depth: 0)
+        try run(template: false, scratchOps.startIndex..<scratchOps.endIndex, values: 0..<0, depth: 0)
+    }
+
+    /// Expands the ops `range` of the template ops (`template`) or the scratch
+    /// ops, with `values` (a range of the value arena) for a template body.
+    private mutating func run(template: Bool, _ range: Range<Int>, values: Range<Int>, depth: Int) throws(BinXmlError) {
         guard depth <= BinXmlChunk.maximumDepth else {
             throw BinXmlError(offset: 0, "templates nested more than \(BinXmlChunk.maximumDepth) deep")
         }
-        for op in ops {
+        var i = range.lowerBound
+        while i < range.upperBound {
             try spend(0)
-            switch op {
-            case .open(let name): visitor.open(name)
-            case .attribute(let name): visitor.attribute(name)
-            case .closeStart: visitor.closeStart()
-            case .closeEmpty: visitor.closeEmpty()
-            case .end: visitor.end()
-            case .text(let text): visitor.text(text)
-            case .substitution(let index):
+            // Read by index each step: running may compile more (a nested value,
+            // a template first used here), which appends to these arrays.
+            let op = template ? templateOps[i] : scratchOps[i]
+            i += 1
+            switch op.kind {
+            case .open: collector.open(Int32(op.a))
+            case .attribute: collector.attribute(Int32(op.a))
+            case .closeStart: collector.closeStart()
+            case .closeEmpty: collector.closeEmpty()
+            case .end: collector.end()
+            case .text: collector.text(Int32(op.a))
+            case .substitution:
+                let index = Int(op.a)
                 guard index < values.count else { continue }
-                let value = values[index]
+                let value = scratchValues[values.lowerBound + index]
                 switch value.type {
                 case 0x00: continue
                 case 0x21:
                     let start = Int(value.offset)
-                    let nested = try compile(from: start, to: start + Int(value.size), template: false, depth: depth + 1)
-                    try run(nested, values: [], depth: depth + 1, into: &visitor)
-                default: visitor.value(value)
+                    let opsMark = scratchOps.count, valuesMark = scratchValues.count
+                    try compile(from: start, to: start + Int(value.size), template: false, depth: depth + 1)
+                    try run(template: false, opsMark..<scratchOps.count, values: 0..<0, depth: depth + 1)
+                    scratchOps.removeSubrange(opsMark...)
+                    scratchValues.removeSubrange(valuesMark...)
+                default: collector.value(value)
                 }
-            case .instance(let offset, let instanceValues):
-                let body = try template(at: offset, depth: depth + 1)
-                try run(body, values: instanceValues, depth: depth + 1, into: &visitor)
+            case .instance:
+                let body = try compiledTemplate(at: Int(op.a), depth: depth + 1)
+                try run(template: true, Int(body.lowerBound)..<Int(body.upperBound),
+                        values: Int(op.b)..<Int(op.b + op.c), depth: depth + 1)
             }
         }
     }

@@ -90,112 +90,171 @@ enum BinXmlValues {
         return (seconds * 1000 + ms) &* 1_000_000
     }
 
-    static let hexUpper = Array("0123456789ABCDEF".utf8)
-    static let hexLower = Array("0123456789abcdef".utf8)
-
     /// The text of `v`.
     static func text(_ c: ChunkBytes, _ v: ValueRef) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(v.size) + 8)
+        append(c, v, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the text of `v` as UTF-8 to `out`: values are rendered straight
+    /// from the chunk's bytes into the record's byte buffer, no String between.
+    static func append(_ c: ChunkBytes, _ v: ValueRef, to out: inout [UInt8]) {
         let o = Int(v.offset), size = Int(v.size)
         switch v.type {
-        case 0x00: return ""
-        case 0x01: return trimmedUTF16(c, o, units: size / 2)
-        case 0x02: return ansi(c, o, size)
-        case 0x03, 0x05, 0x07, 0x09: return String(Int64(bitPattern: integer(c, v) ?? 0))
-        case 0x04, 0x06, 0x08, 0x0A: return String(integer(c, v) ?? 0)
-        case 0x0B: return String(Float(bitPattern: c.u32u(o)))
-        case 0x0C: return String(Double(bitPattern: c.u64u(o)))
-        case 0x0D: return c.u32u(o) != 0 ? "true" : "false"
-        case 0x0E, 0x20, 0x23: return hex(c, o, size)
-        case 0x0F: return guid(c, o)
-        case 0x10, 0x14, 0x15: return "0x" + String(integer(c, v) ?? 0, radix: 16)
-        case 0x11, 0x12: return EventTime(nanosecondsSinceEpoch: time(c, v) ?? 0).iso8601Nanoseconds
-        case 0x13: return sid(c, o)
-        case 0x81: return stringArray(c, o, size)
+        case 0x00: return
+        case 0x01:
+            var n = size / 2
+            while n > 0, c.u16u(o + 2 * (n - 1)) == 0 { n -= 1 }  // the NUL some writers include
+            c.appendUTF8(o, units: n, to: &out)
+        case 0x02: appendANSI(c, o, size, to: &out)
+        case 0x03, 0x05, 0x07, 0x09: appendDecimal(Int64(bitPattern: integer(c, v) ?? 0), to: &out)
+        case 0x04, 0x06, 0x08, 0x0A: appendDecimal(integer(c, v) ?? 0, to: &out)
+        case 0x0B: out.append(contentsOf: String(Float(bitPattern: c.u32u(o))).utf8)
+        case 0x0C: out.append(contentsOf: String(Double(bitPattern: c.u64u(o))).utf8)
+        case 0x0D: out.append(contentsOf: c.u32u(o) != 0 ? "true".utf8 : "false".utf8)
+        case 0x0E, 0x20, 0x23: appendHex(c, o, size, to: &out)
+        case 0x0F: appendGuid(c, o, to: &out)
+        case 0x10, 0x14, 0x15:
+            out.append(0x30); out.append(0x78)  // 0x
+            appendLowerHex(integer(c, v) ?? 0, to: &out)
+        case 0x11, 0x12: out.append(contentsOf: EventTime(nanosecondsSinceEpoch: time(c, v) ?? 0).iso8601Nanoseconds.utf8)
+        case 0x13: appendSid(c, o, to: &out)
+        case 0x81:
+            // UTF-16 strings, each ended by a NUL; joined by commas.
+            let units = size / 2
+            var start = 0, k = 0
+            var first = true
+            while k < units {
+                if c.u16u(o + 2 * k) == 0 {
+                    if !first { out.append(0x2C) }
+                    first = false
+                    c.appendUTF8(o + 2 * start, units: k - start, to: &out)
+                    start = k + 1
+                }
+                k += 1
+            }
+            if start < units {
+                if !first { out.append(0x2C) }
+                c.appendUTF8(o + 2 * start, units: units - start, to: &out)
+            }
         case 0x83...0x95:
             let scalar = v.type & 0x7F
             let width = naturalSize(scalar)
-            guard width > 0 else { return hex(c, o, size) }
-            var items: [String] = []
+            guard width > 0 else { return appendHex(c, o, size, to: &out) }
             var k = 0
             while k + width <= size {
-                items.append(text(c, ValueRef(type: scalar, offset: Int32(o + k), size: Int32(width))))
+                if k > 0 { out.append(0x2C) }
+                append(c, ValueRef(type: scalar, offset: Int32(o + k), size: Int32(width)), to: &out)
                 k += width
             }
-            return items.joined(separator: ",")
-        default: return hex(c, o, size)
+        default: appendHex(c, o, size, to: &out)
         }
     }
 
-    /// UTF-16 text without the NUL terminator some writers include.
-    static func trimmedUTF16(_ c: ChunkBytes, _ o: Int, units: Int) -> String {
-        var n = units
-        while n > 0, c.u16u(o + 2 * (n - 1)) == 0 { n -= 1 }
-        return c.utf16Unchecked(o, units: n)
+    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(0x2D)
+            appendDecimal(UInt64(0) &- UInt64(bitPattern: value), to: &out)
+        } else {
+            appendDecimal(UInt64(value), to: &out)
+        }
     }
 
-    static func stringArray(_ c: ChunkBytes, _ o: Int, _ size: Int) -> String {
-        var items: [String] = []
-        var start = 0
-        var k = 0
-        let units = size / 2
-        while k < units {
-            if c.u16u(o + 2 * k) == 0 {
-                items.append(c.utf16Unchecked(o + 2 * start, units: k - start))
-                start = k + 1
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        if value < 10 { out.append(0x30 + UInt8(value)); return }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var n = 0
+        var v = value
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[23 - n] = 0x30 + UInt8(v % 10)
+                v /= 10
+                n += 1
             }
-            k += 1
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(24 - n)...]))
         }
-        if start < units { items.append(c.utf16Unchecked(o + 2 * start, units: units - start)) }
-        return items.joined(separator: ",")
+    }
+
+    static func appendLowerHex(_ value: UInt64, to out: inout [UInt8]) {
+        var shift = 60
+        while shift > 0, (value >> UInt64(shift)) & 15 == 0 { shift -= 4 }
+        while shift >= 0 {
+            out.append(hexDigit((value >> UInt64(shift)) & 15, upper: false))
+            shift -= 4
+        }
+    }
+
+    @inline(__always)
+    static func hexDigit(_ nibble: UInt64, upper: Bool) -> UInt8 {
+        nibble < 10 ? 0x30 + UInt8(nibble) : (upper ? 0x37 : 0x57) + UInt8(nibble)
     }
 
     /// An ANSI string: NULs dropped, Windows-1252 read as Latin-1 unless it is UTF-8.
-    static func ansi(_ c: ChunkBytes, _ o: Int, _ size: Int) -> String {
+    static func appendANSI(_ c: ChunkBytes, _ o: Int, _ size: Int, to out: inout [UInt8]) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(size)
         for k in 0..<size where c.bytes[o + k] != 0 { bytes.append(c.bytes[o + k]) }
-        if let text = String(validating: bytes, as: UTF8.self) { return text }
-        return String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+        if String(validating: bytes, as: UTF8.self) != nil {
+            out.append(contentsOf: bytes)
+            return
+        }
+        for b in bytes {
+            if b < 0x80 {
+                out.append(b)
+            } else {
+                out.append(0xC0 | (b >> 6))
+                out.append(0x80 | (b & 0x3F))
+            }
+        }
+    }
+
+    static func appendHex(_ c: ChunkBytes, _ o: Int, _ size: Int, to out: inout [UInt8]) {
+        for k in 0..<size {
+            let b = UInt64(c.bytes[o + k])
+            out.append(hexDigit(b >> 4, upper: true))
+            out.append(hexDigit(b & 15, upper: true))
+        }
     }
 
     static func hex(_ c: ChunkBytes, _ o: Int, _ size: Int) -> String {
-        String(unsafeUninitializedCapacity: 2 * size) { out in
-            for k in 0..<size {
-                let b = c.bytes[o + k]
-                out[2 * k] = hexUpper[Int(b >> 4)]
-                out[2 * k + 1] = hexUpper[Int(b & 15)]
-            }
-            return 2 * size
-        }
+        var out: [UInt8] = []
+        out.reserveCapacity(2 * size)
+        appendHex(c, o, size, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`: the first three groups little-endian.
-    static func guid(_ c: ChunkBytes, _ o: Int) -> String {
-        let order = [3, 2, 1, 0, -1, 5, 4, -1, 7, 6, -1, 8, 9, -1, 10, 11, 12, 13, 14, 15]
-        return String(unsafeUninitializedCapacity: 38) { out in
-            var n = 0
-            out[n] = UInt8(ascii: "{"); n += 1
-            for i in order {
-                if i < 0 { out[n] = UInt8(ascii: "-"); n += 1; continue }
-                let b = c.bytes[o + i]
-                out[n] = hexUpper[Int(b >> 4)]
-                out[n + 1] = hexUpper[Int(b & 15)]
-                n += 2
-            }
-            out[n] = UInt8(ascii: "}"); n += 1
-            return n
+    static func appendGuid(_ c: ChunkBytes, _ o: Int, to out: inout [UInt8]) {
+        @inline(__always) func byte(_ i: Int) {
+            let b = UInt64(c.bytes[o + i])
+            out.append(hexDigit(b >> 4, upper: true))
+            out.append(hexDigit(b & 15, upper: true))
         }
+        out.append(0x7B)
+        byte(3); byte(2); byte(1); byte(0); out.append(0x2D)
+        byte(5); byte(4); out.append(0x2D)
+        byte(7); byte(6); out.append(0x2D)
+        byte(8); byte(9); out.append(0x2D)
+        for i in 10..<16 { byte(i) }
+        out.append(0x7D)
     }
 
     /// `S-revision-authority-sub…`: the authority is 48-bit big-endian, the
     /// sub-authorities 32-bit little-endian.
-    static func sid(_ c: ChunkBytes, _ o: Int) -> String {
+    static func appendSid(_ c: ChunkBytes, _ o: Int, to out: inout [UInt8]) {
         let revision = c.bytes[o]
         let count = Int(c.bytes[o + 1])
         var authority: UInt64 = 0
         for k in 0..<6 { authority = authority << 8 | UInt64(c.bytes[o + 2 + k]) }
-        var text = "S-\(revision)-\(authority)"
-        for k in 0..<count { text += "-\(c.u32u(o + 8 + 4 * k))" }
-        return text
+        out.append(0x53); out.append(0x2D)  // S-
+        appendDecimal(UInt64(revision), to: &out)
+        out.append(0x2D)
+        appendDecimal(authority, to: &out)
+        for k in 0..<count {
+            out.append(0x2D)
+            appendDecimal(UInt64(c.u32u(o + 8 + 4 * k)), to: &out)
+        }
     }
 }

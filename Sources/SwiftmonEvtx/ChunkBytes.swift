@@ -50,22 +50,53 @@ struct ChunkBytes {
 
     func utf16Unchecked(_ o: Int, units: Int) -> String {
         if units == 0 { return "" }
-        // ASCII fast path: most names and values are plain ASCII.
-        var ascii = true
-        for k in 0..<units where bytes[o + 2 * k + 1] != 0 || bytes[o + 2 * k] >= 0x80 {
-            ascii = false
-            break
+        var out: [UInt8] = []
+        out.reserveCapacity(units)
+        appendUTF8(o, units: units, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `units` UTF-16LE code units at `o` to `out` as UTF-8 (an
+    /// unpaired surrogate becomes U+FFFD, as `String(decoding:as:)` does):
+    /// transcoded straight from the chunk, no String between. Plain ASCII, the
+    /// common case, is narrowed four units at a time.
+    func appendUTF8(_ o: Int, units: Int, to out: inout [UInt8]) {
+        var k = 0
+        // ASCII prefix: bulk-narrow it.
+        while k + 4 <= units, bytes.loadUnaligned(fromByteOffset: o + 2 * k, as: UInt64.self) & 0xFF80_FF80_FF80_FF80 == 0 {
+            k += 4
         }
-        if ascii {
-            return String(unsafeUninitializedCapacity: units) { out in
-                for k in 0..<units { out[k] = bytes[o + 2 * k] }
-                return units
+        while k < units, bytes[o + 2 * k] < 0x80, bytes[o + 2 * k + 1] == 0 { k += 1 }
+        if k > 0 {
+            let base = out.count
+            out.append(contentsOf: repeatElement(0, count: k))
+            out.withUnsafeMutableBufferPointer { b in
+                for i in 0..<k { b[base + i] = bytes[o + 2 * i] }
             }
         }
-        var units16 = [UInt16]()
-        units16.reserveCapacity(units)
-        for k in 0..<units { units16.append(u16u(o + 2 * k)) }
-        return String(decoding: units16, as: UTF16.self)
+        while k < units {
+            let u = UInt32(u16u(o + 2 * k))
+            k += 1
+            if u < 0x80 {
+                out.append(UInt8(u))
+            } else if u < 0x800 {
+                out.append(UInt8(0xC0 | (u >> 6)))
+                out.append(UInt8(0x80 | (u & 0x3F)))
+            } else if u & 0xF800 != 0xD800 {
+                out.append(UInt8(0xE0 | (u >> 12)))
+                out.append(UInt8(0x80 | ((u >> 6) & 0x3F)))
+                out.append(UInt8(0x80 | (u & 0x3F)))
+            } else if u < 0xDC00, k < units, case let low = UInt32(u16u(o + 2 * k)), low & 0xFC00 == 0xDC00 {
+                k += 1
+                let scalar = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00)
+                out.append(UInt8(0xF0 | (scalar >> 18)))
+                out.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+                out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+                out.append(UInt8(0x80 | (scalar & 0x3F)))
+            } else {
+                out.append(0xEF); out.append(0xBF); out.append(0xBD)  // U+FFFD
+            }
+        }
     }
 }
 

@@ -65,7 +65,7 @@ struct EvtxChunk {
                 "CRC32 of the chunk's records (bytes 512–\(end)) is 0x\(String(computedRecords, radix: 16)), the header says 0x\(String(recordsChecksum, radix: 16))"))
         }
 
-        let xml = BinXmlChunk(c)
+        var xml = BinXmlChunk(c, full: full)
         var p = headerSize
         var lastSeen: UInt64?
         out.records.reserveCapacity(128)
@@ -102,13 +102,10 @@ struct EvtxChunk {
                 break
             }
             let written = BinXmlValues.nanoseconds(filetime: c.u64u(p + 16))
-            var collector = RecordCollector(chunk: c, full: full,
-                                            record: EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset + p))
-            xml.budget = BinXmlChunk.recordBudget
+            xml.collector.begin(EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset + p), capacity: recordSize)
             do {
-                let ops = try xml.compile(from: p + 24, to: p + recordSize - 4, template: false, depth: 0)
-                try xml.run(ops, values: [], depth: 0, into: &collector)
-                out.records.append(collector.record)
+                try xml.record(from: p + 24, to: p + recordSize - 4)
+                out.records.append(xml.collector.finish())
             } catch {
                 out.recordsFailed += 1
                 out.problems.append(EvtxProblem(.record, offset: fileOffset + p,

@@ -32,6 +32,7 @@ public enum EvtxDecoder {
         } else {
             summary.totals = reader.forEachRecord(full: false) { record in summary.count(record) }
         }
+        summary.finishCounting()
         return summary
     }
 }

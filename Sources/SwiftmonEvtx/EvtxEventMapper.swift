@@ -37,15 +37,17 @@ public enum EvtxEventMapper {
         let fields = kind.fields
         // Records carry the fields in schema order: try the next one first.
         var next = 0
-        for item in r.data {
+        let values = r.values
+        for k in 0..<values.count {
+            let name = values.items[k].name
             let i: Int
-            if next < fields.count, fields[next] == item.name {
+            if next < fields.count, fields[next].utf8.count == name.utf8.count, fields[next] == name {
                 i = next
             } else {
-                guard let found = kind.index(of: item.name) else { return nil }
+                guard let found = kind.index(of: name) else { return nil }
                 i = found
             }
-            e[i] = item.value
+            e[i] = values.string(k)
             next = i + 1
         }
         return e
@@ -109,23 +111,57 @@ public enum EvtxEventMapper {
     /// `{"Name":"value",…}` in record order; a `<Data>` without a name is keyed
     /// by its position (`Data1`, `Data2`, …); a repeated name gets `#2`, `#3`… appended.
     /// UserData is `{"<element>":{…leaves…}}`.
+    ///
+    /// Written in two passes over the record's value bytes: the exact length,
+    /// then the text straight into the String's storage (no buffer between;
+    /// this runs once per record).
     static func dataJSON(_ r: EvtxRecord) -> String {
-        var s = "{"
-        s.reserveCapacity(r.data.reduce(16) { $0 + $1.name.utf8.count + $1.value.utf8.count + 6 })
-        for (k, item) in r.data.enumerated() {
-            var key = item.name.isEmpty ? "Data\(k + 1)" : item.name
-            if !item.name.isEmpty {
-                let earlier = r.data[..<k].reduce(0) { $0 + ($1.name == item.name ? 1 : 0) }
-                if earlier > 0 { key += "#\(earlier + 1)" }
+        let values = r.values
+        var root: String?
+        if case .userData(let name) = r.section { root = name }
+        // Keys that need more than the name: an unnamed <Data> (`DataN`) or a repeated name (`name#N`).
+        var repeated = false
+        for k in 0..<values.count where !repeated {
+            let name = values.items[k].name
+            let length = name.utf8.count
+            for j in 0..<k where values.items[j].name.utf8.count == length && values.items[j].name == name {
+                repeated = true
+                break
             }
-            if k > 0 { s += "," }
-            JSONString.append(key, to: &s)
-            s += ":"
-            JSONString.append(item.value, to: &s)
         }
-        s += "}"
-        if case .userData(let root) = r.section { return "{" + JSONString.quoted(root) + ":" + s + "}" }
-        return s
+        func key(_ k: Int) -> String {
+            let name = values.items[k].name
+            if name.isEmpty { return "Data\(k + 1)" }
+            guard repeated else { return name }
+            let earlier = values.items[..<k].reduce(0) { $0 + ($1.name == name ? 1 : 0) }
+            return earlier > 0 ? name + "#\(earlier + 1)" : name
+        }
+        return values.bytes.withUnsafeBufferPointer { bytes in
+            var length = 2 + values.count + max(0, values.count - 1)  // braces, `:` per item, `,` between
+            if let root { length += JSONBytes.quotedLength(root) + 3 }
+            for k in 0..<values.count {
+                length += JSONBytes.quotedLength(key(k))
+                length += JSONBytes.quotedLength(UnsafeBufferPointer(rebasing: bytes[values.range(k)]))
+            }
+            return String(unsafeUninitializedCapacity: length) { out in
+                var n = 0
+                if let root {
+                    out[n] = 0x7B; n += 1
+                    n = JSONBytes.writeQuoted(root, to: out, at: n)
+                    out[n] = 0x3A; n += 1
+                }
+                out[n] = 0x7B; n += 1
+                for k in 0..<values.count {
+                    if k > 0 { out[n] = 0x2C; n += 1 }
+                    n = JSONBytes.writeQuoted(key(k), to: out, at: n)
+                    out[n] = 0x3A; n += 1
+                    n = JSONBytes.writeQuoted(UnsafeBufferPointer(rebasing: bytes[values.range(k)]), to: out, at: n)
+                }
+                out[n] = 0x7D; n += 1
+                if root != nil { out[n] = 0x7D; n += 1 }
+                return n
+            }
+        }
     }
 
     /// `0x15b4` → `5556`.

@@ -60,7 +60,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachRecord(full: Bool = true, _ body: (EvtxRecord) throws -> Void) rethrows -> Totals {
         try walk(full: full, events: false) { chunk in
-            for record in chunk.records { try body(record) }
+            for i in chunk.records.indices { try body(chunk.records[i]) }
         }
     }
 
@@ -69,7 +69,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachEvent(_ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
         try walk(full: true, events: true) { chunk in
-            for (record, event) in zip(chunk.records, chunk.events) { try body(record, event) }
+            for i in chunk.records.indices { try body(chunk.records[i], chunk.events[i]) }
         }
     }
 
@@ -83,9 +83,12 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 "file header CRC32 is 0x\(String(header.computedChecksum, radix: 16)), the header says 0x\(String(header.checksum, radix: 16))"))
         }
         let bytes = file.bytes
+        // Batches of about `batchSize` chunks, of equal size (no last batch of one chunk on one core).
+        let batches = max(1, (physicalChunks + batchSize - 1) / max(1, batchSize))
+        let perBatch = threads == 1 ? 1 : max(1, (physicalChunks + batches - 1) / batches)
         var first = 0
         while first < physicalChunks {
-            let count = min(threads == 1 ? 1 : batchSize, physicalChunks - first)
+            let count = min(perBatch, physicalChunks - first)
             let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums, events: events)
             for chunk in decoded {
                 switch chunk.state {
@@ -124,13 +127,24 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         let workers = min(threads, count)
         let base = UnsafeSendable(results)
         let source = UnsafeSendable(bytes)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var k = worker
-            while k < count {
+        // Chunks are taken one at a time as workers come free (a chunk of
+        // zeros takes no time, a full one a millisecond): no worker idles
+        // while another still has a queue.
+        let next = UnsafeSendable(UnsafeMutablePointer<Int>.allocate(capacity: 1))
+        next.value.initialize(to: 0)
+        defer { next.value.deallocate() }
+        let lock = Lock()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let k = lock.withLock { () -> Int in
+                    let k = next.value.pointee
+                    next.value.pointee += 1
+                    return k
+                }
+                guard k < count else { break }
                 var d = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
                 if events { d.events = d.records.map(EvtxEventMapper.event) }
                 base.value[k] = d
-                k += workers
             }
         }
         return Array(results)

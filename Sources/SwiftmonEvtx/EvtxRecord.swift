@@ -48,7 +48,17 @@ public struct EvtxRecord: Sendable {
     }
 
     public var section: DataSection = .none
-    public var data: [DataItem] = []
+
+    /// The data items, in record order. Kept as UTF-8 bytes (``values``) and
+    /// made into Strings only when asked for.
+    public var data: [DataItem] {
+        get { (0..<values.items.count).map { DataItem(name: values.items[$0].name, value: values.string($0)) } }
+        set { values = DataValues(newValue) }
+    }
+
+    /// The data items as the reader keeps them: every value's UTF-8 one after
+    /// the other in one buffer.
+    var values = DataValues()
 
     public init(recordID: UInt64, written: Int64, fileOffset: Int) {
         self.recordID = recordID
@@ -58,7 +68,44 @@ public struct EvtxRecord: Sendable {
 
     /// The value of the first data item named `name`.
     public func value(_ name: String) -> String? {
-        for item in data where item.name == name { return item.value }
+        values.index(of: name).map { values.string($0) }
+    }
+}
+
+/// Data items without a String per value: names, and where each value's UTF-8
+/// ends in `bytes` (it starts where the previous one ends).
+struct DataValues: Sendable {
+    struct Item: Sendable {
+        var name: String
+        var end: Int
+    }
+    var bytes: [UInt8] = []
+    var items: [Item] = []
+
+    init() {}
+
+    init(_ data: [EvtxRecord.DataItem]) {
+        for item in data {
+            bytes.append(contentsOf: item.value.utf8)
+            items.append(Item(name: item.name, end: bytes.count))
+        }
+    }
+
+    var count: Int { items.count }
+
+    @inline(__always)
+    func range(_ i: Int) -> Range<Int> {
+        (i == 0 ? 0 : items[i - 1].end)..<items[i].end
+    }
+
+    func string(_ i: Int) -> String {
+        let r = range(i)
+        return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[r]), as: UTF8.self) }
+    }
+
+    func index(of name: String) -> Int? {
+        let length = name.utf8.count
+        for i in items.indices where items[i].name.utf8.count == length && items[i].name == name { return i }
         return nil
     }
 }

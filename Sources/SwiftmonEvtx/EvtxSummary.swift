@@ -27,9 +27,25 @@ public struct EvtxSummary: Sendable {
     public var recordsFailed: Int { totals.recordsFailed }
     public var problems: [EvtxProblem] { totals.problems }
 
+    /// Records of one key in a row, not yet in `counted` (records of a log come
+    /// in runs of one provider and EventID: one hash per run, not per record).
+    private var run: (key: Key, count: Int)?
+
     @inline(__always)
     mutating func count(_ r: EvtxRecord) {
-        counted[Key(provider: r.providerName ?? "", id: r.eventID ?? 0), default: 0] += 1
+        let key = Key(provider: r.providerName ?? "", id: r.eventID ?? 0)
+        if let current = run, current.key.id == key.id, current.key.provider == key.provider {
+            run = (current.key, current.count + 1)
+        } else {
+            finishCounting()
+            run = (key, 1)
+        }
+    }
+
+    /// Adds the current run to `counted`.
+    mutating func finishCounting() {
+        if let current = run { counted[current.key, default: 0] += current.count }
+        run = nil
     }
 
     public var counts: [(provider: String, id: UInt32, count: Int)] {

@@ -1,101 +1,175 @@
 /// Collects an ``EvtxRecord`` from the XML of one record as it is expanded:
 /// the fields of `System` and the items of `EventData`/`UserData`. Nothing
-/// else of the tree is built; values are rendered only when they are kept.
-struct RecordCollector: BinXmlVisitor {
+/// else of the tree is built. Names arrive as indices with a ``NameCode``
+/// (compared as numbers); data values are rendered once, as UTF-8, straight
+/// into the record's value buffer. One collector serves every record of a
+/// chunk (its stacks are reused).
+struct RecordCollector {
     let chunk: ChunkBytes
     /// Whether EventData/UserData and the descriptive System fields are wanted
     /// (false when only counting by provider and EventID).
     let full: Bool
-    var record: EvtxRecord
+    var record = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
+    /// The chunk's names and texts (filled as the chunk's XML is compiled).
+    var strings = ChunkStrings()
 
-    /// Element names from the root; `path.count` is the current depth.
-    private var path: [String] = []
-    private var hadChild: [Bool] = []
-    /// The attribute whose value is being read, if any.
-    private var attributeName: String?
+    /// The open elements from the root; `stack.count` is the current depth.
+    private var stack: [Frame] = []
+    private struct Frame {
+        /// Index in the chunk's names.
+        let index: Int32
+        let code: NameCode
+        var hadChild = false
+    }
+    /// Whether an attribute's value is being read, and which one when it is kept.
+    private var inAttribute = false
+    private var attribute: NameCode?
     private var attributeValue = Accumulator()
-    /// The text of the current element, when it is one whose text is kept.
-    private var capturing = false
+    /// What the text of the current element goes to.
+    private var capture = Capture.none
+    private enum Capture { case none, system, data }
     private var content = Accumulator()
     /// `Name` attribute of the current `<Data>` element.
     private var dataName: String?
+    /// Bytes of `record.values` up to the last finished item.
+    private var committed = 0
 
-    init(chunk: ChunkBytes, full: Bool, record: EvtxRecord) {
+    init(chunk: ChunkBytes, full: Bool) {
         self.chunk = chunk
         self.full = full
-        self.record = record
-        path.reserveCapacity(8)
-        hadChild.reserveCapacity(8)
+        stack.reserveCapacity(16)
     }
 
-    /// Text and values met inside one element or attribute, in order.
+    /// Starts the next record.
+    mutating func begin(_ r: EvtxRecord, capacity: Int) {
+        record = r
+        if full {
+            // One allocation each for the record's values and items (a record has a few dozen at most).
+            record.values.bytes.reserveCapacity(capacity)
+            record.values.items.reserveCapacity(24)
+        }
+        stack.removeAll(keepingCapacity: true)
+        inAttribute = false
+        attribute = nil
+        capture = .none
+        dataName = nil
+        committed = 0
+    }
+
+    /// The record collected since ``begin(_:capacity:)``.
+    mutating func finish() -> EvtxRecord {
+        if record.values.bytes.count > committed { record.values.bytes.removeSubrange(committed...) }
+        var r = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
+        swap(&r, &record)
+        return r
+    }
+
+    /// Text and values met inside one attribute or System element, in order.
     struct Accumulator {
         var pieces = 0
+        /// The only piece, when it is a value.
         var value: ValueRef?
-        var text = ""
+        /// The only piece, when it is literal text (index in the chunk's texts).
+        var text: Int32 = -1
+        /// Two pieces or more: their UTF-8.
+        var bytes: [UInt8] = []
 
-        mutating func reset() { pieces = 0; value = nil; text = "" }
-
-        mutating func add(_ s: String, _ chunk: ChunkBytes) {
-            if pieces == 1, let v = value { text = BinXmlValues.text(chunk, v); value = nil }
-            if pieces == 0 { text = s } else { text += s }
-            pieces += 1
+        mutating func reset() {
+            pieces = 0
+            value = nil
+            text = -1
+            if !bytes.isEmpty { bytes.removeAll(keepingCapacity: true) }
         }
 
-        mutating func add(_ v: ValueRef, _ chunk: ChunkBytes) {
-            if pieces == 0 {
-                value = v
-            } else {
-                if pieces == 1, let first = value { text = BinXmlValues.text(chunk, first); value = nil }
-                text += BinXmlValues.text(chunk, v)
+        private mutating func spill(_ c: ChunkBytes, _ s: ChunkStrings) {
+            guard pieces == 1 else { return }
+            if let v = value {
+                BinXmlValues.append(c, v, to: &bytes)
+                value = nil
+            } else if text >= 0 {
+                bytes.append(contentsOf: s.texts[Int(text)].utf8)
+                text = -1
             }
+        }
+
+        mutating func add(text i: Int32, _ c: ChunkBytes, _ s: ChunkStrings) {
+            if pieces == 0 { text = i } else { spill(c, s); bytes.append(contentsOf: s.texts[Int(i)].utf8) }
             pieces += 1
         }
 
-        func string(_ chunk: ChunkBytes) -> String {
-            if let v = value { return BinXmlValues.text(chunk, v) }
-            return text
+        mutating func add(_ v: ValueRef, _ c: ChunkBytes, _ s: ChunkStrings) {
+            if pieces == 0 { value = v } else { spill(c, s); BinXmlValues.append(c, v, to: &bytes) }
+            pieces += 1
         }
 
-        func integer(_ chunk: ChunkBytes) -> UInt64? {
-            if let v = value, let n = BinXmlValues.integer(chunk, v) { return n }
-            let s = string(chunk)
-            if s.hasPrefix("0x") || s.hasPrefix("0X") { return UInt64(s.dropFirst(2), radix: 16) }
-            return UInt64(s)
+        func string(_ c: ChunkBytes, _ s: ChunkStrings) -> String {
+            if let v = value { return BinXmlValues.text(c, v) }
+            if text >= 0 { return s.texts[Int(text)] }
+            return pieces == 0 ? "" : String(decoding: bytes, as: UTF8.self)
+        }
+
+        func integer(_ c: ChunkBytes, _ s: ChunkStrings) -> UInt64? {
+            if let v = value, let n = BinXmlValues.integer(c, v) { return n }
+            let t = string(c, s)
+            if t.hasPrefix("0x") || t.hasPrefix("0X") { return UInt64(t.dropFirst(2), radix: 16) }
+            return UInt64(t)
         }
     }
 
-    mutating func open(_ name: String) {
+    mutating func open(_ index: Int32) {
         finishAttribute()
-        if let last = hadChild.indices.last { hadChild[last] = true }
-        path.append(name)
-        hadChild.append(false)
+        if !stack.isEmpty { stack[stack.count - 1].hadChild = true }
+        stack.append(Frame(index: index, code: strings.names[Int(index)].code))
         dataName = nil
-        capturing = wantsText(depth: path.count)
-        if capturing { content.reset() }
+        capture = wantsText()
+        switch capture {
+        case .none: break
+        case .system: content.reset()
+        case .data:
+            if record.values.bytes.count > committed { record.values.bytes.removeSubrange(committed...) }
+        }
     }
 
-    /// Which elements' text is kept.
-    private func wantsText(depth: Int) -> Bool {
-        guard depth >= 3 else { return false }
-        switch path[1] {
-        case "System":
-            guard depth == 3 else { return false }
-            switch path[2] {
-            case "EventID": return true
-            case "Version", "Level", "Task", "Opcode", "Keywords", "EventRecordID", "Channel", "Computer": return full
-            default: return false
+    /// Which elements' text is kept, and where to.
+    private func wantsText() -> Capture {
+        let depth = stack.count
+        guard depth >= 3 else { return .none }
+        switch stack[1].code {
+        case .system:
+            guard depth == 3 else { return .none }
+            switch stack[2].code {
+            case .eventID: return .system
+            case .version, .level, .task, .opcode, .keywords, .eventRecordID, .channel, .computer: return full ? .system : .none
+            default: return .none
             }
-        case "EventData": return full && depth == 3
-        case "UserData": return full && depth >= 4
+        case .eventData: return full && depth == 3 ? .data : .none
+        case .userData: return full && depth >= 4 ? .data : .none
+        default: return .none
+        }
+    }
+
+    mutating func attribute(_ index: Int32) {
+        finishAttribute()
+        inAttribute = true
+        let code = strings.names[Int(index)].code
+        attribute = wantsAttribute(code) ? code : nil
+        if attribute != nil { attributeValue.reset() }
+    }
+
+    /// Whether the value of attribute `name` of the current element is kept.
+    private func wantsAttribute(_ name: NameCode) -> Bool {
+        guard stack.count == 3 else { return false }
+        switch (stack[1].code, stack[2].code, name) {
+        case (.eventData, _, .name): return full
+        case (.system, .provider, .name): return true
+        case (.system, .provider, .guid), (.system, .provider, .eventSourceName),
+             (.system, .eventID, .qualifiers), (.system, .timeCreated, .systemTime),
+             (.system, .correlation, .activityID), (.system, .correlation, .relatedActivityID),
+             (.system, .execution, .processID), (.system, .execution, .threadID),
+             (.system, .security, .userID):
+            return full
         default: return false
         }
-    }
-
-    mutating func attribute(_ name: String) {
-        finishAttribute()
-        attributeName = name
-        attributeValue.reset()
     }
 
     mutating func closeStart() { finishAttribute() }
@@ -106,90 +180,102 @@ struct RecordCollector: BinXmlVisitor {
     }
 
     mutating func end() {
-        guard !path.isEmpty else { return }
-        if capturing { finishElement() }
-        path.removeLast()
-        hadChild.removeLast()
-        capturing = false
+        guard !stack.isEmpty else { return }
+        if capture != .none { finishElement() }
+        stack.removeLast()
+        capture = .none
     }
 
-    mutating func text(_ text: String) {
-        if attributeName != nil {
-            attributeValue.add(text, chunk)
-        } else if capturing {
-            content.add(text, chunk)
+    mutating func text(_ index: Int32) {
+        if inAttribute {
+            if attribute != nil { attributeValue.add(text: index, chunk, strings) }
+        } else {
+            switch capture {
+            case .none: break
+            case .system: content.add(text: index, chunk, strings)
+            case .data: record.values.bytes.append(contentsOf: strings.texts[Int(index)].utf8)
+            }
         }
     }
 
     mutating func value(_ value: ValueRef) {
-        if attributeName != nil {
-            attributeValue.add(value, chunk)
-        } else if capturing {
-            content.add(value, chunk)
+        if inAttribute {
+            if attribute != nil { attributeValue.add(value, chunk, strings) }
+        } else {
+            switch capture {
+            case .none: break
+            case .system: content.add(value, chunk, strings)
+            case .data: BinXmlValues.append(chunk, value, to: &record.values.bytes)
+            }
         }
     }
 
     private mutating func finishAttribute() {
-        guard let name = attributeName else { return }
-        attributeName = nil
-        let depth = path.count
-        if depth == 2, path[1] == "UserData" { return }
-        guard depth >= 3 else { return }
-        if path[1] == "EventData" {
-            if depth == 3, name == "Name" { dataName = attributeValue.string(chunk) }
+        let s = strings
+        guard inAttribute else { return }
+        inAttribute = false
+        guard let name = attribute else { return }
+        attribute = nil
+        let v = attributeValue
+        if stack[1].code == .eventData {
+            dataName = v.string(chunk, s)
             return
         }
-        guard path[1] == "System", depth == 3 else { return }
-        let v = attributeValue
-        switch (path[2], name) {
-        case ("Provider", "Name"): record.providerName = v.string(chunk)
-        case ("Provider", "Guid"): if full { record.providerGuid = v.string(chunk) }
-        case ("Provider", "EventSourceName"): if full { record.eventSourceName = v.string(chunk) }
-        case ("EventID", "Qualifiers"): if full { record.qualifiers = v.integer(chunk).map { UInt32(truncatingIfNeeded: $0) } }
-        case ("TimeCreated", "SystemTime"):
-            if full {
-                if let ref = v.value, let t = BinXmlValues.time(chunk, ref) { record.timeCreated = t }
-                else { record.timeCreated = EvtxTimeText.parse(v.string(chunk)) }
-            }
-        case ("Correlation", "ActivityID"): if full { record.activityID = v.string(chunk) }
-        case ("Correlation", "RelatedActivityID"): if full { record.relatedActivityID = v.string(chunk) }
-        case ("Execution", "ProcessID"): if full { record.processID = v.integer(chunk).map { UInt32(truncatingIfNeeded: $0) } }
-        case ("Execution", "ThreadID"): if full { record.threadID = v.integer(chunk).map { UInt32(truncatingIfNeeded: $0) } }
-        case ("Security", "UserID"): if full { record.userID = v.string(chunk) }
+        switch (stack[2].code, name) {
+        case (.provider, .name): record.providerName = v.string(chunk, s)
+        case (.provider, .guid): record.providerGuid = v.string(chunk, s)
+        case (.provider, .eventSourceName): record.eventSourceName = v.string(chunk, s)
+        case (.eventID, .qualifiers): record.qualifiers = v.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+        case (.timeCreated, .systemTime):
+            if let ref = v.value, let t = BinXmlValues.time(chunk, ref) { record.timeCreated = t }
+            else { record.timeCreated = EvtxTimeText.parse(v.string(chunk, s)) }
+        case (.correlation, .activityID): record.activityID = v.string(chunk, s)
+        case (.correlation, .relatedActivityID): record.relatedActivityID = v.string(chunk, s)
+        case (.execution, .processID): record.processID = v.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+        case (.execution, .threadID): record.threadID = v.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+        case (.security, .userID): record.userID = v.string(chunk, s)
         default: break
         }
     }
 
     private mutating func finishElement() {
-        let depth = path.count
-        switch path[1] {
-        case "System":
+        let s = strings
+        let depth = stack.count
+        switch stack[1].code {
+        case .system:
             let c = content
-            switch path[2] {
-            case "EventID": record.eventID = c.integer(chunk).map { UInt32(truncatingIfNeeded: $0) }
-            case "Version": record.version = c.integer(chunk).map { UInt32(truncatingIfNeeded: $0) }
-            case "Level": record.level = c.integer(chunk).map { UInt32(truncatingIfNeeded: $0) }
-            case "Task": record.task = c.integer(chunk).map { UInt32(truncatingIfNeeded: $0) }
-            case "Opcode": record.opcode = c.integer(chunk).map { UInt32(truncatingIfNeeded: $0) }
-            case "Keywords": record.keywords = c.string(chunk)
-            case "EventRecordID": record.eventRecordID = c.integer(chunk)
-            case "Channel": record.channel = c.string(chunk)
-            case "Computer": record.computer = c.string(chunk)
+            switch stack[2].code {
+            case .eventID: record.eventID = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+            case .version: record.version = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+            case .level: record.level = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+            case .task: record.task = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+            case .opcode: record.opcode = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+            case .keywords: record.keywords = c.string(chunk, s)
+            case .eventRecordID: record.eventRecordID = c.integer(chunk, s)
+            case .channel: record.channel = c.string(chunk, s)
+            case .computer: record.computer = c.string(chunk, s)
             default: break
             }
-        case "EventData":
+        case .eventData:
             record.section = .eventData
-            let name = path[2] == "Data" ? (dataName ?? "") : path[2]
-            record.data.append(EvtxRecord.DataItem(name: name, value: content.string(chunk)))
-        case "UserData":
-            record.section = .userData(path[2])
-            if !hadChild[depth - 1] {
-                record.data.append(EvtxRecord.DataItem(name: path[depth - 1], value: content.string(chunk)))
+            let name = stack[2].code == .data ? (dataName ?? "") : s.names[Int(stack[2].index)].string
+            commit(name)
+        case .userData:
+            record.section = .userData(s.names[Int(stack[2].index)].string)
+            if !stack[depth - 1].hadChild {
+                commit(s.names[Int(stack[depth - 1].index)].string)
+            } else if record.values.bytes.count > committed {
+                record.values.bytes.removeSubrange(committed...)
             }
         default:
             break
         }
-        _ = depth
+    }
+
+    /// Ends the current data item: its value is the bytes since the last one.
+    private mutating func commit(_ name: String) {
+        committed = record.values.bytes.count
+        record.values.items.append(DataValues.Item(name: name, end: committed))
     }
 }
 

@@ -62,6 +62,21 @@ struct EvtxFuzzReplay {
             bench(arguments[1])
             return
         }
+        if arguments.first == "--profile", arguments.count == 3 {
+            // `--profile THREADS FILE`: records -> events, 200 times, for `perf record`.
+            do {
+                let bytes = try EvtxFileBytes(path: arguments[2])
+                let threads = Int(arguments[1]) ?? 1
+                for _ in 0..<200 { _ = try EvtxDecoder.decode(bytes: bytes, into: DiscardingSink(), threads: threads) }
+            } catch {
+                print("\(error)")
+            }
+            return
+        }
+        if arguments.first == "--events" {
+            for path in arguments.dropFirst() { printEvents(path) }
+            return
+        }
         for path in arguments {
             do {
                 let file = try EvtxFileBytes(path: path)
@@ -81,24 +96,53 @@ struct EvtxFuzzReplay {
         func emit(_ event: Event) throws { count += 1 }
     }
 
+    /// `--events FILE…`: every record's System fields, data items and event,
+    /// one line each, then the summary: for comparing two builds of the reader.
+    static func printEvents(_ path: String) {
+        do {
+            let reader = try EvtxReader(file: EvtxFileBytes(path: path), threads: 1)
+            let totals = try reader.forEachEvent { r, e in
+                var line = "\(r.recordID) \(r.written) \(r.fileOffset) \(r.providerName ?? "nil") \(r.providerGuid ?? "nil")"
+                line += " \(r.eventSourceName ?? "nil") \(r.eventID.map { String($0) } ?? "nil") \(r.qualifiers.map { String($0) } ?? "nil")"
+                line += " \(String(describing: r.version)) \(String(describing: r.level)) \(String(describing: r.task)) \(String(describing: r.opcode))"
+                line += " \(r.keywords ?? "nil") \(String(describing: r.timeCreated)) \(String(describing: r.eventRecordID)) \(r.activityID ?? "nil")"
+                line += " \(r.relatedActivityID ?? "nil") \(String(describing: r.processID)) \(String(describing: r.threadID)) \(r.channel ?? "nil")"
+                line += " \(r.computer ?? "nil") \(r.userID ?? "nil") \(r.section) \(r.data.map { "\($0.name)=\($0.value)" })"
+                print(line)
+                print("  \(e.kind.id) \(e.time.nanoseconds) \(e.values)")
+            }
+            print("\(path): \(totals.records) records, \(totals.recordsFailed) failed, \(totals.problems.map { "\($0)" })")
+        } catch {
+            print("\(path): \(error)")
+        }
+    }
+
     static func bench(_ path: String) {
         do {
             let bytes = try EvtxFileBytes(path: path)
             for threads in [1, 2] {
-                for events in [false, true] {
+                for mode in 0..<3 {
+                    let events = mode == 2
                     var rates: [Double] = []
+                    var cpuRates: [Double] = []
                     var records = 0
                     for _ in 0..<21 {
-                        var t0 = timespec(), t1 = timespec()
+                        var t0 = timespec(), t1 = timespec(), c0 = timespec(), c1 = timespec()
+                        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0)
                         clock_gettime(CLOCK_MONOTONIC, &t0)
-                        let summary = try EvtxDecoder.decode(bytes: bytes, into: events ? DiscardingSink() : nil, threads: threads)
+                        if mode == 1 {
+                            records = try EvtxReader(file: bytes, threads: threads).forEachRecord(full: true) { _ in }.records
+                        } else {
+                            records = try EvtxDecoder.decode(bytes: bytes, into: events ? DiscardingSink() : nil, threads: threads).records
+                        }
                         clock_gettime(CLOCK_MONOTONIC, &t1)
+                        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1)
                         let elapsed = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
-                        records = summary.records
+                        cpuRates.append(Double(records) / (Double(c1.tv_sec - c0.tv_sec) + Double(c1.tv_nsec - c0.tv_nsec) / 1e9))
                         rates.append(Double(records) / elapsed)
                     }
                     rates.sort()
-                    print("\(events ? "records -> events" : "records (summary)"), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs)")
+                    print("\(["records (summary)", "records (all fields)", "records -> events"][mode]), \(threads) thread(s): \(records) records, median \(Int(rates[rates.count / 2])) records/s (min \(Int(rates.first!)), max \(Int(rates.last!)), 21 runs); per CPU second \(Int(cpuRates.sorted()[10])) (min \(Int(cpuRates.min()!)), max \(Int(cpuRates.max()!)))")
                 }
             }
         } catch {
