@@ -90,11 +90,15 @@ public final class SigmaEvaluator {
         let words = (index.patternCount + 63) >> 6
         found.update(repeating: 0, count: words)
         var candidateCount = 0
-        for channel in index.channels {
-            let value = event.values[channel.field]
-            if value == Event.absent { continue }
-            let f = prepare(channel.field, value, cased: channel.cased)
-            channel.automaton.scan(f.buffer, into: found)
+        event.values.withUnsafeBufferPointer { values in
+            index.channels.withUnsafeBufferPointer { channels in
+                for c in 0..<channels.count {
+                    let field = channels[c].field
+                    if values[field] == Event.absent { continue }
+                    let f = prepare(field, values[field], cased: channels[c].cased)
+                    channels[c].automaton.scan(f.buffer, into: found)
+                }
+            }
         }
         index.patternRuleStart.withUnsafeBufferPointer { ruleStart in
         index.patternRuleList.withUnsafeBufferPointer { ruleList in
@@ -176,47 +180,53 @@ public final class SigmaEvaluator {
     private func prepare(_ field: Int, _ value: String, cased: Bool) -> FieldBytes {
         let slot = cased ? raw + field : folded + field
         if slot.pointee.epoch == epoch { return slot.pointee }
-        var value = value
-        value.withUTF8 { src in
-            // Folding may lengthen a non-ASCII value (at most threefold); 2 for the frame.
-            let need = src.count * 3 + 2
-            if slot.pointee.capacity < need {
-                slot.pointee.bytes.deallocate()
-                let capacity = max(need, slot.pointee.capacity * 2)
-                slot.pointee.bytes = .allocate(capacity: capacity)
-                slot.pointee.capacity = capacity
-            }
-            let out = slot.pointee.bytes
-            out[0] = SigmaKindIndex.start
-            var n = 1
-            if cased {
-                if src.count > 0 { (out + 1).update(from: src.baseAddress!, count: src.count) }
-                n += src.count
-            } else {
-                var ascii = true
-                for i in 0..<src.count {
-                    let b = src[i]
-                    if b >= 0x80 { ascii = false; break }
-                    out[n] = b &+ ((b &- 0x41) < 26 ? 0x20 : 0)
-                    n += 1
-                }
-                if !ascii {
-                    let lowered = CaseFolding.fold(String(decoding: src, as: UTF8.self))
-                    if lowered.count + 2 > slot.pointee.capacity {
-                        slot.pointee.bytes.deallocate()
-                        slot.pointee.bytes = .allocate(capacity: lowered.count + 2)
-                        slot.pointee.capacity = lowered.count + 2
-                        slot.pointee.bytes[0] = SigmaKindIndex.start
-                    }
-                    lowered.withUnsafeBufferPointer { (slot.pointee.bytes + 1).update(from: $0.baseAddress!, count: $0.count) }
-                    n = 1 + lowered.count
-                }
-            }
-            slot.pointee.bytes[n] = SigmaKindIndex.end
-            slot.pointee.count = n + 1
+        // Native strings are read in place; others (bridged) through a copy.
+        if value.utf8.withContiguousStorageIfAvailable({ frame(slot, $0, cased: cased) }) == nil {
+            var copy = value
+            copy.withUTF8 { frame(slot, $0, cased: cased) }
         }
         slot.pointee.epoch = epoch
         return slot.pointee
+    }
+
+    @inline(__always)
+    private func frame(_ slot: UnsafeMutablePointer<FieldBytes>, _ src: UnsafeBufferPointer<UInt8>, cased: Bool) {
+        // Folding may lengthen a non-ASCII value (at most threefold); 2 for the frame.
+        let need = src.count * 3 + 2
+        if slot.pointee.capacity < need {
+            slot.pointee.bytes.deallocate()
+            let capacity = max(need, slot.pointee.capacity * 2)
+            slot.pointee.bytes = .allocate(capacity: capacity)
+            slot.pointee.capacity = capacity
+        }
+        let out = slot.pointee.bytes
+        out[0] = SigmaKindIndex.start
+        var n = 1
+        if cased {
+            if src.count > 0 { (out + 1).update(from: src.baseAddress!, count: src.count) }
+            n += src.count
+        } else {
+            var ascii = true
+            for i in 0..<src.count {
+                let b = src[i]
+                if b >= 0x80 { ascii = false; break }
+                out[n] = b &+ ((b &- 0x41) < 26 ? 0x20 : 0)
+                n += 1
+            }
+            if !ascii {
+                let lowered = CaseFolding.fold(String(decoding: src, as: UTF8.self))
+                if lowered.count + 2 > slot.pointee.capacity {
+                    slot.pointee.bytes.deallocate()
+                    slot.pointee.bytes = .allocate(capacity: lowered.count + 2)
+                    slot.pointee.capacity = lowered.count + 2
+                    slot.pointee.bytes[0] = SigmaKindIndex.start
+                }
+                lowered.withUnsafeBufferPointer { (slot.pointee.bytes + 1).update(from: $0.baseAddress!, count: $0.count) }
+                n = 1 + lowered.count
+            }
+        }
+        slot.pointee.bytes[n] = SigmaKindIndex.end
+        slot.pointee.count = n + 1
     }
 
     private func patternMatches(_ p: SigmaPattern, field: Int, _ value: String, cased: Bool) -> Bool {
