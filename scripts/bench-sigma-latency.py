@@ -11,7 +11,9 @@ them, and for every SigmaMatch reports
                millisecond text, so up to 1 ms is truncation),
   exec→alert:  arrival − the moment just before this script forked the process,
 
-as median, p99 and max over the alerts, and how many alerts never came.
+as median, p99 and max over the alerts, and how many alerts never came; and
+the same for the matched ProcessCreate itself, which shows what of the delay
+is the sensor's path before the Sigma stage.
 
   scripts/bench-sigma-latency.py [--count N] [--load CHILDREN_PER_S]
   (SWIFTMON_BINARY as in make bench; root)
@@ -95,7 +97,7 @@ def main():
             for line in lines:
                 if b'"EventID":4,' in line or b'"EventID": 4,' in line:
                     started.set()
-                if b"SigmaMatch" in line:
+                if b"SigmaMatch" in line or marker.encode() in line:
                     arrivals.append((now, json.loads(line)))
 
     thread = threading.Thread(target=reader, daemon=True)
@@ -133,9 +135,12 @@ def main():
     sensor.wait(timeout=30)
     thread.join(timeout=5)
 
-    from_event, from_exec = [], []
+    from_event, from_exec, create_written = [], [], []
     seen = set()
     for arrival, e in arrivals:
+        if e.get("EventID") == 1 and str(e.get("ProcessId")) in spawned:
+            create_written.append((arrival - utc_seconds(e["UtcTime"])) * 1000)
+            continue
         if e.get("RuleId") != "swiftmon-bench-latency":
             continue
         pid = e.get("ProcessId")
@@ -148,6 +153,7 @@ def main():
           + (f", {args.load} other execs/s beside them" if args.load else "") + ":")
     print("  " + summary("event→alert", from_event))
     print("  " + summary("exec→alert ", from_exec))
+    print("  " + summary("event→its ProcessCreate written (for scale)", create_written))
     print(f"  alerts missing: {len(spawned) - len(seen)}")
     os.unlink(rule_path)
     os.rmdir(workdir)
