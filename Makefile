@@ -93,8 +93,10 @@ test: test-deps bpf
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing --skip-build $(TEST_ARGS)
 	@if [ "$(FUZZ_CI_SECONDS)" != 0 ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS); fi
 
+# SigmaHQ's Linux rules for `bench sigma` (the corpus beside the checkout).
+SIGMA_RULES ?= ../shared/corpus/sigma/rules/linux
 # Figures, not tests: the exec storm with swiftmon and peer tools side by
-# side, then the hot paths one by one (decode, rules, store, .etl).
+# side, then the hot paths one by one (decode, rules, Sigma, store, .etl).
 bench: build
 	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
@@ -103,6 +105,9 @@ bench: build
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules
+	$(BINARY) bench sigma $(SIGMA_RULES)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py --load 500
 	$(BINARY) bench store
 	$(BINARY) bench import
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-etl.sh

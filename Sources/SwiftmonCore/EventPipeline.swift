@@ -52,6 +52,7 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
     private var inFlight = 0
     private var thread: pthread_t?  // only start() and stop() touch it, on the controlling thread
     private var closedReported = false  // the sink thread's only
+    private var lastAlertFlush: Int64 = 0  // the sink thread's only
 
     // Tallies, guarded by `mutex`.
     private var accepted: UInt64 = 0
@@ -233,15 +234,32 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             pthread_mutex_unlock(mutex)
 
             var byKind: [Int: UInt64] = [:]
+            // An alert (SigmaMatch) is flushed as soon as its run of alerts is
+            // written, not when the batch ends or the queue next runs dry: under
+            // load that can be a whole queue (tens of ms) later. At most one such
+            // flush per millisecond; one held back by that goes out with the next.
+            var alertUnflushed = false
             for event in batch {
+                if alertUnflushed && event.kind != .sigmaMatch {
+                    let now = Self.monotonicNanoseconds()
+                    if now - lastAlertFlush >= 1_000_000 {
+                        for output in outputs { output.flush() }
+                        lastAlertFlush = now
+                        alertUnflushed = false
+                    }
+                }
                 for output in outputs { output.emit(event) }
                 byKind[event.kind.id, default: 0] += 1
+                if event.kind == .sigmaMatch { alertUnflushed = true }
             }
             let idle: Bool
             pthread_mutex_lock(mutex)
             idle = pending.isEmpty
             pthread_mutex_unlock(mutex)
-            if idle || stopping { for output in outputs { output.flush() } }
+            if idle || stopping || alertUnflushed {
+                for output in outputs { output.flush() }
+                if alertUnflushed { lastAlertFlush = Self.monotonicNanoseconds() }
+            }
             noticeClosedDestinations()
 
             pthread_mutex_lock(mutex)
@@ -255,6 +273,12 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(wakeProducer)
         pthread_mutex_unlock(mutex)
+    }
+
+    private static func monotonicNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     private func noticeClosedDestinations() {

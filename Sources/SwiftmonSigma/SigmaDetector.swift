@@ -18,7 +18,18 @@ public final class SigmaDetector: EventDetector, @unchecked Sendable {  // evalu
         public var alerts: UInt64 = 0
         public var regexBudgetExceeded: UInt64 = 0
         public var correlationGroupsEvicted: UInt64 = 0
+        /// Correlation groups with an open window now (at most
+        /// ``SigmaDetector/maximumCorrelationGroups`` per correlation).
+        public var correlationGroupsHeld: Int = 0
+
+        /// One line for `--stats`.
+        public var summary: String {
+            "sigma: \(eventsEvaluated) events evaluated, \(alerts) alerts, \(regexBudgetExceeded) regex evaluations stopped at the step budget, "
+                + "\(correlationGroupsHeld) correlation groups held, \(correlationGroupsEvicted) forgotten"
+        }
     }
+
+    public static var maximumCorrelationGroups: Int { SigmaCorrelationState.maximumGroups }
 
     public init(_ ruleSet: SigmaRuleSet) {
         self.ruleSet = ruleSet
@@ -31,6 +42,7 @@ public final class SigmaDetector: EventDetector, @unchecked Sendable {  // evalu
             var c = counts
             c.regexBudgetExceeded = evaluator.regexBudgetExceeded
             c.correlationGroupsEvicted = correlationState.evicted
+            c.correlationGroupsHeld = correlationState.groups.reduce(0) { $0 + $1.count }
             return c
         }
     }

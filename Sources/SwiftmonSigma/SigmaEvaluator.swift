@@ -8,27 +8,67 @@ import SwiftmonRules
 /// framed by 0xFE … 0xFF (bytes UTF-8 never has), and one substring automaton
 /// per field finds every equality, prefix, suffix and substring any rule asks
 /// for. Only the rules one of those hits can make true (and the few whose
-/// condition can be true without any, like `not …`) are then evaluated.
+/// condition can be true without any, like `not …`) are then evaluated, on a
+/// flat program where a leaf that a hit decides costs one bit test.
+///
+/// The hot path works on raw scratch memory owned by the evaluator, not on
+/// Swift arrays in its properties: no allocation, reference counting or
+/// exclusivity check per event (measured with `swiftmon bench sigma`).
 public final class SigmaEvaluator {
     public let ruleSet: SigmaRuleSet
-    private var found: [UInt64] = []
-    private var foldedValues: [[UInt8]]
-    private var rawValues: [[UInt8]]
-    private var foldedReady: [UInt32]
-    private var rawReady: [UInt32]
+    /// Bits of the automaton patterns found in this event.
+    private var found: UnsafeMutablePointer<UInt64>
+    private var foundWords = 0
+    /// Per rule position: the epoch it was last made a candidate in.
+    private var seen: UnsafeMutablePointer<UInt32>
+    private var seenCount = 0
+    private var candidates: UnsafeMutablePointer<Int32>
+    /// Framed values of the event, per field: folded, and as they are (cased tests).
+    private let folded: UnsafeMutablePointer<FieldBytes>
+    private let raw: UnsafeMutablePointer<FieldBytes>
+    private let fieldSlots: Int
     private var epoch: UInt32 = 0
-    private var seen: [UInt32] = []
-    private var candidates: [Int32] = []
     /// Regex evaluations given up at the step budget (they count as no match).
     public private(set) var regexBudgetExceeded: UInt64 = 0
 
+    /// One field's framed bytes; `epoch` says for which event they are.
+    struct FieldBytes {
+        var bytes: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+        var count: Int
+        var epoch: UInt32
+        var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: bytes, count: count) }
+        /// The value inside the frame.
+        var inner: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: bytes + 1, count: count - 2) }
+    }
+
     public init(_ ruleSet: SigmaRuleSet) {
         self.ruleSet = ruleSet
-        let maxFields = EventKind.all.map(\.fields.count).max() ?? 64
-        foldedValues = Array(repeating: [], count: maxFields)
-        rawValues = Array(repeating: [], count: maxFields)
-        foldedReady = Array(repeating: 0, count: maxFields)
-        rawReady = Array(repeating: 0, count: maxFields)
+        fieldSlots = EventKind.all.map(\.fields.count).max() ?? 64
+        folded = .allocate(capacity: fieldSlots)
+        raw = .allocate(capacity: fieldSlots)
+        for i in 0..<fieldSlots {
+            (folded + i).initialize(to: FieldBytes(bytes: .allocate(capacity: 256), capacity: 256, count: 0, epoch: 0))
+            (raw + i).initialize(to: FieldBytes(bytes: .allocate(capacity: 256), capacity: 256, count: 0, epoch: 0))
+        }
+        var words = 1, rules = 1
+        for case let index? in ruleSet.indexByKind {
+            words = max(words, (index.patternCount + 63) >> 6)
+            rules = max(rules, index.ruleNumbers.count)
+        }
+        foundWords = words
+        found = .allocate(capacity: words)
+        found.initialize(repeating: 0, count: words)
+        seenCount = rules
+        seen = .allocate(capacity: rules)
+        seen.initialize(repeating: 0, count: rules)
+        candidates = .allocate(capacity: rules)
+    }
+
+    deinit {
+        for i in 0..<fieldSlots { folded[i].bytes.deallocate(); raw[i].bytes.deallocate() }
+        folded.deallocate(); raw.deallocate()
+        found.deallocate(); seen.deallocate(); candidates.deallocate()
     }
 
     /// Numbers (in ``SigmaRuleSet/rules``) of the rules `event` matches, ascending.
@@ -39,104 +79,161 @@ public final class SigmaEvaluator {
     }
 
     public func matches(_ event: Event, into out: inout [Int]) {
-        guard let index = ruleSet.indexes[event.kind.id] else { return }
+        let kindID = event.kind.id
+        guard kindID < ruleSet.indexByKind.count, let index = ruleSet.indexByKind[kindID] else { return }
         epoch &+= 1
         if epoch == 0 {
-            for i in foldedReady.indices { foldedReady[i] = 0; rawReady[i] = 0 }
-            for i in seen.indices { seen[i] = 0 }
+            for i in 0..<fieldSlots { folded[i].epoch = 0; raw[i].epoch = 0 }
+            seen.update(repeating: 0, count: seenCount)
             epoch = 1
         }
         let words = (index.patternCount + 63) >> 6
-        if found.count < words { found = Array(repeating: 0, count: words) } else {
-            for i in 0..<words { found[i] = 0 }
-        }
-        if seen.count < index.ruleNumbers.count { seen = Array(repeating: 0, count: index.ruleNumbers.count) }
-        candidates.removeAll(keepingCapacity: true)
-        found.withUnsafeMutableBufferPointer { bits in
-            for channel in index.channels {
-                let value = event.values[channel.field]
-                if value == Event.absent { continue }
-                prepare(channel.field, value, cased: channel.cased)
-                let bytes = channel.cased ? rawValues[channel.field] : foldedValues[channel.field]
-                bytes.withUnsafeBufferPointer { channel.automaton.scan($0, into: bits.baseAddress!) }
-            }
-            for w in 0..<words {
-                var word = bits[w]
-                while word != 0 {
-                    let bit = word.trailingZeroBitCount
-                    word &= word &- 1
-                    for rule in index.patternRules[(w << 6) | bit] where seen[Int(rule)] != epoch {
-                        seen[Int(rule)] = epoch
-                        candidates.append(rule)
-                    }
+        found.update(repeating: 0, count: words)
+        var candidateCount = 0
+        event.values.withUnsafeBufferPointer { values in
+            index.channels.withUnsafeBufferPointer { channels in
+                for c in 0..<channels.count {
+                    let field = channels[c].field
+                    if values[field] == Event.absent { continue }
+                    let f = prepare(field, values[field], cased: channels[c].cased)
+                    channels[c].automaton.scan(f.buffer, into: found)
                 }
             }
         }
+        index.patternRuleStart.withUnsafeBufferPointer { ruleStart in
+        index.patternRuleList.withUnsafeBufferPointer { ruleList in
+            for w in 0..<words {
+                var word = found[w]
+                while word != 0 {
+                    let pattern = (w << 6) | word.trailingZeroBitCount
+                    word &= word &- 1
+                    for k in Int(ruleStart[pattern])..<Int(ruleStart[pattern + 1]) {
+                        let rule = ruleList[k]
+                        if seen[Int(rule)] != epoch {
+                            seen[Int(rule)] = epoch
+                            candidates[candidateCount] = rule
+                            candidateCount += 1
+                        }
+                    }
+                }
+            }
+        }}
         for rule in index.alwaysRules where seen[Int(rule)] != epoch {
             seen[Int(rule)] = epoch
-            candidates.append(rule)
+            candidates[candidateCount] = rule
+            candidateCount += 1
         }
+        if candidateCount == 0 { return }
         let start = out.count
-        for pos in candidates {
-            let p = Int(pos)
-            if evaluate(index.expressions[p], base: index.leafBase[p], index, event) {
-                out.append(index.ruleNumbers[p])
+        index.ops.withUnsafeBufferPointer { ops in
+        index.args.withUnsafeBufferPointer { args in
+        index.counts.withUnsafeBufferPointer { counts in
+        index.children.withUnsafeBufferPointer { children in
+        index.leafGates.withUnsafeBufferPointer { gates in
+        index.leafGateDecides.withUnsafeBufferPointer { decides in
+        index.leaves.withUnsafeBufferPointer { leaves in
+            let program = Program(ops: ops, args: args, counts: counts, children: children, gates: gates, decides: decides,
+                                  leaves: leaves, found: found)
+            for c in 0..<candidateCount {
+                let pos = Int(candidates[c])
+                if evaluate(index.roots[pos], program, event) { out.append(index.ruleNumbers[pos]) }
             }
-        }
-        out[start...].sort()
+        }}}}}}}
+        if out.count - start > 1 { out[start...].sort() }
     }
 
-    /// Frames the field's value (folded, or as it is for cased tests) once per event.
-    @inline(__always)
-    private func prepare(_ field: Int, _ value: String, cased: Bool) {
-        if cased {
-            if rawReady[field] == epoch { return }
-            rawReady[field] = epoch
-            rawValues[field].removeAll(keepingCapacity: true)
-            rawValues[field].append(SigmaKindIndex.start)
-            rawValues[field].append(contentsOf: value.utf8)
-            rawValues[field].append(SigmaKindIndex.end)
-        } else {
-            if foldedReady[field] == epoch { return }
-            foldedReady[field] = epoch
-            foldedValues[field].removeAll(keepingCapacity: true)
-            foldedValues[field].append(SigmaKindIndex.start)
-            CaseFolding.append(value, to: &foldedValues[field])
-            foldedValues[field].append(SigmaKindIndex.end)
-        }
+    struct Program {
+        let ops: UnsafeBufferPointer<UInt8>
+        let args: UnsafeBufferPointer<Int32>
+        let counts: UnsafeBufferPointer<Int32>
+        let children: UnsafeBufferPointer<Int32>
+        let gates: UnsafeBufferPointer<Int32>
+        let decides: UnsafeBufferPointer<Bool>
+        let leaves: UnsafeBufferPointer<SigmaLeaf>
+        let found: UnsafeMutablePointer<UInt64>
     }
 
-    private func evaluate(_ e: SigmaExpr, base: Int, _ index: SigmaKindIndex, _ event: Event) -> Bool {
-        switch e {
-        case .leaf(let i): return leaf(index.leaves[base + i], event)
-        case .constant(let b): return b
-        case .not(let x): return !evaluate(x, base: base, index, event)
-        case .and(let xs):
-            for x in xs where !evaluate(x, base: base, index, event) { return false }
+    private func evaluate(_ node: Int32, _ p: Program, _ event: Event) -> Bool {
+        let n = Int(node)
+        let arg = Int(p.args[n])
+        switch p.ops[n] {
+        case SigmaKindIndex.opLeaf:
+            let gate = p.gates[arg]
+            if gate >= 0 {
+                let hit = p.found[Int(gate) >> 6] & (1 << UInt64(gate & 63)) != 0
+                if p.decides[arg] || !hit { return hit }
+            }
+            return leaf(p.leaves[arg], event)
+        case SigmaKindIndex.opConstant: return arg != 0
+        case SigmaKindIndex.opNot: return !evaluate(p.children[arg], p, event)
+        case SigmaKindIndex.opAnd:
+            for k in arg..<(arg + Int(p.counts[n])) where !evaluate(p.children[k], p, event) { return false }
             return true
-        case .or(let xs):
-            for x in xs where evaluate(x, base: base, index, event) { return true }
+        default:
+            for k in arg..<(arg + Int(p.counts[n])) where evaluate(p.children[k], p, event) { return true }
             return false
         }
     }
 
-    private func bit(_ id: Int32) -> Bool { found[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0 }
+    /// Frames the field's value (folded, or as it is for cased tests) once per event.
+    @inline(__always)
+    private func prepare(_ field: Int, _ value: String, cased: Bool) -> FieldBytes {
+        let slot = cased ? raw + field : folded + field
+        if slot.pointee.epoch == epoch { return slot.pointee }
+        // Native strings are read in place; others (bridged) through a copy.
+        if value.utf8.withContiguousStorageIfAvailable({ frame(slot, $0, cased: cased) }) == nil {
+            var copy = value
+            copy.withUTF8 { frame(slot, $0, cased: cased) }
+        }
+        slot.pointee.epoch = epoch
+        return slot.pointee
+    }
 
-    /// The framed bytes' inside: the value itself.
-    private func inner(_ bytes: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
-        bytes.withUnsafeBufferPointer { b in body(UnsafeBufferPointer(rebasing: b[1..<(b.count - 1)])) }
+    @inline(__always)
+    private func frame(_ slot: UnsafeMutablePointer<FieldBytes>, _ src: UnsafeBufferPointer<UInt8>, cased: Bool) {
+        // Folding may lengthen a non-ASCII value (at most threefold); 2 for the frame.
+        let need = src.count * 3 + 2
+        if slot.pointee.capacity < need {
+            slot.pointee.bytes.deallocate()
+            let capacity = max(need, slot.pointee.capacity * 2)
+            slot.pointee.bytes = .allocate(capacity: capacity)
+            slot.pointee.capacity = capacity
+        }
+        let out = slot.pointee.bytes
+        out[0] = SigmaKindIndex.start
+        var n = 1
+        if cased {
+            if src.count > 0 { (out + 1).update(from: src.baseAddress!, count: src.count) }
+            n += src.count
+        } else {
+            var ascii = true
+            for i in 0..<src.count {
+                let b = src[i]
+                if b >= 0x80 { ascii = false; break }
+                out[n] = b &+ ((b &- 0x41) < 26 ? 0x20 : 0)
+                n += 1
+            }
+            if !ascii {
+                let lowered = CaseFolding.fold(String(decoding: src, as: UTF8.self))
+                if lowered.count + 2 > slot.pointee.capacity {
+                    slot.pointee.bytes.deallocate()
+                    slot.pointee.bytes = .allocate(capacity: lowered.count + 2)
+                    slot.pointee.capacity = lowered.count + 2
+                    slot.pointee.bytes[0] = SigmaKindIndex.start
+                }
+                lowered.withUnsafeBufferPointer { (slot.pointee.bytes + 1).update(from: $0.baseAddress!, count: $0.count) }
+                n = 1 + lowered.count
+            }
+        }
+        slot.pointee.bytes[n] = SigmaKindIndex.end
+        slot.pointee.count = n + 1
     }
 
     private func patternMatches(_ p: SigmaPattern, field: Int, _ value: String, cased: Bool) -> Bool {
-        prepare(field, value, cased: cased)
-        return inner(cased ? rawValues[field] : foldedValues[field]) { p.matches($0) }
+        p.matches(prepare(field, value, cased: cased).inner)
     }
 
     private func leaf(_ l: SigmaLeaf, _ event: Event) -> Bool {
-        if l.gate >= 0 {
-            let hit = bit(l.gate)
-            if l.gateDecides || !hit { return hit }
-        }
         if l.field < 0 {
             // A keyword: any field's value.
             guard case .pattern(let p) = l.test else { return false }
@@ -172,17 +269,14 @@ public final class SigmaEvaluator {
         case .fieldRef(let other, let how):
             let otherValue = event.values[other]
             guard otherValue != Event.absent else { return false }
-            prepare(l.field, value, cased: l.cased)
-            prepare(other, otherValue, cased: l.cased)
-            let a = l.cased ? rawValues[l.field] : foldedValues[l.field]
-            let b = l.cased ? rawValues[other] : foldedValues[other]
-            let av = a[1..<(a.count - 1)], bv = b[1..<(b.count - 1)]
+            let av = Array(prepare(l.field, value, cased: l.cased).inner)
+            let bv = Array(prepare(other, otherValue, cased: l.cased).inner)
             switch how {
-            case .equals: return av.elementsEqual(bv)
+            case .equals: return av == bv
             case .startsWith: return av.starts(with: bv)
             case .endsWith: return av.reversed().starts(with: bv.reversed())
             case .contains:
-                return bv.isEmpty || Array(av).withUnsafeBufferPointer { SigmaPattern.find(Array(bv), in: $0, from: 0) != nil }
+                return bv.isEmpty || av.withUnsafeBufferPointer { SigmaPattern.find(bv, in: $0, from: 0) != nil }
             }
         case .null, .exists: return false
         }

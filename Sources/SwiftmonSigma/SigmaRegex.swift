@@ -56,6 +56,93 @@ public struct SigmaRegex: Sendable {
         try compiler.emit(tree)
         compiler.code.append(.match)
         program = compiler.code
+        starts = Self.startPairs(program)
+        var mask: (UInt64, UInt64) = (0, 0)
+        for (x, _) in starts ?? [] {
+            if x < 64 { mask.0 |= 1 << UInt64(x) } else { mask.1 |= 1 << UInt64(x - 64) }
+        }
+        startMask = mask
+    }
+
+    /// Every pair of ASCII characters a match can begin with, when there are
+    /// few (nil otherwise): a value whose UTF-8 holds none of them cannot
+    /// match, which a byte scan tells without decoding it or running the VM.
+    /// `-(W|R)\s?…` begins with `-W` or `-R`; most command lines hold neither.
+    let starts: [(UInt8, UInt8)]?
+    /// The first characters of ``starts``, as a 128-bit set.
+    let startMask: (UInt64, UInt64)
+    static let maxStartPairs = 64
+
+    /// The ASCII characters instruction `pc` consumes (nil: others too, or too many).
+    static func asciiChars(_ i: Instruction) -> [UInt8]? {
+        switch i {
+        case .char(let c, let ci):
+            guard c < 0x80 else { return nil }
+            if ci {
+                let l = fold(c), u = upper(c)
+                return l == u ? [UInt8(c)] : [UInt8(l), UInt8(u)]
+            }
+            return [UInt8(c)]
+        case .set(let items, let negated, let ci):
+            if negated { return nil }
+            var out: [UInt8] = []
+            for r in items {
+                if r.high >= 0x80 { return nil }
+                for c in r.low...r.high { out.append(UInt8(c)) }
+            }
+            if ci { out += out.flatMap { [UInt8(fold(UInt32($0))), UInt8(upper(UInt32($0)))] } }
+            let unique = Array(Set(out)).sorted()
+            return unique.count <= 16 ? unique : nil
+        default: return nil
+        }
+    }
+
+    /// The consuming instructions reachable from `pc` through jumps, splits and
+    /// assertions (taken as passable: a superset); nil when `.match` is reachable.
+    static func closure(_ program: [Instruction], from pc: Int) -> [Int]? {
+        var stack = [pc], seen = Set<Int>(), out: [Int] = []
+        while let pc = stack.popLast() {
+            guard pc < program.count, seen.insert(pc).inserted else { continue }
+            switch program[pc] {
+            case .match: return nil
+            case .jump(let to): stack.append(to)
+            case .split(let a, let b): stack.append(b); stack.append(a)
+            case .assert: stack.append(pc + 1)
+            default: out.append(pc)
+            }
+        }
+        return out
+    }
+
+    static func startPairs(_ program: [Instruction]) -> [(UInt8, UInt8)]? {
+        guard let firsts = closure(program, from: 0) else { return nil }
+        var pairs = Set<UInt16>()
+        for f in firsts {
+            guard let a = asciiChars(program[f]), let seconds = closure(program, from: f + 1) else { return nil }
+            for g in seconds {
+                guard let b = asciiChars(program[g]) else { return nil }
+                for x in a { for y in b { pairs.insert(UInt16(x) << 8 | UInt16(y)) } }
+                if pairs.count > maxStartPairs { return nil }
+            }
+        }
+        return pairs.sorted().map { (UInt8($0 >> 8), UInt8($0 & 0xFF)) }
+    }
+
+    /// Whether `text` holds one of ``starts`` (true when there is no such list).
+    func mayMatch(_ text: String) -> Bool {
+        guard let starts else { return true }
+        var text = text
+        let (low, high) = startMask
+        return text.withUTF8 { b in
+            guard b.count >= 2 else { return false }
+            for i in 0..<(b.count - 1) {
+                let x = b[i]
+                guard x < 0x80, (x < 64 ? low >> UInt64(x) : high >> UInt64(x - 64)) & 1 != 0 else { continue }
+                let y = b[i + 1]
+                for (x2, y2) in starts where x2 == x && y2 == y { return true }
+            }
+            return false
+        }
     }
 
     public enum Outcome: Sendable, Equatable { case match, noMatch, budgetExceeded }
@@ -64,6 +151,7 @@ public struct SigmaRegex: Sendable {
     public func matches(_ text: String) -> Bool { search(text) == .match }
 
     public func search(_ text: String) -> Outcome {
+        if !mayMatch(text) { return .noMatch }
         let input = Array(text.unicodeScalars.map(\.value))
         return run(input)
     }

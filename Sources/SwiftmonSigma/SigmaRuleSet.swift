@@ -48,6 +48,8 @@ public final class SigmaRuleSet: Sendable {
     public let correlations: [SigmaCorrelationRule]
     public let reports: [SigmaRuleReport]
     let indexes: [Int: SigmaKindIndex]
+    /// ``indexes`` by EventID (nil where no rule applies): one load per event.
+    let indexByKind: [SigmaKindIndex?]
     /// Rule numbers that feed correlations (their matches are not alerts of their own
     /// unless `generate: true`).
     let correlationInputs: [Int: [Int]]
@@ -166,7 +168,20 @@ public final class SigmaRuleSet: Sendable {
             indexes[kindID] = SigmaKindIndex(kind: rules[numbers[0]].kind, ruleNumbers: numbers, rules: rules)
         }
         self.indexes = indexes
+        var byID = [SigmaKindIndex?](repeating: nil, count: (indexes.keys.max() ?? 0) + 1)
+        for (id, index) in indexes { byID[id] = index }
+        self.indexByKind = byID
     }
+
+    /// Titles of the rules of `eventID` that are evaluated on every such event
+    /// (no literal they need can be looked for first), for `bench sigma`.
+    public func rulesEvaluatedOnEveryEvent(eventID: Int) -> [String] {
+        guard let index = indexes[eventID] else { return [] }
+        return index.alwaysRules.map { rules[index.ruleNumbers[Int($0)]].document.title }
+    }
+
+    /// Rules loaded for `eventID` (evaluated when one of their literals is found, or always).
+    public func ruleCount(eventID: Int) -> Int { indexes[eventID]?.ruleNumbers.count ?? 0 }
 
     static func shift(_ e: SigmaExpr, by n: Int) -> SigmaExpr {
         switch e {
@@ -197,11 +212,30 @@ final class SigmaKindIndex: Sendable {
     let patternCount: Int
     /// Rule positions (in ``ruleNumbers``) each pattern may make true.
     let patternRules: [[Int32]]
+    /// ``patternRules`` flattened: pattern `p`'s rules are
+    /// `patternRuleList[patternRuleStart[p] ..< patternRuleStart[p + 1]]`.
+    let patternRuleStart: [Int32]
+    let patternRuleList: [Int32]
     /// Rules that can be true with no pattern found (conditions built on `not`, regexes …).
     let alwaysRules: [Int32]
     /// Fields any leaf reads, for the fold pass.
     let usedFields: [Int]
     let hasKeywords: Bool
+
+    /// The conditions as one flat program (no reference-counted boxes to walk
+    /// per event): node `n` is `ops[n]` over `args[n]`: a leaf's number (in
+    /// ``leaves``), a constant, or `count[n]` children listed in ``children``
+    /// from `args[n]`. `roots[pos]` is rule `pos`'s condition.
+    let ops: [UInt8]
+    let args: [Int32]
+    let counts: [Int32]
+    let children: [Int32]
+    let roots: [Int32]
+    /// Per leaf: its gate (-1: none) and whether the gate alone decides it.
+    let leafGates: [Int32]
+    let leafGateDecides: [Bool]
+
+    static let opLeaf: UInt8 = 0, opConstant: UInt8 = 1, opNot: UInt8 = 2, opAnd: UInt8 = 3, opOr: UInt8 = 4
 
     static let start: UInt8 = 0xFE
     static let end: UInt8 = 0xFF
@@ -278,6 +312,10 @@ final class SigmaKindIndex: Sendable {
             }
         }
         self.patternRules = patternRules
+        var ruleStart: [Int32] = [0], ruleList: [Int32] = []
+        for list in patternRules { ruleList += list; ruleStart.append(Int32(ruleList.count)) }
+        self.patternRuleStart = ruleStart
+        self.patternRuleList = ruleList
         self.alwaysRules = always
         self.leaves = leaves
         self.leafBase = bases
@@ -290,6 +328,33 @@ final class SigmaKindIndex: Sendable {
         }
         self.usedFields = used.sorted()
         self.hasKeywords = keywords
+        var ops: [UInt8] = [], args: [Int32] = [], counts: [Int32] = [], children: [Int32] = []
+        func emit(_ e: SigmaExpr, _ base: Int) -> Int32 {
+            let n = Int32(ops.count)
+            ops.append(0); args.append(0); counts.append(0)
+            switch e {
+            case .leaf(let i): ops[Int(n)] = Self.opLeaf; args[Int(n)] = Int32(base + i)
+            case .constant(let b): ops[Int(n)] = Self.opConstant; args[Int(n)] = b ? 1 : 0
+            case .not(let x):
+                ops[Int(n)] = Self.opNot
+                let c = emit(x, base)
+                args[Int(n)] = Int32(children.count); counts[Int(n)] = 1
+                children.append(c)
+            case .and(let xs), .or(let xs):
+                if case .and = e { ops[Int(n)] = Self.opAnd } else { ops[Int(n)] = Self.opOr }
+                let list = xs.map { emit($0, base) }
+                args[Int(n)] = Int32(children.count); counts[Int(n)] = Int32(list.count)
+                children += list
+            }
+            return n
+        }
+        self.roots = exprs.indices.map { emit(exprs[$0], bases[$0]) }
+        self.ops = ops
+        self.args = args
+        self.counts = counts
+        self.children = children
+        self.leafGates = leaves.map(\.gate)
+        self.leafGateDecides = leaves.map(\.gateDecides)
     }
 
     enum Tri { case yes, no, unknown }

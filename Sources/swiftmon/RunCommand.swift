@@ -138,7 +138,10 @@ extension Swiftmon {
                 }
             }
             let statistics = try LinuxEventLoop.run(session, source: eventSource, control: control)
-            if stats { fputs(statistics.report, stderr) }
+            if stats {
+                fputs(statistics.report, stderr)
+                if let detector { fputs(detector.statistics.summary + "\n", stderr) }
+            }
         }
     }
 }

@@ -205,4 +205,29 @@ final class SigmaPipelineTests: XCTestCase {
         XCTAssertEqual(pipeline.tally.accepted, UInt64(100 + pipeline.alertReserve))
         pipeline.start(); pipeline.stop()
     }
+
+    /// Records, at each flush, how many events had been handed to it.
+    final class FlushLog: EventSink, @unchecked Sendable {
+        var emitted = 0
+        var flushedAt: [Int] = []
+        var kinds: [EventKind] = []
+        func emit(_ event: Event) throws { emitted += 1; kinds.append(event.kind) }
+        func flush() throws { flushedAt.append(emitted) }
+        func close() {}
+    }
+
+    func testAnAlertIsFlushedRightAfterItIsWrittenNotAtTheEndOfTheBatch() {
+        let set = SigmaFixture.ruleSet(SigmaFixture.processRule("s:\n    Image|endswith: '/id'\ncondition: s"))
+        let sink = FlushLog()
+        let pipeline = EventPipeline(sinks: [sink], capacity: 10_000, detector: SigmaDetector(set))
+        // Queued before the sink thread starts: one batch of event, alert, 5,000 ordinary events.
+        pipeline.submit([SigmaFixture.event(.processCreate, ["Image": "/usr/bin/id"])]
+                        + (0..<5_000).map { _ in SigmaFixture.event(.processCreate, ["Image": "/bin/ls"]) })
+        pipeline.start()
+        pipeline.drain()
+        pipeline.stop()
+        XCTAssertEqual(sink.kinds.prefix(2), [.processCreate, .sigmaMatch])
+        XCTAssertEqual(sink.flushedAt.first, 2, "flushed once the alert was written, before the next event: \(sink.flushedAt.prefix(5))")
+        XCTAssertEqual(sink.emitted, 5_002)
+    }
 }

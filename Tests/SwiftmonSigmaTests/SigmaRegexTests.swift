@@ -75,4 +75,28 @@ final class SigmaRegexTests: XCTestCase {
         XCTAssertEqual(evaluator.matches(event), [])
         XCTAssertLessThan(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, 1000)
     }
+
+    /// The two-character start filter only ever skips values that cannot match.
+    func testStartPairsSkipOnlyValuesThatCannotMatch() throws {
+        let pnscan = try SigmaRegex(#"-(W|R)\s?(\s|"|')([0-9a-fA-F]{2}\s?){2,20}(\s|"|')"#)
+        XCTAssertEqual(pnscan.starts?.map { "\(Character(UnicodeScalar($0.0)))\(Character(UnicodeScalar($0.1)))" }, ["-R", "-W"])
+        XCTAssertTrue(pnscan.matches("pnscan -W '41 42 43'"))
+        XCTAssertFalse(pnscan.matches("pnscan -w '41 42 43'"), "case-sensitive")
+        XCTAssertFalse(pnscan.matches("ls -la /var/log"))
+        let folded = try SigmaRegex("ab", flags: SigmaRegex.Flags(caseInsensitive: true))
+        XCTAssertEqual(folded.starts?.count, 4)
+        XCTAssertTrue(folded.matches("xAB"))
+        XCTAssertTrue(folded.matches("éaB"))
+        // A one-character match, an any-character start or a non-ASCII start: no filter.
+        XCTAssertNil(try SigmaRegex("a?b").starts)
+        XCTAssertTrue(try SigmaRegex("a?b").matches("b"))
+        XCTAssertNil(try SigmaRegex("(.){2,}").starts)
+        XCTAssertNil(try SigmaRegex("éa").starts)
+        XCTAssertTrue(try SigmaRegex("éa").matches("xéa"))
+        // Assertions are passed over: \bfoo still starts with "fo".
+        let word = try SigmaRegex(#"\bfoo"#)
+        XCTAssertEqual(word.starts?.count, 1)
+        XCTAssertTrue(word.matches("a foo"))
+        XCTAssertFalse(word.matches("afoo"))
+    }
 }
