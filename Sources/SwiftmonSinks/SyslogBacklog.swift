@@ -17,8 +17,9 @@ protocol SyslogBacklog: AnyObject {
     var keepsBacklogAcrossRuns: Bool { get }
     var hasUnsyncedChanges: Bool { get }
     func prepareSync() -> DiskSpool.SyncJob?
-    /// Lets go of the messages (memory) or of the files (spool, which keeps them).
-    func close()
+    /// Lets go of the messages (memory) or of the files (spool, which keeps
+    /// them; throws when its last sync failed).
+    func close() throws
 }
 
 enum SyslogBacklogAppend: Equatable {
@@ -111,5 +112,5 @@ final class SpoolBacklog: SyslogBacklog {
     var keepsBacklogAcrossRuns: Bool { true }
     var hasUnsyncedChanges: Bool { spool.hasUnsyncedChanges }
     func prepareSync() -> DiskSpool.SyncJob? { spool.prepareSync() }
-    func close() { spool.close() }
+    func close() throws { try spool.close() }
 }

@@ -349,7 +349,7 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
                     if left > 0 { dropped[.shutdown, default: 0] += left }
                 }
                 // A spool keeps what is not acknowledged (also what is on the wire) for the next run.
-                backlog.close()
+                do { try backlog.close() } catch { lastErrorText = "spool: \(error)" }
                 connected = false
                 writerDone = true
                 condition.broadcast()
