@@ -96,10 +96,12 @@ bench: build
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-events.sh $(BENCH_EVENTS_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-tamper.sh $(BENCH_TAMPER_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-spool.sh $(BENCH_SPOOL_ARGS)
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules
 	$(BINARY) bench store
+	$(BINARY) bench spool
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-etl.sh
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-evtx.sh
 
