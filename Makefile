@@ -102,6 +102,7 @@ bench: build
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-events.sh $(BENCH_EVENTS_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-tamper.sh $(BENCH_TAMPER_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-spool.sh $(BENCH_SPOOL_ARGS)
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules
@@ -110,6 +111,7 @@ bench: build
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py --load 500
 	$(BINARY) bench store
 	$(BINARY) bench import
+	$(BINARY) bench spool
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-etl.sh
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-evtx.sh
 

@@ -75,6 +75,12 @@ public final class SyslogSink: EventSink, DeliveryReporting, Sendable {
         case recordID
         /// A RELP collector answered with an error status for the event.
         case rejected
+        /// The disk spool was at `--spool-max-size`: its oldest unsent events were dropped.
+        case spoolFull
+        /// The disk spool could not take the event (a new segment could not be created: full disk).
+        case spoolError
+        /// A record in the spool was damaged by a crash or power loss and skipped at start.
+        case spoolTorn
     }
 
     let writer: SyslogSinkWriter
@@ -83,8 +89,23 @@ public final class SyslogSink: EventSink, DeliveryReporting, Sendable {
     public var recordIDs: EventRecordCounter { writer.recordIDs }
     public var deliveryName: String { "syslog \(destination)" }
 
+    /// Events wait in a bounded memory buffer (``Options/maxBufferedMessages``,
+    /// ``Options/maxBufferedBytes``) that a restart loses.
     public init(destination: SyslogDestination, options: Options = Options(), recordIDs: EventRecordCounter) {
-        writer = SyslogSinkWriter(destination: destination, options: options, recordIDs: recordIDs)
+        writer = SyslogSinkWriter(destination: destination, options: options, recordIDs: recordIDs,
+                                  backlog: MemoryBacklog(maxMessages: options.maxBufferedMessages,
+                                                         maxBytes: options.maxBufferedBytes))
+        writer.start()
+    }
+
+    /// Events wait in `spool`, a durable on-disk queue for this destination
+    /// alone: what a previous run left there is sent first (and counted as
+    /// accepted by this run), and what is not sent at close stays there.
+    public init(destination: SyslogDestination, options: Options = Options(), recordIDs: EventRecordCounter,
+                spool: DiskSpool) {
+        writer = SyslogSinkWriter(destination: destination, options: options, recordIDs: recordIDs,
+                                  backlog: SpoolBacklog(spool: spool), recovery: spool.recovery,
+                                  syncInterval: spool.options.syncInterval)
         writer.start()
     }
 
@@ -100,9 +121,14 @@ public final class SyslogSink: EventSink, DeliveryReporting, Sendable {
 
     public struct Status: Sendable {
         public var connected: Bool
+        /// Events accepted and not yet delivered (in memory, or in the spool).
         public var buffered: Int
         public var reconnects: UInt64
         public var lastError: String?
+        /// Whether the backlog is a disk spool (kept across restarts).
+        public var spooled: Bool = false
+        /// Events a previous run left in the spool, taken over by this one.
+        public var recovered: UInt64 = 0
     }
 
     public var status: Status { writer.status }
@@ -144,7 +170,7 @@ public final class SyslogSink: EventSink, DeliveryReporting, Sendable {
         return cleaned.isEmpty ? "-" : String(String.UnicodeScalarView(cleaned))
     }}
 
-/// The buffer, counters and thread behind a ``SyslogSink``.
+/// The backlog, counters and thread behind a ``SyslogSink``.
 final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `condition` are guarded by it
     typealias Options = SyslogSink.Options
     typealias DropReason = SyslogSink.DropReason
@@ -153,15 +179,15 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
     public let destination: SyslogDestination
     public let options: Options
     public let recordIDs: EventRecordCounter
+    private let syncIntervalNanoseconds: Int64
 
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var queue: [[UInt8]] = []
-    private var queueHead = 0
-    private var queuedBytes = 0
+    private let backlog: SyslogBacklog
     private var accepted: UInt64 = 0
     private var delivered: UInt64 = 0
     private var dropped: [DropReason: UInt64] = [:]
+    private var recovered: UInt64 = 0
     private var connected = false
     private var reconnects: UInt64 = 0
     private var lastErrorText: String?
@@ -170,10 +196,20 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
 
     private let processID = getpid()
 
-    init(destination: SyslogDestination, options: Options, recordIDs: EventRecordCounter) {
+    init(destination: SyslogDestination, options: Options, recordIDs: EventRecordCounter, backlog: SyslogBacklog,
+         recovery: DiskSpool.Recovery? = nil, syncInterval: Double = 0.2) {
         self.destination = destination
         self.options = options
         self.recordIDs = recordIDs
+        self.backlog = backlog
+        syncIntervalNanoseconds = Int64(syncInterval * 1e9)
+        if let recovery {
+            // A previous run accepted these and did not finish them: this run's ledger takes them over.
+            recovered = recovery.unacknowledged + recovery.tornRecords + recovery.droppedForSpace
+            accepted = recovered
+            if recovery.tornRecords > 0 { dropped[.spoolTorn] = recovery.tornRecords }
+            if recovery.droppedForSpace > 0 { dropped[.spoolFull] = recovery.droppedForSpace }
+        }
     }
 
     /// The thread holds the writer, not the sink: releasing the sink closes it.
@@ -211,14 +247,14 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
             dropped[.oversize, default: 0] += 1
             return
         }
-        if queue.count - queueHead >= options.maxBufferedMessages
-            || queuedBytes + message.count > options.maxBufferedBytes {
-            dropped[.bufferFull, default: 0] += 1
-            return
+        switch backlog.append(message, sequence: id) {
+        case .stored(let evicted):
+            if evicted > 0 { dropped[.spoolFull, default: 0] += evicted }
+            condition.signal()
+        case .refused(let reason, let error):
+            dropped[reason, default: 0] += 1
+            if let error { lastErrorText = error }
         }
-        queue.append(message)
-        queuedBytes += message.count
-        condition.signal()
     }
 
     /// Wakes the writer; delivery itself continues in the background
@@ -239,11 +275,11 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
             dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
     }
 
-
     public var status: Status {
         condition.lock()
         defer { condition.unlock() }
-        return Status(connected: connected, buffered: queue.count - queueHead, reconnects: reconnects, lastError: lastErrorText)
+        return Status(connected: connected, buffered: backlog.storedCount, reconnects: reconnects,
+                      lastError: lastErrorText, spooled: backlog.keepsBacklogAcrossRuns, recovered: recovered)
     }
 
     // MARK: Shutdown
@@ -255,14 +291,15 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         let deadline = Date(timeIntervalSinceNow: timeout)
         condition.lock()
         defer { condition.unlock() }
-        while queue.count > queueHead, !writerDone {
+        while backlog.storedCount > 0, !writerDone {
             if !condition.wait(until: deadline) { break }
         }
-        return queue.count == queueHead
+        return backlog.storedCount == 0
     }
 
     /// Stops the writer after giving it `timeout` seconds to send what is
-    /// buffered; the rest is counted as dropped (`shutdown`).
+    /// buffered; the rest is counted as dropped (`shutdown`) — or, with a
+    /// spool, stays there for the next run.
     public func close(timeout: Double = 2) {
         drain(timeout: timeout)
         condition.lock()
@@ -282,34 +319,66 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         var delay = options.reconnectMinimumDelay
         let isRELP: Bool
         if case .relp = destination { isRELP = true } else { isRELP = false }
-        // RELP: transaction numbers of queue[queueHead...] already sent, and their answers.
+        // Taken from the backlog and not finished yet, oldest first: `taken[..<sent]`
+        // are on the current connection (RELP: awaiting their answers, transaction
+        // numbers in `inflight`); the rest go (again) once connected. A message is
+        // finished — acknowledged to the backlog — only when delivered or refused.
+        var taken: [DiskSpool.Entry] = []
+        var sent = 0
         var inflight: [Int] = []
         var outcomes: [Bool?] = []
+        let window = isRELP ? max(1, options.relpWindow) : 1
+        var nextSync = Syscalls.clockNanoseconds(CLOCK_MONOTONIC) + syncIntervalNanoseconds
         func lose(_ error: String) {
             connection = nil
-            // Unacknowledged events stay at the head of the queue and go again.
+            // Unacknowledged messages stay in `taken` and go again.
+            sent = 0
             inflight.removeAll()
             outcomes.removeAll()
             setConnected(false, error: error)
         }
+        func finishOldest(_ dropReason: DropReason?) {
+            let entry = taken.removeFirst()
+            sent -= 1
+            finish(entry, dropReason)
+        }
         while true {
             condition.lock()
-            while queue.count == queueHead, !stopping { condition.wait() }
+            var syncDue = false
+            while !stopping, taken.isEmpty, backlog.unsentCount == 0 {
+                if backlog.hasUnsyncedChanges {
+                    let now = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
+                    if now >= nextSync { syncDue = true; break }
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(nextSync - now) / 1e9))
+                } else {
+                    condition.wait()
+                }
+            }
             if stopping {
-                let left = UInt64(queue.count - queueHead)
-                if left > 0 { dropped[.shutdown, default: 0] += left }
-                queue.removeAll()
-                queueHead = 0
-                queuedBytes = 0
+                if !backlog.keepsBacklogAcrossRuns {
+                    let left = UInt64(backlog.storedCount)
+                    if left > 0 { dropped[.shutdown, default: 0] += left }
+                }
+                // A spool keeps what is not acknowledged (also what is on the wire) for the next run.
+                do { try backlog.close() } catch { lastErrorText = "spool: \(error)" }
                 connected = false
                 writerDone = true
                 condition.broadcast()
                 condition.unlock()
                 return
             }
-            let unsent = queueHead + inflight.count
-            let message: [UInt8]? = unsent < queue.count ? queue[unsent] : nil
+            if !syncDue, backlog.hasUnsyncedChanges, Syscalls.clockNanoseconds(CLOCK_MONOTONIC) >= nextSync {
+                syncDue = true
+            }
+            let syncJob = syncDue ? backlog.prepareSync() : nil
+            if taken.count < window, sent == taken.count, let next = backlog.takeNext() { taken.append(next) }
             condition.unlock()
+
+            if let syncJob {
+                nextSync = Syscalls.clockNanoseconds(CLOCK_MONOTONIC) + syncIntervalNanoseconds
+                do { try syncJob.perform() } catch { noteError("spool: \(error)") }
+            }
+            if taken.isEmpty { continue }
 
             if !isRELP, let open = connection, open.peerHasClosed() {
                 lose("collector closed the connection")
@@ -330,17 +399,19 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
 
             if isRELP {
                 do {
-                    if let message, inflight.count < options.relpWindow {
+                    if sent < taken.count, inflight.count < window {
                         let txnr = open.takeTXNR()
-                        let frame = RELPFrame.encode(txnr: txnr, command: "syslog", data: message)
+                        let frame = RELPFrame.encode(txnr: txnr, command: "syslog", data: taken[sent].message)
                         guard try open.send(frame, keepTrying: { !isStopping() }) == .sent else {
                             lose("stopped while sending")
                             continue
                         }
+                        sent += 1
                         inflight.append(txnr)
                         outcomes.append(nil)
                     }
-                    let idle = message == nil || inflight.count >= options.relpWindow
+                    // Wait for answers when there is nothing more to send now.
+                    let idle = inflight.count >= window || (sent == taken.count && !hasUnsent())
                     for response in try open.receiveRELP(timeout: idle ? 0.1 : 0) {
                         if response.command == "serverclose" { throw RELPProtocolError(detail: "collector closed the session") }
                         guard response.command == "rsp", let k = inflight.firstIndex(of: response.txnr) else { continue }
@@ -349,7 +420,7 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
                     while let first = outcomes.first, let accepted = first {
                         outcomes.removeFirst()
                         inflight.removeFirst()
-                        finishHead(accepted ? nil : .rejected)
+                        finishOldest(accepted ? nil : .rejected)
                     }
                 } catch {
                     lose("\(error)")
@@ -357,13 +428,14 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
                 continue
             }
 
-            guard let message else { continue }
             do {
-                switch try open.send(message, keepTrying: { !isStopping() }) {
+                switch try open.send(taken[0].message, keepTrying: { !isStopping() }) {
                 case .sent:
-                    finishHead(nil)
+                    sent = 1
+                    finishOldest(nil)
                 case .tooLarge:
-                    finishHead(.oversize)
+                    sent = 1
+                    finishOldest(.oversize)
                 case .abandoned:
                     connection = nil  // a partial frame may be on the wire: never reuse it
                 }
@@ -374,20 +446,25 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         }
     }
 
-    /// Removes the head of the queue: delivered when `dropReason` is nil.
-    private func finishHead(_ dropReason: DropReason?) {
+    /// A message is done with: delivered when `dropReason` is nil. The
+    /// backlog's cursor moves past it (a spool persists that).
+    private func finish(_ entry: DiskSpool.Entry, _ dropReason: DropReason?) {
         condition.lock()
-        let size = queue[queueHead].count
-        queue[queueHead] = []
-        queueHead += 1
-        queuedBytes -= size
+        backlog.acknowledge(entry.sequence)
         if let dropReason { dropped[dropReason, default: 0] += 1 } else { delivered += 1 }
-        // Compact now and then instead of shifting the array on every message.
-        if queueHead >= 1024, queueHead * 2 >= queue.count {
-            queue.removeFirst(queueHead)
-            queueHead = 0
-        }
-        if queue.count == queueHead { condition.broadcast() }
+        if backlog.storedCount == 0 { condition.broadcast() }
+        condition.unlock()
+    }
+
+    private func hasUnsent() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return backlog.unsentCount > 0
+    }
+
+    private func noteError(_ text: String) {
+        condition.lock()
+        lastErrorText = text
         condition.unlock()
     }
 

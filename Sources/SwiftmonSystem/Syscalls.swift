@@ -199,6 +199,53 @@ public enum Syscalls {
         _ = madvise(p, end - start, MADV_DONTNEED)
     }
 
+    // MARK: shared file mappings (the syslog disk spool)
+
+    /// Gives `fd` real blocks for its first `size` bytes (posix_fallocate(3)),
+    /// so that stores into a shared mapping of them cannot fail later with
+    /// SIGBUS on a full file system: the failure (ENOSPC) comes here instead.
+    public static func allocateFile(_ fd: Int32, size: Int, _ subject: String = "") throws {
+        var rc: Int32
+        repeat { rc = posix_fallocate(fd, 0, off_t(size)) } while rc == EINTR
+        if rc != 0 { throw SystemCallError("posix_fallocate", subject, errno: rc) }
+    }
+
+    /// mmap(2) of a file's first `size` bytes, readable, writable and shared:
+    /// stores land in the page cache at once (a crash of the process loses
+    /// none of them; ``syncMapping`` makes them survive a power loss).
+    public static func mapShared(_ fd: Int32, size: Int, _ subject: String = "") throws -> UnsafeMutableRawBufferPointer {
+        guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            throw SystemCallError("mmap", subject, errno: errno)
+        }
+        return UnsafeMutableRawBufferPointer(start: base, count: size)
+    }
+
+    /// msync(2, MS_SYNC) of the whole pages covering `range` of a shared mapping.
+    public static func syncMapping(_ mapping: UnsafeMutableRawBufferPointer, range: Range<Int>, _ subject: String = "") throws {
+        guard let base = mapping.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let end = min(mapping.count, (range.upperBound + page - 1) / page * page)
+        try retryingOnInterrupt("msync", subject) { msync(base + start, end - start, MS_SYNC) }
+    }
+
+    /// flock(2, LOCK_EX | LOCK_NB): false when another open file description holds it.
+    public static func tryLockExclusive(_ fd: Int32, _ subject: String = "") throws -> Bool {
+        do {
+            try retryingOnInterrupt("flock", subject) { flock(fd, LOCK_EX | LOCK_NB) }
+            return true
+        } catch let error as SystemCallError where error.errno == EWOULDBLOCK {
+            return false
+        }
+    }
+
+    /// fsync(2) of a directory, so that files created, renamed or removed in it survive a power loss.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try fsync(fd, path)
+    }
+
     /// `O_PATH`, which Glibc does not export to Swift.
     public static var openPathOnly: Int32 { swiftmon_O_PATH }
 

@@ -7,7 +7,7 @@ extension Swiftmon {
             commandName: "bench",
             abstract: "Measure swiftmon's hot paths.",
             shouldDisplay: false,
-            subcommands: [BenchDecode.self, BenchRules.self, EtlBench.self, EvtxBench.self, BenchStore.self, BenchStoreWriter.self, BenchSigma.self, BenchImport.self]
+            subcommands: [BenchDecode.self, BenchRules.self, EtlBench.self, EvtxBench.self, BenchStore.self, BenchStoreWriter.self, BenchSigma.self, BenchImport.self, BenchSpool.self]
         )
     }
 }

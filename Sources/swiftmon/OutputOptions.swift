@@ -90,8 +90,19 @@ struct DestinationOptions: ParsableArguments {
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
     var tlsKey: String?
 
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where the persistent EventRecordID counters are kept: one per output (XML, each syslog destination), so a gap in a stream's ids shows a loss.", valueName: "dir"))
-    var stateDirectory: String = "/var/lib/swiftmon"
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where the persistent EventRecordID counters are kept (default /var/lib/swiftmon): one per output (XML, each syslog destination), so a gap in a stream's ids shows a loss. Given (as the service does), remote syslog destinations also spool under DIR/spool.", valueName: "dir"))
+    var stateDirectoryOption: String?
+
+    var stateDirectory: String { stateDirectoryOption ?? "/var/lib/swiftmon" }
+
+    @Option(name: .customLong("spool"), help: ArgumentHelp("Durable on-disk spool for events bound for remote syslog collectors (tcp://, tls://, relp://): each destination has its own queue and cursor under DIR (0700, files 0600), so a collector that is away or a restart (even kill -9) loses nothing. Default: STATE-DIR/spool when --state-dir is given (as the service runs); otherwise, without --spool, events wait in a bounded in-memory buffer (10,000 events, 32 MiB) that a restart loses.", valueName: "dir"))
+    var spool: String?
+
+    @Option(name: .customLong("spool-max-size"), help: ArgumentHelp("Largest size of the spool (e.g. 512M, 2G; default 512M), shared evenly by the remote destinations; when full, the oldest unsent events are dropped and counted (spoolFull).", valueName: "size"))
+    var spoolMaxSize: String?
+
+    /// The spool folder in force: `--spool`, else STATE-DIR/spool when `--state-dir` was given.
+    var spoolDirectory: String? { spool ?? stateDirectoryOption.map { $0 + "/spool" } }
 
     func validate() throws {
         if let s = storeMaxSize, DestinationOptions.bytes(s) == nil {
@@ -109,6 +120,13 @@ struct DestinationOptions: ParsableArguments {
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
+        if let s = spoolMaxSize {
+            guard let bytes = DestinationOptions.bytes(s) else {
+                throw ValidationError("--spool-max-size: '\(s)' is not a size such as 512M or 2G")
+            }
+            guard bytes >= 128 << 10 else { throw ValidationError("--spool-max-size must be at least 128K") }
+            guard spoolDirectory != nil else { throw ValidationError("--spool-max-size needs --spool DIR (or --state-dir)") }
+        }
         if (storeMaxSize != nil || storeMaxAge != nil) && store == nil {
             throw ValidationError("--store-max-size and --store-max-age need --store")
         }
@@ -118,8 +136,7 @@ struct DestinationOptions: ParsableArguments {
     /// (created 0700 when missing).
     func recordCounter(for output: String) throws -> EventRecordCounter {
         mkdir(stateDirectory, 0o700)
-        let name = String(output.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
-        return try EventRecordCounter(stateFile: stateDirectory + "/" + name + ".record-id")
+        return try EventRecordCounter(stateFile: stateDirectory + "/" + DestinationOptions.fileName(output) + ".record-id")
     }
 
     /// `sysmonOnly`: the syslog outputs leave swiftmon's own EventIDs out (``SysmonOnlySink``).
@@ -137,7 +154,9 @@ struct DestinationOptions: ParsableArguments {
         if syslog.contains(where: { $0.hasPrefix("tls://") }) {
             tls = try SyslogTLSContext(caFile: tlsCA, certificateFile: tlsCertificate, keyFile: tlsKey)
         }
-        for text in syslog {
+        let destinations = try syslog.map { try SyslogDestination(parsing: $0) }
+        let spooled = destinations.filter(DestinationOptions.isSpooled)
+        for destination in destinations {
             var options = SyslogSink.Options()
             options.renderer = SysmonXMLRenderer(header: header)
             options.tls = tls
@@ -148,12 +167,32 @@ struct DestinationOptions: ParsableArguments {
                 // Best effort: a closed stderr must not stop the writer; the status keeps the error.
                 line.withUnsafeBytes { try? Syscalls.writeAll(2, $0) }
             }
-            let destination = try SyslogDestination(parsing: text)
-            let sink = SyslogSink(destination: destination, options: options,
-                                  recordIDs: try recordCounter(for: "syslog-\(destination)"))
+            let recordIDs = try recordCounter(for: "syslog-\(destination)")
+            let sink: SyslogSink
+            if let spoolDirectory, DestinationOptions.isSpooled(destination) {
+                var spoolOptions = DiskSpool.Options()
+                let total = spoolMaxSize.flatMap(DestinationOptions.bytes) ?? spoolOptions.maxBytes
+                spoolOptions.maxBytes = max(64 << 10, total / Int64(spooled.count))
+                let spool = try DiskSpool(directory: spoolDirectory + "/" + DestinationOptions.fileName("syslog-\(destination)"),
+                                          options: spoolOptions)
+                sink = SyslogSink(destination: destination, options: options, recordIDs: recordIDs, spool: spool)
+            } else {
+                sink = SyslogSink(destination: destination, options: options, recordIDs: recordIDs)
+            }
             sinks.append(sysmonOnly ? SysmonOnlySink(sink) : sink)
         }
         return sinks
+    }
+
+    /// Remote collectors go through the spool; the local socket (/dev/log) does not.
+    static func isSpooled(_ destination: SyslogDestination) -> Bool {
+        if case .local = destination { return false }
+        return true
+    }
+
+    /// A name for a file or folder from an output's description.
+    static func fileName(_ output: String) -> String {
+        String(output.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
     }
 
     static func bytes(_ text: String) -> Int64? {
