@@ -16,9 +16,9 @@ final class LiveHashWorkerTests: XCTestCase {
         let big = dir.appendingPathComponent("big-true")
         try Self.writeHugeExecutable(at: big, copying: "/bin/true", size: 1 << 30)
 
-        // Every algorithm: a 1 GiB file takes seconds to hash here, far
+        // Two algorithms: a 1 GiB file takes seconds to hash here, far
         // longer than any delay the events below may show.
-        let sensor = try LiveSensor(arguments: ["--hash", "*"])
+        let sensor = try LiveSensor(arguments: ["--hash", "sha256,md5"])
         let mark = "swiftmon-hashmark-\(UUID().uuidString.prefix(8))"
         XCTAssertEqual(try runToCompletion(big.path, ["first-\(mark)"]).status, 0)
 
@@ -52,9 +52,10 @@ final class LiveHashWorkerTests: XCTestCase {
             .split(separator: " ").first.map { $0.uppercased() }
         let got = try XCTUnwrap(hashes, "no later exec carried the hash; stderr: \(sensor.stderrText)")
         XCTAssertTrue(got.contains("SHA256=\(try XCTUnwrap(expected)),"), got)
-        XCTAssertTrue(got.hasPrefix("MD5="), got)
+        XCTAssertTrue(got.contains(",MD5="), got)
 
         let sorted = latencies.sorted()
+        print("ProcessCreate latencies while hashing, s: \(sorted)")
         let median = sorted[sorted.count / 2]
         XCTAssertLessThan(median, 0.1, "events of other processes waited for the hashing: \(sorted)")
         XCTAssertLessThan(sorted.last!, 0.25, "events of other processes waited for the hashing: \(sorted)")
@@ -65,6 +66,7 @@ final class LiveHashWorkerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(late, 1, stats)
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(Self.counter("hash bytes read", in: stats)), 1 << 30, stats)
         let cpu = try XCTUnwrap(Self.counter("hash CPU µs", in: stats))
+        print("hashing: \(cpu) µs CPU; \(late) events without their hash")
         // The test means something only if the hashing takes far longer than the bound above.
         XCTAssertGreaterThan(cpu, 1_000_000, "hashing 1 GiB took only \(cpu) µs: the test cannot tell a wait from none")
     }
