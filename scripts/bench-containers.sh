@@ -19,7 +19,7 @@ MON_PID=""
 trap '[ -n "$MON_PID" ] && kill -INT "$MON_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 [ "$(id -u)" = 0 ] || { echo "bench needs root" >&2; exit 1; }
 
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 wait_for() { for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 stats() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {printf "%s–%s (median %s)", v[1], v[NR], v[int((NR + 1) / 2)]}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }

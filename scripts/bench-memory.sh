@@ -50,7 +50,7 @@ kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 # Resident KiB of the ring buffer mapping(s) (anon_inode:bpf-map).
 ring_kib() { awk '/^[0-9a-f]+-[0-9a-f]+ / {m = ($0 ~ /bpf-map|bpf_ringbuf/)} m && /^Rss:/ {s += $2} END {print s + 0}' "/proc/$1/smaps"; }
 own_mib() { echo "scale=1; ($(kib "$1" VmRSS) - $(ring_kib "$1")) / 1024" | bc; }
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 lines() { wc -l < "$WORK/events.jsonl"; }
 wait_for() { for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 stats() { # values... → "min–max (median)"
@@ -70,7 +70,8 @@ XML
 MON_PID=$!
 wait_for "$WORK/events.jsonl" '"EventID":4' || { cat "$WORK/swiftmon.err"; exit 1; }
 sleep 2
-ring_total=$(awk '/^[0-9a-f]+-[0-9a-f]+ .*(bpf-map|bpf_ringbuf)/ {split($1, a, "-"); s += strtonum("0x" a[2]) - strtonum("0x" a[1])} END {print s / 1048576}' "/proc/$MON_PID/maps")
+ring_total=$(python3 -c 'import re, sys
+print(sum(int(b, 16) - int(a, 16) for a, b in re.findall(r"^([0-9a-f]+)-([0-9a-f]+) .*(?:bpf-map|bpf_ringbuf)", open(sys.argv[1]).read(), re.M)) >> 20)' "/proc/$MON_PID/maps")
 echo "memory: swiftmon pid $MON_PID; ring buffer mapping ${ring_total} MiB (resident $(($(ring_kib $MON_PID) / 1024)) MiB, not counted below)"
 start_mib=$(own_mib $MON_PID)
 echo "  started:                          RSS $start_mib MiB (VmRSS $(($(kib $MON_PID VmRSS) / 1024)) MiB, RssAnon $(($(kib $MON_PID RssAnon) / 1024)) MiB)"
@@ -80,7 +81,8 @@ echo "  started:                          RSS $start_mib MiB (VmRSS $(($(kib $MO
 cat > "$WORK/spawner.py" <<'PY'
 import os, signal, sys
 n = int(sys.argv[1])
-pids = [os.posix_spawn("/bin/sleep", ["sleep", "900", f"swiftmon-bench-live-{i}"], os.environ) for i in range(n)]
+# argv[0] marks them (sleep takes every other argument as a time).
+pids = [os.posix_spawn("/bin/sleep", [f"swiftmon-bench-live-{i}", "900"], os.environ) for i in range(n)]
 print("ready", flush=True)
 sys.stdin.read()
 for p in pids: os.kill(p, signal.SIGKILL)
