@@ -13,6 +13,9 @@ public protocol EventSource: AnyObject {
     /// Running totals of what was lost before it became an event (kernel ring
     /// buffer full, malformed records), by cause and kind.
     func sourceLosses() -> [LossCause: [String: UInt64]]
+    /// Running totals of the source's own work beside the records (files
+    /// hashed, hashes that missed their event), by name.
+    func sourceCounters() -> [String: UInt64]
     /// The configuration can log only these EventIDs now (nil: all); a
     /// source may stop producing the others.
     func updateLoggedKinds(_ ids: Set<Int>?)
@@ -29,6 +32,7 @@ extension EventSource {
     public func updateLoggedKinds(_ ids: Set<Int>?) {}
     public func tick() {}
     public func eventsAtStart() -> [Event] { [] }
+    public func sourceCounters() -> [String: UInt64] { [:] }
 }
 
 /// A configuration that decides which events are logged and can be read

@@ -202,6 +202,7 @@ public final class MonitorSession {
         statistics.outputs = pipeline.outputReports
         statistics.cpuMicroseconds = cpuMicroseconds
         statistics.wallSeconds = wallSeconds
+        statistics.sourceCounters = source.sourceCounters()
         return statistics
     }
 }

@@ -7,6 +7,8 @@ public struct SessionStatistics: Sendable {
     public var outputs: [OutputReport] = []
     public var cpuMicroseconds: Int64 = 0
     public var wallSeconds: Double = 0
+    /// The source's own counters (``EventSource/sourceCounters()``).
+    public var sourceCounters: [String: UInt64] = [:]
 
     public init() {}
 
@@ -29,6 +31,10 @@ public struct SessionStatistics: Sendable {
         for output in outputs {
             lines.append("  output " + output.counts.summary(name: output.name)
                          + (output.lastError.map { "; last error: \($0)" } ?? ""))
+        }
+        if !sourceCounters.isEmpty {
+            lines.append("  source:               " + sourceCounters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                .joined(separator: ", "))
         }
         lines.append("  CPU time:             \(cpuMicroseconds / 1000) ms over \(Self.oneDecimal(wallSeconds)) s")
         if let t = tally, t.dispatched > 0 {

@@ -124,7 +124,10 @@ final class BPFEventSource: LinuxEventSource {
 
     func tick() { processes.users.refreshIfChanged() }
 
+    func sourceCounters() -> [String: UInt64] { processes.hasher?.counters.named ?? [:] }
+
     func stop() {
+        processes.hasher?.stop()
         sensor?.close()
         sensor = nil
     }

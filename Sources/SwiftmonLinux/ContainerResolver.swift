@@ -116,7 +116,12 @@ final class ContainerResolver {
     }
     private var containers: [Key: ProcessContainer] = [:]
     private var byPath: [String: ProcessContainer] = [:]
+    private var last: (key: Key, container: ProcessContainer)?
     let capacity: Int
+    /// For `scripts/bench-containers.sh` only: SWIFTMON_BENCH_SKIP_CONTAINERS=1
+    /// leaves the container fields `-` without looking anything up, so the
+    /// bench can set the cost of resolving them against the same binary.
+    private let skipped = getenv("SWIFTMON_BENCH_SKIP_CONTAINERS").map { String(cString: $0) == "1" } ?? false
 
     /// Resolves ids on `hierarchy` (nil: no v2 hierarchy, paths unknown).
     convenience init(hierarchy: CgroupHierarchy?, capacity: Int = 8192) {
@@ -132,14 +137,21 @@ final class ContainerResolver {
     /// The shared container value for what the kernel captured; nil when the
     /// record carries none (all zero).
     func container(_ c: sm_container_identity) -> ProcessContainer? {
+        if skipped { return nil }
         if c.cgroup_id == 0, c.pid_ns == 0, c.mnt_ns == 0, c.net_ns == 0 { return nil }
         let key = Key(cgroup: c.cgroup_id, pidNamespace: c.pid_ns, mntNamespace: c.mnt_ns, netNamespace: c.net_ns)
-        if let known = containers[key] { return known }
+        // A storm comes from one cgroup: the last answer, without hashing.
+        if let last, last.key == key { return last.container }
+        if let known = containers[key] {
+            last = (key, known)
+            return known
+        }
         let path = c.cgroup_id == 0 ? nil : cgroupPath(c.cgroup_id)
         let made = ProcessContainer(identity: path.flatMap { ContainerIdentity.of(cgroupPath: $0) }, cgroupPath: path,
                                     pidNamespace: c.pid_ns, mntNamespace: c.mnt_ns, netNamespace: c.net_ns)
         if containers.count >= capacity { containers.removeAll(keepingCapacity: true) }
         containers[key] = made
+        last = (key, made)
         return made
     }
 

@@ -67,7 +67,9 @@ final class FallbackSources: LinuxEventSource {
 
     func tick() { builder.users.refreshIfChanged() }
 
-    func stop() {}
+    func sourceCounters() -> [String: UInt64] { builder.hasher?.counters.named ?? [:] }
+
+    func stop() { builder.hasher?.stop() }
 
     /// For event 4's Sources and -v.
     var sourceDescription: String {

@@ -32,11 +32,14 @@ public struct SensorStatus: Codable, Sendable, Equatable {
     /// Events waiting between the reader and the outputs, and the most that may.
     public var queueDepth: Int
     public var queueCapacity: Int
+    /// The source's own counters (files hashed, hashes late), by name; absent from older sensors.
+    public var sourceCounters: [String: UInt64]?
 
     public init(version: String, pid: Int32, uptimeSeconds: Double, configuration: ConfigurationState?, sources: String,
                 events: UInt64, eventsByKind: [String: UInt64], eventsPerSecond: Double,
                 eventsPerSecondByKind: [String: Double], filteredOut: UInt64, losses: [String: [String: UInt64]],
-                outputs: [OutputState], queueDepth: Int, queueCapacity: Int) {
+                outputs: [OutputState], queueDepth: Int, queueCapacity: Int, sourceCounters: [String: UInt64]? = nil) {
+        self.sourceCounters = sourceCounters
         self.version = version
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds
@@ -102,6 +105,9 @@ public struct SensorStatus: Codable, Sendable, Equatable {
             if !parts.isEmpty { lines.append("  \(cause): " + parts.joined(separator: " ")) }
         }
         lines.append("queue: \(queueDepth) of \(queueCapacity)")
+        if let counters = sourceCounters, !counters.isEmpty {
+            lines.append("source: " + counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+        }
         for output in outputs {
             var line = "output \(output.name): \(output.accepted) accepted, \(output.delivered) written, \(output.pending) pending"
             let lostParts = output.lost.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }

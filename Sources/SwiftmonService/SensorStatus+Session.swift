@@ -27,7 +27,8 @@ extension SensorStatus {
                             pending: report.counts.pending, lost: report.counts.dropped, lastError: report.lastError)
             },
             queueDepth: tally.queued,
-            queueCapacity: session.pipeline.capacity)
+            queueCapacity: session.pipeline.capacity,
+            sourceCounters: session.source.sourceCounters())
     }
 }
 

@@ -92,7 +92,9 @@ final class EventBuilderTests: XCTestCase {
         defer { unlink(path) }
         var st = stat()
         XCTAssertEqual(stat(path, &st), 0)
-        let hasher = FileHasher(algorithms: [.sha256])
+        // A generous wait: this test is about the fields, not the worker's bound.
+        let hasher = FileHasher(algorithms: [.sha256], waitNanoseconds: 10_000_000_000)
+        defer { hasher.stop() }
         let processes = ProcessEventBuilder(host: BuilderScenario.host, users: UserNames(fixed: BuilderScenario.users), hasher: hasher)
         let builder = SensorEventBuilder(processes: processes)
         let sha = "SHA256=BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"

@@ -4,6 +4,7 @@
 //
 //   threads N            start N threads, join them, exit 0
 //   storm N MARKER       fork+exec "/bin/true MARKER-i" N times, waiting for each
+//   fork-storm N         fork N children that _exit(0) at once, waiting for each (no exec)
 //   exec-hostile MARKER  exec /bin/true with hostile arguments (newline, quotes,
 //                        <, &, tab, bytes that are not UTF-8, 100 KiB argument)
 //   exec PATH ARGS...    exec PATH with ARGS (for a 32-bit image written by a test)
@@ -93,6 +94,18 @@ static int storm(int n, const char *marker) {
             execl("/bin/true", "/bin/true", arg, (char *)NULL);
             _exit(127);
         }
+        int status;
+        if (waitpid(pid, &status, 0) < 0) return 2;
+    }
+    return 0;
+}
+
+/* n short-lived processes that exit at once, without exec (bench-memory.sh). */
+static int fork_storm(long n) {
+    for (long i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0) return 2;
+        if (pid == 0) _exit(0);
         int status;
         if (waitpid(pid, &status, 0) < 0) return 2;
     }
@@ -457,6 +470,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc >= 3 && strcmp(argv[1], "threads") == 0) return threads(atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "fork-storm") == 0) return fork_storm(atol(argv[2]));
     if (argc >= 4 && strcmp(argv[1], "storm") == 0) return storm(atoi(argv[2]), argv[3]);
     if (argc >= 3 && strcmp(argv[1], "exec-hostile") == 0) return exec_hostile(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "exec") == 0) {
