@@ -85,19 +85,9 @@ enum EventStore {
     /// Opens (creating when missing) the store for writing: file mode 0600,
     /// WAL, incremental auto-vacuum so retention can give space back.
     static func openForWriting(path: String) throws -> DatabaseQueue {
+        try createIfMissing(path)
         try prepareFile(path)
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(10)
-        config.label = "swiftmon-store"
-        config.prepareDatabase { db in
-            // Process crash (kill -9) safety needs only WAL; NORMAL skips an
-            // fsync per commit, which a power cut may cost the last commits of.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            // Index pages stay cached across batches instead of being re-read.
-            try db.execute(sql: "PRAGMA cache_size = -65536")
-        }
+        let config = writerConfiguration()
         let queue: DatabaseQueue
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
@@ -107,18 +97,7 @@ enum EventStore {
                     // Never move into someone else's database.
                     let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
                     guard objects == 0 else { throw StoreError.unsupportedSchema(path: path, version: version) }
-                    // Page size and auto_vacuum can only change outside WAL mode,
-                    // before the first table exists; VACUUM applies them.
-                    try db.execute(sql: "PRAGMA journal_mode = DELETE")
-                    try db.execute(sql: "PRAGMA page_size = \(pageSize)")
-                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
-                    try db.execute(sql: "VACUUM")
-                    try db.execute(sql: "PRAGMA journal_mode = WAL")
-                    try db.inTransaction {
-                        try db.execute(sql: schema)
-                        try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
-                        return .commit
-                    }
+                    try initialize(db)
                 } else if version == 1 || version == 2 {
                     try db.inTransaction {
                         let columns = Set(try Row.fetchAll(db, sql: "PRAGMA table_info(event)").map { $0["name"] as String })
@@ -141,6 +120,70 @@ enum EventStore {
         }
         tightenSidecarModes(path)
         return queue
+    }
+
+    static func writerConfiguration() -> Configuration {
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(10)
+        config.label = "swiftmon-store"
+        config.prepareDatabase { db in
+            // Process crash (kill -9) safety needs only WAL; NORMAL skips an
+            // fsync per commit, which a power cut may cost the last commits of.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // Index pages stay cached across batches instead of being re-read.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+        }
+        return config
+    }
+
+    /// Page size, auto-vacuum, WAL, the schema: on an empty database.
+    private static func initialize(_ db: Database) throws {
+        // Page size and auto_vacuum can only change outside WAL mode,
+        // before the first table exists; VACUUM applies them.
+        try db.execute(sql: "PRAGMA journal_mode = DELETE")
+        try db.execute(sql: "PRAGMA page_size = \(pageSize)")
+        try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+        try db.execute(sql: "VACUUM")
+        try db.execute(sql: "PRAGMA journal_mode = WAL")
+        try db.inTransaction {
+            try db.execute(sql: schema)
+            try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
+            return .commit
+        }
+    }
+
+    /// A new store is made complete under a private name and renamed into
+    /// place: a reader (`query`, `tree`) that opens `path` meanwhile finds no
+    /// file, never a half-made one whose journal-mode switch it would block
+    /// ("database is locked" for the writer).
+    private static func createIfMissing(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) != 0 else { return }
+        let scratch = path + ".creating-\(getpid())"
+        _ = unlink(scratch)
+        do {
+            try prepareFile(scratch)
+        } catch StoreError.cannotOpen(_, let reason) {
+            throw StoreError.cannotOpen(path: path, reason: reason)  // the store's name, not the scratch's
+        }
+        do {
+            var config = writerConfiguration()
+            config.journalMode = .default
+            let queue = try DatabaseQueue(path: scratch, configuration: config)
+            try queue.writeWithoutTransaction { try initialize($0) }
+            try queue.close()
+        } catch let error as DatabaseError {
+            for suffix in ["", "-wal", "-shm", "-journal"] { _ = unlink(scratch + suffix) }
+            throw StoreError.sqlite(path: path, operation: "create", message: error.message ?? "\(error)")
+        }
+        do {
+            try Syscalls.rename(scratch, path)
+        } catch let error as SystemCallError {
+            for suffix in ["", "-wal", "-shm", "-journal"] { _ = unlink(scratch + suffix) }
+            throw StoreError.cannotOpen(path: path, reason: String(cString: strerror(error.errno)) + " (\(error.errnoName))")
+        }
     }
 
     /// Opens an existing store for reading while a writer may be writing.
