@@ -58,6 +58,18 @@ public struct EventTime: Sendable, Hashable, Comparable {
         }
     }
 
+    /// Days since 1970-01-01 of a proleptic Gregorian date ("days from civil"):
+    /// plain arithmetic, no time zone; the one copy every parser of dates uses.
+    @inlinable
+    public static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
     /// The proleptic Gregorian date of a day count since 1970-01-01: plain
     /// arithmetic (the "days from civil" inverse), no time-zone machinery on
     /// the per-event path.

@@ -78,14 +78,7 @@ enum BinXmlValues {
         let year = Int64(c.u16u(o)), month = Int64(c.u16u(o + 2)), day = Int64(c.u16u(o + 6))
         let hour = Int64(c.u16u(o + 8)), minute = Int64(c.u16u(o + 10)), second = Int64(c.u16u(o + 12))
         let ms = Int64(c.u16u(o + 14))
-        // Days from civil (proleptic Gregorian).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        let days = EventTime.daysSinceEpoch(year: year, month: month, day: day)
         let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second
         return (seconds * 1000 + ms) &* 1_000_000
     }

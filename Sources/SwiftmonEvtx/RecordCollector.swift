@@ -1,3 +1,5 @@
+import SwiftmonCore
+
 /// Collects an ``EvtxRecord`` from the XML of one record as it is expanded:
 /// the fields of `System` and the items of `EventData`/`UserData`. Nothing
 /// else of the tree is built. Names arrive as indices with a ``NameCode``
@@ -304,11 +306,7 @@ enum EvtxTimeText {
             }
         }
         for _ in digits..<9 { fraction *= 10 }
-        let yy = mo <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1
-        let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+        let days = EventTime.daysSinceEpoch(year: y, month: mo, day: d)
         return (((days * 24 + h) * 60 + mi) * 60 + se) * 1_000_000_000 + fraction
     }
 }

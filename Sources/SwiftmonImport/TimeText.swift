@@ -1,3 +1,5 @@
+import SwiftmonCore
+
 /// Parses the times Sysmon writes — `UtcTime` `2024-01-31 23:59:59.123` and
 /// `SystemTime` `2024-01-31T23:59:59.123456789Z` — into ns since the epoch
 /// (UTC), straight from the bytes.
@@ -31,14 +33,7 @@ enum TimeText {
                 i += 1
             }
         }
-        // Days from the civil date (proleptic Gregorian).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        let days = EventTime.daysSinceEpoch(year: year, month: month, day: day)
         return (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000_000 + nanos
     }
 }

@@ -258,14 +258,7 @@ public enum StoreExpression {
                 }
             }
         }
-        // Days from the civil date (proleptic Gregorian), no time zone involved.
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = Int64((month + 9) % 12)
-        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146097 + doe - 719468
+        let days = EventTime.daysSinceEpoch(year: Int64(year), month: Int64(month), day: Int64(day))
         let seconds = days * 86400 + Int64(hour * 3600 + minute * 60 + second)
         return EventTime(nanosecondsSinceEpoch: seconds * 1_000_000_000 + nanos)
     }
