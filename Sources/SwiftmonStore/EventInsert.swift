@@ -61,6 +61,21 @@ struct EventInsert {
 
     init(_ statement: OpaquePointer) { self.statement = statement }
 
+    /// Binds the columns every stored event has (1–9 of ``EventStore/insertSQL``):
+    /// time, kind, the indexed columns, `fields` (already encoded) and `raw`.
+    func bindEvent(_ event: Event, fields: [UInt8], raw: [UInt8]?) {
+        let columns = IndexedColumns(event)
+        bind(1, event.time.nanoseconds)
+        bind(2, Int64(event.kind.id))
+        bind(3, columns.processGuid)
+        bind(4, columns.processID.map(Int64.init))
+        bind(5, columns.parentProcessGuid)
+        bind(6, columns.image)
+        bind(7, blob: fields)
+        bind(8, blob: raw)
+        bind(9, columns.containerID)
+    }
+
     func bind(_ index: Int32, _ value: Int64?) {
         if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
     }

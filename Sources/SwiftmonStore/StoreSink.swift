@@ -269,16 +269,7 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                 for event in events {
                     fields.removeAll(keepingCapacity: true)
                     EventStore.encodeFields(event.values, into: &fields)
-                    let columns = IndexedColumns(event)
-                    insert.bind(1, event.time.nanoseconds)
-                    insert.bind(2, Int64(event.kind.id))
-                    insert.bind(3, columns.processGuid)
-                    insert.bind(4, columns.processID.map(Int64.init))
-                    insert.bind(5, columns.parentProcessGuid)
-                    insert.bind(6, columns.image)
-                    insert.bind(7, blob: fields)
-                    insert.bind(8, blob: EventStore.encodeRaw(event.rawBytes))
-                    insert.bind(9, columns.containerID)
+                    insert.bindEvent(event, fields: fields, raw: EventStore.encodeRaw(event.rawBytes))
                     let rc = sqlite3_step(insert.statement)
                     sqlite3_reset(insert.statement)
                     guard rc == SQLITE_DONE else {
