@@ -124,37 +124,11 @@ struct XMLScanner {
 
     /// The decoded value of attribute `name` among `range`, or nil.
     func attribute(_ name: [UInt8], in range: Range<Int>) throws -> [UInt8]? {
-        var j = range.lowerBound
-        while j < range.upperBound {
-            while j < range.upperBound, XMLScanner.isSpace(bytes[j]) { j += 1 }
-            let nameStart = j
-            while j < range.upperBound, XMLScanner.isNameByte(bytes[j]) { j += 1 }
-            let attributeName = nameStart..<j
-            while j < range.upperBound, XMLScanner.isSpace(bytes[j]) { j += 1 }
-            guard j < range.upperBound, bytes[j] == UInt8(ascii: "="), !attributeName.isEmpty else {
-                if attributeName.isEmpty, j >= range.upperBound { return nil }
-                throw ImportSyntaxError("an attribute without a value")
-            }
-            j += 1
-            while j < range.upperBound, XMLScanner.isSpace(bytes[j]) { j += 1 }
-            guard j < range.upperBound, bytes[j] == 0x22 || bytes[j] == 0x27 else {
-                throw ImportSyntaxError("an attribute value without quotes")
-            }
-            let quote = bytes[j]
-            j += 1
-            let valueStart = j
-            while j < range.upperBound, bytes[j] != quote { j += 1 }
-            guard j < range.upperBound else { throw ImportSyntaxError("an attribute value without its closing quote") }
-            let value = valueStart..<j
-            j += 1
-            if equals(attributeName, name) {
-                var out: [UInt8] = []
-                out.reserveCapacity(value.count)
-                XMLScanner.appendDecoded(UnsafeRawBufferPointer(rebasing: bytes[value]), to: &out)
-                return out
-            }
-        }
-        return nil
+        guard let value = try attributeRange(name, in: range) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(value.count)
+        XMLScanner.appendDecoded(UnsafeRawBufferPointer(rebasing: bytes[value]), to: &out)
+        return out
     }
 
     /// The text of the element just opened, up to its end tag, decoded
@@ -198,7 +172,8 @@ struct XMLScanner {
         return memcmp(bytes.baseAddress! + a.lowerBound, bytes.baseAddress! + b.lowerBound, a.count) == 0
     }
 
-    /// Where the value of attribute `name` sits, undecoded (for names, which hold no references).
+    /// Where the value of attribute `name` sits, undecoded (names hold no
+    /// references; ``attribute(_:in:)`` decodes).
     func attributeRange(_ name: [UInt8], in range: Range<Int>) throws -> Range<Int>? {
         var j = range.lowerBound
         while j < range.upperBound {
