@@ -44,6 +44,16 @@ final class RsyslogCollector {
 
     /// Starts rsyslogd in the foreground and waits until it accepts connections.
     func start() throws {
+        process = try RsyslogCollector.launch(executable, in: directory) { [port, relpPort, socketPath] in
+            RsyslogCollector.canConnect(port: port) && RsyslogCollector.canConnect(port: relpPort)
+                && FileManager.default.fileExists(atPath: socketPath)
+        }
+    }
+
+    /// rsyslogd in the foreground with `directory`/rsyslog.conf, its stderr in
+    /// `directory`/rsyslogd.stderr; returned once `ready` holds (15 s at most),
+    /// else stopped and the error says what rsyslogd wrote.
+    static func launch(_ executable: String, in directory: String, ready: () -> Bool) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslog.pid"]
@@ -52,17 +62,16 @@ final class RsyslogCollector {
         FileManager.default.createFile(atPath: log, contents: nil)
         p.standardError = FileHandle(forWritingAtPath: log)
         try p.run()
-        process = p
         let deadline = Date(timeIntervalSinceNow: 15)
         while Date() < deadline {
-            if RsyslogCollector.canConnect(port: port), RsyslogCollector.canConnect(port: relpPort),
-               FileManager.default.fileExists(atPath: socketPath) { return }
+            if ready() { return p }
             guard p.isRunning else { break }
             Thread.sleep(forTimeInterval: 0.05)
         }
         let errors = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        stop()
-        throw CollectorError(message: "rsyslogd did not start listening on 127.0.0.1:\(port): \(errors)")
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        throw CollectorError(message: "rsyslogd (\(directory)/rsyslog.conf) did not become ready: \(errors)")
     }
 
     /// SIGTERM, then waits for it to exit.

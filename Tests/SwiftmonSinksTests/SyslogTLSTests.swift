@@ -136,24 +136,7 @@ final class TaggedRsyslogCollector {
     deinit { stop() }
 
     func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslog.pid"]
-        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        let log = directory + "/rsyslogd.stderr"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardError = FileHandle(forWritingAtPath: log)
-        try p.run()
-        process = p
-        let deadline = Date(timeIntervalSinceNow: 15)
-        while Date() < deadline {
-            if RsyslogCollector.canConnect(port: port) { return }
-            guard p.isRunning else { break }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        let errors = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        stop()
-        throw RsyslogCollector.CollectorError(message: "rsyslogd (TLS) did not start on 127.0.0.1:\(port): \(errors)")
+        process = try RsyslogCollector.launch(executable, in: directory) { [port] in RsyslogCollector.canConnect(port: port) }
     }
 
     func stop() {
