@@ -77,6 +77,27 @@ final class ImportCommandTests: XCTestCase {
         XCTAssertEqual(q.stdoutText.split(separator: "\n").count, 2 * lines)
     }
 
+    /// The store's file system full: the import fails with 74 and every event
+    /// read is imported, a duplicate, or counted as not stored — exactly.
+    func testStoreOnAFullFileSystemCountsWhatItCouldNotStore() throws {
+        if geteuid() != 0 { try TestRequirement.unavailable("mounting a tmpfs needs root") }
+        let log = Self.evtxCorpus.appendingPathComponent("evtxrs_security.evtx").path
+        guard FileManager.default.fileExists(atPath: log) else { try TestRequirement.unavailable("corpus missing: \(log)") }
+        let tiny = directory + "/tiny"
+        try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+        let mount = try Command.run(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=256k,mode=700", "tmpfs", tiny])
+        XCTAssertEqual(mount.status, 0, mount.stderrText)
+        defer { _ = try? Command.run(URL(fileURLWithPath: "/bin/umount"), [tiny]) }
+        let r = try BuiltBinary.runSwiftmon(["import", "--store", tiny + "/s.db", "--summary-json", log])
+        XCTAssertEqual(r.status, 74, r.stderrText)
+        let c = try counts(r)
+        let events = try XCTUnwrap(c["events"]), imported = try XCTUnwrap(c["imported"])
+        let failed = try XCTUnwrap(c["failedToStore"]), duplicates = try XCTUnwrap(c["duplicates"])
+        XCTAssertGreaterThan(failed, 0, r.stderrText)
+        XCTAssertEqual(imported + duplicates + failed, events, "\(c)")
+        XCTAssertTrue(r.stderrText.contains("NOT stored"), r.stderrText)
+    }
+
     func testSigmaOnImportStoresMatchesWithTheHost() throws {
         let rule = directory + "/passwd.yml"
         try """

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftmonCore
+import SwiftmonTestSupport
 @testable import SwiftmonSinks
 import XCTest
 
@@ -231,6 +232,43 @@ final class DiskSpoolTests: XCTestCase {
         let numbers = collector.waitForMessages(collector.relpOutput, count: 310).compactMap { SyslogSinkTests.sequenceNumber($0)?.0 }
         XCTAssertEqual(Set(numbers), Set(0..<310))
         XCTAssertEqual(numbers.count, 310, "no duplicates after a clean close")
+    }
+
+    /// The spool's file system full (a 256 KiB tmpfs under a 4 MiB spool
+    /// maximum) while the collector is away: what fits waits in the spool,
+    /// what does not is counted (`spoolError`), nothing is counted delivered,
+    /// and delivered + lost + pending = accepted exactly.
+    func testSpoolOnAFullFileSystemCountsWhatItCouldNotKeep() throws {
+        if geteuid() != 0 { try TestRequirement.unavailable("mounting a tmpfs needs root") }
+        let mountPoint = try temporaryDirectory()
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=256k,mode=700", "tmpfs", mountPoint]
+        try mount.run()
+        mount.waitUntilExit()
+        XCTAssertEqual(mount.terminationStatus, 0, "mount tmpfs")
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [mountPoint]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        var options = SyslogSink.Options()
+        options.connectTimeout = 0.2
+        // Port 9 on loopback: nothing listens.
+        let destination = SyslogDestination.tcp(host: "127.0.0.1", port: 9)
+        let sink = SyslogSink(destination: destination, options: options, recordIDs: EventRecordCounter(startingAt: 1),
+                              spool: try DiskSpool(directory: mountPoint + "/spool",
+                                                   options: Self.options(segment: 32 << 10, max: 4 << 20)))
+        for n in 0..<2_000 { try sink.emit(SyslogSinkTests.numbered(n)) }
+        sink.close(timeout: 0.2)
+        let counts = sink.deliveryCounts
+        XCTAssertEqual(counts.accepted, 2_000, "\(counts)")
+        XCTAssertEqual(counts.delivered, 0, "\(counts)")
+        XCTAssertGreaterThan((counts.dropped[SyslogSink.DropReason.spoolError.rawValue] ?? 0), 0, "\(counts)")
+        XCTAssertGreaterThan(counts.pending, 0, "what fitted waits in the spool: \(counts)")
+        XCTAssertEqual(counts.delivered + counts.droppedTotal + counts.pending, counts.accepted, "\(counts)")
     }
 
     /// Two destinations, each with its own queue and cursor under one spool
