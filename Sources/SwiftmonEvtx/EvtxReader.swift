@@ -123,7 +123,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         }
         let results = UnsafeMutableBufferPointer<EvtxChunk.Decoded>.allocate(capacity: count)
         results.initialize(repeating: EvtxChunk.Decoded())
-        defer { results.deinitialize(); results.deallocate() }
+        defer { results.deallocate() }  // the results are moved out below, not copied
         let workers = min(threads, count)
         let base = UnsafeSendable(results)
         let source = UnsafeSendable(bytes)
@@ -147,7 +147,12 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 base.value[k] = d
             }
         }
-        return Array(results)
+        // Moved, not copied: a copy would retain (and the buffer's deinit release)
+        // every String of every record of the batch.
+        return Array(unsafeUninitializedCapacity: count) { out, initialized in
+            out.baseAddress!.moveInitialize(from: results.baseAddress!, count: count)
+            initialized = count
+        }
     }
 }
 

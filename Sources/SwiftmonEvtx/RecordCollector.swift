@@ -213,59 +213,57 @@ struct RecordCollector {
     }
 
     private mutating func finishAttribute() {
-        let s = strings
         guard inAttribute else { return }
         inAttribute = false
         guard let name = attribute else { return }
         attribute = nil
-        let v = attributeValue
+        // `strings` and `attributeValue` are read in place (no copies: this
+        // runs for every kept attribute of every record).
         if stack[1].code == .eventData {
-            dataName = v.string(chunk, s)
+            dataName = attributeValue.string(chunk, strings)
             return
         }
         switch (stack[2].code, name) {
-        case (.provider, .name): record.providerName = v.string(chunk, s)
-        case (.provider, .guid): record.providerGuid = v.string(chunk, s)
-        case (.provider, .eventSourceName): record.eventSourceName = v.string(chunk, s)
-        case (.eventID, .qualifiers): record.qualifiers = v.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
+        case (.provider, .name): record.providerName = attributeValue.string(chunk, strings)
+        case (.provider, .guid): record.providerGuid = attributeValue.string(chunk, strings)
+        case (.provider, .eventSourceName): record.eventSourceName = attributeValue.string(chunk, strings)
+        case (.eventID, .qualifiers): record.qualifiers = attributeValue.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
         case (.timeCreated, .systemTime):
-            if let ref = v.value, let t = BinXmlValues.time(chunk, ref) { record.timeCreated = t }
-            else { record.timeCreated = EvtxTimeText.parse(v.string(chunk, s)) }
-        case (.correlation, .activityID): record.activityID = v.string(chunk, s)
-        case (.correlation, .relatedActivityID): record.relatedActivityID = v.string(chunk, s)
-        case (.execution, .processID): record.processID = v.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
-        case (.execution, .threadID): record.threadID = v.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
-        case (.security, .userID): record.userID = v.string(chunk, s)
+            if let ref = attributeValue.value, let t = BinXmlValues.time(chunk, ref) { record.timeCreated = t }
+            else { record.timeCreated = EvtxTimeText.parse(attributeValue.string(chunk, strings)) }
+        case (.correlation, .activityID): record.activityID = attributeValue.string(chunk, strings)
+        case (.correlation, .relatedActivityID): record.relatedActivityID = attributeValue.string(chunk, strings)
+        case (.execution, .processID): record.processID = attributeValue.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
+        case (.execution, .threadID): record.threadID = attributeValue.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
+        case (.security, .userID): record.userID = attributeValue.string(chunk, strings)
         default: break
         }
     }
 
     private mutating func finishElement() {
-        let s = strings
         let depth = stack.count
         switch stack[1].code {
         case .system:
-            let c = content
             switch stack[2].code {
-            case .eventID: record.eventID = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
-            case .version: record.version = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
-            case .level: record.level = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
-            case .task: record.task = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
-            case .opcode: record.opcode = c.integer(chunk, s).map { UInt32(truncatingIfNeeded: $0) }
-            case .keywords: record.keywords = c.string(chunk, s)
-            case .eventRecordID: record.eventRecordID = c.integer(chunk, s)
-            case .channel: record.channel = c.string(chunk, s)
-            case .computer: record.computer = c.string(chunk, s)
+            case .eventID: record.eventID = content.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
+            case .version: record.version = content.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
+            case .level: record.level = content.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
+            case .task: record.task = content.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
+            case .opcode: record.opcode = content.integer(chunk, strings).map { UInt32(truncatingIfNeeded: $0) }
+            case .keywords: record.keywords = content.string(chunk, strings)
+            case .eventRecordID: record.eventRecordID = content.integer(chunk, strings)
+            case .channel: record.channel = content.string(chunk, strings)
+            case .computer: record.computer = content.string(chunk, strings)
             default: break
             }
         case .eventData:
             record.section = .eventData
-            let name = stack[2].code == .data ? (dataName ?? "") : s.names[Int(stack[2].index)].string
+            let name = stack[2].code == .data ? (dataName ?? "") : strings.names[Int(stack[2].index)].string
             commit(name)
         case .userData:
-            record.section = .userData(s.names[Int(stack[2].index)].string)
+            record.section = .userData(strings.names[Int(stack[2].index)].string)
             if !stack[depth - 1].hadChild {
-                commit(s.names[Int(stack[depth - 1].index)].string)
+                commit(strings.names[Int(stack[depth - 1].index)].string)
             } else if record.values.bytes.count > committed {
                 record.values.bytes.removeSubrange(committed...)
             }
