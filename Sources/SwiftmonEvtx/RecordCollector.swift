@@ -104,13 +104,21 @@ struct RecordCollector {
             pieces += 1
         }
 
-        func string(_ c: ChunkBytes, _ s: ChunkStrings) -> String {
-            if let v = value { return BinXmlValues.text(c, v) }
+        /// The text of the pieces. A single value is rendered into `bytes`
+        /// (empty until then, and reused from record to record), so making
+        /// its String allocates once, not twice.
+        mutating func string(_ c: ChunkBytes, _ s: ChunkStrings) -> String {
+            if let v = value {
+                bytes.removeAll(keepingCapacity: true)
+                BinXmlValues.append(c, v, to: &bytes)
+                value = nil
+                return String(decoding: bytes, as: UTF8.self)
+            }
             if text >= 0 { return s.texts[Int(text)] }
             return pieces == 0 ? "" : String(decoding: bytes, as: UTF8.self)
         }
 
-        func integer(_ c: ChunkBytes, _ s: ChunkStrings) -> UInt64? {
+        mutating func integer(_ c: ChunkBytes, _ s: ChunkStrings) -> UInt64? {
             if let v = value, let n = BinXmlValues.integer(c, v) { return n }
             let t = string(c, s)
             if t.hasPrefix("0x") || t.hasPrefix("0X") { return UInt64(t.dropFirst(2), radix: 16) }
