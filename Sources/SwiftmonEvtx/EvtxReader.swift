@@ -60,7 +60,11 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachRecord(full: Bool = true, _ body: (EvtxRecord) throws -> Void) rethrows -> Totals {
         try walk(full: full, events: false) { chunk in
-            for i in chunk.records.indices { try body(chunk.records[i]) }
+            // Borrowed from the chunk's storage: an array subscript would copy
+            // the record (a retain and a release of each of its strings).
+            try chunk.records.withUnsafeBufferPointer { records in
+                for i in records.indices { try body(records[i]) }
+            }
         }
     }
 
@@ -69,7 +73,11 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachEvent(_ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
         try walk(full: true, events: true) { chunk in
-            for i in chunk.records.indices { try body(chunk.records[i], chunk.events[i]) }
+            try chunk.records.withUnsafeBufferPointer { records in
+                try chunk.events.withUnsafeBufferPointer { events in
+                    for i in records.indices { try body(records[i], events[i]) }
+                }
+            }
         }
     }
 
