@@ -1,4 +1,5 @@
 @preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
+import CSwiftmonRecords
 import SwiftmonCore
 
 /// The eBPF sensor as an event source: the BPF programs (loaded and attached
@@ -108,6 +109,22 @@ final class BPFEventSource: LinuxEventSource {
         return out
     }
 
+    func recordAccounts() -> [String: RecordAccount] {
+        guard let sensor else { return [:] }
+        let generated = sensor.generatedRecords()
+        let lost = sensor.lostRecords()
+        var out: [String: RecordAccount] = [:]
+        for kind in UInt32(1)..<UInt32(SM_RECORD_KIND_COUNT.rawValue) {
+            let account = RecordAccount(generated: generated[kind] ?? 0, read: handler.recordsByKind[Int(kind)],
+                                        lost: lost[kind] ?? 0)
+            guard account.generated > 0 || account.read > 0 else { continue }
+            out[KernelRecord.kindName(kind)] = account
+        }
+        return out
+    }
+
+    func stopProducing() { sensor?.detachPrograms() }
+
     /// The kernel stops building records nobody will see, and starts again
     /// when a new configuration wants them.
     func updateLoggedKinds(_ ids: Set<Int>?) {
@@ -139,10 +156,19 @@ final class RecordBatcher: RecordHandler {
     var builder: SensorEventBuilder?
     var batch: [Event] = []
     var records: UInt64 = 0
+    /// Records read per kind as the header names it (malformed ones too; a
+    /// kind out of range or a record too short for a header: slot 0).
+    private(set) var recordsByKind = [UInt64](repeating: 0, count: Int(SM_RECORD_KIND_COUNT.rawValue))
     var malformed: UInt64 = 0
 
     override func handle(_ bytes: UnsafeRawBufferPointer) {
         records += 1
+        var kind = 0
+        if bytes.count >= 2, let base = bytes.baseAddress {
+            kind = Int(base.loadUnaligned(as: UInt16.self))
+            if kind >= recordsByKind.count { kind = 0 }
+        }
+        recordsByKind[kind] += 1
         guard let record = KernelRecord(bytes) else {
             malformed += 1
             return
