@@ -8,16 +8,18 @@ import XCTest
 /// an output pipe read slowly. The kernel's own count of records made is the
 /// ground truth; every one must be delivered or counted lost, exactly.
 ///
-/// How records map to events under this test's configuration (ProcessCreate,
-/// every one; nothing else; so no ImageLoad is built with an exec):
+/// How records map to events under this test's configuration (every
+/// ProcessCreate; no ImageLoad rule, so none is built with an exec;
+/// ProcessTerminate as Sysmon's default logs it):
 ///  - exec → exactly one ProcessCreate: generated(exec) = ProcessCreate
 ///    written + exec lost in the kernel + ProcessCreate lost in the queue
 ///    (+ malformed records and output losses, both expected 0); nothing is
 ///    filtered out because the configuration excludes no ProcessCreate;
 ///  - fork → no event for a new process (its ProcessCreate comes with its
 ///    exec, as in Sysmon for Linux), a ThreadCreate for a thread (filtered
-///    out here); exit → ThreadTerminate / ProcessTerminate (filtered out
-///    here): for them, and every other kind, the record level is exact:
+///    out here); exit → ThreadTerminate (filtered out here) and/or
+///    ProcessTerminate, or nothing (a leader leaving before its other
+///    threads): for them, and every other kind, the record level is exact:
 ///    generated = read + lost in the kernel.
 final class LiveOverloadTests: XCTestCase {
     func testExecStormOverloadIsAccountedExactlyPerKind() throws {
@@ -34,7 +36,7 @@ final class LiveOverloadTests: XCTestCase {
             </EventFiltering></Sysmon>
             """.utf8).write(to: config)
         let stderrURL = dir.appendingPathComponent("stderr.txt")
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: stderrURL.path, contents: nil))
 
         let sensor = Process()
         // nice 19: the storm (at nice 0) takes the CPU from the reader.
@@ -112,8 +114,9 @@ final class LiveOverloadTests: XCTestCase {
         XCTAssertEqual(exec.generated, processCreates + ringFull + queueFull + malformed + outputLost,
                        "exec: \(exec.generated) generated, \(processCreates) ProcessCreate written, \(ringFull) lost in the "
                        + "kernel, \(queueFull) in the queue\n\(stats)")
-        // The configuration let no other process event through.
-        XCTAssertNil(written[5], "\(written)")
+        // ProcessTerminate (5) is logged too, as Sysmon logs it when a configuration has no rule
+        // for it; it comes from exit records and plays no part in the exec accounting above.
+        XCTAssertEqual(Set(written.keys).subtracting([1, 4, 5, 16, 255]), [], "\(written)")
     }
 }
 
