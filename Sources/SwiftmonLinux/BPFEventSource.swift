@@ -1,6 +1,7 @@
 @preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
 import CSwiftmonRecords
 import SwiftmonCore
+import SwiftmonSystem
 
 /// The eBPF sensor as an event source: the BPF programs (loaded and attached
 /// at creation), the ring buffer they write, and the builders that turn its
@@ -139,7 +140,25 @@ final class BPFEventSource: LinuxEventSource {
         }
     }
 
-    func tick() { processes.users.refreshIfChanged() }
+    func tick() {
+        processes.users.refreshIfChanged()
+        // After a burst (tens of thousands of records, their events built,
+        // queued and written, then freed) or after the cache gave back the
+        // room of many exited processes, glibc keeps the freed pages: hand
+        // them back, once per burst, when it is over (a quiet second). Without
+        // this, RSS after a second round of 32,000 processes was 62 MiB
+        // against 50 after the first.
+        let read = handler.records
+        let quiet = read &- recordsAtLastTick < 1024
+        recordsAtLastTick = read
+        if processes.cacheShrank() || (quiet && read &- recordsAtLastRelease >= 16384) {
+            Syscalls.releaseFreeHeap()
+            recordsAtLastRelease = read
+        }
+    }
+
+    private var recordsAtLastTick: UInt64 = 0
+    private var recordsAtLastRelease: UInt64 = 0
 
     func sourceCounters() -> [String: UInt64] { processes.hasher?.counters.named ?? [:] }
 
