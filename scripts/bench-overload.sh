@@ -67,6 +67,9 @@ for rate in $RATES; do
   done
   echo "  asked $rate execs/s: offered $(stats "${offered[@]}") execs/s, written $(stats "${written[@]}") ProcessCreate/s," \
     "swiftmon CPU $(stats "${cpu[@]}") % of a core; loss-free rounds $lossfree of $ROUNDS${lost_text:+ (last loss: $lost_text)}"
-  [ "$lossfree" = "$ROUNDS" ] && sustainable="$rate (offered $(stats "${offered[@]}") execs/s)"
+  median=$(printf '%s\n' "${offered[@]}" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+  saturated=""
+  [ "$median" -lt $((rate * 9 / 10)) ] && saturated=" (the generators reached only this: the sensor's limit is above it)"
+  [ "$lossfree" = "$ROUNDS" ] && sustainable="offered $(stats "${offered[@]}") execs/s, asked $rate$saturated"
 done
-echo "summary: sustainable exec rate with 0 loss in every round: ${sustainable:-below the lowest rate tried}"
+echo "summary: highest exec rate with 0 loss in every round: ${sustainable:-below the lowest rate tried}"
