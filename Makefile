@@ -105,6 +105,7 @@ bench: build
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-spool.sh $(BENCH_SPOOL_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-containers.sh $(BENCH_CONTAINERS_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-memory.sh $(BENCH_MEMORY_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-overload.sh $(BENCH_OVERLOAD_ARGS)
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules

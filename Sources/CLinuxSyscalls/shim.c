@@ -1,6 +1,7 @@
 // _GNU_SOURCE before any header: open_by_handle_at(2), strerrorname_np(3),
 // gettid(2) and O_PATH are GNU declarations.
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <fcntl.h>
 #include <string.h>
 #include <poll.h>
@@ -29,6 +30,11 @@ int swiftmon_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int 
     *uid = credentials.uid;
     *gid = credentials.gid;
     return 0;
+}
+
+int swiftmon_release_free_heap(void)
+{
+    return malloc_trim(0);
 }
 
 const int swiftmon_O_PATH = O_PATH;

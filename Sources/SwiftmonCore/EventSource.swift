@@ -16,6 +16,13 @@ public protocol EventSource: AnyObject {
     /// Running totals of the source's own work beside the records (files
     /// hashed, hashes that missed their event), by name.
     func sourceCounters() -> [String: UInt64]
+    /// Per record kind: generated (the kernel's count), read, lost in the
+    /// kernel; empty for a source without such counts.
+    func recordAccounts() -> [String: RecordAccount]
+    /// Stops making records (the kernel side detaches) without letting go of
+    /// what was made: the next ``read(into:)`` drains it, after which the
+    /// record accounts are final.
+    func stopProducing()
     /// The configuration can log only these EventIDs now (nil: all); a
     /// source may stop producing the others.
     func updateLoggedKinds(_ ids: Set<Int>?)
@@ -33,6 +40,8 @@ extension EventSource {
     public func tick() {}
     public func eventsAtStart() -> [Event] { [] }
     public func sourceCounters() -> [String: UInt64] { [:] }
+    public func recordAccounts() -> [String: RecordAccount] { [:] }
+    public func stopProducing() {}
 }
 
 /// A configuration that decides which events are logged and can be read

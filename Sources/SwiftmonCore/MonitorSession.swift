@@ -185,6 +185,9 @@ public final class MonitorSession {
     /// and the source. The statistics are final: nothing is pending.
     public func stop(cpuMicroseconds: Int64, wallSeconds: Double) throws -> SessionStatistics {
         defer { source.stop() }
+        // Nothing new is made from here on: the last read drains the rest,
+        // so the record accounts below are exact.
+        source.stopProducing()
         try readSource()
         reportLosses()
         pipeline.submit(MonitorEvents.serviceState("Stopped", version: options.version, sources: source.sourceDescription),
@@ -203,6 +206,7 @@ public final class MonitorSession {
         statistics.cpuMicroseconds = cpuMicroseconds
         statistics.wallSeconds = wallSeconds
         statistics.sourceCounters = source.sourceCounters()
+        statistics.recordAccounts = source.recordAccounts()
         return statistics
     }
 }

@@ -1,49 +1,69 @@
 /// What swiftmon knows about a live process, for the events of its threads, its
 /// exit and its children. Filled from the start-up scan of /proc and from the
 /// kernel's exec and fork records, never from /proc on the hot path.
+///
+/// One is kept per live process (tens of thousands on a busy host), so it is
+/// kept small: 88 bytes inline (was 144); the GUID's text formatted when an
+/// event asks for it (~0.1 µs) rather than held (38 bytes and an allocation
+/// per process); the rare exact bytes of non-UTF-8 text in one optional box;
+/// the image shared between processes that run the same one (the cache
+/// interns it).
 public struct ProcessEntry: Sendable {
-    public var guid: ProcessGuid {
-        didSet { guidText = guid.description }
-    }
-    /// `guid` as events show it, formatted once per process.
-    public private(set) var guidText: String
+    public var guid: ProcessGuid
     public var pid: UInt32
-    public var image: FieldText
-    public var commandLine: FieldText
+    /// Its id in its own pid namespace (0 when unknown).
+    public var containerPid: UInt32 = 0
+    fileprivate var imageText: String
+    private var commandLineText: String
     public var user: String
-    /// Exact bytes of image/command line when they were not valid UTF-8.
-    public var imageBytes: [UInt8]?
-    public var commandLineBytes: [UInt8]?
+    /// Exact bytes of image/command line when they were not valid UTF-8 (rare).
+    private var inexact: InexactBytes?
     /// Its cgroup, container and namespaces (shared between processes), or nil
     /// when unknown.
     public var container: ProcessContainer?
-    /// Its id in its own pid namespace (0 when unknown).
-    public var containerPid: UInt32 = 0
 
-    public init(guid: ProcessGuid, pid: UInt32, image: [UInt8], commandLine: [UInt8], user: String,
-                guidText: String? = nil) {
+    /// `guid` as events show it.
+    public var guidText: String { guid.description }
+    public var image: FieldText { FieldText(string: imageText, isExact: inexact?.image == nil) }
+    public var commandLine: FieldText { FieldText(string: commandLineText, isExact: inexact?.commandLine == nil) }
+    public var imageBytes: [UInt8]? { inexact?.image }
+    public var commandLineBytes: [UInt8]? { inexact?.commandLine }
+
+    public init(guid: ProcessGuid, pid: UInt32, image: [UInt8], commandLine: [UInt8], user: String) {
         self.guid = guid
-        self.guidText = guidText ?? guid.description
         self.pid = pid
-        self.image = FieldText(image)
-        self.commandLine = FieldText(commandLine)
-        self.imageBytes = self.image.isExact ? nil : image
-        self.commandLineBytes = self.commandLine.isExact ? nil : commandLine
+        let imageText = FieldText(image), commandLineText = FieldText(commandLine)
+        self.imageText = imageText.string
+        self.commandLineText = commandLineText.string
         self.user = user
+        inexact = InexactBytes.unlessBothNil(image: imageText.isExact ? nil : image,
+                                             commandLine: commandLineText.isExact ? nil : commandLine)
     }
 
     /// The entry for the process an event describes, from the image and
     /// command line the event already holds (converted once, for the event).
-    public init(guid: ProcessGuid, pid: UInt32, event: Event, image: Int, commandLine: Int, user: String,
-                guidText: String) {
+    public init(guid: ProcessGuid, pid: UInt32, event: Event, image: Int, commandLine: Int, user: String) {
         self.guid = guid
-        self.guidText = guidText
         self.pid = pid
-        self.imageBytes = event.rawBytes[image]
-        self.commandLineBytes = event.rawBytes[commandLine]
-        self.image = FieldText(string: event.values[image], isExact: imageBytes == nil)
-        self.commandLine = FieldText(string: event.values[commandLine], isExact: commandLineBytes == nil)
+        imageText = event.values[image]
+        commandLineText = event.values[commandLine]
         self.user = user
+        inexact = InexactBytes.unlessBothNil(image: event.rawBytes[image], commandLine: event.rawBytes[commandLine])
+    }
+}
+
+/// The exact bytes of an entry's image and command line that were not valid UTF-8.
+private final class InexactBytes: Sendable {
+    let image: [UInt8]?
+    let commandLine: [UInt8]?
+
+    private init(image: [UInt8]?, commandLine: [UInt8]?) {
+        self.image = image
+        self.commandLine = commandLine
+    }
+
+    static func unlessBothNil(image: [UInt8]?, commandLine: [UInt8]?) -> InexactBytes? {
+        image == nil && commandLine == nil ? nil : InexactBytes(image: image, commandLine: commandLine)
     }
 }
 
@@ -52,6 +72,12 @@ public struct ProcessEntry: Sendable {
 /// flight — a child's exec that raced its parent's exit — still find them.
 public struct ProcessCache: Sendable {
     private var live: [UInt32: ProcessEntry] = [:]
+    /// The most entries `live` held since it was last made smaller.
+    private var liveHighWater = 0
+    /// One copy of each image path (up to `internLimit`), shared by the
+    /// entries of every process that runs it.
+    private var images: Set<String> = []
+    private static let internLimit = 8192
     private var exited: [(pid: UInt32, guid: ProcessGuid, at: UInt64)] = []
     private var exitedHead = 0
     private var clock: UInt64 = 0
@@ -76,7 +102,26 @@ public struct ProcessCache: Sendable {
     public mutating func insert(_ info: ProcessEntry) {
         tick()
         if live.count >= capacity, live[info.pid] == nil { return }
+        var info = info
+        // Strings of up to 15 UTF-8 bytes are held inline: only longer ones are worth sharing.
+        if info.imageText.utf8.count > 15 {
+            if let shared = images.firstIndex(of: info.imageText) {
+                info.imageText = images[shared]
+            } else if images.count < Self.internLimit {
+                images.insert(info.imageText)
+            }
+        }
         live[info.pid] = info
+        liveHighWater = max(liveHighWater, live.count)
+    }
+
+    /// Set when the cache gave back the room of many entries that exited
+    /// (the caller may then hand the freed memory back to the system).
+    public private(set) var shrank = false
+
+    public mutating func takeShrank() -> Bool {
+        defer { shrank = false }
+        return shrank
     }
 
     /// Marks a process gone; its entry stays for `retention` more operations.
@@ -95,6 +140,19 @@ public struct ProcessCache: Sendable {
         if exitedHead > 4096, exitedHead * 2 > exited.count {
             exited.removeFirst(exitedHead)
             exitedHead = 0
+            if exited.capacity > 4 * max(exited.count, 1024) { exited = Array(exited) }  // a copy holds only what is left
+        }
+        // A dictionary keeps its room when entries go: after a burst (32,000
+        // processes, then their exits) it would hold that room for good. Once
+        // it holds less than a quarter of its most, it is copied to one sized
+        // for what is left.
+        if liveHighWater > 4096, live.count * 4 < liveHighWater {
+            var smaller = [UInt32: ProcessEntry](minimumCapacity: live.count * 2)
+            for (pid, entry) in live { smaller[pid] = entry }
+            live = smaller
+            liveHighWater = live.count
+            if images.count > live.count { images = Set(live.values.lazy.map(\.imageText).filter { $0.utf8.count > 15 }) }
+            shrank = true
         }
     }
 }

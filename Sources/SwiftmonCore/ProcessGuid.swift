@@ -6,8 +6,9 @@
 /// `/proc/PID/stat` field 22 gives it, so a process seen first in the start-up
 /// scan and later by the kernel gets the same GUID), and the process id.
 public struct ProcessGuid: Sendable, Hashable, CustomStringConvertible {
-    public let machine: UInt32
+    // Widest first: 16 bytes, not 24 (one is kept per live process).
     public let startTicks: UInt64
+    public let machine: UInt32
     public let pid: UInt32
 
     public init(machine: UInt32, startTicks: UInt64, pid: UInt32) {

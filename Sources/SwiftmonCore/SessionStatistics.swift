@@ -9,6 +9,8 @@ public struct SessionStatistics: Sendable {
     public var wallSeconds: Double = 0
     /// The source's own counters (``EventSource/sourceCounters()``).
     public var sourceCounters: [String: UInt64] = [:]
+    /// Per record kind: made by the kernel, read, lost there (``EventSource/recordAccounts()``).
+    public var recordAccounts: [String: RecordAccount] = [:]
 
     public init() {}
 
@@ -19,6 +21,12 @@ public struct SessionStatistics: Sendable {
         var lines: [String] = []
         lines.append("swiftmon statistics")
         lines.append("  records read:         \(records)")
+        if !recordAccounts.isEmpty {
+            lines.append("  kernel records:       generated = read + lost in the kernel, per kind")
+            for (kind, account) in recordAccounts.sorted(by: { $0.key < $1.key }) where account.generated > 0 {
+                lines.append("    " + RecordAccount.describe(kind, account))
+            }
+        }
         if let t = tally {
             lines.append("  events to outputs:    \(t.dispatched)")
             for (id, n) in t.dispatchedByKind.sorted(by: { $0.key < $1.key }) {

@@ -292,8 +292,14 @@ final class BPFSensor {
 
     /// Records the kernel could not write (ring buffer full), per record kind,
     /// summed over CPUs: running totals since load.
-    func lostRecords() -> [UInt32: UInt64] {
-        guard let map = skeleton?.pointee.maps.lost_records else { return [:] }
+    func lostRecords() -> [UInt32: UInt64] { recordCounts(skeleton?.pointee.maps.lost_records) }
+
+    /// Records the kernel made, per record kind (written to the ring buffer or
+    /// lost), summed over CPUs: running totals since load.
+    func generatedRecords() -> [UInt32: UInt64] { recordCounts(skeleton?.pointee.maps.generated_records) }
+
+    private func recordCounts(_ map: OpaquePointer?) -> [UInt32: UInt64] {
+        guard let map else { return [:] }
         var out: [UInt32: UInt64] = [:]
         var perCPU = [UInt64](repeating: 0, count: max(1, possibleCPUs))
         for kind in UInt32(1)..<UInt32(SM_RECORD_KIND_COUNT.rawValue) {
@@ -304,6 +310,17 @@ final class BPFSensor {
             if rc == 0 { out[kind] = perCPU.reduce(0, +) }
         }
         return out
+    }
+
+    /// Detaches every program, keeping the maps and the ring buffer: no record
+    /// is made afterwards, so once the ring buffer is drained, generated =
+    /// read + lost holds exactly. A program already running when its link goes
+    /// finishes within microseconds; the short wait covers it.
+    func detachPrograms() {
+        guard !links.isEmpty else { return }
+        for link in links { bpf_link__destroy(link) }
+        links.removeAll()
+        usleep(20_000)
     }
 
     /// Whether the kernel watches protected files (a tamper_file_ctime_* program is attached).

@@ -24,6 +24,9 @@ final class ProcessEventBuilder {
 
     func seed(with scanner: ProcScanner) -> Int { scanner.scan(into: &cache) }
 
+    /// Whether the cache gave back the room of many exited processes since the last call.
+    func cacheShrank() -> Bool { cache.takeShrank() }
+
     /// A scanner of /proc that fills entries the way this builder does.
     func scanner() -> ProcScanner { ProcScanner(host: host, users: users, containers: containers) }
 
@@ -91,7 +94,7 @@ final class ProcessEventBuilder {
         let container = containers.container(r.raw.container)
         e.setContainer(container, pid: h.pid, containerPid: r.raw.container.ns_pid)
         var entry = ProcessEntry(guid: guid, pid: h.pid, event: e, image: F.image, commandLine: F.commandLine,
-                                 user: user, guidText: guidText)
+                                 user: user)
         entry.container = container
         entry.containerPid = r.raw.container.ns_pid
         cache.insert(entry)

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftmonCore
 
 /// The control socket's protocol: the client writes one command on one line
 /// (`status` or `reload`), the sensor answers with one JSON object on one
@@ -34,12 +35,17 @@ public struct SensorStatus: Codable, Sendable, Equatable {
     public var queueCapacity: Int
     /// The source's own counters (files hashed, hashes late), by name; absent from older sensors.
     public var sourceCounters: [String: UInt64]?
+    /// Per kernel record kind: generated (the kernel's count), read, lost in
+    /// the kernel; absent from older sensors and from sources without them.
+    public var kernelRecords: [String: RecordAccount]?
 
     public init(version: String, pid: Int32, uptimeSeconds: Double, configuration: ConfigurationState?, sources: String,
                 events: UInt64, eventsByKind: [String: UInt64], eventsPerSecond: Double,
                 eventsPerSecondByKind: [String: Double], filteredOut: UInt64, losses: [String: [String: UInt64]],
-                outputs: [OutputState], queueDepth: Int, queueCapacity: Int, sourceCounters: [String: UInt64]? = nil) {
+                outputs: [OutputState], queueDepth: Int, queueCapacity: Int, sourceCounters: [String: UInt64]? = nil,
+                kernelRecords: [String: RecordAccount]? = nil) {
         self.sourceCounters = sourceCounters
+        self.kernelRecords = kernelRecords
         self.version = version
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds
@@ -105,6 +111,12 @@ public struct SensorStatus: Codable, Sendable, Equatable {
             if !parts.isEmpty { lines.append("  \(cause): " + parts.joined(separator: " ")) }
         }
         lines.append("queue: \(queueDepth) of \(queueCapacity)")
+        if let records = kernelRecords, !records.isEmpty {
+            lines.append("kernel records: generated = read + lost in the kernel (+ in the ring buffer)")
+            for kind in records.keys.sorted() where (records[kind]?.generated ?? 0) > 0 {
+                lines.append("  " + RecordAccount.describe(kind, records[kind]!))
+            }
+        }
         if let counters = sourceCounters, !counters.isEmpty {
             lines.append("source: " + counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
         }

@@ -28,7 +28,8 @@ extension SensorStatus {
             },
             queueDepth: tally.queued,
             queueCapacity: session.pipeline.capacity,
-            sourceCounters: session.source.sourceCounters())
+            sourceCounters: session.source.sourceCounters(),
+            kernelRecords: session.source.recordAccounts())
     }
 }
 

@@ -25,6 +25,12 @@ public enum Syscalls {
         try retryingOnInterrupt("openat", path) { Glibc.openat(directory, path, flags | O_CLOEXEC, mode) }
     }
 
+    /// Gives the allocator's free memory back to the system (after a large
+    /// drop: thousands of cache entries or queued events freed). Costs a walk
+    /// of the heap: call it rarely.
+    @discardableResult
+    public static func releaseFreeHeap() -> Bool { swiftmon_release_free_heap() == 1 }
+
     public static func close(_ fd: Int32) {
         if fd >= 0 { _ = Glibc.close(fd) }
     }

@@ -170,6 +170,52 @@ final class ProcessCacheTests: XCTestCase {
         XCTAssertNil(cache.lookup(pid: 7, guid: g))
     }
 
+    func testEntryStaysSmallAndKeepsExactBytes() {
+        // One entry per live process: its inline size is what tens of thousands of them cost.
+        XCTAssertLessThanOrEqual(MemoryLayout<ProcessEntry>.stride, 88)
+        XCTAssertEqual(MemoryLayout<ProcessGuid>.stride, 16)
+        let g = ProcessGuid(machine: 0xAB, startTicks: 42, pid: 9)
+        let bad: [UInt8] = Array("/tmp/x".utf8) + [0xFF]
+        let e = ProcessEntry(guid: g, pid: 9, image: bad, commandLine: Array("a b".utf8), user: "root")
+        XCTAssertEqual(e.guidText, g.description)
+        XCTAssertEqual(e.image.string, "/tmp/x\\xff")
+        XCTAssertFalse(e.image.isExact)
+        XCTAssertEqual(e.imageBytes, bad)
+        XCTAssertTrue(e.commandLine.isExact)
+        XCTAssertNil(e.commandLineBytes)
+        XCTAssertEqual(e.commandLine.string, "a b")
+    }
+
+    func testProcessesOfOneImageShareItsText() {
+        var cache = ProcessCache()
+        let image = Array("/usr/lib/systemd/systemd-userwork".utf8)
+        for pid in UInt32(1)...2 {
+            cache.insert(ProcessEntry(guid: ProcessGuid(machine: 1, startTicks: 1, pid: pid), pid: pid,
+                                      image: image, commandLine: [], user: "root"))
+        }
+        var a = cache[1]!.image.string, b = cache[2]!.image.string
+        XCTAssertEqual(a, b)
+        let pa = a.withUTF8 { UInt(bitPattern: $0.baseAddress) }, pb = b.withUTF8 { UInt(bitPattern: $0.baseAddress) }
+        XCTAssertEqual(pa, pb, "one copy of the image's text for both processes")
+    }
+
+    func testCacheGivesBackItsRoomAfterABurst() {
+        var cache = ProcessCache(retention: 16)
+        let n: UInt32 = 20_000
+        let guid = { (pid: UInt32) in ProcessGuid(machine: 1, startTicks: UInt64(pid), pid: pid) }
+        for pid in 1...n { cache.insert(ProcessEntry(guid: guid(pid), pid: pid, image: [], commandLine: [], user: "u")) }
+        XCTAssertEqual(cache.count, Int(n))
+        XCTAssertFalse(cache.takeShrank())
+        // All but the last 100 exit; the retention window then lets them go.
+        for pid in 1...(n - 100) { cache.markExited(pid: pid, guid: guid(pid)) }
+        for i in UInt32(0)..<32 { cache.markExited(pid: 900_000 + i, guid: guid(900_000 + i)) }
+        XCTAssertEqual(cache.count, 100)
+        XCTAssertTrue(cache.takeShrank())
+        XCTAssertFalse(cache.takeShrank(), "reported once")
+        for pid in (n - 99)...n { XCTAssertNotNil(cache.lookup(pid: pid, guid: guid(pid))) }
+        XCTAssertNil(cache.lookup(pid: 5, guid: guid(5)))
+    }
+
     func testReusedPidIsNotConfusedWithTheOldProcess() {
         var cache = ProcessCache()
         let old = ProcessGuid(machine: 1, startTicks: 1, pid: 7), new = ProcessGuid(machine: 1, startTicks: 5, pid: 7)

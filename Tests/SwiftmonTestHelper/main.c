@@ -5,6 +5,13 @@
 //   threads N            start N threads, join them, exit 0
 //   storm N MARKER       fork+exec "/bin/true MARKER-i" N times, waiting for each
 //   fork-storm N         fork N children that _exit(0) at once, waiting for each (no exec)
+//   exec-storm N BYTES MARKER  fork+exec "/bin/true MARKER-i AAA…" N times, the
+//                        last argument BYTES long, waiting for each (records
+//                        as big as the kernel captures: overloads the sensor)
+//   exec-rate RATE SECONDS MARKER  fork+exec "/bin/true MARKER-i" RATE times a
+//                        second for SECONDS, reaping as it goes; prints
+//                        "EXECS SECONDS" (what it managed: below RATE when the
+//                        machine cannot keep up)
 //   exec-hostile MARKER  exec /bin/true with hostile arguments (newline, quotes,
 //                        <, &, tab, bytes that are not UTF-8, 100 KiB argument)
 //   exec PATH ARGS...    exec PATH with ARGS (for a 32-bit image written by a test)
@@ -97,6 +104,59 @@ static int storm(int n, const char *marker) {
         int status;
         if (waitpid(pid, &status, 0) < 0) return 2;
     }
+    return 0;
+}
+
+static int exec_storm(long n, long bytes, const char *marker) {
+    if (bytes < 1 || bytes > 1024 * 1024) return 2;
+    char *big = malloc(bytes + 1);
+    if (!big) return 2;
+    memset(big, 'A', bytes);
+    big[bytes] = 0;
+    char arg[256];
+    for (long i = 0; i < n; i++) {
+        snprintf(arg, sizeof arg, "%s-%ld", marker, i);
+        pid_t pid = fork();
+        if (pid < 0) return 2;
+        if (pid == 0) {
+            execl("/bin/true", "/bin/true", arg, big, (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) < 0) return 2;
+    }
+    free(big);
+    return 0;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int exec_rate(long rate, long seconds, const char *marker) {
+    if (rate < 1 || seconds < 1) return 2;
+    char arg[256];
+    double start = now_seconds(), end = start + seconds;
+    long done = 0, running = 0;
+    while (now_seconds() < end) {
+        double due = start + (double)done / rate;
+        double wait = due - now_seconds();
+        if (wait > 0) usleep((useconds_t)(wait * 1e6));
+        snprintf(arg, sizeof arg, "%s-%ld", marker, done);
+        pid_t pid = fork();
+        if (pid < 0) return 2;
+        if (pid == 0) {
+            execl("/bin/true", "/bin/true", arg, (char *)NULL);
+            _exit(127);
+        }
+        done++;
+        running++;
+        while (running > 0 && waitpid(-1, NULL, WNOHANG) > 0) running--;
+    }
+    while (running > 0 && waitpid(-1, NULL, 0) > 0) running--;
+    printf("%ld %.3f\n", done, now_seconds() - start);
     return 0;
 }
 
@@ -471,6 +531,8 @@ int main(int argc, char **argv) {
     }
     if (argc >= 3 && strcmp(argv[1], "threads") == 0) return threads(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "fork-storm") == 0) return fork_storm(atol(argv[2]));
+    if (argc >= 5 && strcmp(argv[1], "exec-rate") == 0) return exec_rate(atol(argv[2]), atol(argv[3]), argv[4]);
+    if (argc >= 5 && strcmp(argv[1], "exec-storm") == 0) return exec_storm(atol(argv[2]), atol(argv[3]), argv[4]);
     if (argc >= 4 && strcmp(argv[1], "storm") == 0) return storm(atoi(argv[2]), argv[3]);
     if (argc >= 3 && strcmp(argv[1], "exec-hostile") == 0) return exec_hostile(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "exec") == 0) {

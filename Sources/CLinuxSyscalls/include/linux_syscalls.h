@@ -27,6 +27,11 @@ int swiftmon_name_thread(const char *name);
 int swiftmon_accept4(int listener, int flags);
 int swiftmon_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid);
 
+// Hands the allocator's free memory back to the system (glibc malloc_trim:
+// free pages inside every arena, not only the top of the heap). Returns 1
+// when some was released.
+int swiftmon_release_free_heap(void);
+
 // Macros Swift cannot import as constants (they expand to expressions or
 // need _GNU_SOURCE), exported as values so no Swift file spells them in hex.
 extern const int swiftmon_O_PATH;

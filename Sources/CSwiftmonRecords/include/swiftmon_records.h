@@ -104,7 +104,7 @@ enum sm_record_kind {
     SM_RECORD_SIGNAL = 10,     // struct sm_signal_record: a signal raised against swiftmon itself
     SM_RECORD_PROTECTED_FILE = 20, // struct sm_protected_file_record: swiftmon's config, unit or binary changed
     // --- end of tamper kinds ---
-    SM_RECORD_KIND_COUNT = 21, // one past the last kind: sizes the loss counters (not a kind)
+    SM_RECORD_KIND_COUNT = 21, // one past the last kind: sizes the generated and lost counters (not a kind)
 };
 
 // sm_path_record.op: what happened to the path(s).

@@ -45,6 +45,6 @@ int BPF_PROG(access_sys_exit, struct pt_regs *regs, long ret)
     r->request = request;
     r->result = ret;
     r->pad0 = 0;
-    bpf_ringbuf_submit(r, 0);
+    sm_submit(r, SM_RECORD_ACCESS);
     return 0;
 }

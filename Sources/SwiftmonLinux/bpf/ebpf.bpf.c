@@ -61,6 +61,6 @@ int BPF_PROG(bpf_sys_exit, struct pt_regs *regs, long ret)
         r->program_id = BPF_CORE_READ(prog, aux, id);
         BPF_CORE_READ_INTO(&r->program_name, prog, aux, name);
     }
-    bpf_ringbuf_submit(r, 0);
+    sm_submit(r, SM_RECORD_BPF);
     return 0;
 }

@@ -119,7 +119,7 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
             r->euid = owner->euid;
             r->protocol = SM_IPPROTO_TCP;
             net_put_ends(r, sk);
-            bpf_ringbuf_submit(r, 0);
+            sm_submit(r, SM_RECORD_NETWORK);
         }
     }
     bpf_map_delete_elem(&connecting, &key);
@@ -155,7 +155,7 @@ static __always_inline int net_accepted(struct task_struct *task, long fd)
     r->euid = BPF_CORE_READ(task, cred, euid.val);
     r->protocol = SM_IPPROTO_TCP;
     net_put_ends(r, sk);
-    bpf_ringbuf_submit(r, 0);
+    sm_submit(r, SM_RECORD_NETWORK);
     return 0;
 }
 
@@ -206,7 +206,7 @@ static __always_inline int net_sent(struct task_struct *task, long fd, const voi
     r->family = flow.family;
     r->remote_port = flow.port;
     __builtin_memcpy(r->remote_address, flow.address, 16);
-    bpf_ringbuf_submit(r, 0);
+    sm_submit(r, SM_RECORD_NETWORK);
     return 0;
 }
 

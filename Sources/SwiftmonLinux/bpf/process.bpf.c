@@ -97,8 +97,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
     if (size > sizeof(*s))
         size = sizeof(*s);
     r->header.size = size;
-    if (bpf_ringbuf_output(&events, s, size, 0) != 0)
-        sm_count_lost(SM_RECORD_EXEC);
+    sm_output(s, size, SM_RECORD_EXEC);
     return 0;
 }
 
@@ -123,7 +122,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
     r->parent_tid = BPF_CORE_READ(parent, pid);
     r->parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
     sm_fill_container(&r->container, child);
-    bpf_ringbuf_submit(r, 0);
+    sm_submit(r, SM_RECORD_FORK);
     return 0;
 }
 
@@ -146,6 +145,6 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
         r->header.flags |= SM_FLAG_THREAD;
     r->exit_code = BPF_CORE_READ(task, exit_code);
     r->pad0 = 0;
-    bpf_ringbuf_submit(r, 0);
+    sm_submit(r, SM_RECORD_EXIT);
     return 0;
 }

@@ -1,4 +1,4 @@
-// What every swiftmon BPF program shares: the ring buffer, the loss counters,
+// What every swiftmon BPF program shares: the ring buffer, the record counters,
 // and the helpers that read a task's identity and a path out of the kernel.
 // Each *.bpf.c includes this once; one concern per *.bpf.c file.
 #pragma once
@@ -18,8 +18,22 @@ struct {
     __uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
 
-// Records that could not be written because the ring buffer was full, per
-// record kind and per CPU. User space sums and reports them (event 255).
+// Per record kind and per CPU (user space sums them; event 255, --stats,
+// `service status`):
+//  - generated_records: every record a program made, whether it reached the
+//    ring buffer or not: the kernel side's ground truth for the accounting
+//    generated = read by swiftmon + lost_records;
+//  - lost_records: those that could not be written (ring buffer full, no
+//    scratch area, a full map that would have held the record's start).
+// A SIGKILL against swiftmon goes to the kill ledger instead (tamper.bpf.c),
+// counted there, not here.
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, SM_RECORD_KIND_COUNT);
+    __type(key, __u32);
+    __type(value, __u64);
+} generated_records SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, SM_RECORD_KIND_COUNT);
@@ -27,11 +41,35 @@ struct {
     __type(value, __u64);
 } lost_records SEC(".maps");
 
-static __always_inline void sm_count_lost(__u32 kind)
+// Per-CPU slots: a program does not migrate while it runs, so a plain add is exact.
+static __always_inline void sm_count_in(void *counters, __u32 kind)
 {
-    __u64 *count = bpf_map_lookup_elem(&lost_records, &kind);
+    __u64 *count = bpf_map_lookup_elem(counters, &kind);
     if (count)
         *count += 1;
+}
+
+// A record made and lost before it could be written: generated and lost.
+static __always_inline void sm_count_lost(__u32 kind)
+{
+    sm_count_in(&generated_records, kind);
+    sm_count_in(&lost_records, kind);
+}
+
+// Hands a reserved record to user space. Counted as generated first, so that
+// user space never reads more records than the kernel says it made.
+static __always_inline void sm_submit(void *record, __u32 kind)
+{
+    sm_count_in(&generated_records, kind);
+    bpf_ringbuf_submit(record, 0);
+}
+
+// Copies an assembled record into the ring buffer, or counts it lost.
+static __always_inline void sm_output(void *record, __u64 size, __u32 kind)
+{
+    sm_count_in(&generated_records, kind);
+    if (bpf_ringbuf_output(&events, record, size, 0) != 0)
+        sm_count_in(&lost_records, kind);
 }
 
 // The process a task belongs to is named by its tgid and the start time of its
@@ -314,6 +352,5 @@ static __always_inline void sm_path_emit(struct path_scratch *s, __u32 offset)
     if (size > sizeof(*s))
         size = sizeof(*s);
     s->record.header.size = size;
-    if (bpf_ringbuf_output(&events, s, size, 0) != 0)
-        sm_count_lost(s->record.header.kind);
+    sm_output(s, size, s->record.header.kind);
 }

@@ -120,7 +120,6 @@ int BPF_PROG(tamper_signal, int sig, struct kernel_siginfo *info, struct task_st
         }
         return 0;
     }
-    if (bpf_ringbuf_output(&events, s, size, 0) != 0)
-        sm_count_lost(SM_RECORD_SIGNAL);
+    sm_output(s, size, SM_RECORD_SIGNAL);
     return 0;
 }

@@ -53,8 +53,7 @@ static __always_inline void tamper_file_changed(struct inode *inode)
     r.nlink = BPF_CORE_READ(inode, __i_nlink);
     r.device = key.device;
     r.inode = key.inode;
-    if (bpf_ringbuf_output(&events, &r, sizeof(r), 0) != 0)
-        sm_count_lost(SM_RECORD_PROTECTED_FILE);
+    sm_output(&r, sizeof(r), SM_RECORD_PROTECTED_FILE);
 }
 
 SEC("tp_btf/inode_set_ctime_to_ts")
