@@ -21,11 +21,12 @@ public enum EvtxDecoder {
     public static func decode(_ reader: EvtxReader, into sink: (any EventSink)?) throws -> EvtxSummary {
         var summary = EvtxSummary(header: reader.header, physicalChunks: reader.physicalChunks)
         if let sink {
+            let recordSink = sink as? EvtxRecordSink
             var byID: [Int: Int] = [:]
             summary.totals = try reader.forEachEvent { record, event in
                 summary.count(record)
                 byID[event.kind.id, default: 0] += 1
-                try sink.emit(event)
+                if let recordSink { try recordSink.emit(event, from: record) } else { try sink.emit(event) }
             }
             summary.eventsByID = byID
             try sink.flush()
@@ -35,4 +36,10 @@ public enum EvtxDecoder {
         summary.finishCounting()
         return summary
     }
+}
+
+/// A sink that is handed each event with the record it came from, for what
+/// the event's fields do not hold (the record's `Computer`, for one).
+public protocol EvtxRecordSink: EventSink {
+    func emit(_ event: Event, from record: EvtxRecord) throws
 }

@@ -18,6 +18,9 @@ public final class EventImporter {
     public struct Options: Sendable {
         /// Host of events whose line names none (swiftmon's JSON lines, .etl).
         public var defaultHost: String
+        /// The host of every .evtx record instead of its own `Computer`
+        /// (`--host` given); nil: each record's `Computer`, else ``defaultHost``.
+        public var evtxHost: String?
         public var maxLineBytes = SysmonLineParser.defaultMaxLineBytes
         /// Events per transaction.
         public var batchSize = 16_384
@@ -252,11 +255,17 @@ public final class EventImporter {
         return true
     }
 
-    /// Hands decoded events to the importer with the default host.
-    final class DecodedEventSink: EventSink {
+    /// Hands decoded events to the importer: an .evtx record's with its own
+    /// `Computer` (unless ``Options/evtxHost`` overrides it), an .etl trace's
+    /// (which names no machine) with the default host.
+    final class DecodedEventSink: EvtxRecordSink {
         unowned let importer: EventImporter
         init(_ importer: EventImporter) { self.importer = importer }
         func emit(_ event: Event) throws { importer.accept(event, host: importer.options.defaultHost) }
+        func emit(_ event: Event, from record: EvtxRecord) throws {
+            let computer = record.computer.flatMap { $0.isEmpty ? nil : $0 }
+            importer.accept(event, host: importer.options.evtxHost ?? computer ?? importer.options.defaultHost)
+        }
     }
 
     // MARK: Following

@@ -271,23 +271,31 @@ enum EventStore {
 
     // MARK: Field codec
 
-    /// Length-prefixed (LEB128) UTF-8 values in schema order.
+    /// Length-prefixed (LEB128) UTF-8 values in schema order, appended to `out`.
     static func encodeFields(_ values: [String], into out: inout [UInt8]) {
-        for value in values {
-            appendVarint(UInt64(value.utf8.count), to: &out)
-            out.append(contentsOf: value.utf8)
+        for var value in values {
+            // The String's own UTF-8 bytes, copied once (no per-byte UTF8View walk).
+            value.withUTF8 { utf8 in
+                appendVarint(UInt64(utf8.count), to: &out)
+                out.append(contentsOf: utf8)
+            }
         }
     }
 
     static func encodeRaw(_ raw: [Int: [UInt8]]) -> [UInt8]? {
         guard !raw.isEmpty else { return nil }
         var out: [UInt8] = []
+        encodeRaw(raw, into: &out)
+        return out
+    }
+
+    /// (position, length, bytes) per field whose value is not UTF-8, by position.
+    static func encodeRaw(_ raw: [Int: [UInt8]], into out: inout [UInt8]) {
         for (index, bytes) in raw.sorted(by: { $0.key < $1.key }) {
             appendVarint(UInt64(index), to: &out)
             appendVarint(UInt64(bytes.count), to: &out)
             out += bytes
         }
-        return out
     }
 
     static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {

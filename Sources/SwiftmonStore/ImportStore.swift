@@ -71,27 +71,19 @@ public final class ImportStore {
         do {
             try queue.inTransaction { db in
                 let statement = try db.cachedStatement(sql: ImportStore.insertSQL)
-                let insert = EventInsert(statement.sqliteStatement)
-                var fields: [UInt8] = []
-                fields.reserveCapacity(4096)
+                var insert = EventInsert(statement.sqliteStatement)
                 for item in events {
-                    let event = item.event
-                    fields.removeAll(keepingCapacity: true)
-                    EventStore.encodeFields(event.values, into: &fields)
-                    let raw = EventStore.encodeRaw(event.rawBytes)
-                    insert.bindEvent(event, fields: fields, raw: raw)
-                    insert.bind(10, item.host)
-                    insert.bind(11, item.recordID.map { ImportStore.key(ImportStore.key(fields: fields, raw: raw), recordID: $0) }
-                                    ?? occurrenceKey(ImportStore.key(fields: fields, raw: raw), host: item.host, eventID: event.kind.id))
-                    let rc = sqlite3_step(insert.statement)
-                    sqlite3_reset(insert.statement)
+                    let rc = insert.insert(item.event, host: item.host) { fields, raw in
+                        let content = ImportStore.key(fields: fields, raw: raw)
+                        return item.recordID.map { ImportStore.key(content, recordID: $0) }
+                            ?? self.occurrenceKey(content, host: item.host, eventID: item.event.kind.id)
+                    }
                     guard rc == SQLITE_DONE else {
                         throw DatabaseError(resultCode: ResultCode(rawValue: rc),
                                             message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                     }
                     inserted += Int(sqlite3_changes(db.sqliteConnection))
                 }
-                sqlite3_clear_bindings(insert.statement)
                 return .commit
             }
         } catch let error as DatabaseError {
@@ -138,6 +130,13 @@ public final class ImportStore {
     /// hash (xxHash64's single-lane rounds and avalanche), the same on every
     /// machine and run, as a signed SQLite integer.
     static func key(fields: [UInt8], raw: [UInt8]?) -> Int64 {
+        fields.withUnsafeBytes { f in
+            guard let raw else { return key(fields: f, raw: nil) }
+            return raw.withUnsafeBytes { key(fields: f, raw: $0) }
+        }
+    }
+
+    static func key(fields: UnsafeRawBufferPointer, raw: UnsafeRawBufferPointer?) -> Int64 {
         var h = hash(fields, seed: 0x9E37_79B1_85EB_CA87)
         if let raw { h = hash(raw, seed: h) }
         return Int64(bitPattern: h)
@@ -150,29 +149,31 @@ public final class ImportStore {
     static let p5: UInt64 = 0x27D4_EB2F_1656_67C5
 
     static func hash(_ bytes: [UInt8], seed: UInt64) -> UInt64 {
-        bytes.withUnsafeBytes { b -> UInt64 in
-            var h = seed &+ p5 &+ UInt64(b.count)
-            var i = 0
-            while i + 8 <= b.count {
-                var k = b.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian
-                k = k &* p2
-                k = (k << 31) | (k >> 33)
-                k = k &* p1
-                h ^= k
-                h = ((h << 27) | (h >> 37)) &* p1 &+ p4
-                i += 8
-            }
-            while i < b.count {
-                h ^= UInt64(b[i]) &* p5
-                h = ((h << 11) | (h >> 53)) &* p1
-                i += 1
-            }
-            h ^= h >> 33
-            h = h &* p2
-            h ^= h >> 29
-            h = h &* p3
-            h ^= h >> 32
-            return h
+        bytes.withUnsafeBytes { hash($0, seed: seed) }
+    }
+
+    static func hash(_ b: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
+        var h = seed &+ p5 &+ UInt64(b.count)
+        var i = 0
+        while i + 8 <= b.count {
+            var k = b.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian
+            k = k &* p2
+            k = (k << 31) | (k >> 33)
+            k = k &* p1
+            h ^= k
+            h = ((h << 27) | (h >> 37)) &* p1 &+ p4
+            i += 8
         }
+        while i < b.count {
+            h ^= UInt64(b[i]) &* p5
+            h = ((h << 11) | (h >> 53)) &* p1
+            i += 1
+        }
+        h ^= h >> 33
+        h = h &* p2
+        h ^= h >> 29
+        h = h &* p3
+        h ^= h >> 32
+        return h
     }
 }

@@ -144,13 +144,31 @@ public enum ProcessSelector: Sendable, Equatable {
 extension StoreReader {
     /// The ancestors and descendants of the selected process, at most
     /// `maxNodes` descendants (the store may hold forks bombs).
-    public func processTree(of selector: ProcessSelector, maxNodes: Int = 10_000) throws -> ProcessTree {
-        try read { db in
-            guard var target = try StoreReader.findProcess(db, selector) else {
+    ///
+    /// A store that imported several hosts' events holds several machines'
+    /// processes: `host` (ASCII case ignored) picks the process among that
+    /// host's events. Either way the tree is drawn from the events of the
+    /// host the process was found on (a sensor's own rows, which name no
+    /// host, form one host of their own), so two machines' processes never mix.
+    public func processTree(of selector: ProcessSelector, host: String? = nil, maxNodes: Int = 10_000) throws -> ProcessTree {
+        var scope = HostScope()
+        if let host {
+            guard schemaVersion >= 3 else {
+                throw StoreError.sqlite(path: path, operation: "tree by host",
+                                        message: "this store was written before hosts were recorded (schema version \(schemaVersion))")
+            }
+            scope = HostScope(clause: " AND host = ? COLLATE NOCASE", arguments: [host])
+        }
+        return try read { db in
+            guard var target = try StoreReader.findProcess(db, selector, scope) else {
+                let on = host.map { " of host \($0)" } ?? ""
                 switch selector {
-                case .guid(let g): throw StoreError.notFound("no process with GUID \(g) in \(path)")
-                case .processID(let p): throw StoreError.notFound("no process with pid \(p) in \(path)")
+                case .guid(let g): throw StoreError.notFound("no process with GUID \(g)\(on) in \(path)")
+                case .processID(let p): throw StoreError.notFound("no process with pid \(p)\(on) in \(path)")
                 }
+            }
+            if host == nil, schemaVersion >= 3 {
+                scope = HostScope(clause: " AND host IS ? COLLATE NOCASE", arguments: [target.host])
             }
             // Ancestors, following ParentProcessGuid while ProcessCreate events exist.
             var ancestors: [ProcessNode] = []
@@ -158,7 +176,7 @@ extension StoreReader {
             var child = target
             while let parentGuid = child.node.parentGuid, !seen.contains(parentGuid.lowercased()), ancestors.count < 512 {
                 seen.insert(parentGuid.lowercased())
-                if let parent = try StoreReader.processCreate(db, guid: parentGuid) {
+                if let parent = try StoreReader.processCreate(db, guid: parentGuid, scope) {
                     ancestors.append(parent.node)
                     child = parent
                 } else {
@@ -182,10 +200,10 @@ extension StoreReader {
                 for parent in level {
                     let rows = try Row.fetchAll(db, sql: """
                         SELECT event_id, time, fields, raw FROM event INDEXED BY event_by_parent_process_guid
-                        WHERE parent_process_guid = ? AND event_id = 1 ORDER BY time, id
-                        """, arguments: [IndexedColumns.guidKey(parent)])
+                        WHERE parent_process_guid = ? AND event_id = 1\(scope.clause) ORDER BY time, id
+                        """, arguments: scope.with(IndexedColumns.guidKey(parent)))
                     for row in rows {
-                        let child = try StoreReader.processFound(db, from: try StoreReader.event(from: row)).node
+                        let child = try StoreReader.processFound(db, from: try StoreReader.event(from: row), scope: scope).node
                         let key = child.guid.lowercased()
                         guard !seen.contains(key) else { continue }
                         guard budget > 0 else { truncated = true; break search }
@@ -213,40 +231,64 @@ extension StoreReader {
     struct FoundProcess {
         var node: ProcessNode
         var parentStub: ProcessNode
+        /// The host of the event it was found by (nil: a sensor's own row, or a store before hosts).
+        var host: String? = nil
     }
 
-    static func findProcess(_ db: Database, _ selector: ProcessSelector) throws -> FoundProcess? {
+    /// Which host's events a tree's lookups see: SQL added to each, and its arguments.
+    struct HostScope {
+        var clause = ""
+        var arguments: [DatabaseValueConvertible?] = []
+        func with(_ first: DatabaseValueConvertible?) -> StatementArguments { StatementArguments([first] + arguments) }
+    }
+
+    /// The columns a tree reads: an event, and its host where the store records hosts.
+    static func columns(_ db: Database) throws -> String {
+        try db.columns(in: "event").contains { $0.name == "host" } ? "event_id, time, fields, raw, host" : "event_id, time, fields, raw"
+    }
+
+    static func host(of row: Row) -> String? { row.count > 4 ? row[4] : nil }
+
+    static func findProcess(_ db: Database, _ selector: ProcessSelector, _ scope: HostScope = HostScope()) throws -> FoundProcess? {
+        let columns = try columns(db)
         switch selector {
         case .guid(let guid):
-            if let found = try processCreate(db, guid: guid) { return found }
+            if let found = try processCreate(db, guid: guid, scope, columns: columns) { return found }
             // No ProcessCreate (it started before the store did): use its latest other event.
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT event_id, time, fields, raw FROM event WHERE process_guid = ? ORDER BY time DESC, id DESC LIMIT 1
-                """, arguments: [IndexedColumns.guidKey(guid)]) else { return nil }
-            return try processFound(db, from: try event(from: row), recorded: false)
+                SELECT \(columns) FROM event WHERE process_guid = ?\(scope.clause) ORDER BY time DESC, id DESC LIMIT 1
+                """, arguments: scope.with(IndexedColumns.guidKey(guid))) else { return nil }
+            var found = try processFound(db, from: try event(from: row), recorded: false, scope: scope)
+            found.host = host(of: row)
+            return found
         case .processID(let pid):
             let row = try Row.fetchOne(db, sql: """
-                SELECT event_id, time, fields, raw FROM event WHERE process_id = ? AND event_id = 1
+                SELECT \(columns) FROM event WHERE process_id = ? AND event_id = 1\(scope.clause)
                 ORDER BY time DESC, id DESC LIMIT 1
-                """, arguments: [pid])
+                """, arguments: scope.with(pid))
                 ?? Row.fetchOne(db, sql: """
-                SELECT event_id, time, fields, raw FROM event WHERE process_id = ? AND process_guid IS NOT NULL
+                SELECT \(columns) FROM event WHERE process_id = ? AND process_guid IS NOT NULL\(scope.clause)
                 ORDER BY time DESC, id DESC LIMIT 1
-                """, arguments: [pid])
+                """, arguments: scope.with(pid))
             guard let row else { return nil }
             let event = try event(from: row)
-            return try processFound(db, from: event, recorded: event.kind.id == EventKind.processCreate.id)
+            var found = try processFound(db, from: event, recorded: event.kind.id == EventKind.processCreate.id, scope: scope)
+            found.host = host(of: row)
+            return found
         }
     }
 
-    static func processCreate(_ db: Database, guid: String) throws -> FoundProcess? {
+    static func processCreate(_ db: Database, guid: String, _ scope: HostScope = HostScope(), columns: String? = nil) throws -> FoundProcess? {
+        let columns = try columns ?? self.columns(db)
         guard let row = try Row.fetchOne(db, sql: """
-            SELECT event_id, time, fields, raw FROM event WHERE process_guid = ? AND event_id = 1 ORDER BY id LIMIT 1
-            """, arguments: [IndexedColumns.guidKey(guid)]) else { return nil }
-        return try processFound(db, from: try event(from: row))
+            SELECT \(columns) FROM event WHERE process_guid = ? AND event_id = 1\(scope.clause) ORDER BY id LIMIT 1
+            """, arguments: scope.with(IndexedColumns.guidKey(guid))) else { return nil }
+        var found = try processFound(db, from: try event(from: row), scope: scope)
+        found.host = host(of: row)
+        return found
     }
 
-    static func processFound(_ db: Database, from event: Event, recorded: Bool = true) throws -> FoundProcess {
+    static func processFound(_ db: Database, from event: Event, recorded: Bool = true, scope: HostScope = HostScope()) throws -> FoundProcess {
         func v(_ name: String) -> String {
             guard let value = event[name], value != Event.absent else { return "" }
             return value
@@ -270,8 +312,8 @@ extension StoreReader {
             }
         }
         if let endTime = try Int64.fetchOne(db, sql: """
-            SELECT time FROM event WHERE process_guid = ? AND event_id = 5 ORDER BY id LIMIT 1
-            """, arguments: [IndexedColumns.guidKey(guid)]) {
+            SELECT time FROM event WHERE process_guid = ? AND event_id = 5\(scope.clause) ORDER BY id LIMIT 1
+            """, arguments: scope.with(IndexedColumns.guidKey(guid))) {
             node.ended = EventTime(nanosecondsSinceEpoch: endTime)
         }
         let stub = ProcessNode(

@@ -263,21 +263,14 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
         do {
             try queue.inTransaction { db in
                 let statement = try db.cachedStatement(sql: EventStore.insertSQL)
-                let insert = EventInsert(statement.sqliteStatement)
-                var fields: [UInt8] = []
-                fields.reserveCapacity(4096)
+                var insert = EventInsert(statement.sqliteStatement)
                 for event in events {
-                    fields.removeAll(keepingCapacity: true)
-                    EventStore.encodeFields(event.values, into: &fields)
-                    insert.bindEvent(event, fields: fields, raw: EventStore.encodeRaw(event.rawBytes))
-                    let rc = sqlite3_step(insert.statement)
-                    sqlite3_reset(insert.statement)
+                    let rc = insert.insert(event)
                     guard rc == SQLITE_DONE else {
                         throw DatabaseError(resultCode: ResultCode(rawValue: rc),
                                             message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                     }
                 }
-                sqlite3_clear_bindings(insert.statement)
                 return .commit
             }
         } catch let error as DatabaseError {

@@ -22,7 +22,8 @@ extension Swiftmon {
                 formats, with or without <pri>) followed by an <Event> document, a bare <Event> \
                 document, or a JSON object as `swiftmon run --format json` writes it — from swiftmon \
                 or from Microsoft's Sysmon for Linux, any syslog tag and Provider. Each event keeps \
-                its host: the XML's Computer, else the syslog host, else --host. Files starting \
+                its host: the XML's Computer, else the syslog host, else --host; an .evtx record its \
+                own Computer unless --host is given. Files starting \
                 like an .evtx log or an .etl trace are read through their decoders. Importing the \
                 same events again stores them once (key: host, EventID and every field value). \
                 Malformed lines are reported with file:line and counted; the import goes on. Exit \
@@ -40,7 +41,7 @@ extension Swiftmon {
         @Flag(help: "Follow the (one) file as tail -F does: read new lines as they are written, across rotations (rename and a new file, or truncation), until SIGINT or SIGTERM.")
         var follow = false
 
-        @Option(help: ArgumentHelp("Host of events whose line names none (JSON lines, .etl/.evtx files). Default: this machine's name.", valueName: "name"))
+        @Option(help: ArgumentHelp("Host of events whose line names none (JSON lines, .etl files), and of every .evtx record instead of its Computer. Default: this machine's name; .evtx records keep their Computer.", valueName: "name"))
         var host: String?
 
         @Option(name: .customLong("max-line-bytes"), help: ArgumentHelp("Longer lines are malformed.", valueName: "bytes"))
@@ -61,6 +62,7 @@ extension Swiftmon {
         func run() throws {
             ignoreBrokenPipe()
             var options = EventImporter.Options(defaultHost: host ?? SysmonXMLHeader.hostName())
+            options.evtxHost = host
             options.maxLineBytes = maxLineBytes
             let detector: EventDetector?
             let importStore: ImportStore

@@ -10,12 +10,14 @@ struct Tree: ParsableCommand {
 
     @Option(help: "The store file.") var store: String
     @Option(help: "Most descendants to show.") var maxNodes = 10_000
+    @Option(help: ArgumentHelp("In a store that imported several hosts' events: the process of this host (Computer, ASCII case ignored).", valueName: "name"))
+    var host: String?
     @Argument(help: "A ProcessGuid (braces optional) or a process id (the most recent process with it).")
     var process: String
 
     func run() throws {
         let reader = try StoreReader(path: store)
-        let tree = try reader.processTree(of: ProcessSelector(parsing: process), maxNodes: maxNodes)
+        let tree = try reader.processTree(of: ProcessSelector(parsing: process), host: host, maxNodes: maxNodes)
         print(tree.rendered(), terminator: "")
     }
 }

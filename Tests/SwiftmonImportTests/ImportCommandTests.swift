@@ -46,6 +46,11 @@ final class ImportCommandTests: XCTestCase {
         let tree = try BuiltBinary.runSwiftmon(["tree", "--store", store, "{ef0c1d6c-96e0-6169-6d3b-c3c9f2550000}"])
         XCTAssertEqual(tree.status, 0, tree.stderrText)
         XCTAssertTrue(tree.stdoutText.contains("/usr/bin/bash") && tree.stdoutText.contains("/usr/bin/sh"), tree.stdoutText)
+        let onWeb = try BuiltBinary.runSwiftmon(["tree", "--store", store, "--host", "WEB-01", "{ef0c1d6c-96e0-6169-6d3b-c3c9f2550000}"])
+        XCTAssertEqual(onWeb.stdoutText, tree.stdoutText, onWeb.stderrText)
+        let onDB = try BuiltBinary.runSwiftmon(["tree", "--store", store, "--host", "db-02", "{ef0c1d6c-96e0-6169-6d3b-c3c9f2550000}"])
+        XCTAssertNotEqual(onDB.status, 0)
+        XCTAssertTrue(onDB.stderrText.contains("of host db-02"), onDB.stderrText)
     }
 
     /// swiftmon's own XML and JSON of a real log (`swiftmon evtx` on the corpus),
@@ -67,14 +72,25 @@ final class ImportCommandTests: XCTestCase {
         XCTAssertEqual(fromXML["unknownFields"], 0)
         let again = try counts(try BuiltBinary.runSwiftmon(["import", "--store", store, "--summary-json", xml]))
         XCTAssertEqual(again["duplicates"], lines, "the same XML again adds nothing")
-        // Without EventRecordIDs (JSON lines, the .evtx through its decoder) the content and its occurrence are the key.
-        let fromJSON = try counts(try BuiltBinary.runSwiftmon(["import", "--store", store, "--summary-json", json]))
+        // Without EventRecordIDs (JSON lines, the .evtx through its decoder) the
+        // content and its occurrence are the key. JSON lines name no host: --host
+        // gives them the log's Computer, which the .evtx's records carry themselves
+        // (swiftmon's XML above names the machine that wrote it instead).
+        let computer = "FS03.offsec.lan"  // every record's <Computer> in this log
+        let fromJSON = try counts(try BuiltBinary.runSwiftmon(["import", "--store", store, "--host", computer, "--summary-json", json]))
         XCTAssertEqual(fromJSON["imported"], lines)
         let fromEvtx = try counts(try BuiltBinary.runSwiftmon(["import", "--store", store, "--summary-json", log]))
         XCTAssertEqual(fromEvtx["events"], lines)
-        XCTAssertEqual(fromEvtx["duplicates"], lines, "the .evtx read directly is the JSON's events again")
-        let q = try BuiltBinary.runSwiftmon(["query", "--store", store, "--limit", "0", "--format", "json"])
-        XCTAssertEqual(q.stdoutText.split(separator: "\n").count, 2 * lines)
+        XCTAssertEqual(fromEvtx["duplicates"], lines, "the .evtx read directly is the JSON's events again, host = each record's Computer")
+        let q = try BuiltBinary.runSwiftmon(["query", "--store", store, "--host", computer, "--limit", "0", "--format", "json"])
+        XCTAssertEqual(q.stdoutText.split(separator: "\n").count, lines)
+        let all = try BuiltBinary.runSwiftmon(["query", "--store", store, "--limit", "0", "--format", "json"])
+        XCTAssertEqual(all.stdoutText.split(separator: "\n").count, 2 * lines)
+        // --host overrides the records' Computer.
+        let renamed = try counts(try BuiltBinary.runSwiftmon(["import", "--store", store, "--host", "evtx-copy", "--summary-json", log]))
+        XCTAssertEqual(renamed["imported"], lines)
+        let copy = try BuiltBinary.runSwiftmon(["query", "--store", store, "--host", "evtx-copy", "--limit", "0", "--format", "json"])
+        XCTAssertEqual(copy.stdoutText.split(separator: "\n").count, lines)
     }
 
     /// The store's file system full: the import fails with 74 and every event
