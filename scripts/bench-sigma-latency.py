@@ -110,7 +110,7 @@ def print_stages(trace_path, alert_arrival_mono):
     wakes.sort()
     writes.sort()
     import bisect
-    to_reader, to_write, to_arrival = [], [], []
+    to_reader, to_write, to_arrival, written = [], [], [], []
     for pid, arrival in alert_arrival_mono.items():
         t0 = execs.get(pid)
         if t0 is None:
@@ -124,10 +124,12 @@ def print_stages(trace_path, alert_arrival_mono):
         to_reader.append((wakes[i] - t0) / 1e6)
         to_write.append((writes[j] - wakes[i]) / 1e6)
         to_arrival.append((arrival - writes[j]) / 1e6)
+        written.append((writes[j] - t0) / 1e6)
     print(f"  stages (bpftrace, {len(to_reader)} marked execs):")
     print("    " + summary("exec → reader wakes", to_reader))
     print("    " + summary("reader wakes → first write", to_write))
     print("    " + summary("first write → line read", to_arrival))
+    print("    " + summary("exec → written (the sensor's part)", written))
 
 
 def main():
