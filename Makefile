@@ -110,8 +110,8 @@ bench: build
 	$(BINARY) bench decode --rounds 3 --through-pipeline
 	$(BINARY) bench rules
 	$(BINARY) bench sigma $(SIGMA_RULES)
-	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py
-	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py --load 500
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py --rules $(SIGMA_RULES) --stages
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py --rules $(SIGMA_RULES) --stages --load 500
 	$(BINARY) bench store
 	$(BINARY) bench import
 	$(BINARY) bench spool

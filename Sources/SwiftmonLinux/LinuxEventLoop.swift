@@ -9,9 +9,9 @@ import SwiftmonSystem
 /// and an eventfd by which the outputs' thread asks to stop. Idle, swiftmon
 /// sleeps in epoll_wait: no polling.
 public enum LinuxEventLoop {
-    /// How long the reader lets records gather after a wake-up (≤ this much
-    /// latency added to an event's delivery).
-    static let coalescingMicroseconds: UInt32 = 10_000
+    /// How long the reader lets records gather after a drain while they are
+    /// flowing: at most this much latency added to an event's delivery.
+    static let coalescingMicroseconds: UInt32 = 1_000
 
     /// The signalfd, made once (-1 until ``takeOverSignals()``).
     private static let signalDescriptor = Mutex<Int32>(-1)
@@ -76,16 +76,24 @@ public enum LinuxEventLoop {
         // Every probe is attached and the outputs run: the service is up.
         notifier.ready(status: "started; " + session.statusSummary)
         var running = !session.stopRequested
+        // When the reader last went back to waiting after a drain (monotonic ns).
+        var lastDrainEnded: Int64 = .min / 2
         while running {
             for token in try Syscalls.epollWait(epoll, timeoutMilliseconds: -1) {
                 switch Token(rawValue: token) {
                 case .source:
+                    let woke = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
                     try session.readSource()
                     // The kernel wakes a reader that has caught up on every
-                    // record. Pausing a moment after a drain lets a burst
-                    // collect, so a storm costs one wake-up per few hundred
-                    // records instead of one each; idle, nothing wakes us.
-                    usleep(coalescingMicroseconds)
+                    // record. While records flow (this wake-up came within
+                    // the pause of the last drain), pausing a moment lets the
+                    // next ones collect: a storm costs one wake-up per many
+                    // records instead of one each. A record that comes after
+                    // quiet is read at once, with no pause before it (a lone
+                    // exec's alert is not held back); one that comes during a
+                    // pause waits at most the pause. Idle, nothing wakes us.
+                    if woke - lastDrainEnded < Int64(coalescingMicroseconds) * 1000 { usleep(coalescingMicroseconds) }
+                    lastDrainEnded = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
                 case .signal:
                     for signal in Syscalls.readSignals(signals) {
                         if signal == SIGUSR1 {
