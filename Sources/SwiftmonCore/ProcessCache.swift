@@ -73,6 +73,12 @@ public struct ProcessCache: Sendable {
         return info
     }
 
+    /// Just the GUID text of that entry (no copy of the entry).
+    public func guidText(pid: UInt32, guid: ProcessGuid) -> String? {
+        guard let index = live.index(forKey: pid), live.values[index].guid == guid else { return nil }
+        return live.values[index].guidText
+    }
+
     public mutating func insert(_ info: ProcessEntry) {
         tick()
         if live.count >= capacity, live[info.pid] == nil { return }

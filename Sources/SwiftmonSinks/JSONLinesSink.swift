@@ -32,7 +32,8 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
     }
 
     public static func render(_ event: Event, into out: inout [UInt8]) {
-        let prefix = fieldPrefixes[event.kind.id] ?? JSONLinesSink.prefixes(for: event.kind)
+        let id = event.kind.id
+        let prefix = (id >= 0 && id < prefixTable.count ? prefixTable[id] : nil) ?? JSONLinesSink.prefixes(for: event.kind)
         out.append(contentsOf: prefix.head)
         for (i, key) in prefix.keys.enumerated() {
             out.append(contentsOf: key)
@@ -62,8 +63,12 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         return Prefixes(head: head, keys: keys)
     }
 
-    static let fieldPrefixes: [Int: Prefixes] = Dictionary(
-        uniqueKeysWithValues: EventKind.all.map { ($0.id, prefixes(for: $0)) })
+    /// By EventID (an array: no hashing per event).
+    static let prefixTable: [Prefixes?] = {
+        var table = [Prefixes?](repeating: nil, count: (EventKind.all.map(\.id).max() ?? 0) + 1)
+        for kind in EventKind.all where kind.id >= 0 { table[kind.id] = prefixes(for: kind) }
+        return table
+    }()
 
     static let hex = Array("0123456789abcdef".utf8)
 
