@@ -283,3 +283,17 @@ extension Array where Element == BuilderScenario.Step {
         try XCTUnwrap(try events(prefix, file: file, line: line).first, "no event in \(prefix)", file: file, line: line)
     }
 }
+
+extension SensorEventBuilder {
+    /// Decodes `bytes` and builds their events into `out`; false when they
+    /// do not decode. The record points into `bytes`, so it is built inside
+    /// their scope, as the ring buffer's callback does.
+    @discardableResult
+    func build(_ bytes: [UInt8], into out: inout [Event]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            guard let record = KernelRecord(raw) else { return false }
+            events(for: record, into: &out)
+            return true
+        }
+    }
+}

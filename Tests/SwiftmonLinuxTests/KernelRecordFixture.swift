@@ -227,17 +227,3 @@ struct KernelRecordFixture {
         return Self.bytes(r)
     }
 }
-
-extension SensorEventBuilder {
-    /// Decodes `bytes` and builds their events into `out`; false when they
-    /// do not decode. The record points into `bytes`, so it is built inside
-    /// their scope, as the ring buffer's callback does.
-    @discardableResult
-    func build(_ bytes: [UInt8], into out: inout [Event]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            guard let record = KernelRecord(raw) else { return false }
-            events(for: record, into: &out)
-            return true
-        }
-    }
-}
