@@ -107,6 +107,7 @@ bench: build
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-memory.sh $(BENCH_MEMORY_ARGS)
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-allocations.sh
 	$(BINARY) bench rules
 	$(BINARY) bench sigma $(SIGMA_RULES)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py
