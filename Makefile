@@ -108,6 +108,7 @@ bench: build
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-overload.sh $(BENCH_OVERLOAD_ARGS)
 	$(BINARY) bench decode --rounds 3
 	$(BINARY) bench decode --rounds 3 --through-pipeline
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-allocations.sh
 	$(BINARY) bench rules
 	$(BINARY) bench sigma $(SIGMA_RULES)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-sigma-latency.py --rules $(SIGMA_RULES) --stages

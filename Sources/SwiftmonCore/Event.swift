@@ -15,11 +15,17 @@ public struct Event: Sendable {
 
     /// An event with every field absent but `UtcTime`.
     public init(_ kind: EventKind, time: EventTime) {
+        self.init(kind, time: time, utcTime: kind.utcTimeIndex == nil ? Event.absent : time.sysmonText)
+    }
+
+    /// The same with `UtcTime` already written (``UtcTimeTextCache`` gives
+    /// the events of one millisecond one shared text).
+    public init(_ kind: EventKind, time: EventTime, utcTime: String) {
         self.kind = kind
         self.time = time
         self.values = Array(repeating: Event.absent, count: kind.fields.count)
         self.rawBytes = [:]
-        if let i = kind.index(of: "UtcTime") { values[i] = time.sysmonText }
+        if let i = kind.utcTimeIndex { values[i] = utcTime }
     }
 
     /// The value of `field`, or `nil` when the kind has no such field.

@@ -22,6 +22,8 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
     /// Where ``ProcessContainer/fieldNames`` start in ``fields``, for the kinds
     /// that describe a process (they come last), else nil.
     public let containerFieldsStart: Int?
+    /// Where `UtcTime` is in ``fields`` (every kind but a few has it).
+    public let utcTimeIndex: Int?
 
     public var description: String { name }
     public var extraFields: ArraySlice<String> { fields[sysmonFieldCount...] }
@@ -44,6 +46,7 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
         self.name = name ?? ruleTag ?? "Event\(id)"
         self.fields = sysmon + extra + (container ? ProcessContainer.fieldNames : [])
         self.containerFieldsStart = container ? sysmon.count + extra.count : nil
+        self.utcTimeIndex = fields.firstIndex(of: "UtcTime")
         self.sysmonFieldCount = sysmon.count
         self.loggedWithoutRuleBlock = logged
     }

@@ -85,3 +85,24 @@ public struct EventTime: Sendable, Hashable, Comparable {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
+
+/// The `UtcTime` text of the last millisecond asked for. A storm's events
+/// come many to a millisecond, and each would otherwise format (and allocate)
+/// the same 23 bytes. One per thread that builds events.
+public struct UtcTimeTextCache: Sendable {
+    private var millisecond: Int64 = .min
+    private var text = ""
+
+    public init() {}
+
+    public mutating func text(for time: EventTime) -> String {
+        // Floor division: UtcTime shows the millisecond the time falls in.
+        let ns = time.nanoseconds
+        let ms = ns >= 0 ? ns / 1_000_000 : (ns - 999_999) / 1_000_000
+        if ms != millisecond {
+            millisecond = ms
+            text = time.sysmonText
+        }
+        return text
+    }
+}

@@ -21,28 +21,80 @@ public enum DecodeBenchmark {
     /// With `pipeline`, events go through it (queue + sink thread) instead of
     /// straight to `sink` on this thread, to show the cost of the hand-off.
     public static func run(processes: Int, filter: EventFilter, sink: EventSink, pipeline: EventPipeline? = nil) throws -> Figures {
-        let host = HostIdentity(machine: 0x1234_5678, ticksPerSecond: 100, bootEpochNanoseconds: 1_700_000_000_000_000_000)
-        let builder = ProcessEventBuilder(host: host, users: UserNames(), hasher: nil)
-        let records = (0..<min(processes, 4096)).flatMap { syntheticRecords(pid: UInt32(100_000 + $0)) }
+        let builder = makeBuilder()
+        var records = (0..<min(processes, 4096)).flatMap { syntheticRecords(pid: UInt32(100_000 + $0)) }
         var batch: [Event] = []
         batch.reserveCapacity(256)
         var events = 0
+        var clock = SyntheticClock()
         let start = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpuStart = Syscalls.processCPUMicroseconds()
+        AllocationProbe.mark(.round, wholeProcess: true)
         var done = 0
         while done < processes {
-            for bytes in records {
-                guard let record = bytes.withUnsafeBytes({ KernelRecord($0) }) else { continue }
-                builder.events(for: record, into: &batch)
+            for i in records.indices {
+                if i % 3 == 0 { clock.advance() }
+                clock.stamp(&records[i])
+                // A record points into its bytes: built while they are valid.
+                records[i].withUnsafeBytes { raw in
+                    if let record = KernelRecord(raw) { builder.events(for: record, into: &batch) }
+                }
                 if batch.count >= 128 { events += try deliver(&batch, filter, sink, pipeline) }
             }
             done += records.count / 3
         }
         events += try deliver(&batch, filter, sink, pipeline)
         if let pipeline { pipeline.drain() } else { try sink.flush() }
+        AllocationProbe.mark(.none, wholeProcess: true)
         let seconds = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - start) / 1e9
         let cpu = Double(Syscalls.processCPUMicroseconds() - cpuStart) / 1e6
         return Figures(records: done * 3, events: events, seconds: seconds, cpuSeconds: cpu)
+    }
+
+    /// What one record kind cost in the allocation run: records handled and
+    /// events they gave that the filter passed and the sink rendered.
+    public struct PhaseCount: Sendable {
+        public let phase: AllocationProbe.Phase
+        public var records = 0
+        public var events = 0
+    }
+
+    /// The same path one record at a time, each record's decode, build,
+    /// filter and rendering (into the sink's buffer) between two
+    /// ``AllocationProbe`` marks of its kind, after a warm-up pass over every
+    /// synthetic process (the caches, the output buffer and the batch at
+    /// their steady-state sizes). `scripts/bench-allocations.sh` counts the
+    /// allocator calls between the marks.
+    public static func allocationPhases(processes: Int, filter: EventFilter, sink: EventSink) throws -> [PhaseCount] {
+        let builder = makeBuilder()
+        var records = (0..<4096).flatMap { syntheticRecords(pid: UInt32(100_000 + $0)) }
+        var batch: [Event] = []
+        batch.reserveCapacity(256)
+        var clock = SyntheticClock()
+        var counts: [PhaseCount] = [.init(phase: .fork), .init(phase: .exec), .init(phase: .exit)]
+        for pass in 0..<(1 + (processes + 4095) / 4096) {
+            let measured = pass > 0
+            for i in records.indices {
+                if i % 3 == 0 {
+                    if measured, counts[0].records >= processes { break }
+                    clock.advance()
+                }
+                clock.stamp(&records[i])
+                let slot = i % 3
+                if measured { AllocationProbe.mark(counts[slot].phase) }
+                records[i].withUnsafeBytes { raw in
+                    if let record = KernelRecord(raw) { builder.events(for: record, into: &batch) }
+                }
+                let events = try deliver(&batch, filter, sink, nil)
+                if measured {
+                    AllocationProbe.mark(.none)
+                    counts[slot].records += 1
+                    counts[slot].events += events
+                }
+            }
+        }
+        try sink.flush()
+        return counts
     }
 
     private static func deliver(_ batch: inout [Event], _ filter: EventFilter, _ sink: EventSink, _ pipeline: EventPipeline?) throws -> Int {
@@ -59,6 +111,32 @@ public enum DecodeBenchmark {
         }
         batch.removeAll(keepingCapacity: true)
         return n
+    }
+
+    /// The builder, with the synthetic processes' parent (pid 1) in its cache
+    /// as the start-up scan of /proc puts it there in a live run.
+    static func makeBuilder() -> ProcessEventBuilder {
+        let host = HostIdentity(machine: 0x1234_5678, ticksPerSecond: 100, bootEpochNanoseconds: 1_700_000_000_000_000_000)
+        let builder = ProcessEventBuilder(host: host, users: UserNames(), hasher: nil)
+        builder.remember(ProcessEntry(guid: host.guid(pid: 1, startBootNanoseconds: 0), pid: 1,
+                                      image: Array("/usr/lib/systemd/systemd".utf8),
+                                      commandLine: Array("/sbin/init splash".utf8), user: "root"))
+        return builder
+    }
+
+    /// Record times as a storm gives them: a new process every 50 µs (20,000
+    /// execs/s), its fork, exec and exit at that time.
+    struct SyntheticClock {
+        var bootNanoseconds: UInt64 = 5_000_000_000
+        mutating func advance() { bootNanoseconds += 50_000 }
+        func stamp(_ record: inout [UInt8]) {
+            let t = bootNanoseconds
+            record.withUnsafeMutableBytes { bytes in
+                var h = bytes.loadUnaligned(as: sm_record_header.self)
+                h.time_boot_ns = t
+                bytes.storeBytes(of: h, as: sm_record_header.self)
+            }
+        }
     }
 
     /// fork, exec of `/usr/bin/true ARG`, exit — the records of one short process.
@@ -98,4 +176,50 @@ public enum DecodeBenchmark {
             withUnsafeBytes(of: exit) { Array($0) },
         ]
     }
+}
+
+/// Marks where the allocation benchmark's phases begin and end, for a uprobe
+/// on `swiftmon_allocation_phase` (scripts/bench-allocations.sh) that counts
+/// the allocator calls in between. Costs one call when nothing listens.
+public enum AllocationProbe {
+    public enum Phase: Int32, Sendable {
+        case none = 0
+        /// An exec record to its rendered ProcessCreate.
+        case exec = 1
+        /// An exit record (the last thread) to its rendered ProcessTerminate.
+        case exit = 2
+        /// A fork record (no event: it updates the process cache).
+        case fork = 3
+        /// A whole measured round, all threads.
+        case round = 4
+
+        public var name: String {
+            switch self {
+            case .none: return "none"
+            case .exec: return "exec→ProcessCreate"
+            case .exit: return "exit→ProcessTerminate"
+            case .fork: return "fork (cache only)"
+            case .round: return "round"
+            }
+        }
+    }
+
+    /// `wholeProcess`: the phase holds for every thread (a round through the
+    /// pipeline), else for the calling thread only.
+    @inline(__always)
+    public static func mark(_ phase: Phase, wholeProcess: Bool = false) {
+        swiftmonAllocationPhase(phase.rawValue, wholeProcess ? 1 : 0)
+    }
+}
+
+/// The symbol the uprobe attaches to: the Swift function itself under a
+/// plain name (Swift callers call it, not a C thunk), kept out of line and
+/// with a store the optimizer cannot drop, so every mark is a call. Its two
+/// integer arguments arrive as a C function's would (rdi, rsi on x86-64).
+nonisolated(unsafe) public var swiftmonAllocationPhaseValue: Int32 = 0
+
+@_silgen_name("swiftmon_allocation_phase")
+@inline(never)
+public func swiftmonAllocationPhase(_ phase: Int32, _ wholeProcess: Int32) {
+    swiftmonAllocationPhaseValue = phase &+ wholeProcess
 }

@@ -2,6 +2,11 @@ import CSwiftmonRecords
 
 /// A record from the BPF programs, decoded from the ring buffer's bytes into
 /// Swift values. The layouts are those of swiftmon_records.h.
+///
+/// An exec record's variable part (paths, argv) is not copied: it points into
+/// the bytes the record was decoded from, so a record is used only while
+/// those are valid (inside the ring buffer's callback, or the
+/// `withUnsafeBytes` that decoded it) and never kept.
 enum KernelRecord {
     case exec(ExecRecord)
     case fork(ForkRecord)
@@ -37,9 +42,9 @@ enum KernelRecord {
             guard argsEnd <= bytes.count else { return nil }
             self = .exec(ExecRecord(
                 raw: r,
-                imageComponents: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[fixed..<imageEnd])),
-                cwdComponents: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[imageEnd..<cwdEnd])),
-                arguments: [UInt8](UnsafeRawBufferPointer(rebasing: bytes[cwdEnd..<argsEnd]))))
+                imageComponents: UnsafeRawBufferPointer(rebasing: bytes[fixed..<imageEnd]),
+                cwdComponents: UnsafeRawBufferPointer(rebasing: bytes[imageEnd..<cwdEnd]),
+                arguments: UnsafeRawBufferPointer(rebasing: bytes[cwdEnd..<argsEnd])))
         case SM_RECORD_FORK.rawValue:
             guard bytes.count >= MemoryLayout<sm_fork_record>.size else { return nil }
             self = .fork(ForkRecord(raw: base.loadUnaligned(as: sm_fork_record.self)))
@@ -108,11 +113,12 @@ struct SignalRecord {
 
 struct ExecRecord {
     let raw: sm_exec_record
-    /// Path components, leaf first, each NUL-terminated.
-    let imageComponents: [UInt8]
-    let cwdComponents: [UInt8]
+    /// Path components, leaf first, each NUL-terminated. These three are the
+    /// record's own bytes, not copies (see ``KernelRecord``).
+    let imageComponents: UnsafeRawBufferPointer
+    let cwdComponents: UnsafeRawBufferPointer
     /// argv as in the new image's memory: NUL-separated.
-    let arguments: [UInt8]
+    let arguments: UnsafeRawBufferPointer
 }
 
 struct ForkRecord {
@@ -164,15 +170,47 @@ enum KernelText {
     /// "leaf\0dir\0usr\0" → "/usr/dir/leaf". A truncated path is marked with a
     /// leading "…/" in place of the components that were not captured.
     static func path(fromComponents components: [UInt8], truncated: Bool) -> [UInt8] {
-        var parts = components.split(separator: 0, omittingEmptySubsequences: true)
-        if parts.last?.elementsEqual([UInt8(ascii: "/")]) == true { parts.removeLast() }
-        var out: [UInt8] = truncated ? Array("…".utf8) : []
-        if parts.isEmpty { return truncated ? out : [UInt8(ascii: "/")] }
-        for part in parts.reversed() {
-            out.append(UInt8(ascii: "/"))
-            out += part
-        }
+        var out: [UInt8] = []
+        components.withUnsafeBytes { path(fromComponents: $0, truncated: truncated, into: &out) }
         return out
+    }
+
+    /// The same, written into `out` (emptied first; its capacity is kept, so
+    /// a caller that reuses one buffer allocates nothing per path).
+    static func path(fromComponents components: UnsafeRawBufferPointer, truncated: Bool, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        if truncated { out.append(contentsOf: ellipsis) }
+        var parts = 0
+        forEachComponentRootFirst(components) { part in
+            out.append(UInt8(ascii: "/"))
+            out.append(contentsOf: part)
+            parts += 1
+        }
+        if parts == 0, !truncated { out.append(UInt8(ascii: "/")) }
+    }
+
+    /// "…" in UTF-8.
+    static let ellipsis: [UInt8] = [0xE2, 0x80, 0xA6]
+
+    /// Calls `body` with each non-empty component of "leaf\0dir\0usr\0", root
+    /// first ("usr", "dir", "leaf"), without a last component that is "/"
+    /// (the root itself, as the kernel may write it).
+    @inline(__always)
+    static func forEachComponentRootFirst(_ c: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var i = c.count
+        var rootmost = true
+        while i > 0 {
+            while i > 0, c[i - 1] == 0 { i -= 1 }
+            let end = i
+            while i > 0, c[i - 1] != 0 { i -= 1 }
+            if i == end { break }
+            let part = UnsafeRawBufferPointer(rebasing: c[i..<end])
+            if rootmost {
+                rootmost = false
+                if part.count == 1, part[0] == UInt8(ascii: "/") { continue }
+            }
+            body(part)
+        }
     }
 
     /// A directory (components, leaf first) and a name relative to it, as a
@@ -217,13 +255,23 @@ enum KernelText {
     /// for Linux writes CommandLine. When the kernel captured only the first
     /// `captured` of `total` bytes, a marker says so.
     static func commandLine(fromArguments args: [UInt8], total: UInt32, truncated: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        args.withUnsafeBytes { commandLine(fromArguments: $0, total: total, truncated: truncated, into: &out) }
+        return out
+    }
+
+    /// The same, written into `out` (emptied first, capacity kept).
+    static func commandLine(fromArguments args: UnsafeRawBufferPointer, total: UInt32, truncated: Bool,
+                            into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
         var end = args.count
         while end > 0, args[end - 1] == 0 { end -= 1 }
-        var out = Array(args[0..<end])
-        for i in out.indices where out[i] == 0 { out[i] = UInt8(ascii: " ") }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: args[0..<end]))
+        out.withUnsafeMutableBufferPointer { line in
+            for i in line.indices where line[i] == 0 { line[i] = UInt8(ascii: " ") }
+        }
         if truncated {
             out += Array(" …[command line truncated: \(args.count) of \(total) bytes]".utf8)
         }
-        return out
     }
 }

@@ -14,6 +14,16 @@ final class ProcessEventBuilder {
     // The login session rarely changes between execs: format it once.
     private var lastLoginUID: UInt32 = 0xFFFF_FFFE
     private var lastLogon = (guid: "", id: "")
+    // The cache keeps no GUID text (memory per process); in a storm one parent
+    // (a shell, a build tool) starts many children: format its GUID once.
+    private var lastParentGuid: ProcessGuid?
+    private var lastParentGuidText = ""
+    /// One buffer for an exec's image, directory and command line in turn:
+    /// each is assembled here from the record's bytes, then becomes its
+    /// field's String (no other copy per exec).
+    private var scratch: [UInt8] = []
+    /// The UtcTime text of the current millisecond, shared by its events.
+    var utcTimes = UtcTimeTextCache()
 
     init(host: HostIdentity, users: UserNames, hasher: FileHasher?, containers: ContainerResolver? = nil) {
         self.host = host
@@ -46,23 +56,31 @@ final class ProcessEventBuilder {
     private func processCreate(_ r: ExecRecord) -> Event {
         let h = r.raw.header
         let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
-        let image = KernelText.path(fromComponents: r.imageComponents, truncated: h.has(SM_FLAG_IMAGE_TRUNCATED))
-        let cwd = KernelText.path(fromComponents: r.cwdComponents, truncated: h.has(SM_FLAG_CWD_TRUNCATED))
-        let commandLine: [UInt8] = h.has(SM_FLAG_ARGS_UNREADABLE)
-            ? Array("…[command line unreadable]".utf8)
-            : KernelText.commandLine(fromArguments: r.arguments, total: r.raw.args_total,
-                                     truncated: h.has(SM_FLAG_ARGS_TRUNCATED))
         let creds = r.raw.credentials
         let user = users.name(creds.euid)
 
         typealias F = ProcessCreateField
-        var e = Event(.processCreate, time: host.time(bootNanoseconds: h.time_boot_ns))
-        let guidText = guid.description
-        e[F.processGuid] = guidText
+        let time = host.time(bootNanoseconds: h.time_boot_ns)
+        var e = Event(.processCreate, time: time, utcTime: utcTimes.text(for: time))
+        e[F.processGuid] = guid.description
         e[F.processId] = String(h.pid)
-        e.set(F.image, bytes: image)
-        e.set(F.commandLine, bytes: commandLine)
-        e.set(F.currentDirectory, bytes: cwd)
+        KernelText.path(fromComponents: r.imageComponents, truncated: h.has(SM_FLAG_IMAGE_TRUNCATED), into: &scratch)
+        e.set(F.image, bytes: scratch)
+        if let hasher, let hashes = hasher.hashes(
+            path: scratch,
+            identity: .init(device: UInt64(r.raw.image_device), inode: r.raw.image_inode,
+                            ctimeNanoseconds: r.raw.image_ctime_ns)) {
+            e[F.hashes] = hashes
+        }
+        if h.has(SM_FLAG_ARGS_UNREADABLE) {
+            e[F.commandLine] = "…[command line unreadable]"
+        } else {
+            KernelText.commandLine(fromArguments: r.arguments, total: r.raw.args_total,
+                                   truncated: h.has(SM_FLAG_ARGS_TRUNCATED), into: &scratch)
+            e.set(F.commandLine, bytes: scratch)
+        }
+        KernelText.path(fromComponents: r.cwdComponents, truncated: h.has(SM_FLAG_CWD_TRUNCATED), into: &scratch)
+        e.set(F.currentDirectory, bytes: scratch)
         e[F.user] = user
         if creds.login_uid != lastLoginUID {
             lastLoginUID = creds.login_uid
@@ -72,20 +90,14 @@ final class ProcessEventBuilder {
         e[F.logonId] = lastLogon.id
         e[F.terminalSessionId] = String(creds.session_id)
         e[F.integrityLevel] = "no level"  // what Sysmon for Linux writes
-        if let hasher, let hashes = hasher.hashes(
-            path: image,
-            identity: .init(device: UInt64(r.raw.image_device), inode: r.raw.image_inode,
-                            ctimeNanoseconds: r.raw.image_ctime_ns)) {
-            e[F.hashes] = hashes
-        }
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
         e[F.parentProcessId] = String(r.raw.parent_pid)
-        if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
-            e[F.parentProcessGuid] = parent.guidText
-            e.set(parent: parent)
-        } else {
-            e[F.parentProcessGuid] = parentGuid.description
+        if lastParentGuid != parentGuid {
+            lastParentGuid = parentGuid
+            lastParentGuidText = parentGuid.description
         }
+        e[F.parentProcessGuid] = lastParentGuidText
+        if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) { e.set(parent: parent) }
         switch r.raw.elf_class {
         case 1: e[F.architecture] = "32-bit"
         case 2: e[F.architecture] = "64-bit"
@@ -105,7 +117,8 @@ final class ProcessEventBuilder {
         let h = r.raw.header
         let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
         if r.isThread {
-            var e = Event(.threadCreate, time: host.time(bootNanoseconds: h.time_boot_ns))
+            let time = host.time(bootNanoseconds: h.time_boot_ns)
+            var e = Event(.threadCreate, time: time, utcTime: utcTimes.text(for: time))
             e.fill(process: guid, pid: h.pid, from: cache.lookup(pid: h.pid, guid: guid),
                    fallbackUser: users.name(r.raw.credentials.euid))
             e["ThreadId"] = String(h.tid)
@@ -135,13 +148,13 @@ final class ProcessEventBuilder {
         let entry = cache.lookup(pid: h.pid, guid: guid)
         let time = host.time(bootNanoseconds: h.time_boot_ns)
         if r.isThread {
-            var e = Event(.threadTerminate, time: time)
+            var e = Event(.threadTerminate, time: time, utcTime: utcTimes.text(for: time))
             e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
             e["ThreadId"] = String(h.tid)
             out.append(e)
         }
         guard r.isLastThread else { return }
-        var e = Event(.processTerminate, time: time)
+        var e = Event(.processTerminate, time: time, utcTime: utcTimes.text(for: time))
         e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
         e["ExitCode"] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
         out.append(e)

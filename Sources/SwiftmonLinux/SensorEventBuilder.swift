@@ -68,7 +68,8 @@ extension ProcessEventBuilder {
     /// Image and User of the process the header names (from the cache; the
     /// user from `euid` when the process is unknown).
     func attributedEvent(_ kind: EventKind, _ header: sm_record_header, euid: UInt32) -> Event {
-        var e = Event(kind, time: host.time(bootNanoseconds: header.time_boot_ns))
+        let time = host.time(bootNanoseconds: header.time_boot_ns)
+        var e = Event(kind, time: time, utcTime: utcTimes.text(for: time))
         let guid = host.guid(pid: header.pid, startBootNanoseconds: header.start_boot_ns)
         e.fill(process: guid, pid: header.pid, from: cache.lookup(pid: header.pid, guid: guid),
                fallbackUser: users.name(euid))

@@ -62,7 +62,11 @@ public final class RuleSet: Sendable {
         }
         let (logged, nameID) = rules.decide(event.values)
         if logged, let i = rules.ruleNameIndex {
-            event[i] = nameID >= 0 ? rules.names[Int(nameID)] : Event.absent
+            // Written only when it changes: the event is often a copy that
+            // shares its values with the caller's batch, and a write copies
+            // them all (one allocation per event for nothing).
+            let name = nameID >= 0 ? rules.names[Int(nameID)] : Event.absent
+            if event[i] != name { event[i] = name }
         }
         return logged
     }

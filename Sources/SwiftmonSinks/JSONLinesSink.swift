@@ -32,14 +32,26 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
     }
 
     public static func render(_ event: Event, into out: inout [UInt8]) {
-        let prefix = fieldPrefixes[event.kind.id] ?? JSONLinesSink.prefixes(for: event.kind)
+        let id = event.kind.id
+        let prefix = (id >= 0 && id < prefixTable.count ? prefixTable[id] : nil) ?? JSONLinesSink.prefixes(for: event.kind)
         out.append(contentsOf: prefix.head)
-        for (i, key) in prefix.keys.enumerated() {
-            out.append(contentsOf: key)
-            if !event.rawBytes.isEmpty, let bytes = event.rawBytes[i] {
-                appendBytes(bytes, to: &out)
-            } else {
-                appendString(event.values[i], to: &out)
+        let exact = !event.rawBytes.isEmpty
+        // Keys from one flat buffer and values through a borrowed view: no
+        // retain/release of a key array or a value per field.
+        prefix.keyBytes.withUnsafeBufferPointer { keys in
+            prefix.keyEnds.withUnsafeBufferPointer { ends in
+                event.values.withUnsafeBufferPointer { values in
+                    var start = 0
+                    for i in 0..<min(ends.count, values.count) {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[start..<ends[i]]))
+                        start = ends[i]
+                        if exact, let bytes = event.rawBytes[i] {
+                            appendBytes(bytes, to: &out)
+                        } else {
+                            appendString(values[i], to: &out)
+                        }
+                    }
+                }
             }
         }
         out.append(UInt8(ascii: "}"))
@@ -48,30 +60,40 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
 
     /// The constant bytes of each kind's object: `{"EventID":1,"EventName":"…"`
     /// and `,"Field":` per field, built once.
-    struct Prefixes { let head: [UInt8]; let keys: [[UInt8]] }
+    struct Prefixes {
+        let head: [UInt8]
+        /// `,"Field":` of every field, one after another; field i's ends at `keyEnds[i]`.
+        let keyBytes: [UInt8]
+        let keyEnds: [Int]
+    }
 
     static func prefixes(for kind: EventKind) -> Prefixes {
         var head = Array("{\"EventID\":\(kind.id),\"EventName\":".utf8)
         appendString(kind.name, to: &head)
-        let keys = kind.fields.map { name -> [UInt8] in
-            var k: [UInt8] = [UInt8(ascii: ",")]
-            appendString(name, to: &k)
-            k.append(UInt8(ascii: ":"))
-            return k
+        var keyBytes: [UInt8] = []
+        var keyEnds: [Int] = []
+        for name in kind.fields {
+            keyBytes.append(UInt8(ascii: ","))
+            appendString(name, to: &keyBytes)
+            keyBytes.append(UInt8(ascii: ":"))
+            keyEnds.append(keyBytes.count)
         }
-        return Prefixes(head: head, keys: keys)
+        return Prefixes(head: head, keyBytes: keyBytes, keyEnds: keyEnds)
     }
 
-    static let fieldPrefixes: [Int: Prefixes] = Dictionary(
-        uniqueKeysWithValues: EventKind.all.map { ($0.id, prefixes(for: $0)) })
+    /// By EventID (an array: no hashing per event).
+    static let prefixTable: [Prefixes?] = {
+        var table = [Prefixes?](repeating: nil, count: (EventKind.all.map(\.id).max() ?? 0) + 1)
+        for kind in EventKind.all where kind.id >= 0 { table[kind.id] = prefixes(for: kind) }
+        return table
+    }()
 
     static let hex = Array("0123456789abcdef".utf8)
 
     /// A JSON string literal for valid text.
     static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var text = s
-        text.withUTF8 { bytes in
+        func copyRuns(_ bytes: UnsafeBufferPointer<UInt8>) {
             // Copy runs that need no escape in one go; most values are one run.
             var runStart = 0
             for i in 0..<bytes.count where needsEscape(bytes[i]) {
@@ -80,6 +102,11 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
                 runStart = i + 1
             }
             if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+        }
+        // A native string's bytes in place (no copy of the string); others copied once.
+        if s.utf8.withContiguousStorageIfAvailable(copyRuns) == nil {
+            var text = s
+            text.withUTF8(copyRuns)
         }
         out.append(UInt8(ascii: "\""))
     }

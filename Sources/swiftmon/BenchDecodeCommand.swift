@@ -22,7 +22,19 @@ struct BenchDecode: ParsableCommand {
     @Flag(help: "Hand events to the sinks through the pipeline's queue and sink thread, as a live run does.")
     var throughPipeline = false
 
+    @Flag(help: "Handle the records one at a time between marks for scripts/bench-allocations.sh (allocator calls per record kind), after a warm-up; prints records and events per kind instead of times.")
+    var allocationPhases = false
+
     func run() throws {
+        if allocationPhases {
+            let sink = JSONLinesSink(output: try FileOutput(path: "/dev/null"))
+            let counts = try DecodeBenchmark.allocationPhases(
+                processes: processes, filter: SysmonFilter(RuleSet.embeddedDefault), sink: sink)
+            for c in counts {
+                print("phase \(c.phase.rawValue) \(c.phase.name): \(c.records) records, \(c.events) events")
+            }
+            return
+        }
         var figures: [Double] = []
         for round in 1...max(1, rounds) {
             // A new output each round: stopping the pipeline closes its sinks.

@@ -11,4 +11,23 @@ final class EventTimeFormatTests: XCTestCase {
         XCTAssertEqual(EventTime(nanosecondsSinceEpoch: -1).iso8601Nanoseconds, "1969-12-31T23:59:59.999999999Z")
         XCTAssertEqual(EventTime(nanosecondsSinceEpoch: -2_208_988_800_000_000_000).sysmonText, "1900-01-01 00:00:00.000")
     }
+
+    /// Events of one millisecond share one UtcTime text; the next millisecond
+    /// (also before the epoch) gets its own, the same as ``EventTime/sysmonText``.
+    func testUtcTimeTextCachePerMillisecond() {
+        var cache = UtcTimeTextCache()
+        let a = EventTime(nanosecondsSinceEpoch: 1_706_745_599_123_000_000)
+        let b = EventTime(nanosecondsSinceEpoch: 1_706_745_599_123_999_999)
+        let c = EventTime(nanosecondsSinceEpoch: 1_706_745_599_124_000_000)
+        XCTAssertEqual(cache.text(for: a), "2024-01-31 23:59:59.123")
+        XCTAssertEqual(cache.text(for: b), "2024-01-31 23:59:59.123")
+        XCTAssertEqual(cache.text(for: c), "2024-01-31 23:59:59.124")
+        XCTAssertEqual(cache.text(for: a), "2024-01-31 23:59:59.123", "going back formats again")
+        for ns: Int64 in [-1, -999_999, -1_000_000, -1_000_001, 0, 999_999] {
+            let t = EventTime(nanosecondsSinceEpoch: ns)
+            XCTAssertEqual(cache.text(for: t), t.sysmonText, "\(ns)")
+        }
+        XCTAssertEqual(Event(.processCreate, time: c, utcTime: cache.text(for: c))["UtcTime"], "2024-01-31 23:59:59.124")
+        XCTAssertEqual(Event(.processCreate, time: c)["UtcTime"], "2024-01-31 23:59:59.124")
+    }
 }

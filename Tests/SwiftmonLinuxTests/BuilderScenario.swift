@@ -254,11 +254,9 @@ enum BuilderScenario {
         var steps = Self.steps()
         for i in steps.indices {
             for bytes in steps[i].records {
-                guard let record = bytes.withUnsafeBytes({ KernelRecord($0) }) else {
+                if !builder.build(bytes, into: &steps[i].events) {
                     XCTFail("\(steps[i].name): does not decode", file: file, line: line)
-                    continue
                 }
-                builder.events(for: record, into: &steps[i].events)
             }
         }
         return steps
@@ -283,5 +281,19 @@ extension Array where Element == BuilderScenario.Step {
     /// The first event of that step.
     func event(_ prefix: String, file: StaticString = #filePath, line: UInt = #line) throws -> Event {
         try XCTUnwrap(try events(prefix, file: file, line: line).first, "no event in \(prefix)", file: file, line: line)
+    }
+}
+
+extension SensorEventBuilder {
+    /// Decodes `bytes` and builds their events into `out`; false when they
+    /// do not decode. The record points into `bytes`, so it is built inside
+    /// their scope, as the ring buffer's callback does.
+    @discardableResult
+    func build(_ bytes: [UInt8], into out: inout [Event]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            guard let record = KernelRecord(raw) else { return false }
+            events(for: record, into: &out)
+            return true
+        }
     }
 }

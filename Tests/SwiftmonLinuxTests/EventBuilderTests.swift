@@ -80,7 +80,7 @@ final class EventBuilderTests: XCTestCase {
         let bytes = f.exec(BuilderScenario.child, parent: BuilderScenario.shell, image: "/usr/bin/id", cwd: "/", argv: ["id"],
                            credentials: KernelRecordFixture.credentials(uid: 1000))
         var events: [Event] = []
-        builder.events(for: try XCTUnwrap(bytes.withUnsafeBytes { KernelRecord($0) }), into: &events)
+        XCTAssertTrue(builder.build(bytes, into: &events))
         XCTAssertEqual(events.map(\.kind), [.processCreate])
     }
 
@@ -108,7 +108,7 @@ final class EventBuilderTests: XCTestCase {
         raw.image_inode = UInt64(st.st_ino)
         withUnsafeBytes(of: raw) { exec.replaceSubrange(0..<MemoryLayout<sm_exec_record>.size, with: $0) }
         var events: [Event] = []
-        builder.events(for: try XCTUnwrap(exec.withUnsafeBytes { KernelRecord($0) }), into: &events)
+        XCTAssertTrue(builder.build(exec, into: &events))
         XCTAssertEqual(events.map { $0["Hashes"] }, [sha, sha])
 
         var image = f.path(SM_RECORD_IMAGE, SM_PATH_OP_MMAP_EXEC, BuilderScenario.child, euid: 1000, dir1: path)
@@ -118,7 +118,7 @@ final class EventBuilderTests: XCTestCase {
         pathRaw.ctime_ns = raw.image_ctime_ns
         withUnsafeBytes(of: pathRaw) { image.replaceSubrange(0..<MemoryLayout<sm_path_record>.size, with: $0) }
         events.removeAll()
-        builder.events(for: try XCTUnwrap(image.withUnsafeBytes { KernelRecord($0) }), into: &events)
+        XCTAssertTrue(builder.build(image, into: &events))
         XCTAssertEqual(events.first?["Hashes"], sha)
         XCTAssertEqual(hasher.filesHashed, 1, "one file identity, hashed once")
     }

@@ -88,9 +88,8 @@ final class MalformedRecordTests: XCTestCase {
                 for value: UInt8 in [0x00, 0x01, 0x7F, 0x80, 0xFF] where fixture[offset] != value {
                     var bytes = fixture
                     bytes[offset] = value
-                    guard let record = bytes.withUnsafeBytes({ KernelRecord($0) }) else { refused += 1; continue }
+                    guard builder.build(bytes, into: &events) else { refused += 1; continue }
                     decoded += 1
-                    builder.events(for: record, into: &events)
                     events.removeAll(keepingCapacity: true)
                 }
             }
@@ -106,7 +105,7 @@ final class MalformedRecordTests: XCTestCase {
         var f = KernelRecordFixture()
         var events: [Event] = []
         let module = f.path(SM_RECORD_MODULE, SM_PATH_OP_INIT_MODULE, BuilderScenario.child, euid: 0, result: Int32.min)
-        builder.events(for: try XCTUnwrap(module.withUnsafeBytes { KernelRecord($0) }), into: &events)
+        XCTAssertTrue(builder.build(module, into: &events))
         XCTAssertEqual(events.last?["Result"], "errno 2147483648")
 
         var late = f.exit(BuilderScenario.child, status: 0, flags: [SM_FLAG_GROUP_DEAD])
@@ -116,7 +115,7 @@ final class MalformedRecordTests: XCTestCase {
         }
         withUnsafeBytes(of: UInt64.max.littleEndian) { late.replaceSubrange(24..<32, with: $0) }
         withUnsafeBytes(of: UInt64(20_000_000_000).littleEndian) { late.replaceSubrange(8..<16, with: $0) }
-        builder.events(for: try XCTUnwrap(late.withUnsafeBytes { KernelRecord($0) }), into: &events)
+        XCTAssertTrue(builder.build(late, into: &events))
         XCTAssertEqual(events.last?["ProcessGuid"], "{c0ffee42-0000-01ad-7f29-abca000000c8}", "start ticks = 2^64 ns / 10^7")
     }
 }

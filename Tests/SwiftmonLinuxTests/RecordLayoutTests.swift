@@ -140,11 +140,18 @@ final class RecordLayoutTests: XCTestCase {
         var bytes = withUnsafeBytes(of: r) { Array($0) } + image + cwd + args
         r.header.size = UInt32(bytes.count)
         withUnsafeBytes(of: r.header.size) { bytes.replaceSubrange(4..<8, with: $0) }
-        let record = try XCTUnwrap(bytes.withUnsafeBytes { KernelRecord($0) })
-        guard case .exec(let exec) = record else { return XCTFail("not an exec record") }
-        XCTAssertEqual(KernelText.path(fromComponents: exec.imageComponents, truncated: false), Array("/usr/bin/true".utf8))
-        XCTAssertEqual(KernelText.path(fromComponents: exec.cwdComponents, truncated: false), Array("/tmp".utf8))
-        XCTAssertEqual(String(decoding: KernelText.commandLine(fromArguments: exec.arguments, total: r.args_total, truncated: false), as: UTF8.self), "/bin/true x")
+        // An exec record points into its bytes: read inside their scope.
+        try bytes.withUnsafeBytes { raw in
+            let record = try XCTUnwrap(KernelRecord(raw))
+            guard case .exec(let exec) = record else { return XCTFail("not an exec record") }
+            var out: [UInt8] = []
+            KernelText.path(fromComponents: exec.imageComponents, truncated: false, into: &out)
+            XCTAssertEqual(out, Array("/usr/bin/true".utf8))
+            KernelText.path(fromComponents: exec.cwdComponents, truncated: false, into: &out)
+            XCTAssertEqual(out, Array("/tmp".utf8))
+            KernelText.commandLine(fromArguments: exec.arguments, total: r.args_total, truncated: false, into: &out)
+            XCTAssertEqual(String(decoding: out, as: UTF8.self), "/bin/true x")
+        }
     }
 
     func testShortOrUnknownRecordsAreRejectedNotRead() {
@@ -171,6 +178,40 @@ final class KernelTextTests: XCTestCase {
     func testPaths() {
         XCTAssertEqual(KernelText.path(fromComponents: [], truncated: false), Array("/".utf8))
         XCTAssertEqual(String(decoding: KernelText.path(fromComponents: Array("c\0b\0a\0".utf8), truncated: true), as: UTF8.self), "…/a/b/c")
+    }
+
+    /// The edges of the components encoding, and one buffer reused for
+    /// paths of different lengths (as the exec builder reuses it).
+    func testPathEdgesIntoAReusedBuffer() {
+        var out: [UInt8] = []
+        func path(_ components: String, truncated: Bool = false) -> String {
+            Array(components.utf8).withUnsafeBytes { KernelText.path(fromComponents: $0, truncated: truncated, into: &out) }
+            return String(decoding: out, as: UTF8.self)
+        }
+        XCTAssertEqual(path("a-long-leaf-name\0some-directory\0usr\0"), "/usr/some-directory/a-long-leaf-name")
+        XCTAssertEqual(path(""), "/")
+        XCTAssertEqual(path("", truncated: true), "…", "nothing captured but the truncation")
+        XCTAssertEqual(path("leaf\0/\0"), "/leaf", "the root written as a last component")
+        XCTAssertEqual(path("/\0"), "/")
+        XCTAssertEqual(path("\0\0b\0\0a\0\0"), "/a/b", "empty components dropped")
+        XCTAssertEqual(path("x\0/\0y\0"), "/y///x", "a \"/\" that is not last is a name")
+        XCTAssertEqual(path("b\0a"), "/a/b", "no NUL after the last component")
+        XCTAssertEqual(Array(path("\u{FF}\0").utf8).count, 1 + 2, "bytes copied as they are")
+        out = []
+        Array([0x66, 0xFF, 0x00] as [UInt8]).withUnsafeBytes { KernelText.path(fromComponents: $0, truncated: false, into: &out) }
+        XCTAssertEqual(out, [0x2F, 0x66, 0xFF], "invalid UTF-8 kept exactly")
+    }
+
+    func testCommandLineEdgesIntoAReusedBuffer() {
+        var out: [UInt8] = Array(repeating: 0x41, count: 100)
+        func line(_ args: String) -> String {
+            Array(args.utf8).withUnsafeBytes { KernelText.commandLine(fromArguments: $0, total: 0, truncated: false, into: &out) }
+            return String(decoding: out, as: UTF8.self)
+        }
+        XCTAssertEqual(line("a\0\0b\0\0\0"), "a  b", "an empty argument stays; trailing NULs go")
+        XCTAssertEqual(line(""), "")
+        XCTAssertEqual(line("\0\0"), "")
+        XCTAssertEqual(line("/usr/bin/python3\0-c\0print(1)"), "/usr/bin/python3 -c print(1)")
     }
 
     func testPathsJoinedFromDirectoryAndName() {
