@@ -30,6 +30,8 @@ public final class SigmaEvaluator {
     private var epoch: UInt32 = 0
     /// Regex evaluations given up at the step budget (they count as no match).
     public private(set) var regexBudgetExceeded: UInt64 = 0
+    /// Rule conditions evaluated (candidates after the substring scan), for `bench sigma`.
+    public private(set) var conditionsEvaluated: UInt64 = 0
 
     /// One field's framed bytes; `epoch` says for which event they are.
     struct FieldBytes {
@@ -124,6 +126,7 @@ public final class SigmaEvaluator {
             candidateCount += 1
         }
         if candidateCount == 0 { return }
+        conditionsEvaluated &+= UInt64(candidateCount)
         let start = out.count
         index.ops.withUnsafeBufferPointer { ops in
         index.args.withUnsafeBufferPointer { args in
