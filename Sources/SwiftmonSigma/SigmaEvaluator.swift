@@ -96,9 +96,9 @@ public final class SigmaEvaluator {
             index.channels.withUnsafeBufferPointer { channels in
                 for c in 0..<channels.count {
                     let field = channels[c].field
-                    if values[field] == Event.absent { continue }
+                    if Self.isAbsent(values[field]) { continue }
                     let f = prepare(field, values[field], cased: channels[c].cased)
-                    channels[c].automaton.scan(f.buffer, into: found)
+                    channels[c].unretained._withUnsafeGuaranteedRef { $0.scan(f.buffer, into: found) }
                 }
             }
         }
@@ -143,6 +143,13 @@ public final class SigmaEvaluator {
             }
         }}}}}}}
         if out.count - start > 1 { out[start...].sort() }
+    }
+
+    /// `value == Event.absent` ("-") on the bytes: no String comparison call per field.
+    @inline(__always)
+    static func isAbsent(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        return utf8.count == 1 && utf8.first == UInt8(ascii: "-")
     }
 
     struct Program {

@@ -218,7 +218,18 @@ final class SigmaKindIndex: Sendable {
     let leaves: [SigmaLeaf]
     let leafBase: [Int]
     let expressions: [SigmaExpr]
-    struct Channel: Sendable { let field: Int; let cased: Bool; let automaton: SubstringAutomaton }
+    struct Channel: Sendable {
+        let field: Int
+        let cased: Bool
+        let automaton: SubstringAutomaton
+        /// ``automaton`` without a reference count per scan: the index owns it
+        /// (through ``channels``) for as long as an evaluator can read it.
+        let unretained: Unmanaged<SubstringAutomaton>
+        init(field: Int, cased: Bool, automaton: SubstringAutomaton) {
+            self.field = field; self.cased = cased; self.automaton = automaton
+            unretained = Unmanaged.passUnretained(automaton)
+        }
+    }
     let channels: [Channel]
     let patternCount: Int
     /// Rule positions (in ``ruleNumbers``) each pattern may make true.
