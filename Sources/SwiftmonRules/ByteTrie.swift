@@ -21,11 +21,6 @@ final class ByteTrie: Sendable {
     private let exactGateStart: [Int32], exactGateCount: [Int32]
     private let prefixGateStart: [Int32], prefixGateCount: [Int32]
     private let gateItems: [Int32]
-    /// Nodes with more than 8 children (the root, common directories) get a
-    /// 256-entry table of children instead of a binary search: `denseStart[node]`
-    /// is its offset in `dense` (-1: none), and an entry is the child or -1.
-    private let denseStart: [Int32]
-    private let dense: [Int32]
 
     init(childStart: [Int32] = [], childCount: [UInt16] = [], edgeBytes: [UInt8] = [], edgeTargets: [Int32] = [],
          exactMin: [Int32] = [], prefixMin: [Int32] = [], exactGateStart: [Int32] = [], exactGateCount: [Int32] = [],
@@ -34,16 +29,6 @@ final class ByteTrie: Sendable {
         self.exactMin = exactMin; self.prefixMin = prefixMin
         self.exactGateStart = exactGateStart; self.exactGateCount = exactGateCount
         self.prefixGateStart = prefixGateStart; self.prefixGateCount = prefixGateCount; self.gateItems = gateItems
-        var starts = [Int32](repeating: -1, count: childStart.count)
-        var table: [Int32] = []
-        for node in childStart.indices where childCount[node] > 8 {
-            starts[node] = Int32(table.count)
-            var row = [Int32](repeating: -1, count: 256)
-            for e in Int(childStart[node])..<(Int(childStart[node]) + Int(childCount[node])) { row[Int(edgeBytes[e])] = edgeTargets[e] }
-            table += row
-        }
-        denseStart = starts
-        dense = table
     }
 
     var isEmpty: Bool { exactMin.isEmpty }
@@ -106,20 +91,26 @@ final class ByteTrie: Sendable {
     }
 
     /// The child of `node` on byte `b`, or -1: a short scan for small fan-out,
-    /// one table load for the wide nodes (the root, common directory prefixes).
+    /// binary search for the wide nodes under common directory prefixes.
     @inline(__always)
     private static func child(_ node: Int, _ b: UInt8, _ starts: UnsafeBufferPointer<Int32>, _ counts: UnsafeBufferPointer<UInt16>,
-                              _ bytes: UnsafeBufferPointer<UInt8>, _ targets: UnsafeBufferPointer<Int32>,
-                              _ denseStart: UnsafeBufferPointer<Int32>, _ dense: UnsafeBufferPointer<Int32>) -> Int {
-        let d = denseStart[node]
-        if d >= 0 { return Int(dense[Int(d) + Int(b)]) }
+                              _ bytes: UnsafeBufferPointer<UInt8>, _ targets: UnsafeBufferPointer<Int32>) -> Int {
         var lo = Int(starts[node])
-        let hi = lo + Int(counts[node])
+        var hi = lo + Int(counts[node])
+        if hi - lo <= 8 {
+            while lo < hi {
+                let e = bytes[lo]
+                if e == b { return Int(targets[lo]) }
+                if e > b { return -1 }
+                lo += 1
+            }
+            return -1
+        }
         while lo < hi {
-            let e = bytes[lo]
-            if e == b { return Int(targets[lo]) }
-            if e > b { return -1 }
-            lo += 1
+            let mid = (lo + hi) >> 1
+            let e = bytes[mid]
+            if e == b { return Int(targets[mid]) }
+            if e < b { lo = mid + 1 } else { hi = mid }
         }
         return -1
     }
@@ -146,8 +137,6 @@ final class ByteTrie: Sendable {
         edgeTargets.withUnsafeBufferPointer { targets in
         prefixMin.withUnsafeBufferPointer { prefix in
         prefixGateCount.withUnsafeBufferPointer { gateCount in
-        denseStart.withUnsafeBufferPointer { denseStart in
-        dense.withUnsafeBufferPointer { dense in
             var best = min(bound, prefix[0])
             var node = 0
             if gateCount[0] > 0 { mark(prefixGateStart[0], gateCount[0], gates) }
@@ -155,7 +144,7 @@ final class ByteTrie: Sendable {
             var i = 0
             while i < n {
                 let b = reversed ? v[n - 1 - i] : v[i]
-                let next = ByteTrie.child(node, b, starts, counts, bytes, targets, denseStart, dense)
+                let next = ByteTrie.child(node, b, starts, counts, bytes, targets)
                 if next < 0 { return best }
                 node = next
                 let p = prefix[node]
@@ -166,6 +155,6 @@ final class ByteTrie: Sendable {
             if exactGateCount[node] > 0 { mark(exactGateStart[node], exactGateCount[node], gates) }
             let e = exactMin[node]
             return e < best ? e : best
-        }}}}}}}}
+        }}}}}}
     }
 }
