@@ -13,6 +13,10 @@ package final class SubstringAutomaton: Sendable {
     private let outIDs: [Int32]
     /// Ids of empty patterns: "found" in every non-empty value (Sysmon's FindSubString).
     private let emptyIDs: [Int32]
+    package let patternCount: Int
+    package var stateCount: Int { outStart.count }
+    package var inputClassCount: Int { classCount }
+    package var tableBytes: Int { delta.count * MemoryLayout<Int32>.size }
 
     package init(patterns: [(bytes: [UInt8], id: Int32)]) {
         var classes = [UInt8](repeating: 0, count: 256)
@@ -20,6 +24,7 @@ package final class SubstringAutomaton: Sendable {
         for p in patterns { for b in p.bytes where classes[Int(b)] == 0 { classes[Int(b)] = UInt8(next); next += 1 } }
         classOf = classes
         classCount = next
+        patternCount = patterns.count
         var children: [[Int32]] = [Array(repeating: -1, count: next)]
         var own: [[Int32]] = [[]]
         var empty: [Int32] = []

@@ -30,6 +30,8 @@ public final class SigmaEvaluator {
     private var epoch: UInt32 = 0
     /// Regex evaluations given up at the step budget (they count as no match).
     public private(set) var regexBudgetExceeded: UInt64 = 0
+    /// Rule conditions evaluated (candidates after the substring scan), for `bench sigma`.
+    public private(set) var conditionsEvaluated: UInt64 = 0
 
     /// One field's framed bytes; `epoch` says for which event they are.
     struct FieldBytes {
@@ -94,9 +96,9 @@ public final class SigmaEvaluator {
             index.channels.withUnsafeBufferPointer { channels in
                 for c in 0..<channels.count {
                     let field = channels[c].field
-                    if values[field] == Event.absent { continue }
+                    if Self.isAbsent(values[field]) { continue }
                     let f = prepare(field, values[field], cased: channels[c].cased)
-                    channels[c].automaton.scan(f.buffer, into: found)
+                    channels[c].unretained._withUnsafeGuaranteedRef { $0.scan(f.buffer, into: found) }
                 }
             }
         }
@@ -124,6 +126,7 @@ public final class SigmaEvaluator {
             candidateCount += 1
         }
         if candidateCount == 0 { return }
+        conditionsEvaluated &+= UInt64(candidateCount)
         let start = out.count
         index.ops.withUnsafeBufferPointer { ops in
         index.args.withUnsafeBufferPointer { args in
@@ -140,6 +143,13 @@ public final class SigmaEvaluator {
             }
         }}}}}}}
         if out.count - start > 1 { out[start...].sort() }
+    }
+
+    /// `value == Event.absent` ("-") on the bytes: no String comparison call per field.
+    @inline(__always)
+    static func isAbsent(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        return utf8.count == 1 && utf8.first == UInt8(ascii: "-")
     }
 
     struct Program {

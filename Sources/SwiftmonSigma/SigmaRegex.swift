@@ -56,22 +56,32 @@ public struct SigmaRegex: Sendable {
         try compiler.emit(tree)
         compiler.code.append(.match)
         program = compiler.code
-        starts = Self.startPairs(program)
+        let grams = Self.startGrams(program)
+        starts = grams
         var mask: (UInt64, UInt64) = (0, 0)
-        for (x, _) in starts ?? [] {
+        for g in grams ?? [] {
+            let x = g[0]
             if x < 64 { mask.0 |= 1 << UInt64(x) } else { mask.1 |= 1 << UInt64(x - 64) }
         }
         startMask = mask
+        startLength = grams?.first?.count ?? 0
+        packedStarts = (grams ?? []).map(Self.pack).sorted()
     }
 
-    /// Every pair of ASCII characters a match can begin with, when there are
-    /// few (nil otherwise): a value whose UTF-8 holds none of them cannot
-    /// match, which a byte scan tells without decoding it or running the VM.
-    /// `-(W|R)\s?…` begins with `-W` or `-R`; most command lines hold neither.
-    let starts: [(UInt8, UInt8)]?
+    /// The ASCII texts of 2 to 4 characters (all of one length, as long as
+    /// there are few) one of which every match begins with; nil when there is
+    /// no such list. A value whose UTF-8 holds none of them cannot match,
+    /// which a byte scan tells without decoding it or running the VM.
+    /// `-(W|R)\s?…` begins with `-W` or `-R` and a space or quote; `\s-[FTd]\s`
+    /// with one of 108 four-character texts; most command lines hold none.
+    let starts: [[UInt8]]?
     /// The first characters of ``starts``, as a 128-bit set.
     let startMask: (UInt64, UInt64)
-    static let maxStartPairs = 64
+    /// ``starts`` packed big-endian into integers, sorted, and their length.
+    let packedStarts: [UInt32]
+    let startLength: Int
+    static let maxStarts = 256
+    static let maxStartLength = 4
 
     /// The ASCII characters instruction `pc` consumes (nil: others too, or too many).
     static func asciiChars(_ i: Instruction) -> [UInt8]? {
@@ -114,34 +124,54 @@ public struct SigmaRegex: Sendable {
         return out
     }
 
-    static func startPairs(_ program: [Instruction]) -> [(UInt8, UInt8)]? {
-        guard let firsts = closure(program, from: 0) else { return nil }
-        var pairs = Set<UInt16>()
-        for f in firsts {
-            guard let a = asciiChars(program[f]), let seconds = closure(program, from: f + 1) else { return nil }
-            for g in seconds {
-                guard let b = asciiChars(program[g]) else { return nil }
-                for x in a { for y in b { pairs.insert(UInt16(x) << 8 | UInt16(y)) } }
-                if pairs.count > maxStartPairs { return nil }
+    static func pack(_ gram: [UInt8]) -> UInt32 { gram.reduce(0) { $0 << 8 | UInt32($1) } }
+
+    static func startGrams(_ program: [Instruction]) -> [[UInt8]]? {
+        // Paths: the text read so far and the instruction after it.
+        struct Path: Hashable { var text: [UInt8]; var pc: Int }
+        var paths: Set<Path> = [Path(text: [], pc: 0)]
+        var best: [[UInt8]]? = nil
+        for length in 1...maxStartLength {
+            var next = Set<Path>()
+            for path in paths {
+                guard let consumers = closure(program, from: path.pc) else { return best }
+                for f in consumers {
+                    guard let chars = asciiChars(program[f]) else { return best }
+                    for c in chars { next.insert(Path(text: path.text + [c], pc: f + 1)) }
+                    if next.count > maxStarts * 4 { return best }
+                }
             }
+            let texts = Set(next.map(\.text))
+            if texts.count > maxStarts { return best }
+            if length >= 2 { best = texts.sorted { $0.lexicographicallyPrecedes($1) } }
+            paths = next
         }
-        return pairs.sorted().map { (UInt8($0 >> 8), UInt8($0 & 0xFF)) }
+        return best
     }
 
     /// Whether `text` holds one of ``starts`` (true when there is no such list).
     func mayMatch(_ text: String) -> Bool {
-        guard let starts else { return true }
+        guard starts != nil else { return true }
         var text = text
         let (low, high) = startMask
+        let length = startLength
         return text.withUTF8 { b in
-            guard b.count >= 2 else { return false }
-            for i in 0..<(b.count - 1) {
-                let x = b[i]
-                guard x < 0x80, (x < 64 ? low >> UInt64(x) : high >> UInt64(x - 64)) & 1 != 0 else { continue }
-                let y = b[i + 1]
-                for (x2, y2) in starts where x2 == x && y2 == y { return true }
+            guard b.count >= length else { return false }
+            return packedStarts.withUnsafeBufferPointer { sorted in
+                for i in 0...(b.count - length) {
+                    let x = b[i]
+                    guard x < 0x80, (x < 64 ? low >> UInt64(x) : high >> UInt64(x - 64)) & 1 != 0 else { continue }
+                    var key: UInt32 = 0
+                    for k in 0..<length { key = key << 8 | UInt32(b[i + k]) }
+                    var lo = 0, hi = sorted.count
+                    while lo < hi {
+                        let mid = (lo + hi) >> 1
+                        if sorted[mid] < key { lo = mid + 1 } else { hi = mid }
+                    }
+                    if lo < sorted.count && sorted[lo] == key { return true }
+                }
+                return false
             }
-            return false
         }
     }
 
@@ -162,9 +192,12 @@ public struct SigmaRegex: Sendable {
         var next = ThreadList(capacity: n)
         var steps = 0
         var position = 0
+        // One work stack for every addThread of this search (not one array per call).
+        var stack: [Int] = []
+        stack.reserveCapacity(n)
         while true {
             // Unanchored: a new thread starts at every position.
-            if addThread(&current, 0, position, input, &steps) { return .match }
+            if addThread(&current, 0, position, input, &steps, &stack) { return .match }
             if steps > Self.stepBudget { return .budgetExceeded }
             if position == input.count || current.count == 0 && position >= input.count { break }
             let c = input[position]
@@ -183,7 +216,7 @@ public struct SigmaRegex: Sendable {
                 default:
                     advances = false
                 }
-                if advances, addThread(&next, pc + 1, position + 1, input, &steps) { return .match }
+                if advances, addThread(&next, pc + 1, position + 1, input, &steps, &stack) { return .match }
             }
             if steps > Self.stepBudget { return .budgetExceeded }
             swap(&current, &next)
@@ -193,8 +226,10 @@ public struct SigmaRegex: Sendable {
     }
 
     /// Follows jumps, splits and assertions from `pc` at `position`; true when `.match` is reached.
-    private func addThread(_ list: inout ThreadList, _ pc: Int, _ position: Int, _ input: [UInt32], _ steps: inout Int) -> Bool {
-        var stack = [pc]
+    private func addThread(_ list: inout ThreadList, _ pc: Int, _ position: Int, _ input: [UInt32], _ steps: inout Int,
+                           _ stack: inout [Int]) -> Bool {
+        stack.removeAll(keepingCapacity: true)
+        stack.append(pc)
         while let pc = stack.popLast() {
             if list.contains(pc) { continue }
             list.insert(pc)

@@ -180,6 +180,17 @@ public final class SigmaRuleSet: Sendable {
         return index.alwaysRules.map { rules[index.ruleNumbers[Int($0)]].document.title }
     }
 
+    /// Per field scanned for `eventID`'s rules: its automaton's patterns, states
+    /// and table size, for `bench sigma`.
+    public func automatonSummary(eventID: Int) -> [String] {
+        guard let index = indexes[eventID] else { return [] }
+        return index.channels.map { c in
+            let a = c.automaton
+            return "\(index.kind.fields[c.field])\(c.cased ? " (cased)" : ""): \(a.patternCount) patterns, "
+                + "\(a.stateCount) states × \(a.inputClassCount) byte classes (\(a.tableBytes / 1024) KiB)"
+        }
+    }
+
     /// Rules loaded for `eventID` (evaluated when one of their literals is found, or always).
     public func ruleCount(eventID: Int) -> Int { indexes[eventID]?.ruleNumbers.count ?? 0 }
 
@@ -207,7 +218,18 @@ final class SigmaKindIndex: Sendable {
     let leaves: [SigmaLeaf]
     let leafBase: [Int]
     let expressions: [SigmaExpr]
-    struct Channel: Sendable { let field: Int; let cased: Bool; let automaton: SubstringAutomaton }
+    struct Channel: Sendable {
+        let field: Int
+        let cased: Bool
+        let automaton: SubstringAutomaton
+        /// ``automaton`` without a reference count per scan: the index owns it
+        /// (through ``channels``) for as long as an evaluator can read it.
+        let unretained: Unmanaged<SubstringAutomaton>
+        init(field: Int, cased: Bool, automaton: SubstringAutomaton) {
+            self.field = field; self.cased = cased; self.automaton = automaton
+            unretained = Unmanaged.passUnretained(automaton)
+        }
+    }
     let channels: [Channel]
     let patternCount: Int
     /// Rule positions (in ``ruleNumbers``) each pattern may make true.
@@ -300,13 +322,14 @@ final class SigmaKindIndex: Sendable {
         patternCount = Int(nextID)
         var patternRules = Array(repeating: [Int32](), count: Int(nextID))
         var always: [Int32] = []
+        var patternLength = [Int](repeating: 0, count: Int(nextID))
+        for ps in channelPatterns { for p in ps { patternLength[Int(p.id)] = p.bytes.count } }
         for (pos, e) in exprs.enumerated() {
             let base = bases[pos]
-            let withNoHit = Self.threeValued(e) { leaves[base + $0].gate >= 0 ? .no : .unknown }
-            if withNoHit == .no {
-                var gates = Set<Int32>()
-                Self.collectGates(e) { if leaves[base + $0].gate >= 0 { gates.insert(leaves[base + $0].gate) } }
-                for g in gates { patternRules[Int(g)].append(Int32(pos)) }
+            // A rule is a candidate only when one of a few patterns it cannot be
+            // true without is found (an AND's most selective part, not every part).
+            if let needed = Self.necessaryPatterns(e, gate: { leaves[base + $0].gate }, cost: { Self.patternCost(patternLength[Int($0)]) }) {
+                for g in needed.patterns.sorted() { patternRules[Int(g)].append(Int32(pos)) }
             } else {
                 always.append(Int32(pos))
             }
@@ -357,43 +380,37 @@ final class SigmaKindIndex: Sendable {
         self.leafGateDecides = leaves.map(\.gateDecides)
     }
 
-    enum Tri { case yes, no, unknown }
-
-    static func threeValued(_ e: SigmaExpr, _ leaf: (Int) -> Tri) -> Tri {
-        switch e {
-        case .leaf(let i): return leaf(i)
-        case .constant(let b): return b ? .yes : .no
-        case .not(let x):
-            switch threeValued(x, leaf) { case .yes: return .no; case .no: return .yes; case .unknown: return .unknown }
-        case .and(let xs):
-            var result = Tri.yes
-            for x in xs {
-                switch threeValued(x, leaf) {
-                case .no: return .no
-                case .unknown: result = .unknown
-                case .yes: break
-                }
-            }
-            return result
-        case .or(let xs):
-            var result = Tri.no
-            for x in xs {
-                switch threeValued(x, leaf) {
-                case .yes: return .yes
-                case .unknown: result = .unknown
-                case .no: break
-                }
-            }
-            return result
-        }
+    /// A guess at how often a pattern of `length` bytes (frame bytes included)
+    /// is found in a value: short literals are common, long ones rare.
+    static func patternCost(_ length: Int) -> Double {
+        1.0 / Double(1 << (2 * min(length, 12)))
     }
 
-    static func collectGates(_ e: SigmaExpr, _ body: (Int) -> Void) {
+    /// Patterns one of which an event must hold for `e` to be true, and their
+    /// summed cost; nil when there is no such set (a `not`, a regex …). An
+    /// AND needs only its cheapest part's set, an OR every part's.
+    static func necessaryPatterns(_ e: SigmaExpr, gate: (Int) -> Int32,
+                                  cost: (Int32) -> Double) -> (patterns: Set<Int32>, cost: Double)? {
         switch e {
-        case .leaf(let i): body(i)
-        case .constant: break
-        case .not(let x): collectGates(x, body)
-        case .and(let xs), .or(let xs): for x in xs { collectGates(x, body) }
+        case .leaf(let i):
+            let g = gate(i)
+            return g >= 0 ? ([g], cost(g)) : nil
+        case .constant(let b): return b ? nil : ([], 0)
+        case .not: return nil
+        case .and(let xs):
+            var best: (patterns: Set<Int32>, cost: Double)?
+            for x in xs {
+                guard let n = necessaryPatterns(x, gate: gate, cost: cost) else { continue }
+                if best == nil || n.cost < best!.cost { best = n }
+            }
+            return best
+        case .or(let xs):
+            var all = Set<Int32>()
+            for x in xs {
+                guard let n = necessaryPatterns(x, gate: gate, cost: cost) else { return nil }
+                all.formUnion(n.patterns)
+            }
+            return (all, all.reduce(0) { $0 + cost($1) })
         }
     }
 }

@@ -43,9 +43,11 @@ struct BenchSigma: ParsableCommand {
         let always = set.rulesEvaluatedOnEveryEvent(eventID: EventKind.processCreate.id)
         text += "\(set.ruleCount(eventID: EventKind.processCreate.id)) ProcessCreate rules; \(always.count) evaluated on every event"
             + (always.isEmpty ? "" : " (no literal to look for first): " + always.joined(separator: "; ")) + "\n"
+        for line in set.automatonSummary(eventID: EventKind.processCreate.id) { text += "  scanned: \(line)\n" }
         var rates: [Double] = []
         for round in 1...rounds {
             var alerts = 0
+            let evaluatedBefore = evaluator.conditionsEvaluated
             // Per CPU second of this thread (the figure for one core, whatever else
             // runs on the machine) and per wall-clock second.
             let start = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
@@ -59,7 +61,8 @@ struct BenchSigma: ParsableCommand {
             let seconds = Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - start) / 1e9
             let rate = Double(events) / cpu
             rates.append(rate)
-            text += "round \(round): \(Int(rate)) events per CPU second (\(Int(Double(events) / seconds)) per wall second), \(alerts) matches\n"
+            text += "round \(round): \(Int(rate)) events per CPU second (\(Int(Double(events) / seconds)) per wall second), \(alerts) matches, "
+                + "\(Double((evaluator.conditionsEvaluated - evaluatedBefore) * 100 / UInt64(events)) / 100) rule conditions evaluated per event\n"
         }
         let sorted = rates.sorted()
         text += "sigma: median \(Int(sorted[sorted.count / 2])) ProcessCreate events/s on one core (min \(Int(sorted.first!)), max \(Int(sorted.last!)), \(rounds) rounds)\n"

