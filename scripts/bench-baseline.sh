@@ -67,25 +67,33 @@ one_round() { # variant round → $WORK/round: "µs/exec µs/event events Proces
   MON_PID=$!
   wait_for "$WORK/events.jsonl" '"EventID":4' || { echo "$1: swiftmon did not start" >&2; cat "$WORK/err" >&2; exit 1; }
   sleep 0.5
-  local c0 c1 n0 n1 seen last=-1
+  local c0 c1 n0 n1 seen last now
   n0=$(wc -l < "$WORK/events.jsonl"); c0=$(cpu_ticks "$MON_PID")
   "$HELPER" storm "$EXECS" "$mark" >/dev/null
-  # Until every ProcessCreate of the storm is written, and the lines stop growing.
+  # Until every ProcessCreate of the storm is written, and the lines nearly stop
+  # growing (the host's own processes never quite stop them). "[-]": the
+  # pattern must not match grep's own ProcessCreate, whose command line holds it.
   for _ in $(seq 600); do
-    [ "$(grep -c "\"EventID\":1,.*$mark-" "$WORK/events.jsonl")" -ge "$EXECS" ] && break
+    [ "$(grep -c "\"EventID\":1,.*$mark[-]" "$WORK/events.jsonl")" -ge "$EXECS" ] && break
     sleep 0.1
   done
-  while [ "$(wc -l < "$WORK/events.jsonl")" != "$last" ]; do last=$(wc -l < "$WORK/events.jsonl"); sleep 0.3; done
+  last=$(wc -l < "$WORK/events.jsonl")
+  for _ in $(seq 100); do
+    sleep 0.3; now=$(wc -l < "$WORK/events.jsonl")
+    [ $((now - last)) -lt 30 ] && break
+    last=$now
+  done
   c1=$(cpu_ticks "$MON_PID"); n1=$(wc -l < "$WORK/events.jsonl")
   kill -INT "$MON_PID"; wait "$MON_PID" || true; MON_PID=""
-  seen=$(grep -c "\"EventID\":1,.*$mark-" "$WORK/events.jsonl" || true)
+  seen=$(grep -c "\"EventID\":1,.*$mark[-]" "$WORK/events.jsonl" || true)
   echo "$(echo "($c1 - $c0) * 1000000 / $TICK / $EXECS" | bc -l) $(echo "($c1 - $c0) * 1000000 / $TICK / ($n1 - $n0)" | bc -l) $((n1 - n0)) $seen" > "$WORK/round"
 }
 
 echo "before/after: $ROUNDS rounds × (after, before), $EXECS fork+exec of /bin/true each;" \
   "same configuration (embedded default), JSON to a file; sensor CPU = utime+stime of its process"
 echo "  after:  $SWIFTMON ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-echo "  before: $BASELINE (${BASELINE_BINARY:+given by BASELINE_BINARY}${BASELINE_BINARY:-$(git -C "$REPO" rev-parse --short "$BASELINE_REV")})"
+if [ -n "${BASELINE_BINARY:-}" ]; then origin="BASELINE_BINARY"; else origin=$(git -C "$REPO" rev-parse --short "$BASELINE_REV"); fi
+echo "  before: $BASELINE ($origin)"
 printf '  %5s %-7s %10s %11s %8s %s\n' round binary µs/exec µs/event events ProcessCreate
 for round in $(seq "$ROUNDS"); do
   # Alternate which goes first, so that drift on the machine hits both.

@@ -136,7 +136,7 @@ for round in $(seq "$ROUNDS"); do
     case "$mon" in
       swiftmon*)
         for _ in $(seq 300); do
-          [ "$(grep -c "\"EventID\":1,.*bench-$mon-$round-" "$OUT")" -ge "$EXECS" ] && break
+          [ "$(grep -c "\"EventID\":1,.*bench-$mon-$round[-]" "$OUT")" -ge "$EXECS" ] && break
           sleep 0.1
         done
         settle "$OUT" ;;
@@ -152,7 +152,7 @@ for round in $(seq "$ROUNDS"); do
     case "$mon" in
       swiftmon*)
         events=$((n1 - n0))
-        delivered=$(grep -c "\"EventID\":1,.*bench-$mon-$round-" "$WORK/events.jsonl" || true)
+        delivered=$(grep -c "\"EventID\":1,.*bench-$mon-$round[-]" "$WORK/events.jsonl" || true)
         drops=$(grep '"EventID":255' "$WORK/events.jsonl" | sed -E 's/.*"Description":"([0-9]+) events lost.*/\1/' | paste -sd+ | bc 2>/dev/null || echo 0)
         notes="$events events; ProcessCreate $delivered/$EXECS, drops ${drops:-0}"
         if [ "$mon" = swiftmon+store ]; then
