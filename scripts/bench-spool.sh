@@ -80,7 +80,7 @@ run() {
   c1=$(cpu_ns "$MON_PID"); t1=$(threads "$MON_PID")
   kill -INT "$MON_PID"; wait "$MON_PID" 2>/dev/null || true; MON_PID=
   local arrived events note=""
-  arrived=$(grep -c "<EventID>1</EventID>.*$mark[-]" "$WORK/collected.log" || true)
+  arrived=$(grep -c "<EventID>1</EventID>.*$mark[-][0-9]*<" "$WORK/collected.log" || true)
   # Per event the syslog output accepted (the storm's two per exec, and whatever else ran).
   events=$(grep 'output syslog' "$WORK/swiftmon.err" | sed -E 's/.*: ([0-9]+) accepted.*/\1/' | paste -sd+ | bc)
   [ "${events:-0}" -gt 0 ] || { events=$((EXECS * 2)); note="; accepted count not found, assumed $events"; }

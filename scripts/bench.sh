@@ -128,6 +128,7 @@ echo "  audit work in the exec'ing tasks); events = what the monitor delivered (
 printf '%-15s %5s %8s %8s %9s %9s %10s %s\n' monitor round base_s with_s slowdown µs/exec µs/event notes
 for round in $(seq "$ROUNDS"); do
   for mon in $MONITORS; do
+    sleep 1  # the previous monitor's teardown (BPF detach, freeing) out of the way of the base storm
     base=$(storm "base-$round")
     run_monitor "$mon"
     n0=$(lines "$OUT"); c0=$(cpu_ticks "$MON_PID")
