@@ -97,6 +97,11 @@ test: test-deps bpf
 SIGMA_RULES ?= ../shared/corpus/sigma/rules/linux
 # Figures, not tests: the exec storm with swiftmon and peer tools side by
 # side, then the hot paths one by one (decode, rules, Sigma, store, .etl).
+# scripts/bench-baseline.sh compares this binary with an earlier commit's
+# (BASELINE_REV, default: the last before container identity): it builds that
+# once into .build/bench-baseline/ (a full release build: minutes), unless
+# BASELINE_BINARY names a swiftmon built elsewhere.
+BASELINE_BINARY ?=
 bench: build
 	swift build $(SWIFT_FLAGS) $(STATIC) --product swiftmon-testhelper
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench.sh $(BENCH_ARGS)
@@ -104,6 +109,7 @@ bench: build
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-tamper.sh $(BENCH_TAMPER_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-spool.sh $(BENCH_SPOOL_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-containers.sh $(BENCH_CONTAINERS_ARGS)
+	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) BASELINE_BINARY=$(BASELINE_BINARY) scripts/bench-baseline.sh $(BENCH_BASELINE_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-memory.sh $(BENCH_MEMORY_ARGS)
 	SWIFTMON_BINARY=$(CURDIR)/$(BINARY) scripts/bench-overload.sh $(BENCH_OVERLOAD_ARGS)
 	$(BINARY) bench decode --rounds 3

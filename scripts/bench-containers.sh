@@ -37,7 +37,7 @@ one_round() { # variant round → µs per event
   # Until every ProcessCreate of the storm is written (ProcessTerminate,
   # which names no command line, comes with them), and the lines stop growing.
   for _ in $(seq 300); do
-    [ "$(grep -c "bench-containers-$1-$2-" "$WORK/events.jsonl")" -ge "$EXECS" ] && break
+    [ "$(grep -c "bench-containers-$1-$2[-]" "$WORK/events.jsonl")" -ge "$EXECS" ] && break
     sleep 0.1
   done
   local last=-1
