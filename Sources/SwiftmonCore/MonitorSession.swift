@@ -84,12 +84,17 @@ public final class MonitorSession {
     }
 
     /// Takes what the source has ready into the pipeline.
-    public func readSource() throws {
+    /// Reads what the source has and hands it to the pipeline as one batch;
+    /// returns how many events that was.
+    @discardableResult
+    public func readSource() throws -> Int {
         try source.read(into: &batch)
-        if !batch.isEmpty {
+        let count = batch.count
+        if count > 0 {
             pipeline.submit(batch)
             batch.removeAll(keepingCapacity: true)
         }
+        return count
     }
 
     /// Once a second: upkeep, loss reports, the status line.

@@ -320,7 +320,7 @@ final class BPFSensor {
         guard !links.isEmpty else { return }
         for link in links { bpf_link__destroy(link) }
         links.removeAll()
-        usleep(20_000)
+        Syscalls.sleep(microseconds: 20_000)
     }
 
     /// Whether the kernel watches protected files (a tamper_file_ctime_* program is attached).

@@ -288,6 +288,12 @@ public enum Syscalls {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
+    /// Sleeps this thread for `microseconds` (a signal may end it early).
+    public static func sleep(microseconds: UInt32) {
+        var ts = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
+        _ = nanosleep(&ts, nil)
+    }
+
     /// CPU time this process has used, user + system, in microseconds.
     public static func processCPUMicroseconds() -> Int64 {
         var usage = rusage()
