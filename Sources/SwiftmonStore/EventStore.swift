@@ -70,6 +70,23 @@ enum EventStore {
             WHERE container_id IS NOT NULL;
         """
 
+    /// Every index of the current schema.
+    static let indexNames = [
+        "event_by_time", "event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
+        "event_by_image", "event_by_process_id", "event_by_container_id", "event_by_host", "event_by_import_key",
+    ]
+
+    /// The indexes only queries need: an import into an empty store builds
+    /// them when it closes (``ImportStore``). Not `event_by_import_key`, whose
+    /// uniqueness skips what is stored already.
+    static let queryIndexNames = indexNames.filter { $0 != "event_by_import_key" }
+
+    /// Whether an index of the schema is missing (an interrupted import's).
+    static func missingIndexes(_ db: Database) throws -> Bool {
+        let present = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")
+        return !Set(indexNames).isSubset(of: Set(present))
+    }
+
     static let insertSQL = """
         INSERT INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
                            container_id)
@@ -113,6 +130,13 @@ enum EventStore {
                     }
                 } else if version != schemaVersion {
                     throw StoreError.unsupportedSchema(path: path, version: version)
+                } else if try missingIndexes(db) {
+                    // An import that deferred its indexes (see ``ImportStore``)
+                    // was interrupted: build what it did not.
+                    try db.inTransaction {
+                        try db.execute(sql: schema)
+                        return .commit
+                    }
                 }
             }
         } catch let error as DatabaseError {

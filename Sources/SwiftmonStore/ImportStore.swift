@@ -50,13 +50,32 @@ public final class ImportStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    public init(path: String) throws {
+    /// Whether the query indexes were dropped for this import (the store was
+    /// empty) and are to be built by ``close()``.
+    public private(set) var deferredIndexes = false
+
+    /// `deferIndexes`: into an empty store, insert without the query indexes
+    /// and build them once at ``close()`` (a sort instead of a B-tree insert
+    /// per row and index). An import that never closes leaves a store that
+    /// reads (by scanning) and that the next writer's open completes.
+    public init(path: String, deferIndexes: Bool = true) throws {
         self.path = path
         queue = try EventStore.openForWriting(path: path)
         do {
-            try queue.writeWithoutTransaction { db in
+            deferredIndexes = try queue.writeWithoutTransaction { db -> Bool in
                 try db.execute(sql: "PRAGMA journal_size_limit = \(StoreSinkWriter.defaultWALBudget)")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+                guard deferIndexes else { return false }
+                var dropped = false
+                try db.inTransaction {
+                    // Only an empty store: rebuilding another's indexes would cost more than it saves.
+                    if try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM event)") ?? false {
+                        for name in EventStore.queryIndexNames { try db.execute(sql: "DROP INDEX IF EXISTS \(name)") }
+                        dropped = true
+                    }
+                    return .commit
+                }
+                return dropped
             }
         } catch let error as DatabaseError {
             throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
@@ -116,6 +135,16 @@ public final class ImportStore {
     public func close() throws {
         do {
             try queue.writeWithoutTransaction { db in
+                if deferredIndexes {
+                    // Each build sorts the whole import: let the sorter spill
+                    // to a temporary file rather than hold it all in memory.
+                    try db.execute(sql: "PRAGMA temp_store = FILE")
+                    try db.inTransaction {
+                        try db.execute(sql: EventStore.schema)
+                        return .commit
+                    }
+                    try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                }
                 try db.execute(sql: "PRAGMA optimize")
                 try db.checkpoint(.passive)
             }

@@ -194,14 +194,13 @@ extension StoreReader {
             var childrenOf: [String: [String]] = [:]
             var level = [target.node.guid]
             var depth = 0
+            let childrenSQL = StoreReader.childrenSQL(
+                indexed: try db.indexes(on: "event").contains { $0.name == "event_by_parent_process_guid" }, scope: scope)
             search: while !level.isEmpty {
                 guard depth < 512 else { truncated = true; break }
                 var next: [String] = []
                 for parent in level {
-                    let rows = try Row.fetchAll(db, sql: """
-                        SELECT event_id, time, fields, raw FROM event INDEXED BY event_by_parent_process_guid
-                        WHERE parent_process_guid = ? AND event_id = 1\(scope.clause) ORDER BY time, id
-                        """, arguments: scope.with(IndexedColumns.guidKey(parent)))
+                    let rows = try Row.fetchAll(db, sql: childrenSQL, arguments: scope.with(IndexedColumns.guidKey(parent)))
                     for row in rows {
                         let child = try StoreReader.processFound(db, from: try StoreReader.event(from: row), scope: scope).node
                         let key = child.guid.lowercased()
@@ -225,6 +224,16 @@ extension StoreReader {
             target.node = assemble(target.node)
             return ProcessTree(ancestors: ancestors, process: target.node, truncated: truncated)
         }
+    }
+
+    /// The ProcessCreates whose parent is a given GUID, through the parent
+    /// GUID index where the store has it (an interrupted import's store has
+    /// not yet: see ``ImportStore``; then it scans, and `INDEXED BY` would fail).
+    static func childrenSQL(indexed: Bool, scope: HostScope) -> String {
+        """
+        SELECT event_id, time, fields, raw FROM event\(indexed ? " INDEXED BY event_by_parent_process_guid" : "")
+        WHERE parent_process_guid = ? AND event_id = 1\(scope.clause) ORDER BY time, id
+        """
     }
 
     /// A process node plus what its ProcessCreate says about its parent.

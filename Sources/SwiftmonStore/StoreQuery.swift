@@ -52,6 +52,17 @@ public final class StoreReader: Sendable {
 
     /// Calls `body` for each matching event without holding them all in memory.
     public func forEachEvent(matching filter: StoreFilter, _ body: (Event) throws -> Void) throws {
+        guard let (sql, arguments) = try selection(filter) else { return }
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                try body(try StoreReader.event(from: row))
+            }
+        }
+    }
+
+    /// The SELECT that answers `filter`, or `nil` when nothing can match.
+    func selection(_ filter: StoreFilter) throws -> (String, StatementArguments)? {
         var clauses: [String] = []
         var arguments: [DatabaseValueConvertible?] = []
         if !filter.eventIDs.isEmpty {
@@ -66,7 +77,7 @@ public final class StoreReader: Sendable {
                 // A bare name: find the full paths it names among the distinct
                 // images (few), then look those up through the image index.
                 let paths = try distinctImages().filter { $0 == image || $0.hasSuffix("/" + image) }
-                if paths.isEmpty { return }
+                if paths.isEmpty { return nil }
                 clauses.append("image IN (" + paths.map { _ in "?" }.joined(separator: ",") + ")")
                 arguments += paths.map { $0 as DatabaseValueConvertible? }
             }
@@ -116,12 +127,7 @@ public final class StoreReader: Sendable {
             sql += " LIMIT ?"
             arguments.append(max(0, limit))
         }
-        try read { db in
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
-            while let row = try rows.next() {
-                try body(try StoreReader.event(from: row))
-            }
-        }
+        return (sql, StatementArguments(arguments))
     }
 
     /// `text` matched literally at the start: GLOB's special characters are

@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+import XCTest
+@testable import SwiftmonStore
+import SwiftmonCore
+
+/// Which indexes the store keeps, that each query finds one, and the import's
+/// deferred index build (built at close; an interrupted import's store reads
+/// and is completed by the next writer's open).
+final class StoreIndexTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "swiftmon-storeindex-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    static let base: Int64 = 1_700_000_000_000_000_000
+
+    /// A mix of kinds, hosts, images and a process tree: `n` events, 1 in 4 a ProcessCreate.
+    func events(_ n: Int) -> [HostEvent] {
+        (0..<n).map { i in
+            let time = EventTime(nanosecondsSinceEpoch: Self.base + Int64(i) * 1_000_000)
+            var e: Event
+            switch i % 4 {
+            case 0:
+                e = Event(.processCreate, time: time)
+                e["ParentProcessGuid"] = i == 0 ? "{root}" : "{p-\(4 * (i / 16))}"
+                e["ParentProcessId"] = String(i / 16)
+                e["CommandLine"] = "run --item \(i)"
+            case 1:
+                e = Event(.networkConnect, time: time)
+                e["DestinationIp"] = "10.0.0.\(i % 250)"
+            case 2:
+                e = Event(.fileCreate, time: time)
+                e["TargetFilename"] = "/tmp/file-\(i)"
+            default:
+                e = Event(.processTerminate, time: time)
+            }
+            e["ProcessGuid"] = i % 4 == 0 ? "{p-\(i)}" : "{p-\(i - i % 4)}"
+            e["ProcessId"] = String(i - i % 4)
+            e["Image"] = "/usr/bin/tool\(i % 37)"
+            return HostEvent(event: e, host: "host\(i / 100 % 3)")
+        }
+    }
+
+    func indexes(_ path: String) throws -> Set<String> {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'"))
+        }
+    }
+
+    /// `EXPLAIN QUERY PLAN`'s steps for `sql`.
+    func plan(_ reader: StoreReader, _ sql: String, _ arguments: StatementArguments) throws -> [String] {
+        try reader.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+        }
+    }
+
+    /// Each query the CLI asks (`query`'s options, `sigma hunt`'s, `tree`'s
+    /// descent) reads `event` through an index, never a full table scan.
+    func testEveryQueryReadsThroughAnIndex() throws {
+        let path = directory + "/plans.db"
+        let store = try ImportStore(path: path)
+        _ = try store.insert(events(4000))
+        try store.close()
+        XCTAssertEqual(try indexes(path), Set(EventStore.indexNames))
+
+        let reader = try StoreReader(path: path)
+        var filters: [(String, StoreFilter, [String])] = []
+        func add(_ name: String, _ index: String..., change: (inout StoreFilter) -> Void) {
+            var f = StoreFilter()
+            change(&f)
+            filters.append((name, f, index))
+        }
+        add("newest", "event_by_time") { $0.newestFirst = true }
+        add("oldest", "event_by_time") { _ in }
+        add("since/until", "event_by_time") {
+            $0.since = EventTime(nanosecondsSinceEpoch: Self.base)
+            $0.until = EventTime(nanosecondsSinceEpoch: Self.base + 1_000_000_000)
+        }
+        add("event id", "event_by_event_id") { $0.eventIDs = [1] }
+        add("sigma hunt", "event_by_event_id", "event_by_time") {
+            $0.eventIDs = [1, 3, 11]
+            $0.since = EventTime(nanosecondsSinceEpoch: Self.base)
+            $0.limit = nil
+        }
+        add("image path", "event_by_image") { $0.image = "/usr/bin/tool5" }
+        add("image name", "event_by_image") { $0.image = "tool5" }
+        add("process guid", "event_by_process_guid") { $0.processGuid = "{p-8}" }
+        add("pid", "event_by_process_id") { $0.processID = 8 }
+        add("container", "event_by_container_id") { $0.containerID = "abc" }
+        add("host", "event_by_host") { $0.host = "HOST1" }
+        add("contains", "event_by_time") { $0.contains = "item 9" }
+        for (name, filter, index) in filters {
+            let (sql, arguments) = try XCTUnwrap(try reader.selection(filter), name)
+            let steps = try plan(reader, sql, arguments)
+            XCTAssertTrue(steps.contains { step in index.contains { step.contains("INDEX \($0)") } }, "\(name): \(steps)")
+            XCTAssertFalse(steps.contains { $0.hasPrefix("SCAN event") && !$0.contains("INDEX") }, "\(name): \(steps)")
+        }
+        let children = StoreReader.childrenSQL(indexed: true, scope: .init(clause: " AND host IS ? COLLATE NOCASE", arguments: ["host0"]))
+        let steps = try plan(reader, children, ["{p-0}", "host0"])
+        XCTAssertTrue(steps.contains { $0.contains("INDEX event_by_parent_process_guid (parent_process_guid=?") }, "\(steps)")
+        XCTAssertEqual(try reader.processTree(of: .guid("{p-0}")).process.children.count, 3)  // {p-4}, {p-8}, {p-12}
+    }
+
+    /// An import into an empty store inserts without the query indexes and
+    /// builds them at close; into a store that holds events, it keeps them.
+    func testImportDefersQueryIndexesOnlyIntoAnEmptyStore() throws {
+        let path = directory + "/deferred.db"
+        let store = try ImportStore(path: path)
+        XCTAssertTrue(store.deferredIndexes)
+        XCTAssertEqual(try indexes(path), ["event_by_import_key"])
+        XCTAssertEqual(try store.insert(events(200)).inserted, 200)
+        try store.close()
+        XCTAssertEqual(try indexes(path), Set(EventStore.indexNames))
+
+        let again = try ImportStore(path: path)
+        XCTAssertFalse(again.deferredIndexes)
+        XCTAssertEqual(try indexes(path), Set(EventStore.indexNames))
+        let counts = try again.insert(events(300))
+        XCTAssertEqual(counts.inserted, 100)
+        XCTAssertEqual(counts.duplicates, 200)
+        try again.close()
+        XCTAssertEqual(try StoreReader(path: path).count(), 300)
+        XCTAssertEqual(try StoreReader(path: path).integrityCheck(), ["ok"])
+    }
+
+    /// An import that never reaches close (killed, say) leaves its committed
+    /// events in a store without query indexes: `query` and `tree` still
+    /// answer (by scanning), a re-import still finds the duplicates, and the
+    /// next writer's open builds the missing indexes.
+    func testInterruptedImportIsReadableAndRepairedByTheNextOpen() throws {
+        let path = directory + "/interrupted.db"
+        do {
+            let store = try ImportStore(path: path)
+            XCTAssertTrue(store.deferredIndexes)
+            XCTAssertEqual(try store.insert(events(400)).inserted, 400)
+            // No close(): the object goes away as a killed process's would.
+        }
+        XCTAssertEqual(try indexes(path), ["event_by_import_key"])
+
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.count(), 400)
+        var byGuid = StoreFilter()
+        byGuid.processGuid = "{P-8}"
+        XCTAssertEqual(try reader.events(matching: byGuid).count, 4)
+        var byImage = StoreFilter()
+        byImage.image = "tool5"
+        XCTAssertEqual(try reader.events(matching: byImage).count, 11)  // 5, 42, …, 375
+        let tree = try reader.processTree(of: .guid("{p-0}"))
+        XCTAssertEqual(tree.process.children.map(\.guid), ["{p-4}", "{p-8}", "{p-12}"])
+        var newest = StoreFilter()
+        newest.newestFirst = true
+        newest.limit = 1
+        XCTAssertEqual(try reader.events(matching: newest).first?.time.nanoseconds, Self.base + 399 * 1_000_000)
+
+        // The next writer (here a sensor's) completes the store; its rows join.
+        let sink = try StoreSink(path: path)
+        XCTAssertEqual(try indexes(path), Set(EventStore.indexNames))
+        try sink.emit(StoreBenchmark.processCreate(sequence: 1, time: .now()))
+        try sink.flush()
+        sink.close()
+        let repaired = try StoreReader(path: path)
+        XCTAssertEqual(try repaired.count(), 401)
+        XCTAssertEqual(try repaired.integrityCheck(), ["ok"])
+        let (sql, arguments) = try XCTUnwrap(try repaired.selection(byGuid))
+        XCTAssertTrue(try plan(repaired, sql, arguments).contains { $0.contains("INDEX event_by_process_guid") })
+
+        // And importing the same events again stores nothing twice.
+        let store = try ImportStore(path: path)
+        XCTAssertFalse(store.deferredIndexes)
+        XCTAssertEqual(try store.insert(events(400)).duplicates, 400)
+        try store.close()
+    }
+}
