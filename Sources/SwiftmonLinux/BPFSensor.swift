@@ -3,6 +3,7 @@ import CSensorSkeleton
 import CSwiftmonRecords
 @preconcurrency import Glibc  // for `stderr`, which libc sets before main and never reassigns
 import SwiftmonCore
+import SwiftmonSystem
 
 /// Why the sensor could not start, naming the loader stage and the probe.
 public struct SensorError: Error, CustomStringConvertible {
