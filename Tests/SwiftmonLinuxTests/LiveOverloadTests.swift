@@ -66,6 +66,16 @@ final class LiveOverloadTests: XCTestCase {
             return p
         }
         for p in storms { try p.run() }
+        // The reader is also held still now and then (SIGSTOP, as a host
+        // starved of CPU would hold it) while the storms run, so the kernel's
+        // ring buffer surely fills whatever the machine's speed; when it goes
+        // on, what it drains at once overruns the queue of 16.
+        for _ in 0..<3 where storms.contains(where: \.isRunning) {
+            usleep(100_000)
+            kill(sensor.processIdentifier, SIGSTOP)
+            usleep(300_000)
+            kill(sensor.processIdentifier, SIGCONT)
+        }
         for p in storms {
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 0)
@@ -116,7 +126,8 @@ final class LiveOverloadTests: XCTestCase {
                        + "kernel, \(queueFull) in the queue\n\(stats)")
         // ProcessTerminate (5) is logged too, as Sysmon logs it when a configuration has no rule
         // for it; it comes from exit records and plays no part in the exec accounting above.
-        XCTAssertEqual(Set(written.keys).subtracting([1, 4, 5, 16, 255]), [], "\(written)")
+        // 205 SensorSignal: the test's own SIGSTOP/SIGCONT, reported as tampering (when not lost).
+        XCTAssertEqual(Set(written.keys).subtracting([1, 4, 5, 16, 205, 255]), [], "\(written)")
     }
 }
 
