@@ -231,8 +231,16 @@ final class SyslogConnection {
     /// Sends `bytes` completely, waiting through full socket buffers while
     /// `keepTrying()` says so. Throws when the connection is broken.
     func send(_ bytes: [UInt8], keepTrying: () -> Bool) throws -> SendResult {
-        if let tls { return try tls.send(bytes, keepTrying: keepTrying) }
         var done = 0
+        return try send(bytes, done: &done, keepTrying: keepTrying)
+    }
+
+    /// ``send(_:keepTrying:)`` that says in `done`, also when it throws or
+    /// gives up, how many leading bytes the kernel (or the TLS session) took:
+    /// of messages sent together, those wholly within them are delivered.
+    func send(_ bytes: [UInt8], done: inout Int, keepTrying: () -> Bool) throws -> SendResult {
+        done = 0
+        if let tls { return try tls.send(bytes, done: &done, keepTrying: keepTrying) }
         while done < bytes.count {
             do {
                 let sent = try bytes.withUnsafeBytes { raw in

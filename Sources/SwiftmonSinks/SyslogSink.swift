@@ -193,8 +193,24 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
     private var lastErrorText: String?
     private var stopping = false
     private var writerDone = false
+    /// The writer waits for messages (not sending, not syncing).
+    private var writerWaiting = false
+
+    /// Messages queued before `emit` wakes a waiting writer itself; fewer wait
+    /// for ``flush()``, which the pipeline calls whenever its queue runs dry.
+    /// One wake-up per batch instead of per event: the futex wake and the
+    /// writer's context switch cost more than sending the message.
+    static let wakeBatch = 64
+    /// At most this many messages (and ``streamBatchBytes``) go to a TCP or
+    /// TLS collector in one send.
+    static let streamBatch = 64
+    static let streamBatchBytes = 256 * 1024
 
     private let processID = getpid()
+    /// Header tokens that are the same on every message, cleaned once.
+    private let hostField: String
+    private let sysmonTagField: String
+    private let ownTagField: String
 
     init(destination: SyslogDestination, options: Options, recordIDs: EventRecordCounter, backlog: SyslogBacklog,
          recovery: DiskSpool.Recovery? = nil, syncInterval: Double = 0.2) {
@@ -203,6 +219,9 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         self.recordIDs = recordIDs
         self.backlog = backlog
         syncIntervalNanoseconds = Int64(syncInterval * 1e9)
+        hostField = SyslogSink.headerField(options.hostName, max: 255)
+        sysmonTagField = SyslogSink.headerField(options.appName, max: 48)
+        ownTagField = SyslogSink.headerField(options.ownAppName, max: 48)
         if let recovery {
             // A previous run accepted these and did not finish them: this run's ledger takes them over.
             recovered = recovery.unacknowledged + recovery.tornRecords + recovery.droppedForSpace
@@ -250,18 +269,18 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         switch backlog.append(message, sequence: id) {
         case .stored(let evicted):
             if evicted > 0 { dropped[.spoolFull, default: 0] += evicted }
-            condition.signal()
+            if writerWaiting, backlog.unsentCount >= Self.wakeBatch { condition.signal() }
         case .refused(let reason, let error):
             dropped[reason, default: 0] += 1
             if let error { lastErrorText = error }
         }
     }
 
-    /// Wakes the writer; delivery itself continues in the background
-    /// (see ``drain(timeout:)`` to wait for it).
+    /// Wakes the writer for what `emit` queued; delivery itself continues in
+    /// the background (see ``drain(timeout:)`` to wait for it).
     public func flush() throws {
         condition.lock()
-        condition.signal()
+        if writerWaiting, backlog.unsentCount > 0 { condition.signal() }
         condition.unlock()
     }
 
@@ -291,6 +310,7 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         let deadline = Date(timeIntervalSinceNow: timeout)
         condition.lock()
         defer { condition.unlock() }
+        condition.broadcast()  // the writer may be waiting for a flush
         while backlog.storedCount > 0, !writerDone {
             if !condition.wait(until: deadline) { break }
         }
@@ -327,7 +347,16 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         var sent = 0
         var inflight: [Int] = []
         var outcomes: [Bool?] = []
-        let window = isRELP ? max(1, options.relpWindow) : 1
+        // TCP and TLS take up to a batch and send it in one write (`batch`,
+        // reused); RELP keeps up to its window unanswered; a datagram goes alone.
+        let batchesStream: Bool
+        switch destination {
+        case .tcp, .tls: batchesStream = true
+        case .relp, .local: batchesStream = false
+        }
+        let window = isRELP ? max(1, options.relpWindow) : (batchesStream ? Self.streamBatch : 1)
+        var batch: [UInt8] = []
+        var batchEnds: [Int] = []
         var nextSync = Syscalls.clockNanoseconds(CLOCK_MONOTONIC) + syncIntervalNanoseconds
         func lose(_ error: String) {
             connection = nil
@@ -342,6 +371,12 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
             sent -= 1
             finish(entry, dropReason)
         }
+        func finishOldest(_ count: Int, _ dropReason: DropReason?) {
+            guard count > 0 else { return }
+            finish(taken[..<count], dropReason)
+            taken.removeFirst(count)
+            sent -= count
+        }
         while true {
             condition.lock()
             var syncDue = false
@@ -349,9 +384,13 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
                 if backlog.hasUnsyncedChanges {
                     let now = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
                     if now >= nextSync { syncDue = true; break }
+                    writerWaiting = true
                     _ = condition.wait(until: Date(timeIntervalSinceNow: Double(nextSync - now) / 1e9))
+                    writerWaiting = false
                 } else {
+                    writerWaiting = true
                     condition.wait()
+                    writerWaiting = false
                 }
             }
             if stopping {
@@ -371,7 +410,15 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
                 syncDue = true
             }
             let syncJob = syncDue ? backlog.prepareSync() : nil
-            if taken.count < window, sent == taken.count, let next = backlog.takeNext() { taken.append(next) }
+            if isRELP {
+                if taken.count < window, sent == taken.count, let next = backlog.takeNext() { taken.append(next) }
+            } else if sent == taken.count {
+                var bytes = taken.reduce(0) { $0 + $1.message.count }
+                while taken.count < window, bytes < Self.streamBatchBytes, let next = backlog.takeNext() {
+                    taken.append(next)
+                    bytes += next.message.count
+                }
+            }
             condition.unlock()
 
             if let syncJob {
@@ -428,6 +475,35 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
                 continue
             }
 
+            if batchesStream {
+                // One write for the batch; a message counts as delivered once all
+                // of its bytes are taken, also when the connection breaks later on.
+                batch.removeAll(keepingCapacity: true)
+                batchEnds.removeAll(keepingCapacity: true)
+                for entry in taken {
+                    batch.append(contentsOf: entry.message)
+                    batchEnds.append(batch.count)
+                }
+                var done = 0
+                var result: SyslogConnection.SendResult = .abandoned
+                var failure: Error?
+                do {
+                    result = try open.send(batch, done: &done, keepTrying: { !isStopping() })
+                } catch {
+                    failure = error
+                }
+                let whole = batchEnds.prefix { $0 <= done }.count
+                sent = taken.count
+                finishOldest(whole, nil)
+                if let failure {
+                    // Broken connection: the rest go again after reconnecting.
+                    lose("\(failure)")
+                } else if result != .sent {
+                    sent = 0
+                    connection = nil  // a partial frame may be on the wire: never reuse it
+                }
+                continue
+            }
             do {
                 switch try open.send(taken[0].message, keepTrying: { !isStopping() }) {
                 case .sent:
@@ -449,9 +525,14 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
     /// A message is done with: delivered when `dropReason` is nil. The
     /// backlog's cursor moves past it (a spool persists that).
     private func finish(_ entry: DiskSpool.Entry, _ dropReason: DropReason?) {
+        finish(CollectionOfOne(entry), dropReason)
+    }
+
+    private func finish<Entries: Collection<DiskSpool.Entry>>(_ entries: Entries, _ dropReason: DropReason?) {
         condition.lock()
-        backlog.acknowledge(entry.sequence)
-        if let dropReason { dropped[dropReason, default: 0] += 1 } else { delivered += 1 }
+        for entry in entries { backlog.acknowledge(entry.sequence) }
+        let n = UInt64(entries.count)
+        if let dropReason { dropped[dropReason, default: 0] += n } else { delivered += n }
         if backlog.storedCount == 0 { condition.broadcast() }
         condition.unlock()
     }
@@ -496,32 +577,35 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
 
     // MARK: Message format
 
-    /// `sysmon` for Sysmon's EventIDs, `swiftmon` for swiftmon's own.
-    private func tag(_ event: Event) -> String {
-        SysmonStream.defines(event.kind) ? options.appName : options.ownAppName
-    }
-
+    /// One allocation per message: the header is built as a String (a few
+    /// short pieces), then header and XML are copied once into the frame.
     func frame(event: Event, xml: String) -> [UInt8] {
         let severity = event.kind.id == EventKind.error.id ? 3 : 6
         let priority = options.facility * 8 + severity
-        var message: [UInt8] = []
-        message.reserveCapacity(xml.utf8.count + 96)
+        let tag = SysmonStream.defines(event.kind) ? sysmonTagField : ownTagField
+        var header: String
         switch destination {
         case .tcp, .relp, .tls:
             // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
-            var header = "<\(priority)>1 " + SyslogSink.rfc5424Timestamp(event.time) + " "
-            header += SyslogSink.headerField(options.hostName, max: 255) + " "
-            header += SyslogSink.headerField(tag(event), max: 48) + " \(processID) "
-            header += SyslogSink.headerField(event.kind.name, max: 32) + " - "
-            let body = Array(header.utf8) + Array(xml.utf8)
-            if destination.usesOctetCounting { message += Array("\(body.count) ".utf8) }  // RELP frames it itself
-            message += body
+            header = "<\(priority)>1 "
+            header += SyslogSink.rfc5424Timestamp(event.time)
+            header += " "
+            header += hostField
+            header += " "
+            header += tag
+            header += " \(processID) "
+            header += SyslogSink.headerField(event.kind.name, max: 32)
+            header += " - "
         case .local:
-            let header = "<\(priority)>" + SyslogSink.bsdTimestamp(event.time) + " "
-                + SyslogSink.headerField(tag(event), max: 48) + "[\(processID)]: "
-            message += Array(header.utf8)
-            message += Array(xml.utf8)
+            header = "<\(priority)>" + SyslogSink.bsdTimestamp(event.time) + " " + tag + "[\(processID)]: "
         }
+        let bodyCount = header.utf8.count + xml.utf8.count
+        let prefix = destination.usesOctetCounting ? "\(bodyCount) " : ""  // RELP frames it itself
+        var message: [UInt8] = []
+        message.reserveCapacity(prefix.utf8.count + bodyCount)
+        message.append(contentsOf: prefix.utf8)
+        message.append(contentsOf: header.utf8)
+        message.append(contentsOf: xml.utf8)
         return message
     }
 

@@ -139,8 +139,8 @@ final class TLSSession {
 
     /// Sends all of `bytes`. Delivered, for TLS as for TCP, means that the
     /// kernel accepted the encrypted record into the socket's send buffer.
-    func send(_ bytes: [UInt8], keepTrying: () -> Bool) throws -> SyslogConnection.SendResult {
-        var done = 0
+    func send(_ bytes: [UInt8], done: inout Int, keepTrying: () -> Bool) throws -> SyslogConnection.SendResult {
+        done = 0
         while done < bytes.count {
             var written = 0
             var code: Int32 = 0

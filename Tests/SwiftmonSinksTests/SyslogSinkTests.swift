@@ -249,6 +249,7 @@ final class SyslogSinkTests: XCTestCase {
         let sink = SyslogSink(destination: .tcp(host: "127.0.0.1", port: port), options: options,
                               recordIDs: EventRecordCounter(startingAt: 1))
         for n in 0..<25 { try sink.emit(Self.numbered(n)) }
+        try sink.flush()  // as the pipeline does when its queue runs dry
         Thread.sleep(forTimeInterval: 0.2)
         let status = sink.status
         XCTAssertFalse(status.connected)

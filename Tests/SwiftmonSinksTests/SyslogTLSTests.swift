@@ -298,6 +298,7 @@ final class SyslogTLSTests: XCTestCase {
                               recordIDs: EventRecordCounter(startingAt: 1))
         let total = 30
         for n in 0..<total { try sink.emit(SyslogSinkTests.numbered(n)) }
+        try sink.flush()
         let deadline = Date(timeIntervalSinceNow: 15)
         while sink.status.lastError == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         Thread.sleep(forTimeInterval: 0.5)  // several attempts, all refused
