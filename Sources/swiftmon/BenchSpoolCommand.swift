@@ -1,16 +1,16 @@
 import ArgumentParser
 import Foundation
 import SwiftmonSinks
-import SwiftmonSystem
 
-/// `swiftmon bench spool`: CPU per event of the syslog disk spool alone —
-/// the append the pipeline's thread pays in `emit`, and the take, acknowledge
-/// and periodic sync the sender pays — for messages the size of a rendered
-/// ProcessCreate. (scripts/bench-spool.sh measures the same on the exec storm.)
+/// `swiftmon bench spool`: CPU per event of the syslog disk spool beside the
+/// memory buffer it replaces — the append the pipeline's thread pays in
+/// `emit`, and the take, acknowledge and periodic sync the sender pays — for
+/// messages the size of a rendered ProcessCreate (``SpoolBenchmark``).
+/// scripts/bench-spool.sh measures the same on the exec storm.
 struct BenchSpool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spool",
-        abstract: "Append, send-side read and acknowledge N messages through a fresh disk spool; CPU µs per event."
+        abstract: "N messages through a fresh disk spool and through the memory buffer, alternating; CPU µs per event and the spool's extra cost."
     )
 
     @Option(help: "Messages per round.") var events = 200_000
@@ -20,43 +20,24 @@ struct BenchSpool: ParsableCommand {
     @Option(help: "Messages between syncs (the sender syncs every 200 ms; 4,096 is that at ~20,000 events/s).") var syncEvery = 4096
 
     func run() throws {
-        var message = Array("<14>1 2026-01-01T00:00:00.000000Z host sysmon 1 ProcessCreate - <Event>".utf8)
-        while message.count < size { message.append(UInt8(ascii: "a") + UInt8(message.count % 26)) }
-        var appendCosts: [Double] = []
-        var sendCosts: [Double] = []
-        for round in 1...max(1, rounds) {
-            let dir = directory + "/swiftmon-bench-spool-\(getpid())-\(round)"
-            var options = DiskSpool.Options()
-            options.maxBytes = Int64(events) * Int64(size + 64) + (64 << 20)
-            options.segmentBytes = 16 << 20
-            let spool = try DiskSpool(directory: dir, options: options)
-            let t0 = Syscalls.processCPUMicroseconds()
-            for n in 0..<events { _ = try spool.append(message, sequence: UInt64(n + 1)) }
-            let t1 = Syscalls.processCPUMicroseconds()
-            var n = 0
-            while let entry = spool.takeNext() {
-                spool.acknowledge(entry.sequence)
-                n += 1
-                if n % syncEvery == 0 { try spool.prepareSync().perform() }
-            }
-            try spool.prepareSync().perform()
-            let t2 = Syscalls.processCPUMicroseconds()
-            try spool.close()
-            try? FileManager.default.removeItem(atPath: dir)
-            let append = Double(t1 - t0) / Double(events)
-            let send = Double(t2 - t1) / Double(events)
-            appendCosts.append(append)
-            sendCosts.append(send)
-            print(String(format: "round %d: append %.3f µs/event (pipeline thread), take+acknowledge+sync %.3f µs/event (sender), total %.3f",
-                         round, append, send, append + send))
-        }
+        var options = SpoolBenchmark.Options()
+        options.events = events
+        options.rounds = rounds
+        options.messageBytes = size
+        options.directory = directory
+        options.syncEvery = syncEvery
+        let result = try SpoolBenchmark.run(options) { print($0) }
         func summary(_ values: [Double]) -> String {
             let mean = values.reduce(0, +) / Double(values.count)
             let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
             return String(format: "%.3f ± %.3f (min %.3f, max %.3f)", mean, sd, values.min()!, values.max()!)
         }
-        let totals = zip(appendCosts, sendCosts).map { $0 + $1 }
-        print("spool, \(events) messages of \(size) bytes, \(rounds) rounds, CPU µs per event (mean ± sd):")
-        print("  append: \(summary(appendCosts)); sender: \(summary(sendCosts)); total: \(summary(totals))")
+        print("\(events) messages of \(size) bytes, \(rounds) rounds, CPU µs per event of the thread (mean ± sd):")
+        for (name, list) in [("spool ", result.spool), ("memory", result.memory)] {
+            print("  \(name) append: \(summary(list.map(\.append))); sender: \(summary(list.map(\.send))); total: \(summary(list.map(\.total)))")
+        }
+        let d = result.meanDifference
+        print(String(format: "  spool − memory, per round: %@", result.differences.map { String(format: "%+.3f", $0) }.joined(separator: " ")))
+        print(String(format: "spool's extra CPU per event: mean %.3f µs, 95 %% CI %.3f … %.3f (issue 15's bound: 2 µs)", d.mean, d.low, d.high))
     }
 }
