@@ -16,7 +16,14 @@ int swiftmon_open_by_handle_at(int mount_fd, void *handle, int flags) {
 
 const char *swiftmon_errno_name(int code) { return strerrorname_np(code); }
 
-int swiftmon_gettid(void) { return (int)gettid(); }
+// A thread's id never changes, so it is asked for once per thread: the XML
+// renderers stamp every event with it (a system call per event otherwise).
+// swiftmon never forks, so no child inherits a stale value.
+static __thread int cached_tid;
+int swiftmon_gettid(void) {
+    if (cached_tid == 0) cached_tid = (int)gettid();
+    return cached_tid;
+}
 
 int swiftmon_name_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
 

@@ -411,7 +411,14 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
             }
             let syncJob = syncDue ? backlog.prepareSync() : nil
             if isRELP {
-                if taken.count < window, sent == taken.count, let next = backlog.takeNext() { taken.append(next) }
+                // Up to a batch of new ones once all taken are on the wire, within the window.
+                if sent == taken.count {
+                    var fresh = 0
+                    while taken.count < window, fresh < Self.streamBatch, let next = backlog.takeNext() {
+                        taken.append(next)
+                        fresh += 1
+                    }
+                }
             } else if sent == taken.count {
                 var bytes = taken.reduce(0) { $0 + $1.message.count }
                 while taken.count < window, bytes < Self.streamBatchBytes, let next = backlog.takeNext() {
@@ -447,15 +454,22 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
             if isRELP {
                 do {
                     if sent < taken.count, inflight.count < window {
-                        let txnr = open.takeTXNR()
-                        let frame = RELPFrame.encode(txnr: txnr, command: "syslog", data: taken[sent].message)
-                        guard try open.send(frame, keepTrying: { !isStopping() }) == .sent else {
+                        // The frames not on the wire yet, in one write (each is answered on its own).
+                        batch.removeAll(keepingCapacity: true)
+                        var numbers: [Int] = []
+                        while sent + numbers.count < taken.count, inflight.count + numbers.count < window,
+                              batch.count < Self.streamBatchBytes {
+                            let txnr = open.takeTXNR()
+                            batch += RELPFrame.encode(txnr: txnr, command: "syslog", data: taken[sent + numbers.count].message)
+                            numbers.append(txnr)
+                        }
+                        guard try open.send(batch, keepTrying: { !isStopping() }) == .sent else {
                             lose("stopped while sending")
                             continue
                         }
-                        sent += 1
-                        inflight.append(txnr)
-                        outcomes.append(nil)
+                        sent += numbers.count
+                        inflight += numbers
+                        outcomes += Array(repeating: nil, count: numbers.count)
                     }
                     // Wait for answers when there is nothing more to send now.
                     let idle = inflight.count >= window || (sent == taken.count && !hasUnsent())
