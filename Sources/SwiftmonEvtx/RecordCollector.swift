@@ -34,7 +34,10 @@ struct RecordCollector {
     /// `Name` attribute of the current `<Data>` element.
     private var dataName: String?
     /// Bytes of `record.values` up to the last finished item.
-    private var committed = 0
+    var committed = 0
+    /// Reused for the text of System fields decoded through a ``TemplatePlan``.
+    var scratch: [UInt8] = []
+    var lastStrings = RecentStrings()
 
     init(chunk: ChunkBytes, full: Bool) {
         self.chunk = chunk
