@@ -387,7 +387,7 @@ struct BinXmlChunk {
         if let cached = plans[key] { return cached }
         var plan = TemplatePlanBuilder.plan(templateOps[Int(body.lowerBound)..<Int(body.upperBound)],
                                             context: contexts[context], strings: collector.strings, full: collector.full)
-        if var p = plan {
+        if let p = plan {
             for c in p.contexts {
                 if let id = contextIDs[c] {
                     p.contextIDs.append(id)

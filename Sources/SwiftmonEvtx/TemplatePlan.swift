@@ -14,7 +14,9 @@
 /// nested binary XML, go through the interpreter (``BinXmlChunk``), which
 /// counts them. `EvtxPlanTests` checks both paths give identical records on
 /// every record of the corpus.
-struct TemplatePlan {
+///
+/// A class: a record's walk then retains one object, not each of its arrays.
+final class TemplatePlan {
     enum Field: UInt8 {
         // Strings.
         case providerName, providerGuid, eventSourceName, keywords, activityID, relatedActivityID
@@ -37,9 +39,9 @@ struct TemplatePlan {
 
     enum Step {
         case field(Field, Source)
-        /// One EventData item: its name, and its value's pieces
+        /// One EventData item: its name (index in `names`), and its value's pieces
         /// (`pieces[range]`) appended one after the other.
-        case item(name: String, Range<Int>)
+        case item(name: Int32, Range<Int>)
         /// A substitution where the collector keeps nothing (no attribute,
         /// no kept text): a value there matters only when it is nested
         /// binary XML, decoded at runtime through the plan of its template
@@ -49,6 +51,8 @@ struct TemplatePlan {
 
     var steps: [Step] = []
     var pieces: [Source] = []
+    /// Names of the EventData items.
+    var names: [String] = []
     /// Ops of the template: what interpreting it spends of the record's budget.
     var opCount = 0
     /// The open elements (name indices) at each `nested` step.
@@ -261,7 +265,8 @@ struct TemplatePlanBuilder {
             }
             let first = plan.pieces.count
             plan.pieces += content
-            plan.steps.append(.item(name: name, first..<plan.pieces.count))
+            plan.names.append(name)
+            plan.steps.append(.item(name: Int32(plan.names.count - 1), first..<plan.pieces.count))
         default:
             // UserData: its section name and leaves follow rules not mirrored here.
             unplannable = true
@@ -291,7 +296,7 @@ extension RecordCollector {
                     }
                 }
                 committed = record.values.bytes.count
-                record.values.items.append(DataValues.Item(name: name, end: committed))
+                record.values.items.append(DataValues.Item(name: plan.names[Int(name)], end: committed))
                 record.section = .eventData
             case .nested:
                 break  // handled by the caller (BinXmlChunk), which walks the steps
