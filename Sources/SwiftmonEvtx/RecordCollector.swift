@@ -193,6 +193,10 @@ struct RecordCollector {
     }
 
     mutating func end() {
+        // A damaged stream can end an element inside its start tag: the
+        // attribute ends with it (read later, it would name an element no
+        // longer open).
+        finishAttribute()
         guard !stack.isEmpty else { return }
         if capture != .none { finishElement() }
         stack.removeLast()

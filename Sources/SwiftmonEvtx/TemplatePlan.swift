@@ -229,6 +229,7 @@ struct TemplatePlanBuilder {
     }
 
     private mutating func end() {
+        finishAttribute()
         guard !stack.isEmpty else { return }
         if capture != .none { finishElement() }
         stack.removeLast()

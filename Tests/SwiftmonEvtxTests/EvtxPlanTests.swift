@@ -61,3 +61,28 @@ final class EvtxPlanTests: XCTestCase {
         XCTAssertEqual(recent.string(for: 1, []), "")
     }
 }
+
+/// Damaged binary XML can end an element while one of its attributes is still
+/// being read; the attribute ends with the element (before, reading it later
+/// indexed an element no longer open and trapped).
+final class EvtxCollectorDamageTests: XCTestCase {
+    func testAnElementEndedInsideItsStartTagKeepsItsAttribute() {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 8)
+        defer { storage.deallocate() }
+        storage.initializeMemory(as: UInt8.self, repeating: 0)
+        var c = RecordCollector(chunk: ChunkBytes(bytes: UnsafeRawBufferPointer(storage)), full: true)
+        for name in ["Event", "System", "Provider", "Name", "Computer"] {
+            c.strings.names.append(ChunkName(string: name, code: NameCode(name)))
+        }
+        c.strings.texts = ["Microsoft-Windows-Sysmon", "host"]
+        c.begin(EvtxRecord(recordID: 1, written: 0, fileOffset: 0), capacity: 64)
+        c.open(0); c.open(1); c.open(2)
+        c.attribute(3); c.text(0)
+        c.end()  // Provider ends inside its start tag
+        c.open(4); c.closeStart(); c.text(1); c.end()
+        c.end(); c.end()
+        let r = c.finish()
+        XCTAssertEqual(r.providerName, "Microsoft-Windows-Sysmon")
+        XCTAssertEqual(r.computer, "host")
+    }
+}
