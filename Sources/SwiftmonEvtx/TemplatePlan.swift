@@ -10,10 +10,12 @@
 /// rules ``RecordCollector`` applies (``TemplatePlanBuilder``), with the
 /// values left symbolic. What it cannot express exactly (an element nested in
 /// a kept field, a field or name made of several pieces, a name from a value,
-/// UserData) makes no plan: those templates, and records whose values hold
-/// nested binary XML, go through the interpreter (``BinXmlChunk``), which
-/// counts them. `EvtxPlanTests` checks both paths give identical records on
-/// every record of the corpus.
+/// UserData) makes no plan. Nested binary XML (a value of type 0x21, how
+/// Windows writes most EventData) is decoded through the plan of its own
+/// template, made for the elements open where it sits. Records with no plan,
+/// or with nested XML where the plan does not take it, start again in the
+/// interpreter (``BinXmlChunk``), which counts them. `EvtxPlanTests` checks
+/// both paths give identical records on every record of the corpus.
 ///
 /// A class: a record's walk then retains one object, not each of its arrays.
 final class TemplatePlan {
