@@ -9,6 +9,9 @@
 # per round.
 #   scripts/bench-evtx.sh [FILE]   (default: evtxrs_security.evtx of the corpus)
 #   ROUNDS=7 RUNS=5 scripts/bench-evtx.sh
+#   SWIFTMON_BASELINE=/tmp/old/swiftmon scripts/bench-evtx.sh
+#       also times an earlier build, in the same rounds (crate, baseline,
+#       swiftmon alternate), and prints its ratio to the crate beside ours.
 # Needs a release build of swiftmon (SWIFTMON_BINARY) and python3 with evtx.
 set -eu
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,19 +27,19 @@ if [ -z "$file" ]; then
     fi
     file="$corpus/evtx/evtxrs_security.evtx"
 fi
-python3 - "${SWIFTMON_BINARY:-$root/.build/release/swiftmon}" "$file" "${ROUNDS:-7}" "${RUNS:-5}" <<'PY'
+python3 - "${SWIFTMON_BINARY:-$root/.build/release/swiftmon}" "$file" "${ROUNDS:-7}" "${RUNS:-5}" "${SWIFTMON_BASELINE:-}" <<'PY'
 import os, subprocess, sys, time, warnings
 import evtx
 warnings.simplefilter("ignore")
-swiftmon, path, rounds, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+swiftmon, path, rounds, runs, baseline = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 cores = os.cpu_count() or 1
 
 def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2]
 
-def ours(mode, threads):
-    out = subprocess.run([swiftmon, "bench", "evtx", path, "--mode", mode, "--threads", str(threads),
+def ours(mode, threads, binary=None):
+    out = subprocess.run([binary or swiftmon, "bench", "evtx", path, "--mode", mode, "--threads", str(threads),
                           "--runs", str(runs), "--raw"], check=True, capture_output=True, text=True).stdout
     return [(float(line.split()[0]), float(line.split()[1])) for line in out.splitlines() if line.strip()]
 
@@ -51,13 +54,14 @@ def crate(method, threads):
 series = [
     ("swiftmon records -> events, 1 thread", lambda: ours("events", 1)),
     ("evtx crate records_json(), 1 thread", lambda: crate("records_json", 1)),
+] + ([("baseline records -> events, 1 thread", lambda: ours("events", 1, baseline))] if baseline else []) + [
     ("swiftmon count (provider, EventID), 1 thread", lambda: ours("count", 1)),
     ("evtx crate records() (XML), 1 thread", lambda: crate("records", 1)),
     (f"swiftmon records -> events, {cores} threads", lambda: ours("events", cores)),
     (f"evtx crate records_json(), {cores} threads", lambda: crate("records_json", cores)),
 ]
 rates = {name: [] for name, _ in series}
-ratios, cpu_ratios = [], []
+ratios, cpu_ratios, base_ratios, base_cpu_ratios = [], [], [], []
 for _ in range(rounds):
     medians = {}
     for name, run in series:
@@ -66,6 +70,9 @@ for _ in range(rounds):
         medians[name] = (median([x[0] for x in r]), median([x[1] for x in r]))
     ratios.append(medians[series[0][0]][0] / medians[series[1][0]][0])
     cpu_ratios.append(medians[series[0][0]][1] / medians[series[1][0]][1])
+    if baseline:
+        base_ratios.append(medians[series[2][0]][0] / medians[series[1][0]][0])
+        base_cpu_ratios.append(medians[series[2][0]][1] / medians[series[1][0]][1])
 
 records = sum(1 for _ in evtx.PyEvtxParser(path, skip_errors=True).records())
 load = os.getloadavg()[0]
@@ -77,4 +84,7 @@ for name, _ in series:
     print(f"  {name:<48} {median(wall):>9.0f} ({min(wall):>7.0f}-{max(wall):<7.0f}) {median(cpu):>15.0f}")
 print(f"  swiftmon events / crate json, 1 thread, per round: wall median {median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}),"
       f" CPU median {median(cpu_ratios):.2f} ({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})")
+if baseline:
+    print(f"  baseline events / crate json, 1 thread, per round: wall median {median(base_ratios):.2f} ({min(base_ratios):.2f}-{max(base_ratios):.2f}),"
+          f" CPU median {median(base_cpu_ratios):.2f} ({min(base_cpu_ratios):.2f}-{max(base_cpu_ratios):.2f})")
 PY

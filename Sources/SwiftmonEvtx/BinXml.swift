@@ -103,6 +103,18 @@ struct BinXmlChunk {
     var collector: RecordCollector
     private var nameIndex: [Int: Int32] = [:]
     private var templates: [Int: Result<Range<Int32>, BinXmlError>] = [:]
+    /// Plans of the chunk's templates by offset and context (nil: none).
+    private var plans: [Int: TemplatePlan?] = [:]
+    /// The open elements (name indices) where templates were met, numbered;
+    /// 0 is the record's root (nothing open).
+    private var contexts: [[Int32]] = [[]]
+    private var contextIDs: [[Int32]: Int] = [[]: 0]
+    /// Whether records that are one instance of a planned template are decoded
+    /// through its ``TemplatePlan`` (false: always interpreted, for tests).
+    var usePlans = true
+    /// Records decoded through a plan, and records interpreted.
+    var recordsPlanned = 0
+    var recordsInterpreted = 0
     /// Template bodies, one after the other (ranges in `templates`).
     private var templateOps: [BinXmlOp] = []
     /// The current record's stream and nested XML values.
@@ -299,7 +311,98 @@ struct BinXmlChunk {
         scratchOps.removeAll(keepingCapacity: true)
         scratchValues.removeAll(keepingCapacity: true)
         try compile(from: start, to: end, template: false, depth: 0)
+        if usePlans, scratchOps.count == 1, scratchOps[0].kind == .instance {
+            let id = collector.record.recordID, written = collector.record.written, offset = collector.record.fileOffset
+            if planned(scratchOps[0], runDepth: 0, context: 0) {
+                recordsPlanned += 1
+                return
+            }
+            // Start the record again, through the interpreter (which also
+            // reports the error where the plan path gave up on one).
+            collector.begin(EvtxRecord(recordID: id, written: written, fileOffset: offset), capacity: end - start + 28)
+            budget = BinXmlChunk.recordBudget
+            scratchOps.removeAll(keepingCapacity: true)
+            scratchValues.removeAll(keepingCapacity: true)
+            try compile(from: start, to: end, template: false, depth: 0)
+        }
+        recordsInterpreted += 1
         try run(template: false, scratchOps.startIndex..<scratchOps.endIndex, values: 0..<0, depth: 0)
+    }
+
+    /// Decodes the template instance `op` (met by a run at `runDepth`, where
+    /// the elements of context `context` are open) through its template's
+    /// plan, spending the budget as the interpreter would. False when a plan
+    /// cannot do it (no plan, nested XML where the plan does not take it,
+    /// an error, a budget running low): the caller starts the record again in
+    /// the interpreter, so what the plan path leaves behind is discarded.
+    private mutating func planned(_ op: BinXmlOp, runDepth: Int, context: Int) -> Bool {
+        // Each compile spends at most a chunk's bytes; with this much left none
+        // can fail for budget here, so the templates cached are the ones the
+        // interpreter would cache.
+        let reserve = 1 << 17
+        guard runDepth <= 4 else { return false }
+        budget &-= 1  // the instance op
+        guard budget >= reserve else { return false }
+        let body: Range<Int32>
+        do { body = try compiledTemplate(at: op.a, depth: runDepth + 1) } catch { return false }
+        guard let plan = plan(op.a, body, context: context) else { return false }
+        budget &-= plan.opCount
+        guard budget >= reserve else { return false }
+        let first = Int(op.b), count = Int(op.c)
+        for k in 0..<count where scratchValues[first + k].type == 0x21 {
+            if k < plan.nestedAllowed.count, !plan.nestedAllowed[k] { return false }
+        }
+        for step in plan.steps {
+            if case .nested(let slot, let local) = step {
+                guard slot < count, scratchValues[first + slot].type == 0x21 else { continue }
+                let value = scratchValues[first + slot]
+                let start = Int(value.offset)
+                let opsMark = scratchOps.count, valuesMark = scratchValues.count
+                do {
+                    try compile(from: start, to: start + Int(value.size), template: false, depth: runDepth + 2)
+                } catch {
+                    return false
+                }
+                switch scratchOps.count - opsMark {
+                case 0: break
+                case 1 where scratchOps[opsMark].kind == .instance:
+                    guard planned(scratchOps[opsMark], runDepth: runDepth + 2, context: plan.contextIDs[local]) else { return false }
+                default: return false
+                }
+                scratchOps.removeSubrange(opsMark...)
+                scratchValues.removeSubrange(valuesMark...)
+            } else {
+                scratchValues.withUnsafeBufferPointer { v in
+                    collector.apply(step, of: plan, values: UnsafeBufferPointer(rebasing: v[first..<(first + count)]))
+                }
+            }
+        }
+        return true
+    }
+
+    /// The plan of the template at `offset` (compiled to `body`) where the
+    /// elements of `context` are open, made on first use.
+    private mutating func plan(_ offset: Int, _ body: Range<Int32>, context: Int) -> TemplatePlan? {
+        let key = offset &* 4096 &+ context
+        if let cached = plans[key] { return cached }
+        var plan = TemplatePlanBuilder.plan(templateOps[Int(body.lowerBound)..<Int(body.upperBound)],
+                                            context: contexts[context], strings: collector.strings, full: collector.full)
+        if let p = plan {
+            for c in p.contexts {
+                if let id = contextIDs[c] {
+                    p.contextIDs.append(id)
+                } else if contexts.count < 4096 {
+                    contextIDs[c] = contexts.count
+                    p.contextIDs.append(contexts.count)
+                    contexts.append(c)
+                } else {
+                    p.contextIDs.append(-1)
+                }
+            }
+            plan = p.contextIDs.contains(-1) ? nil : p
+        }
+        plans[key] = plan
+        return plan
     }
 
     /// Expands the ops `range` of the template ops (`template`) or the scratch

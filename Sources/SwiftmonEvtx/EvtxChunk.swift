@@ -19,6 +19,9 @@ struct EvtxChunk {
         /// One event per record, when the reader was asked to map them (in the worker).
         var events: [Event] = []
         var recordsFailed = 0
+        /// Records decoded through a template's plan, and through the interpreter.
+        var recordsPlanned = 0
+        var recordsInterpreted = 0
         var problems: [EvtxProblem] = []
         var state: State = .used
         enum State { case used, unused, damaged, truncated }
@@ -27,7 +30,7 @@ struct EvtxChunk {
     /// Decodes the chunk at `fileOffset` of `file`; `full: false` keeps only
     /// what counting needs (provider and EventID). `noChecksums`: the file
     /// header's flag 0x4, under which a zero CRC32 means none was written.
-    static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool, noChecksums: Bool = false) -> Decoded {
+    static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool, noChecksums: Bool = false, plans: Bool = true) -> Decoded {
         var out = Decoded()
         let available = file.count - fileOffset
         if available < size {
@@ -66,6 +69,7 @@ struct EvtxChunk {
         }
 
         var xml = BinXmlChunk(c, full: full)
+        xml.usePlans = plans
         var p = headerSize
         var lastSeen: UInt64?
         out.records.reserveCapacity(128)
@@ -115,6 +119,8 @@ struct EvtxChunk {
             lastSeen = recordID
             if recordID == lastRecordID { break }
         }
+        out.recordsPlanned = xml.recordsPlanned
+        out.recordsInterpreted = xml.recordsInterpreted
         return out
     }
 

@@ -34,7 +34,10 @@ struct RecordCollector {
     /// `Name` attribute of the current `<Data>` element.
     private var dataName: String?
     /// Bytes of `record.values` up to the last finished item.
-    private var committed = 0
+    var committed = 0
+    /// Reused for the text of System fields decoded through a ``TemplatePlan``.
+    var scratch: [UInt8] = []
+    var lastStrings = RecentStrings()
 
     init(chunk: ChunkBytes, full: Bool) {
         self.chunk = chunk
@@ -190,6 +193,10 @@ struct RecordCollector {
     }
 
     mutating func end() {
+        // A damaged stream can end an element inside its start tag: the
+        // attribute ends with it (read later, it would name an element no
+        // longer open).
+        finishAttribute()
         guard !stack.isEmpty else { return }
         if capture != .none { finishElement() }
         stack.removeLast()
