@@ -118,7 +118,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SwiftmonImportTests",
-            dependencies: ["SwiftmonImport", "SwiftmonStore", "SwiftmonCore", "SwiftmonTestSupport"],
+            // SwiftmonSinks: the parser's differential test reads lines as swiftmon's own sinks write them.
+            dependencies: ["SwiftmonImport", "SwiftmonStore", "SwiftmonCore", "SwiftmonSinks", "SwiftmonTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "SwiftmonStoreTests", dependencies: ["SwiftmonStore", "SwiftmonCore", "SwiftmonTestSupport"]),
         .testTarget(

@@ -74,6 +74,9 @@ public final class EventImporter {
     private var batch: [HostEvent] = []
     private var alerts: [Event] = []
     public private(set) var counts = Counts()
+    /// CPU time (ns, the whole process) spent in the store's insert and
+    /// close: what ``ImportBenchmark`` subtracts to tell the importer's own share.
+    public private(set) var storeCPUNanoseconds: Int64 = 0
 
     /// `report` receives diagnostics (file:line: reason), one per call.
     public init(store: ImportStore, options: Options, detector: EventDetector? = nil, report: @escaping (String) -> Void) {
@@ -104,6 +107,8 @@ public final class EventImporter {
     /// Stores what is batched. A failed transaction loses its events, counted and said.
     public func commit() {
         guard !batch.isEmpty else { return }
+        let cpu = Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID)
+        defer { storeCPUNanoseconds += Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) - cpu }
         do {
             let result = try store.insert(batch)
             counts.imported += result.inserted
@@ -118,7 +123,9 @@ public final class EventImporter {
     /// Stores what is left and closes the store.
     public func finish() {
         commit()
+        let cpu = Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID)
         do { try store.close() } catch { report("\(error)") }
+        storeCPUNanoseconds += Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) - cpu
         let unknown = parser.unknownFields
         counts.unknownFields = unknown
         if unknown > 0 {

@@ -9,7 +9,9 @@ import SwiftmonSystem
 
 /// Figures for `swiftmon bench import`: a collector's file of Sysmon for
 /// Linux ProcessCreate/ProcessTerminate lines (rsyslog's traditional format,
-/// ~1.3 KiB each, as a busy host's stream), imported into a fresh store.
+/// ~1.1 KiB each, as a busy host's stream), and the same events as swiftmon's
+/// JSON lines, parsed alone and imported into a fresh store (the store's
+/// insert timed apart from the importer's own work).
 public enum ImportBenchmark {
     /// Writes `events` syslog lines of `hosts` hosts to `path` (0600).
     public static func writeCollectorFile(path: String, events: Int, hosts: Int = 4) throws {
@@ -66,42 +68,80 @@ public enum ImportBenchmark {
         public var events: Int
         public var seconds: Double
         public var cpuSeconds: Double
+        /// Of ``cpuSeconds``: the store's insert and close (import only).
+        public var storeCPUSeconds: Double = 0
         public var eventsPerSecond: Double { Double(events) / seconds }
+        public var eventsPerCPUSecond: Double { Double(events) / max(cpuSeconds, 1e-9) }
+        /// CPU µs per event of the whole run, of the store, and of the rest (the importer's own).
+        public var cpuMicrosecondsPerEvent: Double { cpuSeconds * 1e6 / Double(max(1, events)) }
+        public var storeMicrosecondsPerEvent: Double { storeCPUSeconds * 1e6 / Double(max(1, events)) }
+        public var ownMicrosecondsPerEvent: Double { (cpuSeconds - storeCPUSeconds) * 1e6 / Double(max(1, events)) }
     }
 
-    /// Parses every line of `path` without storing: the parser's share.
-    public static func parseOnly(path: String) throws -> Figures {
-        let start = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
-        let cpu = Syscalls.processCPUMicroseconds()
+    static func processCPUNanoseconds() -> Int64 { Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) }
+
+    /// Calls `body` with every line of `path`.
+    static func forEachLine(path: String, _ body: (LineSplitter.Line) -> Void) throws {
         let fd = try Syscalls.open(path, O_RDONLY | O_CLOEXEC)
         defer { Syscalls.close(fd) }
         var splitter = LineSplitter(maxLineBytes: SysmonLineParser.defaultMaxLineBytes)
-        var parser = SysmonLineParser()
-        var events = 0
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             let n = try Syscalls.read(fd, into: buffer, path)
             if n == 0 { break }
-            splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { line in
-                if case .text(let bytes, _) = line, case .event = parser.parse(bytes) { events += 1 }
+            splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), body)
+        }
+        splitter.finish(body)
+    }
+
+    /// Writes the events of the collector file `from` to `to` (0600) as
+    /// `render` writes each (swiftmon's JSON lines: the CLI passes its sink's
+    /// renderer, which this target does not see).
+    public static func convert(from: String, to path: String, render: (Event, inout [UInt8]) -> Void) throws {
+        let fd = try Syscalls.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC)
+        defer { Syscalls.close(fd) }
+        var parser = SysmonLineParser()
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 22)
+        var failure: Error?
+        try forEachLine(path: from) { line in
+            guard failure == nil, case .text(let bytes, _) = line, case .event(let imported) = parser.parse(bytes) else { return }
+            render(imported.event, &out)
+            if out.count >= 1 << 22 {
+                do { try out.withUnsafeBytes { try Syscalls.writeAll(fd, $0, path) } } catch { failure = error }
+                out.removeAll(keepingCapacity: true)
             }
         }
+        if let failure { throw failure }
+        try out.withUnsafeBytes { try Syscalls.writeAll(fd, $0, path) }
+    }
+
+    /// Parses every line of `path` without storing: the parser's share.
+    public static func parseOnly(path: String) throws -> Figures {
+        let start = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
+        let cpu = processCPUNanoseconds()
+        var parser = SysmonLineParser()
+        var events = 0
+        try forEachLine(path: path) { line in
+            if case .text(let bytes, _) = line, case .event = parser.parse(bytes) { events += 1 }
+        }
         return Figures(events: events, seconds: Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - start) / 1e9,
-                       cpuSeconds: Double(Syscalls.processCPUMicroseconds() - cpu) / 1e6)
+                       cpuSeconds: Double(processCPUNanoseconds() - cpu) / 1e9)
     }
 
     /// Imports `path` into a fresh store at `store`.
     public static func importFile(path: String, store: String) throws -> (Figures, EventImporter.Counts) {
         for suffix in ["", "-wal", "-shm"] { _ = unlink(store + suffix) }
         let start = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
-        let cpu = Syscalls.processCPUMicroseconds()
+        let cpu = processCPUNanoseconds()
         let importer = EventImporter(store: try ImportStore(path: store), options: .init(defaultHost: "bench")) { _ in }
         importer.importFile(path)
         importer.finish()
         let figures = Figures(events: importer.counts.events,
                               seconds: Double(Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - start) / 1e9,
-                              cpuSeconds: Double(Syscalls.processCPUMicroseconds() - cpu) / 1e6)
+                              cpuSeconds: Double(processCPUNanoseconds() - cpu) / 1e9,
+                              storeCPUSeconds: Double(importer.storeCPUNanoseconds) / 1e9)
         return (figures, importer.counts)
     }
 }

@@ -1,28 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Reads one flat JSON object — string keys, string or number values — as
 /// swiftmon's `--format json` writes it. Strings are unescaped into their UTF-8
 /// bytes; `\udc80`…`\udcff` (the surrogate escapes swiftmon writes for bytes
 /// that are not UTF-8) become those bytes again. Nested objects and arrays
 /// are refused: no Sysmon field holds one.
+///
+/// Keys and values come back as ``Span``s: a string without escapes (nearly
+/// all of them) is where it sits in the line; one with escapes, and `null`
+/// (`-`), is decoded into the parser's arena.
 struct JSONObjectScanner {
-    let bytes: UnsafeRawBufferPointer
+    let p: UnsafePointer<UInt8>
+    let n: Int
     var i = 0
     var first = true
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-
-    static let eventIDKey = Array("EventID".utf8)
-    static let eventNameKey = Array("EventName".utf8)
-    static let computerKey = Array("Computer".utf8)
-    static let hostKey = Array("Host".utf8)
+    init(_ bytes: UnsafeRawBufferPointer) {
+        n = bytes.count
+        p = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? XMLScanner.nothing
+    }
 
     mutating func skipSpace() {
-        while i < bytes.count, XMLScanner.isSpace(bytes[i]) { i += 1 }
+        while i < n, XMLScanner.isSpace(p[i]) { i += 1 }
     }
 
     mutating func expect(_ b: UInt8, _ what: String) throws {
         skipSpace()
-        guard i < bytes.count, bytes[i] == b else {
-            throw ImportSyntaxError(i < bytes.count ? "expected \(what) at byte \(i)" : "the JSON object is cut short")
+        guard i < n, p[i] == b else {
+            throw ImportSyntaxError(i < n ? "expected \(what) at byte \(i)" : "the JSON object is cut short")
         }
         i += 1
     }
@@ -30,39 +39,42 @@ struct JSONObjectScanner {
     mutating func begin() throws { try expect(UInt8(ascii: "{"), "'{'") }
 
     /// The next key, or nil at the closing brace.
-    mutating func nextKey() throws -> [UInt8]? {
+    mutating func nextKey(into arena: inout [UInt8]) throws -> Span? {
         skipSpace()
-        guard i < bytes.count else { throw ImportSyntaxError("the JSON object is cut short") }
-        if bytes[i] == UInt8(ascii: "}") { i += 1; return nil }
+        guard i < n else { throw ImportSyntaxError("the JSON object is cut short") }
+        if p[i] == UInt8(ascii: "}") { i += 1; return nil }
         if !first { try expect(UInt8(ascii: ","), "',' or '}'") ; skipSpace() }
         first = false
-        guard i < bytes.count, bytes[i] == 0x22 else { throw ImportSyntaxError("expected a key at byte \(i)") }
-        return try string()
+        guard i < n, p[i] == 0x22 else { throw ImportSyntaxError("expected a key at byte \(i)") }
+        return try string(into: &arena)
     }
 
-    mutating func value() throws -> [UInt8] {
+    mutating func value(into arena: inout [UInt8]) throws -> Span {
         try expect(UInt8(ascii: ":"), "':'")
         skipSpace()
-        guard i < bytes.count else { throw ImportSyntaxError("the JSON object is cut short") }
-        switch bytes[i] {
-        case 0x22: return try string()
+        guard i < n else { throw ImportSyntaxError("the JSON object is cut short") }
+        switch p[i] {
+        case 0x22: return try string(into: &arena)
         case UInt8(ascii: "{"), UInt8(ascii: "["): throw ImportSyntaxError("a nested object or array at byte \(i)")
         default:
             let start = i
-            while i < bytes.count, bytes[i] != UInt8(ascii: ","), bytes[i] != UInt8(ascii: "}"), !XMLScanner.isSpace(bytes[i]) { i += 1 }
-            let literal = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-            if literal == Array("null".utf8) { return Array("-".utf8) }
+            while i < n, p[i] != UInt8(ascii: ","), p[i] != UInt8(ascii: "}"), !XMLScanner.isSpace(p[i]) { i += 1 }
+            let literal = UnsafeBufferPointer(start: p + start, count: i - start)
+            if literal.elementsEqual("null".utf8) {
+                arena.append(UInt8(ascii: "-"))
+                return Span(start: arena.count - 1, end: arena.count, decoded: true)
+            }
             guard !literal.isEmpty, literal.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
                 || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") || $0 == UInt8(ascii: "+") })
-                || literal == Array("true".utf8) || literal == Array("false".utf8)
+                || literal.elementsEqual("true".utf8) || literal.elementsEqual("false".utf8)
             else { throw ImportSyntaxError("a value that is not JSON at byte \(start)") }
-            return literal
+            return Span(start: start, end: i, decoded: false)
         }
     }
 
     mutating func finish() throws {
         skipSpace()
-        guard i == bytes.count else { throw ImportSyntaxError("text after the JSON object at byte \(i)") }
+        guard i == n else { throw ImportSyntaxError("text after the JSON object at byte \(i)") }
     }
 
     static func hexValue(_ b: UInt8) -> UInt32? {
@@ -75,55 +87,70 @@ struct JSONObjectScanner {
     }
 
     mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count else { throw ImportSyntaxError("a \\u escape is cut short") }
+        guard i + 4 <= n else { throw ImportSyntaxError("a \\u escape is cut short") }
         var v: UInt32 = 0
         for k in 0..<4 {
-            guard let d = JSONObjectScanner.hexValue(bytes[i + k]) else { throw ImportSyntaxError("a bad \\u escape at byte \(i)") }
+            guard let d = JSONObjectScanner.hexValue(p[i + k]) else { throw ImportSyntaxError("a bad \\u escape at byte \(i)") }
             v = v << 4 | d
         }
         i += 4
         return v
     }
 
-    /// A string at `i` (the opening quote), unescaped.
-    mutating func string() throws -> [UInt8] {
+    /// A string at `i` (the opening quote): its span in the line when it has
+    /// no escape, else unescaped into `arena`.
+    mutating func string(into arena: inout [UInt8]) throws -> Span {
         i += 1
-        var out: [UInt8] = []
-        var runStart = i
-        while i < bytes.count {
-            let b = bytes[i]
+        let start = i
+        while i < n {
+            let b = p[i]
             if b == 0x22 {
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i]))
                 i += 1
-                return out
+                return Span(start: start, end: i - 1, decoded: false)
+            }
+            if b < 0x20 { throw ImportSyntaxError("a control character inside a string at byte \(i)") }
+            if b == 0x5C { break }
+            i += 1
+        }
+        guard i < n else { throw ImportSyntaxError("a string without its closing quote") }
+        // An escape: decode the whole string into the arena.
+        let from = arena.count
+        arena.append(contentsOf: UnsafeBufferPointer(start: p + start, count: i - start))
+        var runStart = i
+        while i < n {
+            let b = p[i]
+            if b == 0x22 {
+                arena.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: i - runStart))
+                i += 1
+                return Span(start: from, end: arena.count, decoded: true)
             }
             if b < 0x20 { throw ImportSyntaxError("a control character inside a string at byte \(i)") }
             guard b == 0x5C else { i += 1; continue }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i]))
+            arena.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: i - runStart))
             i += 1
-            guard i < bytes.count else { break }
-            let e = bytes[i]
+            guard i < n else { break }
+            let e = p[i]
             i += 1
             switch e {
-            case 0x22, 0x5C, 0x2F: out.append(e)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
+            case 0x22, 0x5C, 0x2F: arena.append(e)
+            case UInt8(ascii: "n"): arena.append(0x0A)
+            case UInt8(ascii: "r"): arena.append(0x0D)
+            case UInt8(ascii: "t"): arena.append(0x09)
+            case UInt8(ascii: "b"): arena.append(0x08)
+            case UInt8(ascii: "f"): arena.append(0x0C)
             case UInt8(ascii: "u"):
                 let unit = try hex4()
                 if unit >= 0xDC80 && unit <= 0xDCFF {
-                    out.append(UInt8(unit - 0xDC00))  // a byte that was not UTF-8
-                } else if unit >= 0xD800 && unit <= 0xDBFF, i + 6 <= bytes.count, bytes[i] == 0x5C, bytes[i + 1] == UInt8(ascii: "u") {
+                    arena.append(UInt8(unit - 0xDC00))  // a byte that was not UTF-8
+                } else if unit >= 0xD800 && unit <= 0xDBFF, i + 6 <= n, p[i] == 0x5C, p[i + 1] == UInt8(ascii: "u") {
                     i += 2
                     let low = try hex4()
-                    guard low >= 0xDC00 && low <= 0xDFFF, let s = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) else {
+                    guard low >= 0xDC00 && low <= 0xDFFF, Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) != nil else {
                         throw ImportSyntaxError("a broken surrogate pair at byte \(i)")
                     }
-                    out.append(contentsOf: Array(String(Character(s)).utf8))
-                } else if let s = Unicode.Scalar(unit) {
-                    out.append(contentsOf: Array(String(Character(s)).utf8))
+                    XMLScanner.appendUTF8(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00), to: &arena)
+                } else if Unicode.Scalar(unit) != nil {
+                    XMLScanner.appendUTF8(unit, to: &arena)
                 } else {
                     throw ImportSyntaxError("a lone surrogate at byte \(i)")
                 }

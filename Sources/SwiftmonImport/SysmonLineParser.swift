@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import SwiftmonCore
 
 /// One event read from a line, with the host that produced it.
@@ -33,7 +38,12 @@ public enum ParsedLine: Sendable {
 /// JSON key), so the order in the line does not matter and missing fields are
 /// `-`. A field the EventID does not have is counted in ``unknownFields``.
 /// Works on bytes with no intermediate strings but the values themselves: it
-/// runs once per event of a collector's file (see `swiftmon bench import`).
+/// runs once per event of a collector's file (see `swiftmon bench import`,
+/// which reports it per format). Per line it allocates the event and the
+/// values' strings, nothing else: names and values are ``Span``s of the line,
+/// text with references is decoded into one reused arena, field names are
+/// matched to schema positions by `memcmp` against one byte table per kind,
+/// and hosts are kept as strings across lines.
 public struct SysmonLineParser {
     /// Longest line taken; longer lines are malformed (a line of a collector is a few KiB).
     public static let defaultMaxLineBytes = 1 << 20
@@ -42,7 +52,22 @@ public struct SysmonLineParser {
     public private(set) var unknownFields = 0
     public private(set) var firstUnknownField: String?
 
-    public init() {}
+    /// Decoded names and values of the line being parsed (reused).
+    var arena: [UInt8] = []
+    /// Names and values of the line being parsed, before its kind is known (reused).
+    var slots: [Slot] = []
+    /// Host names seen lately, so a host costs no new string per event.
+    var hosts = HostNames()
+
+    struct Slot {
+        var name: Span
+        var value: Span
+    }
+
+    public init() {
+        arena.reserveCapacity(4096)
+        slots.reserveCapacity(64)
+    }
 
     public mutating func parse(_ line: UnsafeRawBufferPointer) -> ParsedLine {
         var end = line.count
@@ -52,14 +77,17 @@ public struct SysmonLineParser {
         if start == end { return .other }
         let bytes = UnsafeRawBufferPointer(rebasing: line[start..<end])
         if bytes[0] == UInt8(ascii: "{") { return parseJSON(bytes, syslogHost: nil) }
-        if bytes.starts(with: SysmonLineParser.xmlDeclaration) { return parseXML(bytes, syslogHost: nil) }
-        if let at = SysmonLineParser.find(Array("<Event".utf8), in: bytes) {
+        if bytes.count >= 5, memcmp(bytes.baseAddress!, SysmonLineParser.xmlDeclaration.utf8Start, 5) == 0 {
+            return parseXML(bytes, syslogPrefix: nil)
+        }
+        if let at = XMLScanner.find(SysmonLineParser.eventOpen, in: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, from: 0) {
             let prefix = UnsafeRawBufferPointer(rebasing: bytes[0..<at])
-            let host = at > 0 ? SyslogPrefix.host(prefix) : nil
-            if at > 0, host == nil, !SyslogPrefix.isPlausible(prefix) {
+            // The host of the prefix is needed only when the text is not a
+            // tagged message (`… tag: `) or the event names no Computer.
+            if at > 0, !SyslogPrefix.isPlausible(prefix), SyslogPrefix.host(prefix) == nil {
                 return .malformed("text before <Event> is not a syslog prefix")
             }
-            return parseXML(UnsafeRawBufferPointer(rebasing: bytes[at...]), syslogHost: host)
+            return parseXML(UnsafeRawBufferPointer(rebasing: bytes[at...]), syslogPrefix: at > 0 ? prefix : nil)
         }
         if let message = SyslogPrefix.messageStart(bytes) {
             // A syslog line: JSON after the prefix is an event, anything else another program's message.
@@ -72,139 +100,236 @@ public struct SysmonLineParser {
         return .malformed("neither an <Event> document, a JSON object nor a syslog line")
     }
 
-    static func find(_ needle: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
-        guard bytes.count >= needle.count, let first = needle.first else { return nil }
-        var i = 0
-        let last = bytes.count - needle.count
-        while i <= last {
-            if bytes[i] == first {
-                var k = 1
-                while k < needle.count, bytes[i + k] == needle[k] { k += 1 }
-                if k == needle.count { return i }
-            }
-            i += 1
-        }
-        return nil
-    }
+    static let xmlDeclaration: StaticString = "<?xml"
+    static let eventOpen: StaticString = "<Event"
 
     // MARK: Building the event
 
-    /// Field names of each kind as bytes, for matching without strings.
-    static let fieldNames: [Int: [[UInt8]]] = Dictionary(
-        uniqueKeysWithValues: EventKind.all.map { ($0.id, $0.fields.map { Array($0.utf8) }) })
+    /// The field names of one kind as one byte table, for `memcmp` against the line.
+    struct FieldTable {
+        let kind: EventKind
+        let bytes: [UInt8]
+        /// Where name k starts in ``bytes``; k + 1 where it ends.
+        let offsets: [Int]
 
-    /// A name or value: where it sits in the line (nothing to decode), or its decoded bytes.
-    enum Piece {
-        case range(Range<Int>)
-        case bytes([UInt8])
-    }
-
-    /// Collects the names and values of one event before its kind is known.
-    struct Fields {
-        var source: UnsafeRawBufferPointer
-        var names: [Piece] = []
-        var values: [Piece] = []
-
-        init(_ source: UnsafeRawBufferPointer) {
-            self.source = source
-            names.reserveCapacity(40)
-            values.reserveCapacity(40)
-        }
-
-        func equals(_ piece: Piece, _ name: [UInt8]) -> Bool {
-            switch piece {
-            case .bytes(let b): return b == name
-            case .range(let r):
-                guard r.count == name.count else { return false }
-                var k = 0
-                for j in r {
-                    if source[j] != name[k] { return false }
-                    k += 1
-                }
-                return true
+        init(_ kind: EventKind) {
+            self.kind = kind
+            var bytes: [UInt8] = []
+            var offsets = [0]
+            for name in kind.fields {
+                bytes += Array(name.utf8)
+                offsets.append(bytes.count)
             }
-        }
-
-        func text(_ piece: Piece) -> String {
-            switch piece {
-            case .bytes(let b): return String(decoding: b, as: UTF8.self)
-            case .range(let r): return String(decoding: UnsafeRawBufferPointer(rebasing: source[r]), as: UTF8.self)
-            }
-        }
-
-        func time(_ piece: Piece) -> Int64? {
-            switch piece {
-            case .bytes(let b): return b.withUnsafeBytes { TimeText.parse($0) }
-            case .range(let r): return TimeText.parse(UnsafeRawBufferPointer(rebasing: source[r]))
-            }
-        }
-
-        /// Sets field `index` of `event`: text when valid UTF-8, else the exact bytes.
-        func set(_ piece: Piece, _ index: Int, in event: inout Event) {
-            switch piece {
-            case .bytes(let b): event.set(index, bytes: b)
-            case .range(let r):
-                let slice = UnsafeRawBufferPointer(rebasing: source[r])
-                if let text = String(validating: slice, as: UTF8.self) {
-                    event[index] = text
-                } else {
-                    event.set(index, bytes: Array(slice))
-                }
-            }
+            self.bytes = bytes
+            self.offsets = offsets
         }
     }
 
-    mutating func build(eventID: Int, fields: Fields, systemTime: Int64?, host: String?) -> ParsedLine {
-        guard let kind = EventKind.withID(eventID) else {
+    /// Tables by EventID for IDs below 256 (all of Sysmon's and swiftmon's), else by dictionary.
+    static let smallTables: [FieldTable?] = {
+        var tables = [FieldTable?](repeating: nil, count: 256)
+        for kind in EventKind.all where kind.id >= 0 && kind.id < 256 { tables[kind.id] = FieldTable(kind) }
+        return tables
+    }()
+    static let largeTables: [Int: FieldTable] = Dictionary(
+        uniqueKeysWithValues: EventKind.all.filter { $0.id >= 256 }.map { ($0.id, FieldTable($0)) })
+
+    static func table(_ id: Int) -> FieldTable? {
+        id >= 0 && id < 256 ? smallTables[id] : largeTables[id]
+    }
+
+    mutating func build(eventID: Int, line: UnsafeRawBufferPointer, systemTime: Int64?, host: String?) -> ParsedLine {
+        guard let table = SysmonLineParser.table(eventID) else {
             return .malformed("EventID \(eventID) is not one swiftmon knows")
         }
-        let names = SysmonLineParser.fieldNames[kind.id] ?? kind.fields.map { Array($0.utf8) }
-        var positions = [Int](repeating: -1, count: fields.names.count)
-        var next = 0
-        var utcTime: Int64?
-        for (k, name) in fields.names.enumerated() {
-            // Fields almost always come in schema order: try the next position first.
-            var index = -1
-            if next < names.count, fields.equals(name, names[next]) {
-                index = next
-            } else if let i = names.firstIndex(where: { fields.equals(name, $0) }) {
-                index = i
-            }
-            if index < 0 {
-                unknownFields += 1
-                if firstUnknownField == nil { firstUnknownField = fields.text(name) }
-                continue
-            }
-            positions[k] = index
-            next = index + 1
-            if utcTime == nil, names[index] == SysmonLineParser.utcTimeName {
-                utcTime = fields.time(fields.values[k])
-            }
+        let built = arena.withUnsafeBufferPointer { arena in
+            SysmonLineParser.makeEvent(table, slots, line: line, arena: arena, systemTime: systemTime)
         }
-        // The event's own time (UtcTime, milliseconds), refined by TimeCreated
-        // when that falls in the same millisecond (swiftmon stamps the event's
-        // time there; Sysmon for Linux the moment it formatted the event).
-        var time = utcTime ?? systemTime
-        if let u = utcTime, let s = systemTime, s / 1_000_000 == u / 1_000_000 { time = s }
-        guard let nanoseconds = time else { return .malformed("EventID \(eventID) has neither UtcTime nor TimeCreated") }
-        var event = Event(kind, time: EventTime(nanosecondsSinceEpoch: nanoseconds))
-        for (k, index) in positions.enumerated() where index >= 0 {
-            fields.set(fields.values[k], index, in: &event)
+        if built.unknown > 0 {
+            unknownFields += built.unknown
+            if firstUnknownField == nil { firstUnknownField = built.firstUnknown }
         }
+        guard let event = built.event else { return .malformed("EventID \(eventID) has neither UtcTime nor TimeCreated") }
         return .event(ImportedEvent(event: event, host: host))
     }
 
-    static let utcTimeName = Array("UtcTime".utf8)
-    static let xmlDeclaration = Array("<?xml".utf8)
+    /// The event of `slots`: names matched to the kind's fields (in schema
+    /// order nearly always: the next position is tried first), values set as
+    /// text when valid UTF-8, else as exact bytes.
+    static func makeEvent(_ table: FieldTable, _ slots: [Slot], line: UnsafeRawBufferPointer,
+                          arena: UnsafeBufferPointer<UInt8>, systemTime: Int64?)
+        -> (event: Event?, unknown: Int, firstUnknown: String?) {
+        let linePointer = line.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? XMLScanner.nothing
+        let arenaPointer = arena.baseAddress ?? XMLScanner.nothing
+        @inline(__always) func pointer(_ span: Span) -> UnsafePointer<UInt8> {
+            (span.decoded ? arenaPointer : linePointer) + span.start
+        }
+        let kind = table.kind
+        let fieldCount = table.offsets.count - 1
+        let utcTimeIndex = kind.utcTimeIndex ?? -1
+        var unknown = 0
+        var firstUnknown: String?
+        var next = 0
+        var utcTime: Int64?
+        var hasUtcTimeField = false
+        // Positions on the stack for the usual count of fields; a line with more uses the heap.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, slots.count)) { positions in
+            table.bytes.withUnsafeBufferPointer { names in
+                let namesPointer = names.baseAddress ?? XMLScanner.nothing
+                table.offsets.withUnsafeBufferPointer { offsets in
+                    @inline(__always) func matches(_ span: Span, _ k: Int) -> Bool {
+                        let length = offsets[k + 1] - offsets[k]
+                        return span.count == length && memcmp(pointer(span), namesPointer + offsets[k], length) == 0
+                    }
+                    for (k, slot) in slots.enumerated() {
+                        var index = -1
+                        if next < fieldCount, matches(slot.name, next) {
+                            index = next
+                        } else {
+                            for f in 0..<fieldCount where matches(slot.name, f) { index = f; break }
+                        }
+                        positions[k] = index
+                        if index < 0 {
+                            unknown += 1
+                            if firstUnknown == nil {
+                                firstUnknown = String(decoding: UnsafeBufferPointer(start: pointer(slot.name), count: slot.name.count), as: UTF8.self)
+                            }
+                            continue
+                        }
+                        next = index + 1
+                        if index == utcTimeIndex {
+                            hasUtcTimeField = true
+                            if utcTime == nil {
+                                utcTime = TimeText.parse(UnsafeRawBufferPointer(start: pointer(slot.value), count: slot.value.count))
+                            }
+                        }
+                    }
+                }
+            }
+            // The event's own time (UtcTime, milliseconds), refined by TimeCreated
+            // when that falls in the same millisecond (swiftmon stamps the event's
+            // time there; Sysmon for Linux the moment it formatted the event).
+            var time = utcTime ?? systemTime
+            if let u = utcTime, let s = systemTime, s / 1_000_000 == u / 1_000_000 { time = s }
+            guard let nanoseconds = time else { return (nil, unknown, firstUnknown) }
+            // UtcTime's text comes from the line when it has one (set below): no need to format it.
+            var event = hasUtcTimeField
+                ? Event(kind, time: EventTime(nanosecondsSinceEpoch: nanoseconds), utcTime: Event.absent)
+                : Event(kind, time: EventTime(nanosecondsSinceEpoch: nanoseconds))
+            for (k, slot) in slots.enumerated() where positions[k] >= 0 {
+                let value = UnsafeBufferPointer(start: pointer(slot.value), count: slot.value.count)
+                if let text = SysmonLineParser.text(value) {
+                    event[positions[k]] = text
+                } else {
+                    event.set(positions[k], bytes: Array(value))
+                }
+            }
+            return (event, unknown, firstUnknown)
+        }
+    }
+
+    /// `bytes` as a string when they are valid UTF-8; ASCII (nearly every
+    /// value) is checked eight bytes at a time.
+    @inline(__always)
+    static func text(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        if isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        var bits: UInt64 = 0
+        while i + 8 <= bytes.count {
+            bits |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < bytes.count { bits |= UInt64(base[i]); i += 1 }
+        return bits & 0x8080_8080_8080_8080 == 0
+    }
+
+    // MARK: Numbers and names as the text of an element
+
+    /// The text with spaces, tabs, CRs and LFs trimmed from both ends, as
+    /// `trimmingSpaces` trims Characters; nil when only a string can say (a
+    /// non-ASCII byte, or CR LF, which is one Character).
+    static func trimmedASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        guard isASCII(bytes) else { return nil }
+        var prior: UInt8 = 0
+        for b in bytes {
+            if prior == 0x0D, b == 0x0A { return nil }
+            prior = b
+        }
+        var start = 0
+        var end = bytes.count
+        while start < end, XMLScanner.isSpace(bytes[start]) { start += 1 }
+        while end > start, XMLScanner.isSpace(bytes[end - 1]) { end -= 1 }
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// A decimal number as `Int(text)` reads it: an optional sign, then ASCII
+    /// digits, no overflow.
+    static func integer(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var k = 0
+        var negative = false
+        if k < bytes.count, bytes[k] == UInt8(ascii: "+") || bytes[k] == UInt8(ascii: "-") {
+            negative = bytes[k] == UInt8(ascii: "-")
+            k += 1
+        }
+        guard k < bytes.count else { return nil }
+        var value = 0
+        while k < bytes.count {
+            let d = bytes[k] &- 0x30
+            guard d < 10 else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = negative ? m.subtractingReportingOverflow(Int(d)) : m.addingReportingOverflow(Int(d))
+            guard !o1, !o2 else { return nil }
+            value = s
+            k += 1
+        }
+        return value
+    }
+
+    /// The EventID of an element's text: `Int(text.trimmingSpaces)`, from bytes.
+    static func eventID(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        if let trimmed = trimmedASCII(bytes) { return integer(trimmed) }
+        return Int(String(decoding: bytes, as: UTF8.self).trimmingSpaces)
+    }
+
+    /// The EventRecordID of an element's text: `UInt64(text.trimmingSpaces)`, from bytes.
+    static func recordID(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard let trimmed = trimmedASCII(bytes) else { return UInt64(String(decoding: bytes, as: UTF8.self).trimmingSpaces) }
+        var k = 0
+        var negative = false
+        if k < trimmed.count, trimmed[k] == UInt8(ascii: "+") || trimmed[k] == UInt8(ascii: "-") {
+            negative = trimmed[k] == UInt8(ascii: "-")
+            k += 1
+        }
+        guard k < trimmed.count else { return nil }
+        var value: UInt64 = 0
+        while k < trimmed.count {
+            let d = trimmed[k] &- 0x30
+            guard d < 10 else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(UInt64(d))
+            guard !o1, !o2 else { return nil }
+            value = s
+            k += 1
+        }
+        return negative && value != 0 ? nil : value  // "-0" is 0, as UInt64("-0") reads it
+    }
 
     // MARK: XML
 
-    mutating func parseXML(_ bytes: UnsafeRawBufferPointer, syslogHost: String?) -> ParsedLine {
+    mutating func parseXML(_ bytes: UnsafeRawBufferPointer, syslogPrefix: UnsafeRawBufferPointer?) -> ParsedLine {
         var scanner = XMLScanner(bytes)
-        var fields = Fields(bytes)
+        arena.removeAll(keepingCapacity: true)
+        slots.removeAll(keepingCapacity: true)
         var eventID: Int?
         var systemTime: Int64?
-        var computer: String?
+        var computer: Span?
         var recordID: UInt64?
         var depth = 0
         do {
@@ -215,38 +340,40 @@ public struct SysmonLineParser {
                 case .text:
                     continue
                 case .open(let name, let attributes, let selfClosing):
-                    if depth == 0, !scanner.equals(name, XMLScanner.eventTag) {
+                    if depth == 0, !scanner.equals(name, "Event") {
                         return .malformed("the document is not an <Event>")
                     }
+                    let isData = scanner.equals(name, "Data")
                     if selfClosing {
-                        if scanner.equals(name, XMLScanner.dataTag) {
-                            guard let field = try scanner.attributeRange(XMLScanner.nameAttribute, in: attributes) else {
+                        if isData {
+                            guard let field = try scanner.attributeRange("Name", in: attributes) else {
                                 return .malformed("a <Data> element without Name")
                             }
-                            fields.names.append(.range(field))
-                            fields.values.append(.bytes([]))
-                        } else if scanner.equals(name, XMLScanner.timeCreatedTag),
-                                  let value = try scanner.attribute(XMLScanner.systemTimeAttribute, in: attributes) {
-                            systemTime = value.withUnsafeBytes { TimeText.parse($0) }
+                            slots.append(Slot(name: Span(start: field.lowerBound, end: field.upperBound, decoded: false), value: .empty))
+                        } else if scanner.equals(name, "TimeCreated"),
+                                  let value = try scanner.attribute("SystemTime", in: attributes, into: &arena) {
+                            systemTime = arena.withUnsafeBytes { TimeText.parse(UnsafeRawBufferPointer(rebasing: $0[value.start..<value.end])) }
                         }
                         continue
                     }
-                    if scanner.equals(name, XMLScanner.dataTag) {
-                        guard let field = try scanner.attributeRange(XMLScanner.nameAttribute, in: attributes) else {
+                    if isData {
+                        guard let field = try scanner.attributeRange("Name", in: attributes) else {
                             return .malformed("a <Data> element without Name")
                         }
-                        fields.names.append(.range(field))
-                        fields.values.append(try scanner.valueUntilClose(name))
-                    } else if scanner.equals(name, XMLScanner.eventIDTag) {
-                        let text = try scanner.textUntilClose(name)
-                        guard let id = Int(String(decoding: text, as: UTF8.self).trimmingSpaces), id >= 0 else {
+                        let value = try scanner.valueUntilClose(name, into: &arena)
+                        slots.append(Slot(name: Span(start: field.lowerBound, end: field.upperBound, decoded: false), value: value))
+                    } else if scanner.equals(name, "EventID") {
+                        let text = try scanner.valueUntilClose(name, into: &arena)
+                        guard let id = withText(text, bytes, SysmonLineParser.eventID), id >= 0 else {
                             return .malformed("EventID is not a number")
                         }
                         eventID = id
-                    } else if scanner.equals(name, XMLScanner.recordIDTag) {
-                        recordID = UInt64(String(decoding: try scanner.textUntilClose(name), as: UTF8.self).trimmingSpaces)
-                    } else if scanner.equals(name, XMLScanner.computerTag) {
-                        computer = String(decoding: try scanner.textUntilClose(name), as: UTF8.self)
+                    } else if scanner.equals(name, "EventRecordID") {
+                        // The span first: `withText` must see the arena with the value in it.
+                        let text = try scanner.valueUntilClose(name, into: &arena)
+                        recordID = withText(text, bytes, SysmonLineParser.recordID)
+                    } else if scanner.equals(name, "Computer") {
+                        computer = try scanner.valueUntilClose(name, into: &arena)
                     } else {
                         depth += 1
                     }
@@ -261,8 +388,12 @@ public struct SysmonLineParser {
             return .malformed("\(error)")
         }
         guard let eventID else { return .malformed("the <Event> has no EventID") }
-        let host = computer.map { $0.trimmingSpaces }.flatMap { $0.isEmpty ? nil : $0 } ?? syslogHost
-        var parsed = build(eventID: eventID, fields: fields, systemTime: systemTime, host: host)
+        var host: String?
+        if let computer {
+            host = withText(computer, bytes) { hosts.name($0) }
+        }
+        if host == nil, let syslogPrefix { host = SyslogPrefix.host(syslogPrefix) }
+        var parsed = build(eventID: eventID, line: bytes, systemTime: systemTime, host: host)
         if case .event(var imported) = parsed {
             imported.recordID = recordID
             parsed = .event(imported)
@@ -270,30 +401,39 @@ public struct SysmonLineParser {
         return parsed
     }
 
+    /// Calls `body` with the bytes of `span` (in `line` or in the arena).
+    func withText<T>(_ span: Span, _ line: UnsafeRawBufferPointer, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        if span.decoded {
+            return arena.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[span.start..<span.end])) }
+        }
+        let base = line.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? XMLScanner.nothing
+        return body(UnsafeBufferPointer(start: base + span.start, count: span.count))
+    }
+
     // MARK: JSON
 
     mutating func parseJSON(_ bytes: UnsafeRawBufferPointer, syslogHost: String?) -> ParsedLine {
         var scanner = JSONObjectScanner(bytes)
-        var fields = Fields(bytes)
+        arena.removeAll(keepingCapacity: true)
+        slots.removeAll(keepingCapacity: true)
         var eventID: Int?
         var host: String?
         do {
             try scanner.begin()
-            while let key = try scanner.nextKey() {
-                let value = try scanner.value()
-                switch key {
-                case JSONObjectScanner.eventIDKey:
-                    guard let id = Int(String(decoding: value, as: UTF8.self)), id >= 0 else {
+            while let key = try scanner.nextKey(into: &arena) {
+                let value = try scanner.value(into: &arena)
+                switch withText(key, bytes, JSONKey.init) {
+                case .eventID:
+                    guard let id = withText(value, bytes, SysmonLineParser.integer), id >= 0 else {
                         return .malformed("EventID is not a number")
                     }
                     eventID = id
-                case JSONObjectScanner.eventNameKey:
+                case .eventName:
                     continue
-                case JSONObjectScanner.computerKey, JSONObjectScanner.hostKey:
-                    host = String(decoding: value, as: UTF8.self)
-                default:
-                    fields.names.append(.bytes(key))
-                    fields.values.append(.bytes(value))
+                case .host:
+                    host = withText(value, bytes) { String(decoding: $0, as: UTF8.self) }
+                case .field:
+                    slots.append(Slot(name: key, value: value))
                 }
             }
             try scanner.finish()
@@ -303,7 +443,52 @@ public struct SysmonLineParser {
             return .malformed("\(error)")
         }
         guard let eventID else { return .malformed("the JSON object has no EventID") }
-        return build(eventID: eventID, fields: fields, systemTime: nil, host: host ?? syslogHost)
+        return build(eventID: eventID, line: bytes, systemTime: nil, host: host ?? syslogHost)
+    }
+
+    /// What a key of swiftmon's JSON object is.
+    enum JSONKey {
+        case eventID, eventName, host, field
+
+        init(_ key: UnsafeBufferPointer<UInt8>) {
+            func equals(_ name: StaticString) -> Bool {
+                key.count == name.utf8CodeUnitCount && memcmp(key.baseAddress ?? XMLScanner.nothing, name.utf8Start, key.count) == 0
+            }
+            if equals("EventID") { self = .eventID }
+            else if equals("EventName") { self = .eventName }
+            else if equals("Computer") || equals("Host") { self = .host }
+            else { self = .field }
+        }
+    }
+}
+
+/// The host names of the lines read lately (a collector's file interleaves a
+/// few hosts): the same `Computer` bytes give the same string, made once.
+struct HostNames {
+    private var entries: [(bytes: [UInt8], name: String)] = []
+    private var nextVictim = 0
+    static let capacity = 16
+
+    /// `Computer`'s text trimmed of spaces, nil when that leaves nothing.
+    mutating func name(_ text: UnsafeBufferPointer<UInt8>) -> String? {
+        guard let trimmed = SysmonLineParser.trimmedASCII(text) else {
+            let name = String(decoding: text, as: UTF8.self).trimmingSpaces
+            return name.isEmpty ? nil : name
+        }
+        if trimmed.isEmpty { return nil }
+        for entry in entries where entry.bytes.count == trimmed.count {
+            if entry.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, trimmed.baseAddress!, trimmed.count) }) == 0 {
+                return entry.name
+            }
+        }
+        let name = String(decoding: trimmed, as: UTF8.self)
+        if entries.count < HostNames.capacity {
+            entries.append((Array(trimmed), name))
+        } else {
+            entries[nextVictim] = (Array(trimmed), name)
+            nextVictim = (nextVictim + 1) % HostNames.capacity
+        }
+        return name
     }
 }
 

@@ -161,6 +161,44 @@ final class SysmonLineParserTests: XCTestCase {
         guard case .malformed = parse(deep) else { return XCTFail("deep nesting without EventID") }
     }
 
+    /// Each kind of damage the byte parser must name rather than crash on or
+    /// read past: a truncated element, bad references, bytes that are not
+    /// UTF-8, and a line at the importer's 1 MiB limit.
+    func testHostileLinesGiveClearReasonsOrExactValues() throws {
+        let head = "<Event><System><EventID>1</EventID><Computer>h</Computer></System><EventData><Data Name=\"UtcTime\">2024-01-31 23:59:59.123</Data>"
+        // Truncated in an element, a tag, an attribute, a CDATA section, a comment.
+        for (cut, reason) in [("<Data Name=\"Image\">/bin/x</Da", "</Da> closes <Data>"),
+                              ("<Data Name=\"Image\">/bin/x</Data", "the line ends inside an end tag"),
+                              ("<Data Name=\"Image\">/bin/x", "the line ends inside <Data>"),
+                              ("<Data Name=\"Ima", "the line ends inside a tag"),
+                              ("<Data Name=\"Image\"><![CDATA[x", "the line ends inside a CDATA section"),
+                              ("<!-- x", "the line ends inside a comment"),
+                              ("<Data Name=\"Image\">x</Data></EventData>", "the <Event> document is cut short (no </Event>)")] {
+            guard case .malformed(let why) = parse(head + cut) else { return XCTFail("accepted \(cut)") }
+            XCTAssertEqual(why, reason, cut)
+        }
+        // Bad references are kept as written; good ones decoded.
+        let bad = try event(head + "<Data Name=\"Image\">&bogus; &#xD800; &#99999999; &#0; &amp &#x41;&lt;</Data></EventData></Event>")
+        XCTAssertEqual(bad.event["Image"], "&bogus; &#xD800; &#99999999; &#0; &amp A<")
+        // Bytes that are not UTF-8: the exact bytes kept, a readable escaped text beside them.
+        var bytes = Array((head + "<Data Name=\"Image\">/tmp/").utf8) + [0xFF, 0xC3] + Array("</Data></EventData></Event>".utf8)
+        var parser = SysmonLineParser()
+        guard case .event(let raw) = bytes.withUnsafeMutableBytes({ parser.parse(UnsafeRawBufferPointer($0)) }) else { return XCTFail("not an event") }
+        let image = try XCTUnwrap(raw.event.kind.index(of: "Image"))
+        XCTAssertEqual(raw.event.rawBytes[image], Array("/tmp/".utf8) + [0xFF, 0xC3])
+        XCTAssertEqual(raw.event["Image"], "/tmp/\\xff\\xc3")
+        // A Computer that is not UTF-8 is still a host (repaired), not a crash.
+        bytes = Array("<Event><System><EventID>5</EventID><Computer>".utf8) + [0xFF] + Array("h</Computer></System><EventData><Data Name=\"UtcTime\">2024-01-31 23:59:59.123</Data></EventData></Event>".utf8)
+        guard case .event(let repaired) = bytes.withUnsafeMutableBytes({ parser.parse(UnsafeRawBufferPointer($0)) }) else { return XCTFail("not an event") }
+        XCTAssertEqual(repaired.host, "\u{FFFD}h")
+        // A line of nearly 1 MiB (the importer's limit) with one huge value, escaped and not.
+        let fill = SysmonLineParser.defaultMaxLineBytes - head.utf8.count - 200
+        let plain = try event(head + "<Data Name=\"CommandLine\">" + String(repeating: "a", count: fill) + "</Data></EventData></Event>")
+        XCTAssertEqual(plain.event["CommandLine"]?.utf8.count, fill)
+        let escaped = try event(head + "<Data Name=\"CommandLine\">" + String(repeating: "&lt;", count: fill / 4) + "</Data></EventData></Event>")
+        XCTAssertEqual(escaped.event["CommandLine"], String(repeating: "<", count: fill / 4))
+    }
+
     func testLineSplitterCRLFAndLongLines() {
         var splitter = LineSplitter(maxLineBytes: 10)
         var seen: [String] = []
