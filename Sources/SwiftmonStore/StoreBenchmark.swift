@@ -117,7 +117,8 @@ public enum StoreBenchmark {
         }
         let prepared = benchmarkEvents(events)
         let queue = try EventStore.openForWriting(path: path)
-        defer { try? queue.close() }
+        var closed = false
+        defer { if !closed { try? queue.close() } }
         do {
             try queue.writeWithoutTransaction { db in
                 for name in EventStore.indexNames where !keeping.contains(name) {
@@ -143,6 +144,13 @@ public enum StoreBenchmark {
         let count = try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event") ?? 0 }
         guard count == events else {
             throw StoreError.sqlite(path: path, operation: "benchmark", message: "only \(count) of \(events) stored")
+        }
+        // As the sink's close: the WAL folded into the file, whose size is then the store's.
+        closed = true
+        do {
+            try queue.close()
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "close", message: error.message ?? "\(error)")
         }
         var info = stat()
         let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0

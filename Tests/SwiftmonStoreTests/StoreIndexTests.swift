@@ -186,6 +186,8 @@ final class StoreIndexTests: XCTestCase {
         let figures = try StoreBenchmark.floorThroughput(path: path, events: 2500, batchSize: 1000)
         XCTAssertEqual(figures.events, 2500)
         XCTAssertGreaterThan(figures.cpuSeconds, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"))  // closed: the size is the store's
+        XCTAssertGreaterThan(figures.fileBytes, 2500 * 300)
         XCTAssertEqual(try indexes(path), [])
         let reader = try StoreReader(path: path)
         XCTAssertEqual(try reader.count(), 2500)
