@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Foundation
+import GRDB
 import SwiftmonCore
 
 /// Workloads for `swiftmon bench store` and the crash test's writer child.
@@ -63,13 +64,7 @@ public enum StoreBenchmark {
     public static func insertThroughput(path: String, events: Int, options: StoreSink.Options = .init()) throws -> Figures {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         // Built before the clock starts: the figure is the store's, not the generator's.
-        let base = EventTime.now().nanoseconds
-        let prepared = (0..<events).map { n -> Event in
-            var event = processCreate(sequence: n, time: EventTime(nanosecondsSinceEpoch: base + Int64(n) * 1000))
-            // Real pids wrap and scatter (pid_max 4194304); sequential ones would flatter the pid index.
-            event["ProcessId"] = String(scatteredPID(n))
-            return event
-        }
+        let prepared = benchmarkEvents(events)
         var options = options
         // The generator outruns any disk: let the backlog hold the whole run so
         // the figure is the writer's sustained rate, not a count of drops.
@@ -86,6 +81,76 @@ public enum StoreBenchmark {
         guard counts.delivered == UInt64(events) else {
             throw StoreError.sqlite(path: path, operation: "benchmark",
                                     message: "only \(counts.delivered) of \(events) committed; dropped \(counts.dropped)")
+        }
+        var info = stat()
+        let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0
+        return Figures(events: events, seconds: seconds, cpuSeconds: cpuSeconds, fileBytes: size)
+    }
+
+    /// `count` ProcessCreates 1 µs apart from now, with scattered pids.
+    static func benchmarkEvents(_ count: Int) -> [Event] {
+        let base = EventTime.now().nanoseconds
+        return (0..<count).map { n -> Event in
+            var event = processCreate(sequence: n, time: EventTime(nanosecondsSinceEpoch: base + Int64(n) * 1000))
+            // Real pids wrap and scatter (pid_max 4194304); sequential ones would flatter the pid index.
+            event["ProcessId"] = String(scatteredPID(n))
+            return event
+        }
+    }
+
+    /// The floor beside ``insertThroughput(path:events:options:)``: the same
+    /// events, bound by the same ``EventInsert`` in transactions of
+    /// `batchSize` with the sink's WAL settings, into the same table with
+    /// only the indexes named in `keeping` (none by default). On one thread,
+    /// so without the sink's hand-off between producer and writer.
+    ///
+    /// CPU per event on a shared machine moves by a third from one hour to the
+    /// next (cache contention with other processes, not the code); the
+    /// difference between the two figures of one run, and their ratio, move
+    /// much less, and say what the indexes cost. `keeping` measures one index
+    /// at a time.
+    public static func floorThroughput(path: String, events: Int, batchSize: Int, keeping: Set<String> = []) throws -> Figures {
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+        let unknown = keeping.subtracting(EventStore.indexNames)
+        guard unknown.isEmpty else {
+            throw StoreError.notFound("no index named \(unknown.sorted().joined(separator: ", ")); the store's: \(EventStore.indexNames.joined(separator: ", "))")
+        }
+        let prepared = benchmarkEvents(events)
+        let queue = try EventStore.openForWriting(path: path)
+        var closed = false
+        defer { if !closed { try? queue.close() } }
+        do {
+            try queue.writeWithoutTransaction { db in
+                for name in EventStore.indexNames where !keeping.contains(name) {
+                    try db.execute(sql: "DROP INDEX IF EXISTS \(name)")
+                }
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                try db.execute(sql: "PRAGMA journal_size_limit = \(StoreSinkWriter.defaultWALBudget)")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(16, StoreSinkWriter.defaultWALBudget / pageSize))")
+            }
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let cpuStart = processCPUSeconds()
+        var first = 0
+        while first < prepared.count {
+            let last = min(first + max(1, batchSize), prepared.count)
+            try StoreSinkWriter.insert(prepared[first..<last], into: queue, path: path)
+            first = last
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = processCPUSeconds() - cpuStart
+        let count = try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event") ?? 0 }
+        guard count == events else {
+            throw StoreError.sqlite(path: path, operation: "benchmark", message: "only \(count) of \(events) stored")
+        }
+        // As the sink's close: the WAL folded into the file, whose size is then the store's.
+        closed = true
+        do {
+            try queue.close()
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "close", message: error.message ?? "\(error)")
         }
         var info = stat()
         let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0

@@ -260,6 +260,12 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
     }
 
     private func insert(_ events: ArraySlice<Event>) throws {
+        try StoreSinkWriter.insert(events, into: queue, path: path)
+    }
+
+    /// One transaction of `events` through the cached insert statement (the
+    /// sink's writer, and `bench store`'s floor).
+    static func insert(_ events: ArraySlice<Event>, into queue: DatabaseQueue, path: String) throws {
         do {
             try queue.inTransaction { db in
                 let statement = try db.cachedStatement(sql: EventStore.insertSQL)

@@ -13,29 +13,61 @@ struct BenchStore: ParsableCommand {
     @Option(help: "Runs (the spread is reported).") var runs = 3
     @Option(help: "Store file to use (replaced each run).") var path = "/tmp/swiftmon-bench-store.db"
     @Option(help: "Events per transaction.") var batchSize = 65536
+    @Flag(help: "Skip the floor (the same rows into the table without indexes) beside each run.") var noFloor = false
+    @Option(help: ArgumentHelp("Index the floor keeps (repeatable): what that index alone costs.", visibility: .hidden))
+    var floorKeep: [String] = []
 
     func run() throws {
         var options = StoreSink.Options()
         options.batchSize = batchSize
         var rates: [Double] = [], cpuRates: [Double] = []
+        var floorMicroseconds: [Double] = [], indexMicroseconds: [Double] = []
+        // Its own file: the query timings below read the store's.
+        let floorPath = path + ".floor"
+        let floorName = floorKeep.isEmpty ? "table without indexes" : "table with only " + floorKeep.joined(separator: ", ")
         for run in 1...max(1, runs) {
+            // The floor goes first in odd runs and last in even ones, so a
+            // machine whose load changes during the bench bends both alike.
+            var floor: StoreBenchmark.Figures?
+            func measureFloor() throws {
+                guard !noFloor else { return }
+                floor = try StoreBenchmark.floorThroughput(path: floorPath, events: events, batchSize: batchSize, keeping: Set(floorKeep))
+            }
+            if run % 2 == 1 { try measureFloor() }
             let figures = try StoreBenchmark.insertThroughput(path: path, events: events, options: options)
+            if run % 2 == 0 { try measureFloor() }
             rates.append(figures.eventsPerSecond)
             cpuRates.append(Double(figures.events) / max(figures.cpuSeconds, 1e-9))
             print(String(format: "run %d: %d events in %.3f s = %.0f events/s, %.2f µs CPU per event (file %.1f MiB)",
                          run, figures.events, figures.seconds, figures.eventsPerSecond,
                          figures.cpuMicrosecondsPerEvent, Double(figures.fileBytes) / 1_048_576))
+            if let floor {
+                floorMicroseconds.append(floor.cpuMicrosecondsPerEvent)
+                indexMicroseconds.append(figures.cpuMicrosecondsPerEvent - floor.cpuMicrosecondsPerEvent)
+                print(String(format: "run %d floor (%@, one thread): %.2f µs CPU per event (file %.1f MiB); the store's indexes and hand-off: %.2f µs",
+                             run, floorName, floor.cpuMicrosecondsPerEvent, Double(floor.fileBytes) / 1_048_576,
+                             figures.cpuMicrosecondsPerEvent - floor.cpuMicrosecondsPerEvent))
+            }
         }
         // Events per CPU-second (the process's user + system time): the figure a
-        // loaded machine does not bend; wall-clock events/s beside it.
+        // loaded machine bends least; wall-clock events/s beside it.
         let cpu = cpuRates.sorted(), sorted = rates.sorted()
         print(String(format: "store insert: median %.0f events/s per CPU-second (min %.0f, max %.0f); wall clock median %.0f events/s (min %.0f, max %.0f); %d runs of %d events, batch %d",
                      cpu[cpu.count / 2], cpu.first!, cpu.last!, sorted[sorted.count / 2], sorted.first!, sorted.last!,
                      rates.count, events, batchSize))
+        if !floorMicroseconds.isEmpty {
+            // Contention inflates both figures of a run; the paired
+            // difference is what the schema's indexes cost on top of the table.
+            let f = floorMicroseconds.sorted(), d = indexMicroseconds.sorted()
+            print(String(format: "store floor (%@): median %.2f µs CPU per event (min %.2f, max %.2f); store minus floor per run: median %.2f µs (min %.2f, max %.2f)",
+                         floorName, f[f.count / 2], f.first!, f.last!, d[d.count / 2], d.first!, d.last!))
+        }
         for (question, milliseconds, results) in try StoreBenchmark.queryLatencies(path: path, events: events) {
             print(String(format: "query %@: %.2f ms (%d results)", question, milliseconds, results))
         }
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        for file in [path, floorPath] {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+        }
     }
 }
 

@@ -177,4 +177,34 @@ final class StoreIndexTests: XCTestCase {
         XCTAssertEqual(try store.insert(events(400)).duplicates, 400)
         try store.close()
     }
+
+    /// `bench store`'s floor stores every event, each one whole, through the
+    /// sink's insert, with only the indexes it is told to keep; a name that is
+    /// not one of the store's is refused, naming the store's indexes.
+    func testBenchmarkFloorStoresEveryEventWithOnlyTheKeptIndexes() throws {
+        let path = directory + "/floor.db"
+        let figures = try StoreBenchmark.floorThroughput(path: path, events: 2500, batchSize: 1000)
+        XCTAssertEqual(figures.events, 2500)
+        XCTAssertGreaterThan(figures.cpuSeconds, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"))  // closed: the size is the store's
+        XCTAssertGreaterThan(figures.fileBytes, 2500 * 300)
+        XCTAssertEqual(try indexes(path), [])
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.count(), 2500)
+        var filter = StoreFilter()
+        filter.limit = nil
+        let stored = try reader.events(matching: filter)
+        XCTAssertEqual(stored.count, 2500)
+        XCTAssertEqual(stored[1234]["CommandLine"], StoreBenchmark.processCreate(sequence: 1234, time: .now())["CommandLine"])
+        XCTAssertEqual(stored[1234]["ProcessId"], String(StoreBenchmark.scatteredPID(1234)))
+
+        _ = try StoreBenchmark.floorThroughput(path: path, events: 300, batchSize: 64, keeping: ["event_by_process_id"])
+        XCTAssertEqual(try indexes(path), ["event_by_process_id"])
+        XCTAssertEqual(try StoreReader(path: path).count(), 300)  // the file is made anew
+
+        XCTAssertThrowsError(try StoreBenchmark.floorThroughput(path: path, events: 10, batchSize: 10, keeping: ["event_by_nothing"])) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains("event_by_nothing") && text.contains("event_by_process_guid"), text)
+        }
+    }
 }
