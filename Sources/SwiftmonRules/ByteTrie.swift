@@ -5,30 +5,41 @@
 /// one comparison each.
 /// A class so that handing it around costs one reference count, not one per
 /// table; written only by its Builder, read-only afterwards.
-final class ByteTrie: Sendable {
+final class ByteTrie: @unchecked Sendable {  // the buffers are written in init, only read after, freed in deinit
     static let none = Int32.max
 
-    private let childStart: [Int32]
-    private let childCount: [UInt16]
-    private let edgeBytes: [UInt8]
-    private let edgeTargets: [Int32]
+    // The walk is on the rule engine's hot path and needs bytes: the tables
+    // are frozen into raw buffers once, so a walk reads them without a
+    // closure, a bounds check or a reference count per table.
+    private let childStart: UnsafeBufferPointer<Int32>
+    private let childCount: UnsafeBufferPointer<UInt16>
+    private let edgeBytes: UnsafeBufferPointer<UInt8>
+    private let edgeTargets: UnsafeBufferPointer<Int32>
     /// Lowest filter number whose pattern ends exactly at this node (`is`).
-    private let exactMin: [Int32]
+    private let exactMin: UnsafeBufferPointer<Int32>
     /// Lowest filter number whose pattern is a prefix ending at this node.
-    private let prefixMin: [Int32]
+    private let prefixMin: UnsafeBufferPointer<Int32>
     /// Gates: items (compound rules) that can only match when this node's
     /// pattern is equal to / a prefix of the value. Every one is reported.
-    private let exactGateStart: [Int32], exactGateCount: [Int32]
-    private let prefixGateStart: [Int32], prefixGateCount: [Int32]
-    private let gateItems: [Int32]
+    private let exactGateStart: UnsafeBufferPointer<Int32>, exactGateCount: UnsafeBufferPointer<Int32>
+    private let prefixGateStart: UnsafeBufferPointer<Int32>, prefixGateCount: UnsafeBufferPointer<Int32>
+    private let gateItems: UnsafeBufferPointer<Int32>
 
     init(childStart: [Int32] = [], childCount: [UInt16] = [], edgeBytes: [UInt8] = [], edgeTargets: [Int32] = [],
          exactMin: [Int32] = [], prefixMin: [Int32] = [], exactGateStart: [Int32] = [], exactGateCount: [Int32] = [],
          prefixGateStart: [Int32] = [], prefixGateCount: [Int32] = [], gateItems: [Int32] = []) {
-        self.childStart = childStart; self.childCount = childCount; self.edgeBytes = edgeBytes; self.edgeTargets = edgeTargets
-        self.exactMin = exactMin; self.prefixMin = prefixMin
-        self.exactGateStart = exactGateStart; self.exactGateCount = exactGateCount
-        self.prefixGateStart = prefixGateStart; self.prefixGateCount = prefixGateCount; self.gateItems = gateItems
+        self.childStart = KindRules.freeze(childStart); self.childCount = KindRules.freeze(childCount)
+        self.edgeBytes = KindRules.freeze(edgeBytes); self.edgeTargets = KindRules.freeze(edgeTargets)
+        self.exactMin = KindRules.freeze(exactMin); self.prefixMin = KindRules.freeze(prefixMin)
+        self.exactGateStart = KindRules.freeze(exactGateStart); self.exactGateCount = KindRules.freeze(exactGateCount)
+        self.prefixGateStart = KindRules.freeze(prefixGateStart); self.prefixGateCount = KindRules.freeze(prefixGateCount)
+        self.gateItems = KindRules.freeze(gateItems)
+    }
+
+    deinit {
+        childStart.deallocate(); childCount.deallocate(); edgeBytes.deallocate(); edgeTargets.deallocate()
+        exactMin.deallocate(); prefixMin.deallocate(); exactGateStart.deallocate(); exactGateCount.deallocate()
+        prefixGateStart.deallocate(); prefixGateCount.deallocate(); gateItems.deallocate()
     }
 
     var isEmpty: Bool { exactMin.isEmpty }
@@ -131,30 +142,25 @@ final class ByteTrie: Sendable {
     /// Marks in `gates` every gate item whose pattern matches.
     func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32, gates: UnsafeMutablePointer<UInt64>) -> Int32 {
         if exactMin.isEmpty { return bound }
-        return childStart.withUnsafeBufferPointer { starts in
-        childCount.withUnsafeBufferPointer { counts in
-        edgeBytes.withUnsafeBufferPointer { bytes in
-        edgeTargets.withUnsafeBufferPointer { targets in
-        prefixMin.withUnsafeBufferPointer { prefix in
-        prefixGateCount.withUnsafeBufferPointer { gateCount in
-            var best = min(bound, prefix[0])
-            var node = 0
-            if gateCount[0] > 0 { mark(prefixGateStart[0], gateCount[0], gates) }
-            let n = v.count
-            var i = 0
-            while i < n {
-                let b = reversed ? v[n - 1 - i] : v[i]
-                let next = ByteTrie.child(node, b, starts, counts, bytes, targets)
-                if next < 0 { return best }
-                node = next
-                let p = prefix[node]
-                if p < best { best = p }
-                if gateCount[node] > 0 { mark(prefixGateStart[node], gateCount[node], gates) }
-                i += 1
-            }
-            if exactGateCount[node] > 0 { mark(exactGateStart[node], exactGateCount[node], gates) }
-            let e = exactMin[node]
-            return e < best ? e : best
-        }}}}}}
+        let starts = childStart, counts = childCount, bytes = edgeBytes, targets = edgeTargets
+        let prefix = prefixMin, gateCount = prefixGateCount
+        var best = min(bound, prefix[0])
+        var node = 0
+        if gateCount[0] > 0 { mark(prefixGateStart[0], gateCount[0], gates) }
+        let n = v.count
+        var i = 0
+        while i < n {
+            let b = reversed ? v[n - 1 - i] : v[i]
+            let next = ByteTrie.child(node, b, starts, counts, bytes, targets)
+            if next < 0 { return best }
+            node = next
+            let p = prefix[node]
+            if p < best { best = p }
+            if gateCount[node] > 0 { mark(prefixGateStart[node], gateCount[node], gates) }
+            i += 1
+        }
+        if exactGateCount[node] > 0 { mark(exactGateStart[node], exactGateCount[node], gates) }
+        let e = exactMin[node]
+        return e < best ? e : best
     }
 }
