@@ -148,13 +148,18 @@ public final class SigmaEvaluator {
         index.leafGates.withUnsafeBufferPointer { gates in
         index.leafGateDecides.withUnsafeBufferPointer { decides in
         index.leaves.withUnsafeBufferPointer { leaves in
+        index.leafRegex.withUnsafeBufferPointer { leafRegex in
+        index.regexes.withUnsafeBufferPointer { regexes in
+        index.leafPattern.withUnsafeBufferPointer { leafPattern in
+        index.patterns.withUnsafeBufferPointer { patterns in
             let program = Program(ops: ops, args: args, counts: counts, children: children, gates: gates, decides: decides,
-                                  leaves: leaves, found: found)
+                                  leaves: leaves, leafRegex: leafRegex, regexes: regexes, leafPattern: leafPattern,
+                                  patterns: patterns, found: found)
             for c in 0..<candidateCount {
                 let pos = Int(candidates[c])
                 if evaluate(index.roots[pos], program, event) { out.append(index.ruleNumbers[pos]) }
             }
-        }}}}}}}
+        }}}}}}}}}}}
         if out.count - start > 1 { out[start...].sort() }
     }
 
@@ -173,6 +178,10 @@ public final class SigmaEvaluator {
         let gates: UnsafeBufferPointer<Int32>
         let decides: UnsafeBufferPointer<Bool>
         let leaves: UnsafeBufferPointer<SigmaLeaf>
+        let leafRegex: UnsafeBufferPointer<Int32>
+        let regexes: UnsafeBufferPointer<SigmaRegex>
+        let leafPattern: UnsafeBufferPointer<Int32>
+        let patterns: UnsafeBufferPointer<SigmaPattern>
         let found: UnsafeMutablePointer<UInt64>
     }
 
@@ -187,7 +196,9 @@ public final class SigmaEvaluator {
                 if p.decides[arg] || !hit { return hit }
             }
             // By address: copying the leaf out would retain and release its strings and test.
-            return leaf(p.leaves.baseAddress! + arg, event)
+            let r = p.leafRegex[arg], w = p.leafPattern[arg]
+            return leaf(p.leaves.baseAddress! + arg, r >= 0 ? p.regexes.baseAddress! + Int(r) : nil,
+                        w >= 0 ? p.patterns.baseAddress! + Int(w) : nil, event)
         case SigmaKindIndex.opConstant: return arg != 0
         case SigmaKindIndex.opNot: return !evaluate(p.children[arg], p, event)
         case SigmaKindIndex.opAnd:
@@ -257,7 +268,11 @@ public final class SigmaEvaluator {
         p.matches(prepare(field, value, cased: cased).inner)
     }
 
-    private func leaf(_ leaf: UnsafePointer<SigmaLeaf>, _ event: Event) -> Bool {
+    /// One leaf. Regexes and field patterns come by address, run in place
+    /// (see SigmaKindIndex.leafRegex): switching on the leaf's test copies
+    /// the test out, a retain and release of each array it holds.
+    private func leaf(_ leaf: UnsafePointer<SigmaLeaf>, _ regex: UnsafePointer<SigmaRegex>?,
+                      _ pattern: UnsafePointer<SigmaPattern>?, _ event: Event) -> Bool {
         let field = leaf.pointee.field, cased = leaf.pointee.cased
         if field < 0 {
             // A keyword: any field's value.
@@ -268,7 +283,18 @@ public final class SigmaEvaluator {
             return false
         }
         let value = event.values[field]
-        let present = value != Event.absent
+        let present = !Self.isAbsent(value)
+        if let pattern {
+            return present && pattern.pointee.matches(prepare(field, value, cased: cased).inner)
+        }
+        if let regex {
+            guard present else { return false }
+            switch regex.pointee.search(value) {
+            case .match: return true
+            case .noMatch: return false
+            case .budgetExceeded: regexBudgetExceeded += 1; return false
+            }
+        }
         switch leaf.pointee.test {
         case .null: return !present || value.isEmpty
         case .exists(let want): return present == want
