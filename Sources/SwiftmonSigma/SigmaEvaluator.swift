@@ -268,9 +268,9 @@ public final class SigmaEvaluator {
         p.matches(prepare(field, value, cased: cased).inner)
     }
 
-    /// One leaf. Regexes and field patterns come by address, run in place
-    /// (see SigmaKindIndex.leafRegex): switching on the leaf's test copies
-    /// the test out, a retain and release of each array it holds.
+    /// One leaf. Field patterns (and regexes) come by address: switching on
+    /// the leaf's test copies the test out, a retain and release of each
+    /// array it holds (see SigmaKindIndex.leafRegex).
     private func leaf(_ leaf: UnsafePointer<SigmaLeaf>, _ regex: UnsafePointer<SigmaRegex>?,
                       _ pattern: UnsafePointer<SigmaPattern>?, _ event: Event) -> Bool {
         let field = leaf.pointee.field, cased = leaf.pointee.cased
