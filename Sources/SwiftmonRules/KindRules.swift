@@ -255,6 +255,21 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
         }
     }
 
+    /// Every slot of `slots` scanned, two at a time where both still need it
+    /// (their table-load chains overlap; see ``SubstringAutomaton``).
+    func ensureScanned(_ slots: [Int], _ scratch: Scratch) {
+        var pending = -1
+        for slot in slots where !scratch.scanned[slot] {
+            scratch.scanned[slot] = true
+            guard automata[slot] != nil else { continue }
+            if pending < 0 { pending = slot; continue }
+            automata[pending]!.scan(scratch.values[pending], into: scratch.found,
+                                    pairedWith: automata[slot]!, scratch.values[slot], into: scratch.found)
+            pending = -1
+        }
+        if pending >= 0 { automata[pending]!.scan(scratch.values[pending], into: scratch.found) }
+    }
+
     @inline(__always)
     func patternFound(_ t: Token, _ slot: Int, _ scratch: Scratch) -> Bool {
         ensureScanned(slot, scratch)
@@ -361,7 +376,7 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
                 if !s.fileNames.isEmpty { first = s.fileNames.first(in: Bytes.fileName(v), reversed: false, bound: first, gates: open) }
                 first = s.backward.first(in: v, reversed: true, bound: first, gates: open)
             }
-            for slot in index.scanSlots { ensureScanned(slot, scratch) }
+            ensureScanned(index.scanSlots, scratch)
             for g in index.patternGates where scratch.found[Int(g.pattern) >> 6] & (1 << UInt64(g.pattern & 63)) != 0 {
                 for k in Int(g.start)..<Int(g.start + g.count) {
                     let n = Int(index.patternGateItems[k])

@@ -94,11 +94,24 @@ public final class SigmaEvaluator {
         var candidateCount = 0
         event.values.withUnsafeBufferPointer { values in
             index.channels.withUnsafeBufferPointer { channels in
+                // Two fields per scan loop: their automata's chains of dependent
+                // table loads overlap (see SubstringAutomaton).
+                var pending = -1
+                var pendingBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
                 for c in 0..<channels.count {
                     let field = channels[c].field
                     if Self.isAbsent(values[field]) { continue }
-                    let f = prepare(field, values[field], cased: channels[c].cased)
-                    channels[c].unretained._withUnsafeGuaranteedRef { $0.scan(f.buffer, into: found) }
+                    let f = prepare(field, values[field], cased: channels[c].cased).buffer
+                    if pending < 0 { pending = c; pendingBytes = f; continue }
+                    channels[pending].unretained._withUnsafeGuaranteedRef { first in
+                        channels[c].unretained._withUnsafeGuaranteedRef { second in
+                            first.scan(pendingBytes, into: found, pairedWith: second, f, into: found)
+                        }
+                    }
+                    pending = -1
+                }
+                if pending >= 0 {
+                    channels[pending].unretained._withUnsafeGuaranteedRef { $0.scan(pendingBytes, into: found) }
                 }
             }
         }
@@ -135,13 +148,18 @@ public final class SigmaEvaluator {
         index.leafGates.withUnsafeBufferPointer { gates in
         index.leafGateDecides.withUnsafeBufferPointer { decides in
         index.leaves.withUnsafeBufferPointer { leaves in
+        index.leafRegex.withUnsafeBufferPointer { leafRegex in
+        index.regexes.withUnsafeBufferPointer { regexes in
+        index.leafPattern.withUnsafeBufferPointer { leafPattern in
+        index.patterns.withUnsafeBufferPointer { patterns in
             let program = Program(ops: ops, args: args, counts: counts, children: children, gates: gates, decides: decides,
-                                  leaves: leaves, found: found)
+                                  leaves: leaves, leafRegex: leafRegex, regexes: regexes, leafPattern: leafPattern,
+                                  patterns: patterns, found: found)
             for c in 0..<candidateCount {
                 let pos = Int(candidates[c])
                 if evaluate(index.roots[pos], program, event) { out.append(index.ruleNumbers[pos]) }
             }
-        }}}}}}}
+        }}}}}}}}}}}
         if out.count - start > 1 { out[start...].sort() }
     }
 
@@ -160,6 +178,10 @@ public final class SigmaEvaluator {
         let gates: UnsafeBufferPointer<Int32>
         let decides: UnsafeBufferPointer<Bool>
         let leaves: UnsafeBufferPointer<SigmaLeaf>
+        let leafRegex: UnsafeBufferPointer<Int32>
+        let regexes: UnsafeBufferPointer<SigmaRegex>
+        let leafPattern: UnsafeBufferPointer<Int32>
+        let patterns: UnsafeBufferPointer<SigmaPattern>
         let found: UnsafeMutablePointer<UInt64>
     }
 
@@ -173,7 +195,10 @@ public final class SigmaEvaluator {
                 let hit = p.found[Int(gate) >> 6] & (1 << UInt64(gate & 63)) != 0
                 if p.decides[arg] || !hit { return hit }
             }
-            return leaf(p.leaves[arg], event)
+            // By address: copying the leaf out would retain and release its strings and test.
+            let r = p.leafRegex[arg], w = p.leafPattern[arg]
+            return leaf(p.leaves.baseAddress! + arg, r >= 0 ? p.regexes.baseAddress! + Int(r) : nil,
+                        w >= 0 ? p.patterns.baseAddress! + Int(w) : nil, event)
         case SigmaKindIndex.opConstant: return arg != 0
         case SigmaKindIndex.opNot: return !evaluate(p.children[arg], p, event)
         case SigmaKindIndex.opAnd:
@@ -243,26 +268,42 @@ public final class SigmaEvaluator {
         p.matches(prepare(field, value, cased: cased).inner)
     }
 
-    private func leaf(_ l: SigmaLeaf, _ event: Event) -> Bool {
-        if l.field < 0 {
+    /// One leaf. Field patterns (and regexes) come by address: switching on
+    /// the leaf's test copies the test out, a retain and release of each
+    /// array it holds (see SigmaKindIndex.leafRegex).
+    private func leaf(_ leaf: UnsafePointer<SigmaLeaf>, _ regex: UnsafePointer<SigmaRegex>?,
+                      _ pattern: UnsafePointer<SigmaPattern>?, _ event: Event) -> Bool {
+        let field = leaf.pointee.field, cased = leaf.pointee.cased
+        if field < 0 {
             // A keyword: any field's value.
-            guard case .pattern(let p) = l.test else { return false }
+            guard case .pattern(let p) = leaf.pointee.test else { return false }
             for (i, v) in event.values.enumerated() where v != Event.absent {
-                if patternMatches(p, field: i, v, cased: l.cased) { return true }
+                if patternMatches(p, field: i, v, cased: cased) { return true }
             }
             return false
         }
-        let value = event.values[l.field]
-        let present = value != Event.absent
-        switch l.test {
+        let value = event.values[field]
+        let present = !Self.isAbsent(value)
+        if let pattern {
+            return present && pattern.pointee.matches(prepare(field, value, cased: cased).inner)
+        }
+        if let regex {
+            guard present else { return false }
+            switch regex.pointee.search(value) {
+            case .match: return true
+            case .noMatch: return false
+            case .budgetExceeded: regexBudgetExceeded += 1; return false
+            }
+        }
+        switch leaf.pointee.test {
         case .null: return !present || value.isEmpty
         case .exists(let want): return present == want
         default: break
         }
         guard present else { return false }
-        switch l.test {
+        switch leaf.pointee.test {
         case .pattern(let p):
-            return patternMatches(p, field: l.field, value, cased: l.cased)
+            return patternMatches(p, field: field, value, cased: cased)
         case .regex(let r):
             switch r.search(value) {
             case .match: return true
@@ -279,8 +320,8 @@ public final class SigmaEvaluator {
         case .fieldRef(let other, let how):
             let otherValue = event.values[other]
             guard otherValue != Event.absent else { return false }
-            let av = Array(prepare(l.field, value, cased: l.cased).inner)
-            let bv = Array(prepare(other, otherValue, cased: l.cased).inner)
+            let av = Array(prepare(field, value, cased: cased).inner)
+            let bv = Array(prepare(other, otherValue, cased: cased).inner)
             switch how {
             case .equals: return av == bv
             case .startsWith: return av.starts(with: bv)

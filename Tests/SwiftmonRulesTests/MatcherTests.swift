@@ -1,0 +1,124 @@
+import XCTest
+@testable import SwiftmonRules
+
+/// The matchers under the rule engines (SubstringAutomaton, ByteTrie) against
+/// naive matchers on random patterns and values (fixed seed): the same
+/// matches, whatever the table layout and scan loop.
+final class MatcherTests: XCTestCase {
+    /// SplitMix64: a fixed, portable sequence.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        /// Bytes from a small alphabet (so that patterns overlap and share
+        /// prefixes and suffixes), with the occasional byte from anywhere.
+        mutating func bytes(maxLength: Int, alphabet: [UInt8]) -> [UInt8] {
+            (0..<below(maxLength + 1)).map { _ in below(16) == 0 ? UInt8(truncatingIfNeeded: next()) : alphabet[below(alphabet.count)] }
+        }
+    }
+
+    static let alphabet: [UInt8] = Array("ab/.\\".utf8) + [0xFE, 0xFF]
+
+    static func occurs(_ p: [UInt8], in v: [UInt8]) -> Bool {
+        if p.isEmpty { return !v.isEmpty }
+        if p.count > v.count { return false }
+        for i in 0...(v.count - p.count) where Array(v[i..<(i + p.count)]) == p { return true }
+        return false
+    }
+
+    static func foundIDs(_ words: [UInt64]) -> Set<Int32> {
+        var ids = Set<Int32>()
+        for (w, word) in words.enumerated() {
+            for bit in 0..<64 where word & (1 << UInt64(bit)) != 0 { ids.insert(Int32(w * 64 + bit)) }
+        }
+        return ids
+    }
+
+    func testSubstringAutomatonFindsWhatANaiveSearchFinds() {
+        var random = Random(state: 20261203)
+        for round in 0..<300 {
+            let count = 1 + random.below(round % 10 == 0 ? 200 : 12)
+            var patterns: [(bytes: [UInt8], id: Int32)] = []
+            for id in 0..<count { patterns.append((bytes: random.bytes(maxLength: 6, alphabet: Self.alphabet), id: Int32(id))) }
+            let automaton = SubstringAutomaton(patterns: patterns)
+            let otherPatterns = (0..<(1 + random.below(20))).map { (bytes: random.bytes(maxLength: 4, alphabet: Self.alphabet), id: Int32(count + $0)) }
+            let other = SubstringAutomaton(patterns: otherPatterns)
+            let words = (count + otherPatterns.count + 63) / 64
+            for _ in 0..<20 {
+                let v = random.bytes(maxLength: 40, alphabet: Self.alphabet)
+                let w = random.bytes(maxLength: 40, alphabet: Self.alphabet)
+                let expected = Set(patterns.filter { Self.occurs($0.bytes, in: v) }.map(\.id))
+                let otherExpected = Set(otherPatterns.filter { Self.occurs($0.bytes, in: w) }.map(\.id))
+
+                var single = [UInt64](repeating: 0, count: words)
+                v.withUnsafeBufferPointer { b in single.withUnsafeMutableBufferPointer { automaton.scan(b, into: $0.baseAddress!) } }
+                XCTAssertEqual(Self.foundIDs(single), expected, "round \(round): \(patterns.map(\.bytes)) in \(v)")
+
+                // Paired scans, each side into its own bitmap and both into one.
+                var first = [UInt64](repeating: 0, count: words), second = [UInt64](repeating: 0, count: words)
+                var shared = [UInt64](repeating: 0, count: words)
+                v.withUnsafeBufferPointer { bv in
+                    w.withUnsafeBufferPointer { bw in
+                        first.withUnsafeMutableBufferPointer { f in
+                            second.withUnsafeMutableBufferPointer { s in
+                                automaton.scan(bv, into: f.baseAddress!, pairedWith: other, bw, into: s.baseAddress!)
+                            }
+                        }
+                        shared.withUnsafeMutableBufferPointer { s in
+                            other.scan(bw, into: s.baseAddress!, pairedWith: automaton, bv, into: s.baseAddress!)
+                        }
+                    }
+                }
+                XCTAssertEqual(Self.foundIDs(first), expected, "round \(round): paired, first side")
+                XCTAssertEqual(Self.foundIDs(second), otherExpected, "round \(round): paired, second side")
+                XCTAssertEqual(Self.foundIDs(shared), expected.union(otherExpected), "round \(round): paired into one bitmap")
+            }
+        }
+    }
+
+    func testByteTrieGivesTheLowestMatchingFilterAndEveryOpenGate() {
+        var random = Random(state: 7)
+        for round in 0..<300 {
+            var builder = ByteTrie.Builder()
+            var exact: [([UInt8], Int32)] = [], prefix: [([UInt8], Int32)] = []
+            var exactGates: [([UInt8], Int32)] = [], prefixGates: [([UInt8], Int32)] = []
+            let count = 1 + random.below(round % 10 == 0 ? 300 : 15)
+            for n in 0..<Int32(count) {
+                let p = random.bytes(maxLength: 5, alphabet: Self.alphabet)
+                switch random.below(4) {
+                case 0: builder.addExact(p, n); exact.append((p, n))
+                case 1: builder.addPrefix(p, n); prefix.append((p, n))
+                case 2: builder.addExactGate(p, n); exactGates.append((p, n))
+                default: builder.addPrefixGate(p, n); prefixGates.append((p, n))
+                }
+            }
+            let trie = builder.build()
+            let words = (count + 63) / 64
+            for _ in 0..<20 {
+                let v = random.bytes(maxLength: 8, alphabet: Self.alphabet)
+                let bound = random.below(3) == 0 ? Int32(random.below(count + 1)) : ByteTrie.none
+                for reversed in [false, true] {
+                    let read = reversed ? Array(v.reversed()) : v
+                    var want = bound
+                    for (p, n) in exact where p == read { want = min(want, n) }
+                    for (p, n) in prefix where read.starts(with: p) { want = min(want, n) }
+                    var wantGates = Set<Int32>()
+                    for (p, n) in exactGates where p == read { wantGates.insert(n) }
+                    for (p, n) in prefixGates where read.starts(with: p) { wantGates.insert(n) }
+                    var gates = [UInt64](repeating: 0, count: words)
+                    let got = v.withUnsafeBufferPointer { b in
+                        gates.withUnsafeMutableBufferPointer { trie.first(in: b, reversed: reversed, bound: bound, gates: $0.baseAddress!) }
+                    }
+                    XCTAssertEqual(got, want, "round \(round): \(v) reversed \(reversed) bound \(bound)")
+                    XCTAssertEqual(Self.foundIDs(gates), wantGates, "round \(round): gates for \(v) reversed \(reversed)")
+                }
+            }
+        }
+    }
+}
