@@ -33,10 +33,13 @@ public struct Event: Sendable {
     public init(_ kind: EventKind, time: EventTime, utcTime: String, stash: inout EventValueStash) {
         self.kind = kind
         self.time = time
-        var values = stash.next()
-        values.append(contentsOf: repeatElement(Event.absent, count: kind.fields.count))
-        self.values = values
         self.rawBytes = [:]
+        // Filled in place, with no local copy: a second reference to the
+        // array while it is written made the UtcTime write copy it (bench
+        // allocation stacks: one allocation per event, and the copy, sized
+        // for its kind only, often too small to be reused).
+        self.values = stash.next()
+        self.values.append(contentsOf: repeatElement(Event.absent, count: kind.fields.count))
         if let i = kind.utcTimeIndex { self.values[i] = utcTime }
     }
 

@@ -85,7 +85,7 @@ public struct EventValueStash {
     /// An empty array with room for any kind's values.
     mutating func next() -> [String] {
         if arrays.isEmpty { recycler.take(into: &arrays, upTo: Self.group) }
-        if let values = arrays.popLast() { return values }
+        if !arrays.isEmpty { return arrays.removeLast() }
         var values: [String] = []
         values.reserveCapacity(EventValueRecycler.arrayCapacity)
         return values
