@@ -27,7 +27,9 @@ APT_PACKAGES := libbpf-dev libssl-dev bpftool pkg-config python3 util-linux
 # the package tests build, lint and install the .deb; the multi-host import
 # test puts sensors in network namespaces (ip, iproute2).
 DEB_APT_PACKAGES := dpkg-dev
-TEST_APT_PACKAGES := rsyslog rsyslog-relp rsyslog-gnutls openssl lintian iproute2 $(DEB_APT_PACKAGES)
+# bpftrace: AllocationCountTests counts the hot path's allocator calls
+# (scripts/bench-allocations.sh).
+TEST_APT_PACKAGES := rsyslog rsyslog-relp rsyslog-gnutls openssl lintian iproute2 bpftrace $(DEB_APT_PACKAGES)
 PIP_PACKAGES := dissect.etl evtx pysigma pysigma-backend-sqlite
 
 .PHONY: all deps test-deps apt-install bpf build run test deb deb-package bench fuzz fuzz-evtx clean

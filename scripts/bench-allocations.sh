@@ -16,6 +16,10 @@
 # Probes in swiftmon's file fire in swiftmon processes only; a probe on libc's
 # malloc would trap every process on the machine. Shared libraries' own
 # allocations (libbpf, SQLite) are not counted; none is on this path.
+# A binary linked with the Swift runtime as shared libraries (a plain
+# `swift build`, not `make build`) allocates through those libraries' PLT
+# entries: they are probed too (their probes also fire, briefly, in other
+# Swift programs running meanwhile; the count is of this one).
 #   scripts/bench-allocations.sh [PROCESSES]   (default 20000)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +38,12 @@ while read -r address name; do
     alloc="${alloc:+$alloc, }uprobe:$bin:0x${address#"${address%%[!0]*}"}"
     names="${names:+$names }$name"
 done < <(objdump -d -j .plt "$bin" | sed -nE 's/^([0-9a-f]+) <(malloc|calloc|realloc|posix_memalign|aligned_alloc|memalign)@plt>:$/\1 \2/p')
+while read -r library; do
+    while read -r address name; do
+        alloc="$alloc, uprobe:$library:0x${address#"${address%%[!0]*}"}"
+        names="$names ${library##*/}:$name"
+    done < <(objdump -d -j .plt "$library" | sed -nE 's/^([0-9a-f]+) <(malloc|calloc|realloc|posix_memalign|aligned_alloc|memalign)@plt>:$/\1 \2/p')
+done < <(ldd "$bin" | awk '$3 ~ /\/libswift[^\/]*\.so$|\/libdispatch\.so$|\/libFoundation[^\/]*\.so$/ { print $3 }')
 [ -n "$alloc" ] || { echo "bench-allocations: no allocator entries in the PLT of $bin" >&2; exit 1; }
 program="
 uprobe:$bin:$mark /pid == cpid/ {
@@ -58,7 +68,7 @@ run() {
 }
 calls() { awk -v k="@calls[$1]:" '$1 == k { print $2 }' "$out"; }
 
-echo "allocator calls per event ($names through swiftmon's PLT; machine shared, counts are exact):"
+echo "allocator calls per event (through the PLT entries $names; machine shared, counts are exact):"
 run "$bin" bench decode --allocation-phases --processes "$processes"
 for phase in 1 2 3; do
     line="$(grep "^phase $phase " "$out")"

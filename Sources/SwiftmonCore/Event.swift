@@ -5,7 +5,7 @@ public struct Event: Sendable {
     /// When it happened, in nanoseconds since the Unix epoch (UTC).
     public let time: EventTime
     /// One value per ``EventKind/fields`` entry.
-    public private(set) var values: [String]
+    public internal(set) var values: [String]  // set by EventValueRecycler too
     /// The exact bytes of values that were not valid UTF-8, by field index.
     /// ``values`` holds a readable escaped form of them (see ``FieldText``);
     /// sinks that can carry bytes losslessly (JSON) use these instead.
@@ -26,6 +26,21 @@ public struct Event: Sendable {
         self.values = Array(repeating: Event.absent, count: kind.fields.count)
         self.rawBytes = [:]
         if let i = kind.utcTimeIndex { values[i] = utcTime }
+    }
+
+    /// The same, its values array taken from `stash` (arrays the outputs
+    /// handed back, see ``EventValueRecycler``): no allocation per event.
+    public init(_ kind: EventKind, time: EventTime, utcTime: String, stash: inout EventValueStash) {
+        self.kind = kind
+        self.time = time
+        self.rawBytes = [:]
+        // Filled in place, with no local copy: a second reference to the
+        // array while it is written made the UtcTime write copy it (bench
+        // allocation stacks: one allocation per event, and the copy, sized
+        // for its kind only, often too small to be reused).
+        self.values = stash.next()
+        self.values.append(contentsOf: repeatElement(Event.absent, count: kind.fields.count))
+        if let i = kind.utcTimeIndex { self.values[i] = utcTime }
     }
 
     /// The value of `field`, or `nil` when the kind has no such field.

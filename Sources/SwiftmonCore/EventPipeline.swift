@@ -60,6 +60,10 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
     private var dispatched: UInt64 = 0
     private var dispatchedByKind: [Int: UInt64] = [:]
 
+    /// Where the sink thread hands back the value arrays of the events it
+    /// has written (nil: they are freed). Set before start().
+    public var recycler: EventValueRecycler? = .shared
+
     /// Called once, on the sink thread, when an output's destination has
     /// gone for good (the reader of a pipe closed it): a live run ends then.
     public var onDestinationClosed: (@Sendable () -> Void)?  // set before start(), then read on the sink thread only
@@ -120,53 +124,71 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
     /// counts the overflow as lost. Events the monitor itself reports (state,
     /// errors) pass `unfiltered`.
     public func submit(_ events: [Event], unfiltered: Bool = false) {
+        var events = events
+        submit(taking: &events, unfiltered: unfiltered)
+    }
+
+    /// The same, moving the events out of `events` (left empty, its room
+    /// kept): the filter sets `RuleName` in place and the queue holds the
+    /// only copy of each event, so no event's values are copied and the sink
+    /// thread can hand their arrays back for reuse (``recycler``). The
+    /// reader's path.
+    public func submit(taking events: inout [Event], unfiltered: Bool = false) {
         guard !events.isEmpty else { return }
         pthread_mutex_lock(mutex)
         let filter = self.filter
         pthread_mutex_unlock(mutex)
-        var kept: [Event]
-        if unfiltered || filter is LogEverything {
-            kept = events
-        } else {
-            kept = []
-            kept.reserveCapacity(events.count)
-            for var event in events where event.kind.ruleTag == nil || filter.evaluate(&event) {
-                kept.append(event)
+        let submitted = events.count
+        if !(unfiltered || filter is LogEverything) {
+            // Kept events move to the front, in order; the rest are dropped.
+            var kept = 0
+            for i in events.indices where events[i].kind.ruleTag == nil || filter.evaluate(&events[i]) {
+                if kept != i { events.swapAt(kept, i) }
+                kept += 1
+            }
+            if kept < submitted {
+                recycler?.recycle(&events, from: kept)
+                events.removeLast(submitted - kept)
             }
         }
-        let keptOrdinary = kept.count
+        let keptOrdinary = events.count
         var alertCount = 0
         if let detector, !unfiltered {
             var withAlerts: [Event] = []
-            withAlerts.reserveCapacity(kept.count)
             var alerts: [Event] = []
-            for event in kept {
-                withAlerts.append(event)
-                detector.detect(event, into: &alerts)
+            for i in events.indices {
+                detector.detect(events[i], into: &alerts)
                 if !alerts.isEmpty {
+                    if withAlerts.isEmpty {
+                        withAlerts.reserveCapacity(events.count + alerts.count)
+                        withAlerts.append(contentsOf: events[..<i])
+                    }
                     alertCount += alerts.count
+                    withAlerts.append(events[i])
                     withAlerts.append(contentsOf: alerts)
                     alerts.removeAll(keepingCapacity: true)
+                } else if !withAlerts.isEmpty {
+                    withAlerts.append(events[i])
                 }
             }
-            if alertCount > 0 { kept = withAlerts }
+            if alertCount > 0 { events = withAlerts }
         }
         pthread_mutex_lock(mutex)
-        filteredOut += UInt64(events.count - keptOrdinary)
+        filteredOut += UInt64(submitted - keptOrdinary)
         if alertCount == 0 {
             let room = max(0, capacity - pending.count)
-            if kept.count > room {
-                for event in kept[room...] {
+            if events.count > room {
+                for event in events[room...] {
                     losses.add(1, cause: .queueFull, kind: event.kind.name)
                 }
-                kept.removeLast(kept.count - room)
+                events.removeLast(events.count - room)
             }
         } else {
             // Ordinary events fit in `capacity`; alerts also in the reserve beyond it.
             var queued = pending.count
             var admitted: [Event] = []
-            admitted.reserveCapacity(kept.count)
-            for event in kept {
+            admitted.reserveCapacity(events.count)
+            for event in events {
                 let limit = event.kind == .sigmaMatch ? capacity + alertReserve : capacity
                 if queued < limit {
                     admitted.append(event)
@@ -175,10 +197,12 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
                     losses.add(1, cause: .queueFull, kind: event.kind.name)
                 }
             }
-            kept = admitted
+            events = admitted
         }
-        accepted += UInt64(kept.count)
-        pending.append(contentsOf: kept)
+        accepted += UInt64(events.count)
+        pending.append(contentsOf: events)
+        // Before the sink thread can take them: the queue's copy is the only one.
+        events.removeAll(keepingCapacity: true)
         pthread_cond_signal(wakeConsumer)
         pthread_mutex_unlock(mutex)
     }
@@ -222,6 +246,8 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
 
     private func drainLoop() {
         var batch: [Event] = []
+        // Events written per kind in one batch; its room is kept between batches.
+        var byKind: [Int: UInt64] = [:]
         while true {
             pthread_mutex_lock(mutex)
             while pending.isEmpty && !stopping { pthread_cond_wait(wakeConsumer, mutex) }
@@ -233,7 +259,7 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             inFlight = batch.count
             pthread_mutex_unlock(mutex)
 
-            var byKind: [Int: UInt64] = [:]
+            byKind.removeAll(keepingCapacity: true)
             // An alert (SigmaMatch) is flushed as soon as its run of alerts is
             // written, not when the batch ends or the queue next runs dry: under
             // load that can be a whole queue (tens of ms) later. At most one such
@@ -262,10 +288,14 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             }
             noticeClosedDestinations()
 
+            // The events' values go back for reuse (released here, on this
+            // thread, not on the reader's).
+            recycler?.recycle(&batch)
+            batch.removeAll(keepingCapacity: true)
+
             pthread_mutex_lock(mutex)
             for (k, n) in byKind { dispatchedByKind[k, default: 0] += n; dispatched += n }
             inFlight = 0
-            batch.removeAll(keepingCapacity: true)
             pthread_cond_broadcast(wakeProducer)
             pthread_mutex_unlock(mutex)
         }

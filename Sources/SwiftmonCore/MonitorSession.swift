@@ -90,10 +90,7 @@ public final class MonitorSession {
     public func readSource() throws -> Int {
         try source.read(into: &batch)
         let count = batch.count
-        if count > 0 {
-            pipeline.submit(batch)
-            batch.removeAll(keepingCapacity: true)
-        }
+        if count > 0 { pipeline.submit(taking: &batch) }
         return count
     }
 

@@ -92,7 +92,9 @@ final class BPFEventSource: LinuxEventSource {
 
     func read(into events: inout [Event]) throws {
         try sensor?.consume()
-        if !handler.batch.isEmpty {
+        if events.isEmpty {
+            swap(&events, &handler.batch)  // the drain's events move, not copied (and no retain each)
+        } else if !handler.batch.isEmpty {
             events.append(contentsOf: handler.batch)
             handler.batch.removeAll(keepingCapacity: true)
         }

@@ -19,11 +19,22 @@ final class ImageLoadEventBuilder {
 
     /// The ImageLoad of a new process's executable, beside its ProcessCreate.
     func imageLoad(executableOf create: Event) -> Event {
-        var e = Event(.imageLoad, time: create.time)
-        for field in ["ProcessGuid", "ProcessId", "Image", "User", "Hashes"] + ProcessContainer.fieldNames {
-            e.copy(field, from: create, field)
+        var e = processes.newEvent(.imageLoad, time: create.time)
+        for (field, source) in Self.fromProcessCreate {
+            if let exact = create.rawBytes[source] { e.set(field, bytes: exact) } else { e[field] = create[source] }
         }
-        e.copy("ImageLoaded", from: create, "Image")
         return e
     }
+
+    /// (ImageLoad field, ProcessCreate field) positions the executable's
+    /// ImageLoad copies, looked up once rather than by name per exec.
+    static let fromProcessCreate: [(Int, Int)] = {
+        let same = ["ProcessGuid", "ProcessId", "Image", "User", "Hashes"] + ProcessContainer.fieldNames
+        return (same.map { ($0, $0) } + [("ImageLoaded", "Image")]).compactMap { field, source in
+            guard let i = EventKind.imageLoad.index(of: field), let j = EventKind.processCreate.index(of: source) else {
+                return nil
+            }
+            return (i, j)
+        }
+    }()
 }

@@ -14,10 +14,12 @@ final class ProcessEventBuilder {
     // The login session rarely changes between execs: format it once.
     private var lastLoginUID: UInt32 = 0xFFFF_FFFE
     private var lastLogon = (guid: "", id: "")
-    // The cache keeps no GUID text (memory per process); in a storm one parent
-    // (a shell, a build tool) starts many children: format its GUID once.
-    private var lastParentGuid: ProcessGuid?
-    private var lastParentGuidText = ""
+    /// GUID texts of recent processes: the cache keeps none (memory per
+    /// process), and a process's exit, its threads and its children (a
+    /// storm's parent starts many) would each format and allocate it again.
+    var guidTexts = RecentGuidTexts()
+    /// Value arrays of events the outputs have written, for the next events.
+    var valueStash = EventValueStash()
     /// One buffer for an exec's image, directory and command line in turn:
     /// each is assembled here from the record's bytes, then becomes its
     /// field's String (no other copy per exec).
@@ -61,8 +63,8 @@ final class ProcessEventBuilder {
 
         typealias F = ProcessCreateField
         let time = host.time(bootNanoseconds: h.time_boot_ns)
-        var e = Event(.processCreate, time: time, utcTime: utcTimes.text(for: time))
-        e[F.processGuid] = guid.description
+        var e = newEvent(.processCreate, time: time)
+        e[F.processGuid] = guidTexts.text(for: guid)
         e[F.processId] = String(h.pid)
         KernelText.path(fromComponents: r.imageComponents, truncated: h.has(SM_FLAG_IMAGE_TRUNCATED), into: &scratch)
         e.set(F.image, bytes: scratch)
@@ -92,12 +94,12 @@ final class ProcessEventBuilder {
         e[F.integrityLevel] = "no level"  // what Sysmon for Linux writes
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
         e[F.parentProcessId] = String(r.raw.parent_pid)
-        if lastParentGuid != parentGuid {
-            lastParentGuid = parentGuid
-            lastParentGuidText = parentGuid.description
+        e[F.parentProcessGuid] = guidTexts.text(for: parentGuid)
+        if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
+            e.setText(F.parentImage, parent.image, exact: parent.imageBytes)
+            e.setText(F.parentCommandLine, parent.commandLine, exact: parent.commandLineBytes)
+            e[F.parentUser] = parent.user
         }
-        e[F.parentProcessGuid] = lastParentGuidText
-        if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) { e.set(parent: parent) }
         switch r.raw.elf_class {
         case 1: e[F.architecture] = "32-bit"
         case 2: e[F.architecture] = "64-bit"
@@ -118,10 +120,10 @@ final class ProcessEventBuilder {
         let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
         if r.isThread {
             let time = host.time(bootNanoseconds: h.time_boot_ns)
-            var e = Event(.threadCreate, time: time, utcTime: utcTimes.text(for: time))
-            e.fill(process: guid, pid: h.pid, from: cache.lookup(pid: h.pid, guid: guid),
-                   fallbackUser: users.name(r.raw.credentials.euid))
-            e["ThreadId"] = String(h.tid)
+            var e = newEvent(.threadCreate, time: time)
+            e.fill(process: guid, text: guidTexts.text(for: guid), pid: h.pid,
+                   from: cache.lookup(pid: h.pid, guid: guid), fallbackUser: users.name(r.raw.credentials.euid))
+            e[ThreadField.createThreadId] = String(h.tid)
             out.append(e)
             return
         }
@@ -148,17 +150,23 @@ final class ProcessEventBuilder {
         let entry = cache.lookup(pid: h.pid, guid: guid)
         let time = host.time(bootNanoseconds: h.time_boot_ns)
         if r.isThread {
-            var e = Event(.threadTerminate, time: time, utcTime: utcTimes.text(for: time))
-            e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
-            e["ThreadId"] = String(h.tid)
+            var e = newEvent(.threadTerminate, time: time)
+            e.fill(process: guid, text: guidTexts.text(for: guid), pid: h.pid, from: entry, fallbackUser: nil)
+            e[ThreadField.terminateThreadId] = String(h.tid)
             out.append(e)
         }
         guard r.isLastThread else { return }
-        var e = Event(.processTerminate, time: time, utcTime: utcTimes.text(for: time))
-        e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
-        e["ExitCode"] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
+        var e = newEvent(.processTerminate, time: time)
+        e.fill(process: guid, text: guidTexts.text(for: guid), pid: h.pid, from: entry, fallbackUser: nil)
+        e[ProcessTerminateField.exitCode] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
         out.append(e)
         cache.markExited(pid: h.pid, guid: guid)
+    }
+
+    /// An event of `kind` with every field absent but UtcTime, its values
+    /// array one the outputs handed back (no allocation in steady state).
+    func newEvent(_ kind: EventKind, time: EventTime) -> Event {
+        Event(kind, time: time, utcTime: utcTimes.text(for: time), stash: &valueStash)
     }
 
     /// wait(2)'s status → the exit code a shell shows: the status of a normal
@@ -172,13 +180,22 @@ final class ProcessEventBuilder {
 extension Event {
     /// ProcessGuid, ProcessId, Image and User of the process an event belongs to.
     mutating func fill(process guid: ProcessGuid, pid: UInt32, from entry: ProcessEntry?, fallbackUser: String?) {
-        self["ProcessGuid"] = entry?.guidText ?? guid.description
-        self["ProcessId"] = String(pid)
+        fill(process: guid, text: guid.description, pid: pid, from: entry, fallbackUser: fallbackUser)
+    }
+
+    /// The same with the GUID's text already formatted (``RecentGuidTexts``).
+    mutating func fill(process guid: ProcessGuid, text: String, pid: UInt32, from entry: ProcessEntry?,
+                       fallbackUser: String?) {
+        guard let fields = ProcessFieldPositions.of(kind) else {
+            preconditionFailure("\(kind.name) has no ProcessGuid, ProcessId, Image or User")
+        }
+        self[fields.processGuid] = text
+        self[fields.processId] = String(pid)
         if let entry {
-            setText("Image", entry.image, exact: entry.imageBytes)
-            self["User"] = entry.user
+            setText(fields.image, entry.image, exact: entry.imageBytes)
+            self[fields.user] = entry.user
         } else if let fallbackUser {
-            self["User"] = fallbackUser
+            self[fields.user] = fallbackUser
         }
         setContainer(entry?.container, pid: pid, containerPid: entry?.containerPid ?? 0)
     }
@@ -190,8 +207,67 @@ extension Event {
     }
 
     mutating func setText(_ field: String, _ text: FieldText, exact: [UInt8]?) {
-        if let exact { set(field, bytes: exact) } else if !text.string.isEmpty { self[field] = text.string }
+        guard let i = kind.index(of: field) else { preconditionFailure("\(kind.name) has no field \(field)") }
+        setText(i, text, exact: exact)
     }
+
+    mutating func setText(_ i: Int, _ text: FieldText, exact: [UInt8]?) {
+        if let exact { set(i, bytes: exact) } else if !text.string.isEmpty { self[i] = text.string }
+    }
+}
+
+/// Where ProcessGuid, ProcessId, Image and User are in each kind that has
+/// them, by EventID, looked up once (not by name per event).
+struct ProcessFieldPositions {
+    let processGuid: Int
+    let processId: Int
+    let image: Int
+    let user: Int
+
+    private static let table: [ProcessFieldPositions?] = {
+        var table = [ProcessFieldPositions?](repeating: nil, count: (EventKind.all.map(\.id).max() ?? 0) + 1)
+        for kind in EventKind.all where kind.id >= 0 {
+            if let g = kind.index(of: "ProcessGuid"), let p = kind.index(of: "ProcessId"),
+               let i = kind.index(of: "Image"), let u = kind.index(of: "User") {
+                table[kind.id] = ProcessFieldPositions(processGuid: g, processId: p, image: i, user: u)
+            }
+        }
+        return table
+    }()
+
+    static func of(_ kind: EventKind) -> ProcessFieldPositions? {
+        kind.id >= 0 && kind.id < table.count ? table[kind.id] : nil
+    }
+}
+
+/// GUID texts of recently seen processes, by pid: one slot per pid modulo
+/// ``slots`` (~100 KB with the texts), a slot holding the last process seen
+/// there. A process's ProcessCreate formats its GUID once; its exit, its
+/// threads' events and its children's ParentProcessGuid reuse that text
+/// (a GUID is 38 bytes: each text formatted is an allocation). Bounded, unlike
+/// the text per process the cache gave up. The reader's thread only.
+struct RecentGuidTexts {
+    static let slots = 1024
+    private var guids = [ProcessGuid?](repeating: nil, count: slots)
+    private var texts = [String](repeating: "", count: slots)
+
+    mutating func text(for guid: ProcessGuid) -> String {
+        let slot = Int(guid.pid) & (Self.slots - 1)
+        if guids[slot] == guid { return texts[slot] }
+        let text = guid.description
+        guids[slot] = guid
+        texts[slot] = text
+        return text
+    }
+}
+
+enum ProcessTerminateField {
+    static let exitCode = EventKind.processTerminate.index(of: "ExitCode")!
+}
+
+enum ThreadField {
+    static let createThreadId = EventKind.threadCreate.index(of: "ThreadId")!
+    static let terminateThreadId = EventKind.threadTerminate.index(of: "ThreadId")!
 }
 
 /// Positions of ProcessCreate's fields, looked up once.
@@ -210,5 +286,8 @@ enum ProcessCreateField {
     static let integrityLevel = kind.index(of: "IntegrityLevel")!
     static let parentProcessGuid = kind.index(of: "ParentProcessGuid")!
     static let parentProcessId = kind.index(of: "ParentProcessId")!
+    static let parentImage = kind.index(of: "ParentImage")!
+    static let parentCommandLine = kind.index(of: "ParentCommandLine")!
+    static let parentUser = kind.index(of: "ParentUser")!
     static let architecture = kind.index(of: "Architecture")!
 }

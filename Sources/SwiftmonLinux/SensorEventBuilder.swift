@@ -69,10 +69,10 @@ extension ProcessEventBuilder {
     /// user from `euid` when the process is unknown).
     func attributedEvent(_ kind: EventKind, _ header: sm_record_header, euid: UInt32) -> Event {
         let time = host.time(bootNanoseconds: header.time_boot_ns)
-        var e = Event(kind, time: time, utcTime: utcTimes.text(for: time))
+        var e = newEvent(kind, time: time)
         let guid = host.guid(pid: header.pid, startBootNanoseconds: header.start_boot_ns)
-        e.fill(process: guid, pid: header.pid, from: cache.lookup(pid: header.pid, guid: guid),
-               fallbackUser: users.name(euid))
+        e.fill(process: guid, text: guidTexts.text(for: guid), pid: header.pid,
+               from: cache.lookup(pid: header.pid, guid: guid), fallbackUser: users.name(euid))
         return e
     }
 

@@ -1,0 +1,62 @@
+import CSwiftmonRecords
+import SwiftmonCore
+import XCTest
+@testable import SwiftmonLinux
+
+/// The GUID texts the reader keeps for recent processes (one slot per pid
+/// modulo 1024): a slot another process took must never lend its text.
+final class RecentGuidTextsTests: XCTestCase {
+    func testATextIsTheGuidsAndIsFormattedOnce() {
+        var texts = RecentGuidTexts()
+        let guid = ProcessGuid(machine: 0xc0ffee42, startTicks: 500, pid: 200)
+        let first = texts.text(for: guid)
+        XCTAssertEqual(first, guid.description)
+        let again = texts.text(for: guid)
+        XCTAssertEqual(first.utf8.withContiguousStorageIfAvailable { $0.baseAddress },
+                       again.utf8.withContiguousStorageIfAvailable { $0.baseAddress }, "the same storage, not a new text")
+        // The same slot: pid + 1024, and the same pid reused by a later process.
+        let sameSlot = ProcessGuid(machine: 0xc0ffee42, startTicks: 500, pid: 200 + 1024)
+        let reused = ProcessGuid(machine: 0xc0ffee42, startTicks: 900, pid: 200)
+        XCTAssertEqual(texts.text(for: sameSlot), sameSlot.description)
+        XCTAssertEqual(texts.text(for: guid), guid.description)
+        XCTAssertEqual(texts.text(for: reused), reused.description)
+        XCTAssertEqual(texts.text(for: sameSlot), sameSlot.description)
+    }
+
+    /// Two processes whose pids share a slot live at once: each one's exit
+    /// and thread events name its own GUID, and a child names its parent's.
+    func testEventsOfProcessesSharingASlotNameTheirOwnGuid() throws {
+        let builder = BuilderScenario.makeBuilder()
+        var records = KernelRecordFixture()
+        let shell = BuilderScenario.shell
+        let creds = KernelRecordFixture.credentials(uid: 1000)
+        let a = KernelRecordFixture.Task(pid: 3000, startBootNanoseconds: 9_000_000_000)
+        let b = KernelRecordFixture.Task(pid: 3000 + 1024, startBootNanoseconds: 9_100_000_000)
+        let child = KernelRecordFixture.Task(pid: 5000, startBootNanoseconds: 9_200_000_000)
+        func guid(_ t: KernelRecordFixture.Task) -> String {
+            BuilderScenario.host.guid(pid: t.pid, startBootNanoseconds: t.startBootNanoseconds).description
+        }
+        var out: [Event] = []
+        for t in [a, b] {
+            XCTAssertTrue(builder.build(records.fork(t, parent: shell, credentials: creds), into: &out))
+            XCTAssertTrue(builder.build(records.exec(t, parent: shell, image: "/usr/bin/sleep", cwd: "/",
+                                                     argv: ["sleep", "60"], credentials: creds), into: &out))
+        }
+        XCTAssertTrue(builder.build(records.exec(child, parent: a, image: "/usr/bin/true", cwd: "/",
+                                                 argv: ["true"], credentials: creds), into: &out))
+        XCTAssertTrue(builder.build(records.fork(a.thread(3001), parent: a, credentials: creds, thread: true), into: &out))
+        XCTAssertTrue(builder.build(records.exit(a, status: 0, flags: [SM_FLAG_GROUP_DEAD]), into: &out))
+        XCTAssertTrue(builder.build(records.exit(b, status: 9, flags: [SM_FLAG_GROUP_DEAD]), into: &out))
+        let creates = out.filter { $0.kind == .processCreate }
+        XCTAssertEqual(creates.map { $0["ProcessGuid"] }, [guid(a), guid(b), guid(child)])
+        XCTAssertEqual(creates[2]["ParentProcessGuid"], guid(a))
+        XCTAssertEqual(creates[2]["ParentImage"], "/usr/bin/sleep")
+        XCTAssertEqual(out.first { $0.kind == .threadCreate }?["ProcessGuid"], guid(a))
+        XCTAssertEqual(out.first { $0.kind == .threadCreate }?["ThreadId"], "3001")
+        let terminates = out.filter { $0.kind == .processTerminate }
+        XCTAssertEqual(terminates.map { $0["ProcessGuid"] }, [guid(a), guid(b)])
+        XCTAssertEqual(terminates.map { $0["ProcessId"] }, ["3000", "4024"])
+        XCTAssertEqual(terminates.map { $0["Image"] }, ["/usr/bin/sleep", "/usr/bin/sleep"])
+        XCTAssertEqual(terminates.map { $0["ExitCode"] }, ["0", "137"])
+    }
+}
