@@ -39,6 +39,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Stopped (timeout, ^C): still restore pid_max and stop the sensor and the sleepers.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 [ "$(id -u)" = 0 ] || { echo "bench needs root" >&2; exit 1; }
 
 # LIVE processes need as many pids beside what already runs.
