@@ -44,6 +44,11 @@ int swiftmon_release_free_heap(void)
     return malloc_trim(0);
 }
 
+int swiftmon_fix_allocator_thresholds(int mmap_threshold, int trim_threshold)
+{
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
+}
+
 const int swiftmon_O_PATH = O_PATH;
 const short swiftmon_POLLRDHUP = POLLRDHUP;
 const unsigned int swiftmon_FAN_CLASS_NOTIF = FAN_CLASS_NOTIF;

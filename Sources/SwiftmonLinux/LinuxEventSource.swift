@@ -26,6 +26,15 @@ public enum LinuxEventSources {
     }
 
     public static func open(_ options: SensorOptions) throws -> LinuxEventSource {
+        // The sensor runs for months through bursts of tens of thousands of
+        // processes. glibc raises its mmap threshold to the size of each
+        // mmap'd block freed (up to 32 MiB): after the process cache's table
+        // of a first burst was freed, the next burst's tables and queues went
+        // to the heap, which kept 25 MiB after the processes had exited
+        // (scripts/bench-memory.sh). Fixed, blocks of 256 KiB or more are
+        // mapped and unmapped on their own, and the heap's free top goes back
+        // past 1 MiB. Smaller blocks (events, batches) stay on the heap.
+        Syscalls.fixAllocatorThresholds(mmapThreshold: 256 << 10, trimThreshold: 1 << 20)
         let hasher = try options.hashAlgorithms.isEmpty
             ? nil : FileHasher(algorithms: FileHasher.parse(options.hashAlgorithms))
         let host = HostIdentity.ofThisMachine()

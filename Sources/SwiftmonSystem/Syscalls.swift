@@ -31,6 +31,15 @@ public enum Syscalls {
     @discardableResult
     public static func releaseFreeHeap() -> Bool { swiftmon_release_free_heap() == 1 }
 
+    /// Fixes the allocator's thresholds: blocks of `mmapThreshold` bytes or
+    /// more get mappings of their own (given back whole when freed), and the
+    /// top of the heap is given back once `trimThreshold` bytes of it are free.
+    /// Fixed, glibc no longer raises them as large blocks are freed.
+    @discardableResult
+    public static func fixAllocatorThresholds(mmapThreshold: Int32, trimThreshold: Int32) -> Bool {
+        swiftmon_fix_allocator_thresholds(mmapThreshold, trimThreshold) == 1
+    }
+
     public static func close(_ fd: Int32) {
         if fd >= 0 { _ = Glibc.close(fd) }
     }

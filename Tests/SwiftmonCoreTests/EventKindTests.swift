@@ -216,6 +216,58 @@ final class ProcessCacheTests: XCTestCase {
         XCTAssertNil(cache.lookup(pid: 5, guid: guid(5)))
     }
 
+    func testDenseStorageMatchesADictionaryThroughInsertsExitsAndPidReuse() {
+        // The entries move when others go (the last fills the gap): every
+        // lookup must still find its own, as a plain dictionary would.
+        var cache = ProcessCache(retention: 8)
+        var model: [UInt32: ProcessGuid] = [:]
+        var pending: [(pid: UInt32, guid: ProcessGuid, at: Int)] = []
+        var generator = SystemRandomNumberGenerator()
+        var clock = 0
+        func expire() {
+            while let first = pending.first, clock - first.at > 8 {
+                if model[first.pid] == first.guid { model[first.pid] = nil }
+                pending.removeFirst()
+            }
+        }
+        for step in 0..<30_000 {
+            let pid = UInt32.random(in: 1...3000, using: &generator)
+            clock += 1
+            expire()
+            if let guid = model[pid], Bool.random(using: &generator), !pending.contains(where: { $0.pid == pid }) {
+                cache.markExited(pid: pid, guid: guid)
+                pending.append((pid, guid, clock))
+            } else {
+                let guid = ProcessGuid(machine: 1, startTicks: UInt64(step), pid: pid)
+                cache.insert(ProcessEntry(guid: guid, pid: pid, image: [], commandLine: Array("c \(step)".utf8), user: "u"))
+                model[pid] = guid
+                pending.removeAll { $0.pid == pid }
+            }
+            if step % 997 == 0 {
+                XCTAssertEqual(cache.count, model.count, "step \(step)")
+                for (pid, guid) in model { XCTAssertEqual(cache.lookup(pid: pid, guid: guid)?.guid, guid, "pid \(pid)") }
+            }
+        }
+    }
+
+    func testStorageHoldsLittleMoreThanItsEntries() {
+        // 32,000 live processes: the room kept is within a quarter (plus a
+        // little) of what they need, not the up-to-twice of a dictionary of
+        // entries; after they exit it goes back to a few.
+        var cache = ProcessCache(retention: 16)
+        let n: UInt32 = 32_000
+        let guid = { (pid: UInt32) in ProcessGuid(machine: 1, startTicks: UInt64(pid), pid: pid) }
+        for pid in 1...n { cache.insert(ProcessEntry(guid: guid(pid), pid: pid, image: [], commandLine: [], user: "u")) }
+        XCTAssertEqual(cache.count, Int(n))
+        XCTAssertGreaterThanOrEqual(cache.reservedEntries, Int(n))
+        XCTAssertLessThanOrEqual(cache.reservedEntries, Int(n) + Int(n) / 4 + 64)
+        for pid in 1...(n - 10) { cache.markExited(pid: pid, guid: guid(pid)) }
+        for i in UInt32(0)..<32 { cache.markExited(pid: 900_000 + i, guid: guid(900_000 + i)) }
+        XCTAssertEqual(cache.count, 10)
+        XCTAssertLessThan(cache.reservedEntries, 4096)
+        for pid in (n - 9)...n { XCTAssertEqual(cache.lookup(pid: pid, guid: guid(pid))?.pid, pid) }
+    }
+
     func testReusedPidIsNotConfusedWithTheOldProcess() {
         var cache = ProcessCache()
         let old = ProcessGuid(machine: 1, startTicks: 1, pid: 7), new = ProcessGuid(machine: 1, startTicks: 5, pid: 7)

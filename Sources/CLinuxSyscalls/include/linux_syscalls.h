@@ -31,6 +31,10 @@ int swiftmon_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int 
 // free pages inside every arena, not only the top of the heap). Returns 1
 // when some was released.
 int swiftmon_release_free_heap(void);
+// Fixes glibc malloc's mmap and trim thresholds (mallopt M_MMAP_THRESHOLD,
+// M_TRIM_THRESHOLD), which turns off their growth as blocks are freed.
+// Returns 1 when both were taken.
+int swiftmon_fix_allocator_thresholds(int mmap_threshold, int trim_threshold);
 
 // Macros Swift cannot import as constants (they expand to expressions or
 // need _GNU_SOURCE), exported as values so no Swift file spells them in hex.
