@@ -53,6 +53,7 @@ public enum EtlDecoder {
         } else {
             reader.forEachRecord(order: order) { record in summary.count(record) }
         }
+        summary.finishCounting()
         summary.errors = reader.errors
         summary.errorCount = reader.errorCount
         if let first = reader.errors.min(by: { $0.offset < $1.offset }) {
