@@ -40,16 +40,19 @@ def ours(binary, mode):
                          check=True, capture_output=True, text=True).stdout
     return [(float(line.split()[0]), float(line.split()[1])) for line in out.splitlines() if line.strip()]
 
+dissect_records = []
+
 def dissect():
     start, cpu = time.perf_counter(), time.process_time()
     with open(path, "rb") as fh:
         n = sum(1 for _ in ETL(fh))
-    return [(n / (time.perf_counter() - start), n / max(1e-9, time.process_time() - cpu))], n
+    dissect_records.append(n)
+    return [(n / (time.perf_counter() - start), n / max(1e-9, time.process_time() - cpu))]
 
 series = [("swiftmon records -> events", lambda: ours(swiftmon, "events"))]
 if baseline:
     series.append(("baseline swiftmon records -> events", lambda: ours(baseline, "events")))
-series += [("dissect.etl records (ETL iteration)", lambda: dissect()[0]),
+series += [("dissect.etl records (ETL iteration)", dissect),
            ("swiftmon records (summary)", lambda: ours(swiftmon, "summary"))]
 rates = {name: [] for name, _ in series}
 ratios = {name: [] for name, _ in series if name.startswith(("swiftmon records ->", "baseline"))}
@@ -64,8 +67,8 @@ for k in range(rounds):
     for name in ratios:
         ratios[name].append(medians[name] / medians["dissect.etl records (ETL iteration)"])
 
-records = dissect()[1]
-print(f"etl: {os.path.basename(path)} ({records} records), {rounds} rounds (swiftmon {runs} runs each, dissect.etl 1),"
+records = dissect_records[-1]
+print(f"etl: {os.path.basename(path)} ({records} records by dissect.etl), {rounds} rounds (swiftmon {runs} runs each, dissect.etl 1),"
       f" load {os.getloadavg()[0]:.1f}")
 print(f"  {'':<40} {'records per CPU second, median (min-max)':>42} {'per wall second, median':>24}")
 for name, _ in series:
