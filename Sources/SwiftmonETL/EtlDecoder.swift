@@ -28,9 +28,17 @@ public enum EtlDecoder {
             // Windows directory at the end of a trace, and whether both
             // process providers report is known only from the whole file.
             reader.forEachRecordQuietly { record in events.prepare(record) }
+            // Events counted by EventID: in a table for the ids swiftmon has
+            // (all below 256), a dictionary for any other. The table is
+            // reached by pointer: a variable the closure captured would cost
+            // an exclusivity check on every event.
+            let byLowID = UnsafeMutableBufferPointer<Int>.allocate(capacity: 256)
+            byLowID.initialize(repeating: 0)
+            defer { byLowID.deallocate() }
             var byID: [Int: Int] = [:]
             let deliver = { (event: Event) throws in
-                byID[event.kind.id, default: 0] += 1
+                let id = event.kind.id
+                if id >= 0 && id < 256 { byLowID[id] += 1 } else { byID[id, default: 0] += 1 }
                 try sink.emit(event)
             }
             try reader.forEachRecord(order: order) { record in
@@ -38,12 +46,14 @@ public enum EtlDecoder {
                 try events.decode(record, emit: deliver)
             }
             try events.finish(emit: deliver)
+            for (id, n) in byLowID.enumerated() where n > 0 { byID[id] = n }
             summary.eventsByID = byID
             summary.mergedRecords = events.mergedRecords
             try sink.flush()
         } else {
             reader.forEachRecord(order: order) { record in summary.count(record) }
         }
+        summary.finishCounting()
         summary.errors = reader.errors
         summary.errorCount = reader.errorCount
         if let first = reader.errors.min(by: { $0.offset < $1.offset }) {

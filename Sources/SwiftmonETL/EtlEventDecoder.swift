@@ -21,6 +21,23 @@ public final class EtlEventDecoder {
     private var providerText: [Guid: String] = [:]
     /// NT device paths → drive letters, from the trace's SystemConfig records.
     var paths = WindowsPathMap()
+    /// Records come in time order, many to a millisecond: their events share
+    /// one `UtcTime` text instead of each formatting (and allocating) its own.
+    private var utcTimes = UtcTimeTextCache()
+    /// The `Keywords` text of the last TraceEvent: a provider writes the same
+    /// keywords record after record, and "0x" + 16 digits is a heap string.
+    private var lastKeywords: UInt64 = 0
+    private var lastKeywordsText = "0x0"
+    /// Reused for text built byte by byte (stack traces).
+    private var scratch: [UInt8] = []
+    /// The last record's provider GUID, process and thread id texts: records
+    /// come in runs from one provider and one thread.
+    private var lastProvider = Guid.zero
+    private var lastProviderText = Guid.zero.braced
+    private var lastProcessId: UInt32 = 0
+    private var lastProcessIdText = "0"
+    private var lastThreadId: UInt32 = 0
+    private var lastThreadIdText = "0"
 
     /// Whether a process start (or end) that both the classic kernel provider
     /// and Microsoft-Windows-Kernel-Process report becomes one event. Set by
@@ -111,6 +128,13 @@ public final class EtlEventDecoder {
     /// for the other provider's report of the same process, which is merged
     /// into it instead of becoming a second event.
     private func deliver(_ event: Event, _ r: EtlRecord, _ emit: (Event) throws -> Void) throws {
+        // Rundowns (DCStart) have no manifest counterpart: they never wait.
+        let kindID = event.kind.id
+        let processReport = mergesProcessReports
+            && (kindID == EtlEventDecoder.processCreateID || kindID == EtlEventDecoder.processTerminateID)
+            && (r.kind == .event || r.opcode != 3)
+        // Nothing held (and so nothing waiting): most events go straight on.
+        if !processReport && heldStart == held.count { return try emit(event) }
         let now = r.time.nanoseconds
         if let first = openHeld.first, held[first].deadline < now {
             // Deadlines grow with the index: the expired ones lead.
@@ -121,9 +145,7 @@ public final class EtlEventDecoder {
             try drain(emit)
         }
         let source: ProcessReportSource?
-        // Rundowns (DCStart) have no manifest counterpart: they never wait.
-        if mergesProcessReports && (event.kind == .processCreate || event.kind == .processTerminate)
-            && (r.kind == .event || r.opcode != 3) {
+        if processReport {
             source = r.kind == .event ? .manifest : .classic
         } else {
             source = nil
@@ -172,7 +194,7 @@ public final class EtlEventDecoder {
     /// than the classic report's short name.
     private func mergedProcessReports(_ first: Event, _ firstIsManifest: Bool, _ second: Event) -> Event {
         let (manifest, classic) = firstIsManifest ? (first, second) : (second, first)
-        var e = Event(first.kind, time: manifest.time)
+        var e = newEvent(first.kind, manifest.time)
         let utc = first.kind.index(of: "UtcTime")
         // A full path rather than a short name of the same file; the NT path
         // goes with the image it belongs to.
@@ -194,33 +216,81 @@ public final class EtlEventDecoder {
         return e
     }
 
+    /// A new event of `kind` with every field absent but `UtcTime`.
+    @inline(__always)
+    func newEvent(_ kind: EventKind, _ time: EventTime) -> Event {
+        Event(kind, time: time, utcTime: kind.utcTimeIndex == nil ? Event.absent : utcTimes.text(for: time))
+    }
+
+    /// Positions of the TraceEvent fields set by name elsewhere.
+    private static let processCreateID = EventKind.processCreate.id
+    private static let processTerminateID = EventKind.processTerminate.id
+    private static let traceProviderName = EventKind.traceEvent.index(of: "ProviderName")!
+    private static let traceName = EventKind.traceEvent.index(of: "Name")!
+    private static let traceData = EventKind.traceEvent.index(of: "Data")!
+
     /// The generic event for a record no decoder claims.
     func traceEvent(_ r: EtlRecord) -> Event {
-        var e = Event(.traceEvent, time: r.time)
-        if let text = providerText[r.provider] {
-            e[2] = text
-        } else {
-            let text = r.provider.braced
-            if providerText.count < 4096 { providerText[r.provider] = text }
-            e[2] = text
+        var e = newEvent(.traceEvent, r.time)
+        if r.provider != lastProvider {
+            lastProvider = r.provider
+            if let text = providerText[r.provider] {
+                lastProviderText = text
+            } else {
+                lastProviderText = r.provider.braced
+                if providerText.count < 4096 { providerText[r.provider] = lastProviderText }
+            }
         }
-        e[3] = String(r.id)
-        e[4] = String(r.opcode)
-        e[5] = String(r.version)
-        e[6] = String(r.task)
-        e[7] = String(r.level)
-        e[8] = "0x" + String(r.keywords, radix: 16)
-        if let pid = r.processId { e[9] = String(pid) }
-        if let tid = r.threadId { e[10] = String(tid) }
+        e[2] = lastProviderText
+        e[3] = decimalText(r.id)
+        e[4] = decimalText(r.opcode)
+        e[5] = decimalText(r.version)
+        e[6] = decimalText(r.task)
+        e[7] = decimalText(r.level)
+        if r.keywords != lastKeywords {
+            lastKeywords = r.keywords
+            lastKeywordsText = "0x" + String(r.keywords, radix: 16)
+        }
+        e[8] = lastKeywordsText
+        if let pid = r.processId {
+            if pid != lastProcessId { lastProcessId = pid; lastProcessIdText = String(pid) }
+            e[9] = lastProcessIdText
+        }
+        if let tid = r.threadId {
+            if tid != lastThreadId { lastThreadId = tid; lastThreadIdText = String(tid) }
+            e[10] = lastThreadIdText
+        }
         e[11] = hexString(r.payload)
         if r.kind == .event, let decoded = traceLogging.decode(r) {
-            e["ProviderName"] = decoded.provider
-            e["Name"] = decoded.event
-            e["Data"] = decoded.fields
+            e[EtlEventDecoder.traceProviderName] = decoded.provider
+            e[EtlEventDecoder.traceName] = decoded.event
+            e[EtlEventDecoder.traceData] = decoded.fields
         } else if !r.extendedData.bytes.isEmpty {
-            e["Data"] = extendedDataJSON(r)
+            e[EtlEventDecoder.traceData] = extendedDataJSON(r)
         }
         return e
+    }
+
+    /// `{"MatchId":…,"Frames":["0x…",…]}` for a stack-trace item (at most
+    /// 4096 frames), written digit by digit into one reused byte buffer
+    /// rather than as a String per frame joined into another: a trace with
+    /// stacks carries dozens of frames on each record that has one.
+    private func stackTraceJSON(match: UInt64, _ p: inout EtlPayload, width: Int) -> String {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: "{\"MatchId\":\(match),\"Frames\":[".utf8)
+        var frames = 0
+        while frames < 4096, let v = width == 8 ? p.u64() : p.u32().map(UInt64.init) {
+            if frames > 0 { scratch.append(UInt8(ascii: ",")) }
+            scratch.append(UInt8(ascii: "\""))
+            scratch.append(UInt8(ascii: "0"))
+            scratch.append(UInt8(ascii: "x"))
+            appendLowerHex(v, to: &scratch)
+            scratch.append(UInt8(ascii: "\""))
+            frames += 1
+        }
+        scratch.append(UInt8(ascii: "]"))
+        scratch.append(UInt8(ascii: "}"))
+        return String(decoding: scratch, as: UTF8.self)
     }
 
     /// The extended data items of a record as one JSON object, so that stack
@@ -243,12 +313,7 @@ public final class EtlEventDecoder {
                 }
             case EtlExtendedData.Item.stackTrace32, EtlExtendedData.Item.stackTrace64:
                 if let match = p.u64() {
-                    let width = item.type == EtlExtendedData.Item.stackTrace64 ? 8 : 4
-                    var frames: [String] = []
-                    while frames.count < 4096, let v = width == 8 ? p.u64() : p.u32().map(UInt64.init) {
-                        frames.append("\"0x" + String(v, radix: 16) + "\"")
-                    }
-                    o.raw("StackTrace", "{\"MatchId\":\(match),\"Frames\":[" + frames.joined(separator: ",") + "]}")
+                    o.raw("StackTrace", stackTraceJSON(match: match, &p, width: item.type == EtlExtendedData.Item.stackTrace64 ? 8 : 4))
                     continue
                 }
             case EtlExtendedData.Item.processStartKey, EtlExtendedData.Item.eventKey, EtlExtendedData.Item.psmKey:
@@ -262,4 +327,26 @@ public final class EtlEventDecoder {
         }
         return o.finish()
     }
+}
+
+/// Appends `v` in lower-case hex without leading zeros ("0" for 0), as
+/// `String(v, radix: 16)` writes it.
+@inline(__always)
+func appendLowerHex(_ v: UInt64, to out: inout [UInt8]) {
+    let digits = v == 0 ? 1 : (64 - v.leadingZeroBitCount + 3) / 4
+    var shift = (digits - 1) * 4
+    while shift >= 0 {
+        let d = UInt8(truncatingIfNeeded: (v >> UInt64(shift)) & 15)
+        out.append(d < 10 ? 0x30 + d : 0x57 + d)
+        shift -= 4
+    }
+}
+
+/// The decimal text of the header numbers below 1024 (ids, opcodes,
+/// versions, tasks, levels), made once.
+private let smallDecimals: [String] = (0..<1024).map { String($0) }
+
+@inline(__always)
+func decimalText<T: BinaryInteger>(_ v: T) -> String {
+    v < 1024 ? smallDecimals[Int(v)] : String(v)
 }

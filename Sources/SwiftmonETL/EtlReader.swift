@@ -45,18 +45,39 @@ public final class EtlReader {
     /// thousands of streams of 16 MiB each.
     public static let maxHeldDecompressedBytes = 512 << 20
     var heldDecompressedBytes = 0
-    /// Where buffers are decompressed before being copied, exactly sized, to
-    /// the stream that reads them.
-    private var scratch: UnsafeMutableRawBufferPointer?
+    /// Decompressed buffers kept for the next walk over the file, by buffer
+    /// index: the decoder walks a file twice (``EtlDecoder``), and
+    /// decompressing every buffer twice was a tenth of its time on a
+    /// compressed trace. At most ``maxCachedDecompressedBytes`` are kept; the
+    /// buffers beyond are decompressed on each walk.
+    private var decompressed: [Int: UnsafeRawBufferPointer] = [:]
+    private var cachedDecompressedBytes = 0
+    public static let maxCachedDecompressedBytes = 128 << 20
 
-    func decompressionScratch() -> UnsafeMutableRawBufferPointer {
-        if let scratch { return scratch }
-        let s = UnsafeMutableRawBufferPointer.allocate(byteCount: EtlReader.maxBufferSize, alignment: 16)
-        scratch = s
-        return s
+    deinit {
+        for (_, b) in decompressed { b.deallocate() }
     }
 
-    deinit { scratch?.deallocate() }
+    /// The decompressed bytes of buffer `index`, when an earlier walk kept them.
+    func cachedDecompressed(_ index: Int) -> UnsafeRawBufferPointer? { decompressed[index] }
+
+    /// Room for the decompressed bytes of buffer `index` (`count` bytes at
+    /// most) that the reader keeps for later walks; nil when the cache is full.
+    func cacheAllocation(_ index: Int, count: Int) -> UnsafeMutableRawBufferPointer? {
+        let size = max(count, 1)
+        guard cachedDecompressedBytes + size <= EtlReader.maxCachedDecompressedBytes else { return nil }
+        cachedDecompressedBytes += size
+        return UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+    }
+
+    /// Keeps `bytes` (from ``cacheAllocation(_:count:)``) as buffer `index`.
+    func cache(_ index: Int, _ bytes: UnsafeRawBufferPointer) { decompressed[index] = bytes }
+
+    /// Gives back a ``cacheAllocation(_:count:)`` that was not kept.
+    func uncache(_ allocation: UnsafeMutableRawBufferPointer) {
+        cachedDecompressedBytes -= allocation.count
+        allocation.deallocate()
+    }
 
     public convenience init(path: String) throws(EtlError) {
         try self.init(file: EtlFileBytes(path: path))
@@ -174,45 +195,57 @@ public final class EtlReader {
                 }
             }
         }
-        defer { for s in streams { s.release() } }
+        defer { for i in streams.indices { streams[i].release() } }
 
-        if streams.count == 1 {
-            let s = streams[0]
-            while s.advance() {
-                s.current.time = clock.time(ticks: s.current.ticks)
-                try body(&s.current)
+        // The streams are values in one array, reached through its buffer
+        // pointer: their state costs no reference counting or exclusivity
+        // check per record (as a class's properties would).
+        try streams.withUnsafeMutableBufferPointer { streams in
+            if streams.count == 1 {
+                while streams[0].advance() {
+                    streams[0].current.time = clock.time(ticks: streams[0].current.ticks)
+                    try body(&streams[0].current)
+                }
+                return
             }
-            return
-        }
-        // k-way merge on (ticks, stream) with a binary min-heap of streams.
-        var heap = StreamHeap(capacity: streams.count)
-        for s in streams where s.advance() { heap.push(s) }
-        while let s = heap.top {
-            s.current.time = clock.time(ticks: s.current.ticks)
-            try body(&s.current)
-            if s.advance() { heap.topChanged() } else { heap.popTop() }
+            // k-way merge on (ticks, stream) with a binary min-heap of streams.
+            var heap = StreamHeap(capacity: streams.count)
+            for i in streams.indices where streams[i].advance() { heap.push(i, ticks: streams[i].current.ticks) }
+            while let i = heap.top {
+                streams[i].current.time = clock.time(ticks: streams[i].current.ticks)
+                try body(&streams[i].current)
+                if streams[i].advance() { heap.topChanged(ticks: streams[i].current.ticks) } else { heap.popTop() }
+            }
         }
     }
 }
 
 /// A binary min-heap of record streams keyed by (next record's ticks, stream
-/// number): the merge step of per-processor buffers.
+/// number): the merge step of per-processor buffers. The keys are kept in the
+/// heap itself: comparing them does not reach into the streams (a class's
+/// properties cost an exclusivity check on every read).
 struct StreamHeap {
-    private var items: [EtlRecordStream] = []
+    struct Item {
+        var ticks: Int64
+        /// The stream's index, which is also its number.
+        let stream: Int
+    }
+    private var items: [Item] = []
 
     init(capacity: Int) { items.reserveCapacity(capacity) }
 
-    var top: EtlRecordStream? { items.first }
+    /// The index of the stream whose record comes next.
+    var top: Int? { items.first?.stream }
 
     @inline(__always)
     private func less(_ a: Int, _ b: Int) -> Bool {
         let x = items[a], y = items[b]
-        let tx = x.current.ticks, ty = y.current.ticks
-        return tx < ty || (tx == ty && x.number < y.number)
+        return x.ticks < y.ticks || (x.ticks == y.ticks && x.stream < y.stream)
     }
 
-    mutating func push(_ s: EtlRecordStream) {
-        items.append(s)
+    /// Adds stream `s`, whose next record has `ticks`.
+    mutating func push(_ s: Int, ticks: Int64) {
+        items.append(Item(ticks: ticks, stream: s))
         var i = items.count - 1
         while i > 0 {
             let p = (i - 1) / 2
@@ -222,7 +255,11 @@ struct StreamHeap {
         }
     }
 
-    mutating func topChanged() { siftDown(0) }
+    /// The top stream moved on to a record with `ticks`.
+    mutating func topChanged(ticks: Int64) {
+        items[0].ticks = ticks
+        siftDown(0)
+    }
 
     mutating func popTop() {
         items.swapAt(0, items.count - 1)
@@ -246,12 +283,12 @@ struct StreamHeap {
 }
 
 /// The records of one processor's buffers, in file order, one record ahead.
-final class EtlRecordStream {
+struct EtlRecordStream {
     var bufferIndices: [Int]
     /// Breaks timestamp ties: lower processor streams first, as in the file.
     let number: Int
     private var nextBuffer = 0
-    private unowned let reader: EtlReader
+    private let reader: EtlReader
     private var region = UnsafeRawBufferPointer(start: nil, count: 0)
     private var position = 0
     private var buffer: EtlBufferInfo?
@@ -265,7 +302,7 @@ final class EtlRecordStream {
         self.reader = reader
     }
 
-    func release() {
+    mutating func release() {
         if let s = storage {
             reader.heldDecompressedBytes -= s.count
             s.deallocate()
@@ -274,7 +311,7 @@ final class EtlRecordStream {
     }
 
     /// Moves to the next record; false when the stream is exhausted.
-    func advance() -> Bool {
+    mutating func advance() -> Bool {
         while true {
             if let info = buffer, position < region.count {
                 do {
@@ -302,12 +339,13 @@ final class EtlRecordStream {
                 position = region.count
             }
             guard nextBuffer < bufferIndices.count else { return false }
-            load(reader.buffers[bufferIndices[nextBuffer]])
+            load(bufferIndices[nextBuffer])
             nextBuffer += 1
         }
     }
 
-    private func load(_ info: EtlBufferInfo) {
+    private mutating func load(_ index: Int) {
+        let info = reader.buffers[index]
         buffer = info
         position = 0
         region = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -326,28 +364,36 @@ final class EtlRecordStream {
                 reader.fail(EtlError(offset: info.offset + 0x30, "compressed buffer claims \(info.filled) bytes"))
                 return
             }
-            let scratch = UnsafeMutableRawBufferPointer(rebasing: reader.decompressionScratch()[0..<want])
-            let input = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(info.offset + info.size)])
-            let n: Int
-            do {
-                n = try XpressDecompressor.decompress(input, into: scratch)
-            } catch {
-                reader.fail(EtlError(offset: dataStart, "compressed buffer at offset \(info.offset): \(error)"))
+            if let kept = reader.cachedDecompressed(index) {
+                region = kept
                 return
             }
-            if (storage?.count ?? -1) < n {
+            let input = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(info.offset + info.size)])
+            // Decompressed straight where the records are read from: kept by
+            // the reader for the next walk while its cache has room, else
+            // this stream's own storage (reused from buffer to buffer).
+            let kept = reader.cacheAllocation(index, count: want)
+            if kept == nil && (storage?.count ?? -1) < want {
                 release()
-                guard reader.heldDecompressedBytes + n <= EtlReader.maxHeldDecompressedBytes else {
+                guard reader.heldDecompressedBytes + want <= EtlReader.maxHeldDecompressedBytes else {
                     reader.fail(EtlError(offset: info.offset,
                         "too many processor streams hold decompressed buffers at once; buffer skipped"))
                     return
                 }
-                storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(n, 1), alignment: 16)
-                reader.heldDecompressedBytes += max(n, 1)
+                storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(want, 1), alignment: 16)
+                reader.heldDecompressedBytes += max(want, 1)
             }
-            guard let out = storage else { return }
-            if n > 0, let to = out.baseAddress, let from = scratch.baseAddress { to.copyMemory(from: from, byteCount: n) }
-            region = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n])
+            guard let target = kept ?? storage else { return }
+            let n: Int
+            do {
+                n = try XpressDecompressor.decompress(input, into: UnsafeMutableRawBufferPointer(rebasing: target[0..<want]))
+            } catch {
+                if let kept { reader.uncache(kept) }
+                reader.fail(EtlError(offset: dataStart, "compressed buffer at offset \(info.offset): \(error)"))
+                return
+            }
+            region = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(target)[0..<n])
+            if kept != nil { reader.cache(index, region) }
         } else {
             if info.filled > info.size && !info.truncated {
                 reader.fail(EtlError(offset: info.offset + 0x30,

@@ -50,10 +50,40 @@ public struct EtlSummary: Sendable {
         }
     }
 
+    /// Counts of recent keys, in slots picked by a cheap hash of the key: a
+    /// trace has few distinct keys, and hashing every record's key into
+    /// ``counted`` (SipHash) was a noticeable share of the decoder's time.
+    /// ``finishCounting()`` folds them into ``counted``.
+    private var recent = [RecentCount?](repeating: nil, count: EtlSummary.recentSlots)
+    private static let recentSlots = 64
+    private struct RecentCount {
+        let key: Key
+        var count: Int
+    }
+
     @inline(__always)
     mutating func count(_ r: EtlRecord) {
         records += 1
-        counted[Key(provider: r.provider, id: r.id, opcode: r.opcode, version: r.version), default: 0] += 1
+        let key = Key(provider: r.provider, id: r.id, opcode: r.opcode, version: r.version)
+        var h = r.provider.high ^ (r.provider.low &* 0x0000_0100_0000_01B3)
+        h ^= UInt64(r.id) << 20 ^ UInt64(r.opcode) << 40 ^ UInt64(r.version) << 48
+        let slot = Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> 58)  // 0 ..< 64
+        if let held = recent[slot] {
+            if held.key == key {
+                recent[slot]!.count += 1
+                return
+            }
+            counted[held.key, default: 0] += held.count
+        }
+        recent[slot] = RecentCount(key: key, count: 1)
+    }
+
+    /// Folds the recent counts into ``counted``; call after the last ``count(_:)``.
+    mutating func finishCounting() {
+        for i in recent.indices {
+            if let held = recent[i] { counted[held.key, default: 0] += held.count }
+            recent[i] = nil
+        }
     }
 
     static func isoTime(filetime: Int64) -> String {

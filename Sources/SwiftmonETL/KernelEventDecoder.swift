@@ -40,7 +40,7 @@ extension EtlEventDecoder {
             let key = r.opcode == 1 ? UInt64(bitPattern: ns) : p.uniqueKey
             let process = processes.started(pid: p.pid, startKey: key, at: ns, image: p.image,
                                             commandLine: p.commandLine, user: windowsUser(sid: p.sid))
-            var e = Event(.processCreate, time: r.time)
+            var e = newEvent(.processCreate, r.time)
             e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(p.pid)
             e["Image"] = process.image
@@ -67,7 +67,7 @@ extension EtlEventDecoder {
         // Defunct (the process object freed) after the End already reported
         // is not a second end: the record stays a TraceEvent.
         if r.opcode == 39 && process.endReported { return nil }
-        var e = Event(.processTerminate, time: r.time)
+        var e = newEvent(.processTerminate, r.time)
         e["ProcessGuid"] = process.guid
         e["ProcessId"] = String(p.pid)
         e["Image"] = process.image
@@ -147,7 +147,7 @@ extension EtlEventDecoder {
     func threadEvent(start: Bool, pid: UInt32, tid: UInt32, _ r: EtlRecord) -> Event {
         if start { threadOwners.set(tid, pid) }
         let process = processes.known(pid, seenAt: r.time.nanoseconds)
-        var e = Event(start ? .threadCreate : .threadTerminate, time: r.time)
+        var e = newEvent(start ? .threadCreate : .threadTerminate, r.time)
         e["ProcessGuid"] = process.guid
         e["ProcessId"] = String(pid)
         e["ThreadId"] = String(tid)
@@ -193,7 +193,7 @@ extension EtlEventDecoder {
         let sizeText = "0x" + hexDigits(size, width: 1)
         if pid == 0 || kernelSpace {
             // Loaded into the kernel: a driver, reported under the System process.
-            var e = Event(.driverLoad, time: r.time)
+            var e = newEvent(.driverLoad, r.time)
             e["ImageLoaded"] = path
             e["ImageBase"] = baseText
             e["ImageSize"] = sizeText
@@ -208,7 +208,7 @@ extension EtlEventDecoder {
         }
         processes.imageLoaded(pid: pid, path: path, ntPath: original)
         let process = processes.known(pid, seenAt: r.time.nanoseconds)
-        var e = Event(.imageLoad, time: r.time)
+        var e = newEvent(.imageLoad, r.time)
         e["ProcessGuid"] = process.guid
         e["ProcessId"] = String(pid)
         e["Image"] = process.image
@@ -267,7 +267,7 @@ extension EtlEventDecoder {
         let isNew = connections.insert(key)
         if initiated == nil || !tcp { guard isNew else { return nil } }
         let process = processes.known(pid, seenAt: r.time.nanoseconds)
-        var e = Event(.networkConnect, time: r.time)
+        var e = newEvent(.networkConnect, r.time)
         e["ProcessGuid"] = process.guid
         e["ProcessId"] = String(pid)
         e["Image"] = process.image
@@ -361,7 +361,7 @@ extension EtlEventDecoder {
     /// File events name the issuing thread; its process comes from the thread
     /// table when the record header carries no usable pid.
     private func fileEvent(_ kind: EventKind, _ r: EtlRecord, thread: UInt32) -> Event {
-        var e = Event(kind, time: r.time)
+        var e = newEvent(kind, r.time)
         let headerPid = r.processId.flatMap { $0 == UInt32.max ? nil : $0 }
         if let pid = threadOwners.get(thread) ?? headerPid {
             let process = processes.known(pid, seenAt: r.time.nanoseconds)
@@ -405,7 +405,7 @@ extension EtlEventDecoder {
             case (nil, _): target = name
             }
             let kind: EventKind = r.opcode == 14 ? .registryValueSet : .registryCreateDelete
-            var e = Event(kind, time: r.time)
+            var e = newEvent(kind, r.time)
             e["EventType"] = ["CreateKey", "", "DeleteKey", "", "SetValue", "DeleteValue"][Int(r.opcode) - 10]
             e["TargetObject"] = target
             if let pid = r.processId {

@@ -35,7 +35,7 @@ extension EtlEventDecoder {
             let process = processes.started(pid: pid, startKey: createTime, at: time.nanoseconds,
                                             image: image.isEmpty ? nil : image, commandLine: nil, user: nil,
                                             imageNtPath: ntImage)
-            var e = Event(.processCreate, time: time)
+            var e = newEvent(.processCreate, time)
             e["ImageNtPath"] = process.imageNtPath
             e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(pid)
@@ -58,7 +58,7 @@ extension EtlEventDecoder {
             let process = processes.lookup(pid)
                 ?? processes.started(pid: pid, startKey: createTime, at: EtlClock.nanoseconds(filetime: Int64(bitPattern: createTime)),
                                      image: nil, commandLine: nil, user: nil)
-            var e = Event(.processTerminate, time: r.time)
+            var e = newEvent(.processTerminate, r.time)
             e["ProcessGuid"] = process.guid
             e["ProcessId"] = String(pid)
             e["Image"] = process.image

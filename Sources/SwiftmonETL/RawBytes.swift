@@ -83,15 +83,32 @@ public struct EtlPayload {
     }
 
     /// A NUL-terminated UTF-16LE string, decoded (unpaired surrogates become U+FFFD).
+    /// The terminator is consumed; a missing one ends at the payload end.
     public mutating func utf16String() -> String {
-        var units: [UInt16] = []
-        while remaining >= 2 {
-            let u = bytes.loadLE(UInt16.self, position)
-            position += 2
-            if u == 0 { return String(decoding: units, as: UTF16.self) }
-            units.append(u)
+        let b = bytes, start = position
+        var end = start
+        var ascii = true
+        while b.count - end >= 2 {
+            let u = b.loadLE(UInt16.self, end)
+            if u == 0 { break }
+            if u >= 0x80 { ascii = false }
+            end += 2
         }
-        position = bytes.count
+        position = b.count - end >= 2 ? end + 2 : b.count
+        let count = (end - start) / 2
+        if count == 0 { return "" }
+        if ascii {
+            // Paths and names are nearly always ASCII: written straight into
+            // the string's storage, without the UTF-16 transcoder and a
+            // temporary array of code units.
+            return String(unsafeUninitializedCapacity: count) { out in
+                for i in 0..<count { out[i] = UInt8(truncatingIfNeeded: b.loadLE(UInt16.self, start + 2 * i)) }
+                return count
+            }
+        }
+        var units: [UInt16] = []
+        units.reserveCapacity(count)
+        for i in 0..<count { units.append(b.loadLE(UInt16.self, start + 2 * i)) }
         return String(decoding: units, as: UTF16.self)
     }
 
@@ -134,18 +151,27 @@ public struct EtlPayload {
     }
 }
 
-/// Lower-case hex of bytes, for payloads no decoder understands.
+/// Lower-case hex of bytes, for payloads no decoder understands: most
+/// records of a trace end up here, so each byte's two digits are one
+/// 16-bit store from a table.
 func hexString(_ bytes: UnsafeRawBufferPointer) -> String {
     if bytes.isEmpty { return "" }
     return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
-        let digits: StaticString = "0123456789abcdef"
-        let d = digits.utf8Start
-        var i = 0
-        for b in bytes {
-            out[i] = d[Int(b >> 4)]
-            out[i + 1] = d[Int(b & 15)]
-            i += 2
+        let to = UnsafeMutableRawPointer(out.baseAddress!)
+        hexPairs.withUnsafeBufferPointer { pairs in
+            var i = 0
+            for b in bytes {
+                to.storeBytes(of: pairs[Int(b)], toByteOffset: i, as: UInt16.self)
+                i += 2
+            }
         }
-        return i
+        return bytes.count * 2
     }
+}
+
+/// The two lower-case hex digits of each byte value, as they lie in memory
+/// (high digit first).
+private let hexPairs: [UInt16] = (0..<256).map { (b: Int) -> UInt16 in
+    let digits = Array("0123456789abcdef".utf8)
+    return UInt16(littleEndian: UInt16(digits[b >> 4]) | UInt16(digits[b & 15]) << 8)
 }
