@@ -1,6 +1,7 @@
 import Foundation
 import SwiftmonCore
 import XCTest
+import SwiftmonTestSupport
 @testable import SwiftmonETL
 
 /// Truncated, bit-flipped and hostile files: a clear error with a byte offset
@@ -100,14 +101,4 @@ final class EtlDamageTests: XCTestCase {
 }
 
 /// A small deterministic generator, so failures reproduce.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SplitMix = SplitMix64

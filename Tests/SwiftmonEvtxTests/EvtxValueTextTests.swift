@@ -1,23 +1,14 @@
 import SwiftmonCore
 import XCTest
+import SwiftmonTestSupport
 @testable import SwiftmonEvtx
 
 /// The byte-level renderers of the hot path against the String-level ones
 /// they replace: UTF-16 → UTF-8 as `String(decoding:as:)` does it, values as
 /// Swift formats numbers, EventData JSON escaped as `JSONString` escapes.
 final class EvtxValueTextTests: XCTestCase {
-    /// A deterministic generator (SplitMix64), so a failure can be replayed.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
+    /// A deterministic generator, so a failure can be replayed.
+    typealias Generator = SplitMix64
 
     func withChunk<T>(_ bytes: [UInt8], _ body: (ChunkBytes) -> T) -> T {
         bytes.withUnsafeBytes { body(ChunkBytes(bytes: $0)) }

@@ -1,27 +1,13 @@
 import XCTest
+import SwiftmonTestSupport
 @testable import SwiftmonRules
 
 /// The matchers under the rule engines (SubstringAutomaton, ByteTrie) against
 /// naive matchers on random patterns and values (fixed seed): the same
 /// matches, whatever the table layout and scan loop.
 final class MatcherTests: XCTestCase {
-    /// SplitMix64: a fixed, portable sequence.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        /// Bytes from a small alphabet (so that patterns overlap and share
-        /// prefixes and suffixes), with the occasional byte from anywhere.
-        mutating func bytes(maxLength: Int, alphabet: [UInt8]) -> [UInt8] {
-            (0..<below(maxLength + 1)).map { _ in below(16) == 0 ? UInt8(truncatingIfNeeded: next()) : alphabet[below(alphabet.count)] }
-        }
-    }
+    /// A fixed, portable sequence (SplitMix64), with the helpers below.
+    typealias Random = SplitMix64
 
     static let alphabet: [UInt8] = Array("ab/.\\".utf8) + [0xFE, 0xFF]
 
@@ -120,5 +106,13 @@ final class MatcherTests: XCTestCase {
                 }
             }
         }
+    }
+}
+
+private extension SplitMix64 {
+    /// Bytes from a small alphabet (so that patterns overlap and share
+    /// prefixes and suffixes), with the occasional byte from anywhere.
+    mutating func bytes(maxLength: Int, alphabet: [UInt8]) -> [UInt8] {
+        (0..<below(maxLength + 1)).map { _ in below(16) == 0 ? UInt8(truncatingIfNeeded: next()) : alphabet[below(alphabet.count)] }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SwiftmonTestSupport
 import SwiftmonCore
 @testable import SwiftmonRules
 
@@ -7,16 +8,7 @@ import SwiftmonCore
 /// transcription of Sysmon's procedure (``ReferenceModel``): on random
 /// configurations built to collide, and on the real corpus configurations.
 final class ModelComparisonTests: XCTestCase {
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Rng = SplitMix64
 
     static let words = ["bash", "/usr/bin/bash", "/bin/", "sh", "-c", "curl", "root", "Alice", "x;y", "a", "", ";", "b;", "/usr/", "BASH", "c:\\windows\\cmd.exe", "cmd.exe", "1", "20", "3"]
     static let fields = ["Image", "CommandLine", "User", "ParentImage"]
