@@ -26,7 +26,7 @@ final class LiveOutputRotationTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("events.jsonl")
         let run = try LiveOutputFaultTests.Run(["--format", "json", "--output", file.path,
-                                                "--output-max-size", "64K", "--output-keep", "50"])
+                                                "--output-max-size", "64K", "--output-keep", "400"])
         let mark = "rot-\(UUID().uuidString.prefix(8))"
         try storm(1_000, mark + "a")
         usleep(500_000)
@@ -39,7 +39,9 @@ final class LiveOutputRotationTests: XCTestCase {
         let stats = run.stop()
         XCTAssertEqual(run.process.terminationStatus, 0, stats)
 
-        let rotated = (1...50).map { URL(fileURLWithPath: file.path + ".\($0)") }
+        // Room for every event (400 × 64 KiB, ten times what the storms write even
+        // with long paths): a rotated file that --output-keep deletes is gone by request.
+        let rotated = (1...400).map { URL(fileURLWithPath: file.path + ".\($0)") }
             .filter { FileManager.default.fileExists(atPath: $0.path) }
         XCTAssertFalse(rotated.isEmpty, "2,000 processes' events do not fit in 64 KiB: \(stats)")
         let all = ([moved, file] + rotated).flatMap(lines)
