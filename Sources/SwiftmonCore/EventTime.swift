@@ -27,35 +27,54 @@ public struct EventTime: Sendable, Hashable, Comparable {
     public var iso8601Nanoseconds: String { format(fractionDigits: 9, separator: UInt8(ascii: "T"), zulu: true) }
 
     func format(fractionDigits: Int, separator: UInt8, zulu: Bool) -> String {
+        // Written in place: this runs once per event, so no temporary arrays.
+        String(unsafeUninitializedCapacity: 32) { write(fractionDigits: fractionDigits, separator: separator, zulu: zulu, into: $0) }
+    }
+
+    /// ``sysmonText``'s bytes appended to `out` (23 bytes).
+    public func appendSysmonText(to out: inout [UInt8]) { append(fractionDigits: 3, separator: UInt8(ascii: " "), zulu: false, to: &out) }
+
+    /// ``iso8601Nanoseconds``'s bytes appended to `out` (30 bytes).
+    public func appendISO8601Nanoseconds(to out: inout [UInt8]) { append(fractionDigits: 9, separator: UInt8(ascii: "T"), zulu: true, to: &out) }
+
+    func append(fractionDigits: Int, separator: UInt8, zulu: Bool, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 32))
+        let n = out.withUnsafeMutableBufferPointer {
+            write(fractionDigits: fractionDigits, separator: separator, zulu: zulu,
+                  into: UnsafeMutableBufferPointer(rebasing: $0[start..<start + 32]))
+        }
+        out.removeLast(32 - n)
+    }
+
+    /// Writes the text into `out` (room for 32 bytes); returns its length.
+    func write(fractionDigits: Int, separator: UInt8, zulu: Bool, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
         let fraction = nanoseconds - seconds * 1_000_000_000
         let (days, secondOfDay) = (seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400,
                                    ((seconds % 86_400) + 86_400) % 86_400)
         let date = EventTime.civilDate(daysSinceEpoch: days)
-        // Written in place: this runs once per event, so no temporary arrays.
-        return String(unsafeUninitializedCapacity: 32) { out in
-            var n = 0
-            func put(_ value: Int, _ width: Int) {
-                var v = value
-                for k in stride(from: width - 1, through: 0, by: -1) {
-                    out[n + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-                    v /= 10
-                }
-                n += width
+        var n = 0
+        func put(_ value: Int, _ width: Int) {
+            var v = value
+            for k in stride(from: width - 1, through: 0, by: -1) {
+                out[n + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+                v /= 10
             }
-            func byte(_ b: UInt8) { out[n] = b; n += 1 }
-            put(Int(date.year), 4); byte(0x2D)
-            put(Int(date.month), 2); byte(0x2D)
-            put(Int(date.day), 2); byte(separator)
-            put(Int(secondOfDay / 3600), 2); byte(0x3A)
-            put(Int(secondOfDay / 60 % 60), 2); byte(0x3A)
-            put(Int(secondOfDay % 60), 2); byte(0x2E)
-            var f = Int(fraction)
-            for _ in 0..<(9 - fractionDigits) { f /= 10 }
-            put(f, fractionDigits)
-            if zulu { byte(0x5A) }
-            return n
+            n += width
         }
+        func byte(_ b: UInt8) { out[n] = b; n += 1 }
+        put(Int(date.year), 4); byte(0x2D)
+        put(Int(date.month), 2); byte(0x2D)
+        put(Int(date.day), 2); byte(separator)
+        put(Int(secondOfDay / 3600), 2); byte(0x3A)
+        put(Int(secondOfDay / 60 % 60), 2); byte(0x3A)
+        put(Int(secondOfDay % 60), 2); byte(0x2E)
+        var f = Int(fraction)
+        for _ in 0..<(9 - fractionDigits) { f /= 10 }
+        put(f, fractionDigits)
+        if zulu { byte(0x5A) }
+        return n
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date ("days from civil"):
@@ -92,8 +111,24 @@ public struct EventTime: Sendable, Hashable, Comparable {
 public struct UtcTimeTextCache: Sendable {
     private var millisecond: Int64 = .min
     private var text = ""
+    private var bytesMillisecond: Int64 = .min
+    private var bytes: [UInt8] = []
 
     public init() {}
+
+    /// Sets `event`'s UtcTime as bytes in its arena (no String per
+    /// millisecond: a 23-byte String is an allocation).
+    public mutating func write(_ time: EventTime, into event: inout Event) {
+        guard let i = event.kind.utcTimeIndex else { return }
+        let ns = time.nanoseconds
+        let ms = ns >= 0 ? ns / 1_000_000 : (ns - 999_999) / 1_000_000
+        if ms != bytesMillisecond {
+            bytesMillisecond = ms
+            bytes.removeAll(keepingCapacity: true)
+            time.appendSysmonText(to: &bytes)
+        }
+        bytes.withUnsafeBufferPointer { event.setValidUTF8(i, $0) }
+    }
 
     public mutating func text(for time: EventTime) -> String {
         // Floor division: UtcTime shows the millisecond the time falls in.

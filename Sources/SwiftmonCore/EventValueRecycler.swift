@@ -1,16 +1,18 @@
-/// Field-value arrays of events the outputs are done with, for the next
-/// events to reuse (issue 10: no allocation per event in steady state).
+/// Value storage of events the outputs are done with, for the next events to
+/// reuse (issue 10: no allocation per event in steady state).
 ///
-/// An event holds one value per field in an array (``Event/values``); making
-/// that array is an allocation per event, and freeing it another call into
-/// the allocator. The sink thread hands the arrays of the events it has
-/// written back here, emptied (their strings are released there, not on the
-/// reader's thread); a producer takes them in small groups through its own
-/// ``EventValueStash``. An array a sink still holds (an event it keeps) is
-/// not shared: emptying it makes a new one, so a kept event never changes.
+/// An event holds one text per field in an array and its byte-valued fields
+/// in a byte arena (``Event``); making them is an allocation each per event,
+/// and freeing them more calls into the allocator. The sink thread hands the
+/// storage of the events it has written back here, emptied (their strings
+/// are released there, not on the reader's thread); a producer takes them in
+/// small groups through its own ``EventValueStash``. Storage a sink still
+/// holds (an event it keeps) is not shared: emptying it makes a new one, so a
+/// kept event never changes.
 ///
-/// Bounded: at most ``limit`` arrays wait here (each holds room for the
-/// kind with the most fields), the rest are freed.
+/// Bounded: at most ``limit`` storages wait here (each with room for the
+/// kind with the most fields, and an arena of at most ``arenaKeepLimit``
+/// bytes), the rest are freed.
 public final class EventValueRecycler: @unchecked Sendable {  // `free` is guarded by `lock`
     /// The recycler the pipeline and the live builders share.
     public static let shared = EventValueRecycler()
@@ -18,9 +20,21 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     /// Room each recycled array keeps: the most fields any kind has.
     public static let arrayCapacity = EventKind.all.map(\.fields.count).max() ?? 64
 
+    /// Room a new arena starts with: an exec's GUIDs, image, directory and
+    /// a command line of a few hundred bytes.
+    public static let arenaCapacity = 2048
+    /// An arena that grew past this (a 100 KiB command line) is freed, not kept.
+    public static let arenaKeepLimit = 64 * 1024
+
+    /// One event's value storage: its texts and its byte arena.
+    public struct Storage {
+        var texts: [String]
+        var arena: [UInt8]
+    }
+
     public let limit: Int
     private let lock = Lock()
-    private var free: [[String]] = []
+    private var free: [Storage] = []
 
     public init(limit: Int = 1024) {
         self.limit = limit
@@ -30,37 +44,50 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     /// How many arrays wait to be reused.
     public var count: Int { lock.withLock { free.count } }
 
-    /// Takes the value arrays of `events[start...]`, leaving those events
+    /// Takes the value storage of `events[start...]`, leaving those events
     /// without values (the caller drops them next).
     public func recycle(_ events: inout [Event], from start: Int = 0) {
         var i = start
         while i < events.count {
-            var values: [String] = []
-            swap(&values, &events[i].values)
-            recycle(&values)
+            var storage = Storage(texts: [], arena: [])
+            swap(&storage.texts, &events[i].texts)
+            swap(&storage.arena, &events[i].arena)
+            recycle(&storage)
             i += 1
         }
     }
 
-    /// Takes one array (left empty).
+    /// Takes one array of texts (left empty), with a new arena.
     public func recycle(_ values: inout [String]) {
-        guard values.capacity >= Self.arrayCapacity else { values = []; return }
-        // Releases the values here; a buffer some other copy still holds is
-        // left to that copy (this gets a fresh one).
-        values.removeAll(keepingCapacity: true)
-        lock.lock()
-        if free.count < limit {
-            free.append(values)
-            lock.unlock()
-            values = []
-        } else {
-            lock.unlock()
-            values = []
-        }
+        var storage = Storage(texts: [], arena: [])
+        swap(&storage.texts, &values)
+        recycle(&storage)
     }
 
-    /// Moves up to `n` arrays into `stash`.
-    func take(into stash: inout [[String]], upTo n: Int) {
+    /// Takes one storage (left empty).
+    func recycle(_ storage: inout Storage) {
+        guard storage.texts.capacity >= Self.arrayCapacity else { storage = Storage(texts: [], arena: []); return }
+        // Releases the values here; a buffer some other copy still holds is
+        // left to that copy (this gets a fresh one).
+        storage.texts.removeAll(keepingCapacity: true)
+        if storage.arena.capacity < Self.arenaCapacity || storage.arena.capacity > Self.arenaKeepLimit {
+            storage.arena = []
+            storage.arena.reserveCapacity(Self.arenaCapacity)
+        } else {
+            storage.arena.removeAll(keepingCapacity: true)
+        }
+        lock.lock()
+        if free.count < limit {
+            free.append(storage)
+            lock.unlock()
+        } else {
+            lock.unlock()
+        }
+        storage = Storage(texts: [], arena: [])
+    }
+
+    /// Moves up to `n` storages into `stash`.
+    func take(into stash: inout [Storage], upTo n: Int) {
         lock.withLock {
             let k = min(n, free.count)
             guard k > 0 else { return }
@@ -70,11 +97,11 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     }
 }
 
-/// One producer thread's supply of recycled value arrays: it takes them from
+/// One producer thread's supply of recycled value storage: it takes it from
 /// the recycler a group at a time (one lock per ``group`` events).
 public struct EventValueStash {
     private let recycler: EventValueRecycler
-    private var arrays: [[String]] = []
+    private var arrays: [EventValueRecycler.Storage] = []
     static let group = 64
 
     public init(recycler: EventValueRecycler = .shared) {
@@ -82,12 +109,13 @@ public struct EventValueStash {
         arrays.reserveCapacity(Self.group)
     }
 
-    /// An empty array with room for any kind's values.
-    mutating func next() -> [String] {
+    /// Empty storage with room for any kind's values.
+    mutating func next() -> EventValueRecycler.Storage {
         if arrays.isEmpty { recycler.take(into: &arrays, upTo: Self.group) }
         if !arrays.isEmpty { return arrays.removeLast() }
-        var values: [String] = []
-        values.reserveCapacity(EventValueRecycler.arrayCapacity)
-        return values
+        var storage = EventValueRecycler.Storage(texts: [], arena: [])
+        storage.texts.reserveCapacity(EventValueRecycler.arrayCapacity)
+        storage.arena.reserveCapacity(EventValueRecycler.arenaCapacity)
+        return storage
     }
 }

@@ -56,8 +56,31 @@ public struct FieldText: Sendable {
         if start < bytes.count { body(.text(String(decoding: bytes[start...], as: UTF8.self))) }
     }
 
+    /// Whether `bytes` are well-formed UTF-8, without making a String (an
+    /// ASCII run is checked 8 bytes at a time).
+    public static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = bytes.count
+        guard n > 0, let base = bytes.baseAddress else { return true }
+        var i = 0
+        while i < n {
+            if i + 8 <= n {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if word & 0x8080_8080_8080_8080 == 0 { i += 8; continue }
+            }
+            if base[i] < 0x80 { i += 1; continue }
+            let k = validSequenceLength(bytes, at: i)
+            if k == 0 { return false }
+            i += k
+        }
+        return true
+    }
+
     /// Length of the well-formed UTF-8 sequence at `i`, or 0 when there is none.
     static func validSequenceLength(_ b: [UInt8], at i: Int) -> Int {
+        b.withUnsafeBufferPointer { validSequenceLength($0, at: i) }
+    }
+
+    static func validSequenceLength(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
         let c = b[i]
         func cont(_ k: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xBF) -> Bool {
             i + k < b.count && b[i + k] >= lo && b[i + k] <= hi

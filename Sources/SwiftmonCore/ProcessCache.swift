@@ -45,8 +45,8 @@ public struct ProcessEntry: Sendable {
     public init(guid: ProcessGuid, pid: UInt32, event: Event, image: Int, commandLine: Int, user: String) {
         self.guid = guid
         self.pid = pid
-        imageText = event.values[image]
-        commandLineText = event.values[commandLine]
+        imageText = event[image]
+        commandLineText = event[commandLine]
         self.user = user
         inexact = InexactBytes.unlessBothNil(image: event.rawBytes[image], commandLine: event.rawBytes[commandLine])
     }

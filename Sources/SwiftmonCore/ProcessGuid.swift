@@ -28,8 +28,17 @@ public struct ProcessGuid: Sendable, Hashable, CustomStringConvertible {
 enum GUIDText {
     private static let digits = Array("0123456789abcdef".utf8)
 
+    /// The length of every GUID text.
+    static let length = 38
+
     static func format(_ first: UInt32, _ middle: UInt64, _ last: UInt32) -> String {
-        String(unsafeUninitializedCapacity: 38) { out in
+        String(unsafeUninitializedCapacity: length) { write(first, middle, last, into: $0) }
+    }
+
+    /// Writes the text into `out` (room for ``length`` bytes); returns ``length``.
+    @inline(__always)
+    static func write(_ first: UInt32, _ middle: UInt64, _ last: UInt32, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        digits.withUnsafeBufferPointer { digits in
             var n = 0
             func put(_ value: UInt64, _ width: Int) {
                 for k in 0..<width {
@@ -48,6 +57,15 @@ enum GUIDText {
             byte(UInt8(ascii: "}"))
             return n
         }
+    }
+}
+
+extension Event {
+    /// Sets the field at `i` to `guid`'s text, written as bytes into the
+    /// event's arena: no String per event (a GUID text is 38 bytes, past
+    /// Swift's 15-byte inline strings, so a String would be an allocation).
+    public mutating func setGuid(_ i: Int, _ guid: ProcessGuid) {
+        writeUTF8(i, capacity: GUIDText.length) { GUIDText.write(guid.machine, guid.startTicks, guid.pid, into: $0) }
     }
 }
 

@@ -21,7 +21,7 @@ final class ImageLoadEventBuilder {
     func imageLoad(executableOf create: Event) -> Event {
         var e = processes.newEvent(.imageLoad, time: create.time)
         for (field, source) in Self.fromProcessCreate {
-            if let exact = create.rawBytes[source] { e.set(field, bytes: exact) } else { e[field] = create[source] }
+            e.copy(field, from: create, source)
         }
         return e
     }

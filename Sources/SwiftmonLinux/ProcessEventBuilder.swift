@@ -14,15 +14,11 @@ final class ProcessEventBuilder {
     // The login session rarely changes between execs: format it once.
     private var lastLoginUID: UInt32 = 0xFFFF_FFFE
     private var lastLogon = (guid: "", id: "")
-    /// GUID texts of recent processes: the cache keeps none (memory per
-    /// process), and a process's exit, its threads and its children (a
-    /// storm's parent starts many) would each format and allocate it again.
-    var guidTexts = RecentGuidTexts()
     /// Value arrays of events the outputs have written, for the next events.
     var valueStash = EventValueStash()
     /// One buffer for an exec's image, directory and command line in turn:
-    /// each is assembled here from the record's bytes, then becomes its
-    /// field's String (no other copy per exec).
+    /// each is assembled here from the record's bytes, then copied into the
+    /// event's byte arena (no String per exec; see ``Event/setUTF8(_:_:)``).
     private var scratch: [UInt8] = []
     /// The UtcTime text of the current millisecond, shared by its events.
     var utcTimes = UtcTimeTextCache()
@@ -64,10 +60,10 @@ final class ProcessEventBuilder {
         typealias F = ProcessCreateField
         let time = host.time(bootNanoseconds: h.time_boot_ns)
         var e = newEvent(.processCreate, time: time)
-        e[F.processGuid] = guidTexts.text(for: guid)
+        e.setGuid(F.processGuid, guid)
         e[F.processId] = String(h.pid)
         KernelText.path(fromComponents: r.imageComponents, truncated: h.has(SM_FLAG_IMAGE_TRUNCATED), into: &scratch)
-        e.set(F.image, bytes: scratch)
+        e.setUTF8(F.image, scratch)
         if let hasher, let hashes = hasher.hashes(
             path: scratch,
             identity: .init(device: UInt64(r.raw.image_device), inode: r.raw.image_inode,
@@ -79,10 +75,10 @@ final class ProcessEventBuilder {
         } else {
             KernelText.commandLine(fromArguments: r.arguments, total: r.raw.args_total,
                                    truncated: h.has(SM_FLAG_ARGS_TRUNCATED), into: &scratch)
-            e.set(F.commandLine, bytes: scratch)
+            e.setUTF8(F.commandLine, scratch)
         }
         KernelText.path(fromComponents: r.cwdComponents, truncated: h.has(SM_FLAG_CWD_TRUNCATED), into: &scratch)
-        e.set(F.currentDirectory, bytes: scratch)
+        e.setUTF8(F.currentDirectory, scratch)
         e[F.user] = user
         if creds.login_uid != lastLoginUID {
             lastLoginUID = creds.login_uid
@@ -94,7 +90,7 @@ final class ProcessEventBuilder {
         e[F.integrityLevel] = "no level"  // what Sysmon for Linux writes
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
         e[F.parentProcessId] = String(r.raw.parent_pid)
-        e[F.parentProcessGuid] = guidTexts.text(for: parentGuid)
+        e.setGuid(F.parentProcessGuid, parentGuid)
         if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
             e.setText(F.parentImage, parent.image, exact: parent.imageBytes)
             e.setText(F.parentCommandLine, parent.commandLine, exact: parent.commandLineBytes)
@@ -121,7 +117,7 @@ final class ProcessEventBuilder {
         if r.isThread {
             let time = host.time(bootNanoseconds: h.time_boot_ns)
             var e = newEvent(.threadCreate, time: time)
-            e.fill(process: guid, text: guidTexts.text(for: guid), pid: h.pid,
+            e.fill(process: guid, pid: h.pid,
                    from: cache.lookup(pid: h.pid, guid: guid), fallbackUser: users.name(r.raw.credentials.euid))
             e[ThreadField.createThreadId] = String(h.tid)
             out.append(e)
@@ -151,22 +147,25 @@ final class ProcessEventBuilder {
         let time = host.time(bootNanoseconds: h.time_boot_ns)
         if r.isThread {
             var e = newEvent(.threadTerminate, time: time)
-            e.fill(process: guid, text: guidTexts.text(for: guid), pid: h.pid, from: entry, fallbackUser: nil)
+            e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
             e[ThreadField.terminateThreadId] = String(h.tid)
             out.append(e)
         }
         guard r.isLastThread else { return }
         var e = newEvent(.processTerminate, time: time)
-        e.fill(process: guid, text: guidTexts.text(for: guid), pid: h.pid, from: entry, fallbackUser: nil)
+        e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
         e[ProcessTerminateField.exitCode] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
         out.append(e)
         cache.markExited(pid: h.pid, guid: guid)
     }
 
-    /// An event of `kind` with every field absent but UtcTime, its values
-    /// array one the outputs handed back (no allocation in steady state).
+    /// An event of `kind` with every field absent but UtcTime, its value
+    /// storage one the outputs handed back and its UtcTime bytes in its arena
+    /// (no allocation in steady state).
     func newEvent(_ kind: EventKind, time: EventTime) -> Event {
-        Event(kind, time: time, utcTime: utcTimes.text(for: time), stash: &valueStash)
+        var e = Event(kind, time: time, utcTime: Event.absent, stash: &valueStash)
+        utcTimes.write(time, into: &e)
+        return e
     }
 
     /// wait(2)'s status → the exit code a shell shows: the status of a normal
@@ -178,18 +177,13 @@ final class ProcessEventBuilder {
 }
 
 extension Event {
-    /// ProcessGuid, ProcessId, Image and User of the process an event belongs to.
+    /// ProcessGuid, ProcessId, Image and User of the process an event
+    /// belongs to; the GUID written as bytes (``Event/setGuid(_:_:)``).
     mutating func fill(process guid: ProcessGuid, pid: UInt32, from entry: ProcessEntry?, fallbackUser: String?) {
-        fill(process: guid, text: guid.description, pid: pid, from: entry, fallbackUser: fallbackUser)
-    }
-
-    /// The same with the GUID's text already formatted (``RecentGuidTexts``).
-    mutating func fill(process guid: ProcessGuid, text: String, pid: UInt32, from entry: ProcessEntry?,
-                       fallbackUser: String?) {
         guard let fields = ProcessFieldPositions.of(kind) else {
             preconditionFailure("\(kind.name) has no ProcessGuid, ProcessId, Image or User")
         }
-        self[fields.processGuid] = text
+        setGuid(fields.processGuid, guid)
         self[fields.processId] = String(pid)
         if let entry {
             setText(fields.image, entry.image, exact: entry.imageBytes)
@@ -237,27 +231,6 @@ struct ProcessFieldPositions {
 
     static func of(_ kind: EventKind) -> ProcessFieldPositions? {
         kind.id >= 0 && kind.id < table.count ? table[kind.id] : nil
-    }
-}
-
-/// GUID texts of recently seen processes, by pid: one slot per pid modulo
-/// ``slots`` (~100 KB with the texts), a slot holding the last process seen
-/// there. A process's ProcessCreate formats its GUID once; its exit, its
-/// threads' events and its children's ParentProcessGuid reuse that text
-/// (a GUID is 38 bytes: each text formatted is an allocation). Bounded, unlike
-/// the text per process the cache gave up. The reader's thread only.
-struct RecentGuidTexts {
-    static let slots = 1024
-    private var guids = [ProcessGuid?](repeating: nil, count: slots)
-    private var texts = [String](repeating: "", count: slots)
-
-    mutating func text(for guid: ProcessGuid) -> String {
-        let slot = Int(guid.pid) & (Self.slots - 1)
-        if guids[slot] == guid { return texts[slot] }
-        let text = guid.description
-        guids[slot] = guid
-        texts[slot] = text
-        return text
     }
 }
 

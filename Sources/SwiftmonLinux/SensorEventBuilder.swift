@@ -71,7 +71,7 @@ extension ProcessEventBuilder {
         let time = host.time(bootNanoseconds: header.time_boot_ns)
         var e = newEvent(kind, time: time)
         let guid = host.guid(pid: header.pid, startBootNanoseconds: header.start_boot_ns)
-        e.fill(process: guid, text: guidTexts.text(for: guid), pid: header.pid,
+        e.fill(process: guid, pid: header.pid,
                from: cache.lookup(pid: header.pid, guid: guid), fallbackUser: users.name(euid))
         return e
     }

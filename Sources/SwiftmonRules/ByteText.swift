@@ -82,23 +82,27 @@ package enum CaseFolding {
     @inline(__always)
     static func write(_ s: String, into buffer: UnsafeMutablePointer<UInt8>) -> Int {
         var s = s
-        return s.withUTF8 { src -> Int in
-            var ascii = true
-            var i = 0
-            let n = src.count
-            while i < n {
-                let b = src[i]
-                if b >= 0x80 { ascii = false; break }
-                buffer[i] = b &+ ((b &- 0x41) < 26 ? 0x20 : 0)
-                i += 1
-            }
-            if ascii { return n }
-            var k = 0
-            for scalar in String(decoding: src, as: UTF8.self).unicodeScalars {
-                for b in String(lower(scalar)).utf8 { buffer[k] = b; k += 1 }
-            }
-            return k
+        return s.withUTF8 { write(utf8: $0, into: buffer) }
+    }
+
+    /// The same from UTF-8 bytes (an event's value read in place).
+    @inline(__always)
+    static func write(utf8 src: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutablePointer<UInt8>) -> Int {
+        var ascii = true
+        var i = 0
+        let n = src.count
+        while i < n {
+            let b = src[i]
+            if b >= 0x80 { ascii = false; break }
+            buffer[i] = b &+ ((b &- 0x41) < 26 ? 0x20 : 0)
+            i += 1
         }
+        if ascii { return n }
+        var k = 0
+        for scalar in String(decoding: src, as: UTF8.self).unicodeScalars {
+            for b in String(lower(scalar)).utf8 { buffer[k] = b; k += 1 }
+        }
+        return k
     }
 
     static func lower(_ scalar: Unicode.Scalar) -> Unicode.Scalar {

@@ -216,10 +216,11 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     }
 
     /// (logged, RuleName id or -1).
-    func decide(_ values: [String]) -> (Bool, Int32) {
+    /// The event's values are read in place (bytes or text: ``Event/withUTF8(_:_:)``).
+    func decide(_ event: Event) -> (Bool, Int32) {
         if blocks.isEmpty { return (defaultLogged, -1) }
         var capacity = 0
-        for f in slotFields { capacity += values[f].utf8.count }
+        for f in slotFields { capacity += event.utf8Count(f) }
         let words = (patternCount + 63) / 64
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity * 2 + 1) { storage in
         withUnsafeTemporaryAllocation(of: UnsafeBufferPointer<UInt8>.self, capacity: max(slotFields.count, 1)) { slotValues in
@@ -228,7 +229,7 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
             let base = storage.baseAddress!
             var offset = 0
             for (s, f) in slotFields.enumerated() {
-                let n = CaseFolding.write(values[f], into: base + offset)
+                let n = event.withUTF8(f) { CaseFolding.write(utf8: $0, into: base + offset) }
                 slotValues.initializeElement(at: s, to: UnsafeBufferPointer(start: base + offset, count: n))
                 scanned.initializeElement(at: s, to: false)
                 offset += n

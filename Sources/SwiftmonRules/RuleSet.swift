@@ -60,7 +60,7 @@ public final class RuleSet: Sendable {
             // Kinds without a rule tag (4, 16, 255) cannot be filtered.
             return event.kind.ruleTag == nil || event.kind.loggedWithoutRuleBlock
         }
-        let (logged, nameID) = rules.decide(event.values)
+        let (logged, nameID) = rules.decide(event)
         if logged, let i = rules.ruleNameIndex {
             // Written only when it changes: the event is often a copy that
             // shares its values with the caller's batch, and a write copies

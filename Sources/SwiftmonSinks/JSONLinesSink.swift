@@ -36,20 +36,20 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         let prefix = (id >= 0 && id < prefixTable.count ? prefixTable[id] : nil) ?? JSONLinesSink.prefixes(for: event.kind)
         out.append(contentsOf: prefix.head)
         let exact = !event.rawBytes.isEmpty
-        // Keys from one flat buffer and values through a borrowed view: no
-        // retain/release of a key array or a value per field.
+        // Keys from one flat buffer and values read in place (a String's
+        // bytes or the event's arena: ``Event/withUTF8(_:_:)``), written
+        // straight into `out`: no retain/release of a key array, no String
+        // made per field.
         prefix.keyBytes.withUnsafeBufferPointer { keys in
             prefix.keyEnds.withUnsafeBufferPointer { ends in
-                event.values.withUnsafeBufferPointer { values in
-                    var start = 0
-                    for i in 0..<min(ends.count, values.count) {
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[start..<ends[i]]))
-                        start = ends[i]
-                        if exact, let bytes = event.rawBytes[i] {
-                            appendBytes(bytes, to: &out)
-                        } else {
-                            appendString(values[i], to: &out)
-                        }
+                var start = 0
+                for i in 0..<min(ends.count, event.kind.fields.count) {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[start..<ends[i]]))
+                    start = ends[i]
+                    if exact, let bytes = event.rawBytes[i] {
+                        appendBytes(bytes, to: &out)
+                    } else {
+                        event.withUTF8(i) { appendText($0, to: &out) }
                     }
                 }
             }
@@ -92,22 +92,25 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
 
     /// A JSON string literal for valid text.
     static func appendString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        func copyRuns(_ bytes: UnsafeBufferPointer<UInt8>) {
-            // Copy runs that need no escape in one go; most values are one run.
-            var runStart = 0
-            for i in 0..<bytes.count where needsEscape(bytes[i]) {
-                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
-                appendEscaped(bytes[i], to: &out)
-                runStart = i + 1
-            }
-            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
-        }
         // A native string's bytes in place (no copy of the string); others copied once.
-        if s.utf8.withContiguousStorageIfAvailable(copyRuns) == nil {
+        if s.utf8.withContiguousStorageIfAvailable({ appendText($0, to: &out) }) == nil {
             var text = s
-            text.withUTF8(copyRuns)
+            text.withUTF8 { appendText($0, to: &out) }
         }
+    }
+
+    /// A JSON string literal for valid UTF-8 bytes.
+    @inline(__always)
+    static func appendText(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Copy runs that need no escape in one go; most values are one run.
+        var runStart = 0
+        for i in 0..<bytes.count where needsEscape(bytes[i]) {
+            if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+            appendEscaped(bytes[i], to: &out)
+            runStart = i + 1
+        }
+        if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
         out.append(UInt8(ascii: "\""))
     }
 

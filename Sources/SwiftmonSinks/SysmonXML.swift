@@ -51,38 +51,66 @@ public struct SysmonXMLRenderer: Sendable {
 
     /// One `<Event>` document for `event`, without a trailing newline.
     public func render(_ event: Event, recordID: UInt64, threadID: Int32? = nil) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        render(event, recordID: recordID, threadID: threadID, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same appended to `out` (an output's reused buffer): the values
+    /// are read in place (``Event/withUTF8(_:_:)``) and written escaped,
+    /// with no String made per event.
+    public func render(_ event: Event, recordID: UInt64, threadID: Int32? = nil, into out: inout [UInt8]) {
         let header = SysmonStream.defines(event.kind) ? self.header : ownHeader
         let d = SysmonEventDescriptor.of(event.kind)
-        var out = String()
-        out.reserveCapacity(256 + event.values.reduce(0) { $0 + $1.utf8.count + 24 })
-        out += "<Event><System><Provider Name=\""
-        SysmonXML.appendEscaped(header.providerName, attribute: true, to: &out)
-        out += "\" Guid=\""
-        SysmonXML.appendEscaped(header.providerGuid, attribute: true, to: &out)
-        out += "\"/><EventID>\(event.kind.id)</EventID><Version>\(d.version)</Version>"
-        out += "<Level>\(d.level)</Level><Task>\(d.task)</Task><Opcode>\(d.opcode)</Opcode>"
-        out += "<Keywords>0x" + String(d.keywords, radix: 16) + "</Keywords>"
-        out += "<TimeCreated SystemTime=\"" + event.time.iso8601Nanoseconds + "\"/>"
-        out += "<EventRecordID>\(recordID)</EventRecordID><Correlation/>"
-        out += "<Execution ProcessID=\"\(header.processID)\" ThreadID=\"\(threadID ?? header.processID)\"/>"
-        out += "<Channel>"
-        SysmonXML.appendEscaped(header.channel, attribute: false, to: &out)
-        out += "</Channel><Computer>"
-        SysmonXML.appendEscaped(header.computer, attribute: false, to: &out)
-        out += "</Computer><Security UserId=\"\(header.userID)\"/></System><EventData>"
-        for (i, name) in event.kind.fields.enumerated() {
-            out += "<Data Name=\""
-            SysmonXML.appendEscaped(name, attribute: true, to: &out)
-            out += "\">"
-            if let raw = event.rawBytes[i] {
-                SysmonXML.appendEscaped(SysmonXML.readableText(raw), attribute: false, to: &out)
-            } else {
-                SysmonXML.appendValue(event.values[i], to: &out)
-            }
-            out += "</Data>"
+        func put(_ s: StaticString) {
+            s.withUTF8Buffer { out.append(contentsOf: $0) }
         }
-        out += "</EventData></Event>"
-        return out
+        func escaped(_ s: String, attribute: Bool) {
+            SysmonXML.appendEscaped(s, attribute: attribute, to: &out)
+        }
+        put("<Event><System><Provider Name=\"")
+        escaped(header.providerName, attribute: true)
+        put("\" Guid=\"")
+        escaped(header.providerGuid, attribute: true)
+        put("\"/><EventID>")
+        SysmonXML.appendDecimal(Int64(event.kind.id), to: &out)
+        put("</EventID><Version>")
+        SysmonXML.appendDecimal(Int64(d.version), to: &out)
+        put("</Version><Level>")
+        SysmonXML.appendDecimal(Int64(d.level), to: &out)
+        put("</Level><Task>")
+        SysmonXML.appendDecimal(Int64(d.task), to: &out)
+        put("</Task><Opcode>")
+        SysmonXML.appendDecimal(Int64(d.opcode), to: &out)
+        put("</Opcode><Keywords>0x")
+        SysmonXML.appendHex(d.keywords, to: &out)
+        put("</Keywords><TimeCreated SystemTime=\"")
+        event.time.appendISO8601Nanoseconds(to: &out)
+        put("\"/><EventRecordID>")
+        SysmonXML.appendDecimal(recordID, to: &out)
+        put("</EventRecordID><Correlation/><Execution ProcessID=\"")
+        SysmonXML.appendDecimal(Int64(header.processID), to: &out)
+        put("\" ThreadID=\"")
+        SysmonXML.appendDecimal(Int64(threadID ?? header.processID), to: &out)
+        put("\"/><Channel>")
+        escaped(header.channel, attribute: false)
+        put("</Channel><Computer>")
+        escaped(header.computer, attribute: false)
+        put("</Computer><Security UserId=\"")
+        SysmonXML.appendDecimal(Int64(header.userID), to: &out)
+        put("\"/></System><EventData>")
+        let names = SysmonXML.dataNamePrefixes(event.kind)
+        for i in 0..<event.kind.fields.count {
+            out.append(contentsOf: names[i])
+            if let raw = event.rawBytes[i] {
+                escaped(SysmonXML.readableText(raw), attribute: false)
+            } else {
+                event.withUTF8(i) { SysmonXML.appendValue($0, to: &out) }
+            }
+            put("</Data>")
+        }
+        put("</EventData></Event>")
     }
 }
 
@@ -185,6 +213,133 @@ public enum SysmonXML {
         switch s.value {
         case 0x9, 0xA, 0xD, 0x20...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: return true
         default: return false
+        }
+    }
+
+    /// `<Data Name="Field">` of each field of a kind, escaped once, by EventID.
+    static func dataNamePrefixes(_ kind: EventKind) -> [[UInt8]] {
+        if kind.id >= 0, kind.id < dataNameTable.count, let names = dataNameTable[kind.id] { return names }
+        return makeDataNamePrefixes(kind)
+    }
+
+    private static func makeDataNamePrefixes(_ kind: EventKind) -> [[UInt8]] {
+        kind.fields.map { name in
+            var out = Array("<Data Name=\"".utf8)
+            appendEscaped(name, attribute: true, to: &out)
+            out += Array("\">".utf8)
+            return out
+        }
+    }
+
+    private static let dataNameTable: [[[UInt8]]?] = {
+        var table = [[[UInt8]]?](repeating: nil, count: (EventKind.all.map(\.id).max() ?? 0) + 1)
+        for kind in EventKind.all where kind.id >= 0 { table[kind.id] = makeDataNamePrefixes(kind) }
+        return table
+    }()
+
+    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        appendDecimal(value.magnitude, to: &out)
+    }
+
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var k = 24
+            repeat {
+                k -= 1
+                buffer[k] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+                v /= 10
+            } while v > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[k...]))
+        }
+    }
+
+    static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
+        let digits = Array("0123456789abcdef".utf8)
+        var shift = 60
+        while shift > 0, (value >> UInt64(shift)) & 0xF == 0 { shift -= 4 }
+        while shift >= 0 {
+            out.append(digits[Int((value >> UInt64(shift)) & 0xF)])
+            shift -= 4
+        }
+    }
+
+    /// Whether XML 1.0 can carry every character of valid UTF-8 `bytes`:
+    /// no C0 control but tab, line feed and carriage return, no U+FFFE/U+FFFF.
+    static func isXMLText(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b < 0x20 {
+                if b != 0x9 && b != 0xA && b != 0xD { return false }
+            } else if b == 0xEF, i + 2 < n, bytes[i + 1] == 0xBF, bytes[i + 2] >= 0xBE {
+                return false
+            }
+            i += 1
+        }
+        return true
+    }
+
+    /// A field value from valid UTF-8: as is when XML can carry every
+    /// character, else in readable form.
+    static func appendValue(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        if isXMLText(value) {
+            appendEscaped(value, attribute: false, to: &out)
+        } else {
+            appendEscaped(readableText(Array(value)), attribute: false, to: &out)
+        }
+    }
+
+    /// `text` escaped (as ``appendEscaped(_:attribute:to:)-(String,_,_)``) into bytes.
+    static func appendEscaped(_ text: String, attribute: Bool, to out: inout [UInt8]) {
+        if text.utf8.withContiguousStorageIfAvailable({ appendEscaped($0, attribute: attribute, to: &out) }) == nil {
+            var copy = text
+            copy.withUTF8 { appendEscaped($0, attribute: attribute, to: &out) }
+        }
+    }
+
+    /// Valid UTF-8 `bytes` escaped for element content or (with `attribute`)
+    /// a double-quoted attribute; the same output as the String version.
+    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, attribute: Bool, to out: inout [UInt8]) {
+        var plain = true
+        for b in bytes where b < 0x20 || b == 0x26 || b == 0x3C || b == 0x3E || b == 0x22 || b >= 0x7F {
+            plain = false
+            break
+        }
+        if plain { out.append(contentsOf: bytes); return }
+        let hex = Array("0123456789abcdef".utf8), upper = Array("0123456789ABCDEF".utf8)
+        func put(_ s: StaticString) { s.withUTF8Buffer { out.append(contentsOf: $0) } }
+        func hexByte(_ b: UInt8) {  // `\xNN`, as appendHexByte
+            out.append(0x5C); out.append(UInt8(ascii: "x")); out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)])
+        }
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "&"): put("&amp;")
+            case UInt8(ascii: "<"): put("&lt;")
+            case UInt8(ascii: ">"): put("&gt;")
+            case UInt8(ascii: "\"") where attribute: put("&quot;")
+            case 0x9: put("&#9;")
+            case 0xA: put("&#10;")
+            case 0xD: put("&#13;")
+            case 0..<0x20: hexByte(b)
+            case 0x7F: put("&#x7F;")
+            case 0xC2 where i + 1 < n && bytes[i + 1] >= 0x80 && bytes[i + 1] <= 0x9F:
+                // U+0080…U+009F: allowed but invisible (U+0085 ends a line in XML 1.1).
+                let c = bytes[i + 1]
+                put("&#x"); out.append(upper[Int(c >> 4)]); out.append(upper[Int(c & 15)]); put(";")
+                i += 1
+            case 0xEF where i + 2 < n && bytes[i + 1] == 0xBF && bytes[i + 2] >= 0xBE:
+                hexByte(b); hexByte(bytes[i + 1]); hexByte(bytes[i + 2])  // U+FFFE, U+FFFF: not XML characters
+                i += 2
+            default: out.append(b)
+            }
+            i += 1
         }
     }
 

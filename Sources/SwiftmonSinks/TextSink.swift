@@ -45,11 +45,11 @@ public final class TextSink: EventSink, DeliveryReporting, ReopenableOutput {
         } else {
             indices = names.indices.filter { names[$0] != "UtcTime" }
         }
-        for i in indices where event.values[i] != Event.absent {
+        for i in indices where !event.isAbsent(i) {
             out.append(0x20)
             out += Array(names[i].utf8)
             out.append(UInt8(ascii: "="))
-            appendValue(event.rawBytes[i] ?? Array(event.values[i].utf8), to: &out)
+            appendValue(event.rawBytes[i] ?? event.withUTF8(i) { Array($0) }, to: &out)
         }
         out.append(0x0A)
         return out

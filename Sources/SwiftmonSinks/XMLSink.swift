@@ -34,10 +34,11 @@ public final class XMLSink: EventSink, DeliveryReporting, ReopenableOutput, @unc
             lock.withLock { output.countLost(cause: "recordID") }
             throw error
         }
-        let line = renderer.render(event, recordID: id, threadID: Syscalls.currentThreadID())
+        let threadID = Syscalls.currentThreadID()
         try lock.withLock {
+            // Rendered straight into the output's buffer: no String per event.
             try output.appendEvent { buffer in
-                buffer.append(contentsOf: line.utf8)
+                renderer.render(event, recordID: id, threadID: threadID, into: &buffer)
                 buffer.append(0x0A)
             }
         }
