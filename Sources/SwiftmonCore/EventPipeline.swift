@@ -200,9 +200,18 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             events = admitted
         }
         accepted += UInt64(events.count)
-        pending.append(contentsOf: events)
-        // Before the sink thread can take them: the queue's copy is the only one.
-        events.removeAll(keepingCapacity: true)
+        if pending.isEmpty {
+            // The sink thread keeps up (the usual case): the batch becomes the
+            // queue and the caller gets the queue's empty buffer — no event
+            // copied (a copy retains and releases each event's storage).
+            let room = events.capacity
+            swap(&pending, &events)
+            if events.capacity < room { events.reserveCapacity(room) }  // until the buffers that circulate are all this big
+        } else {
+            pending.append(contentsOf: events)
+            // Before the sink thread can take them: the queue's copy is the only one.
+            events.removeAll(keepingCapacity: true)
+        }
         pthread_cond_signal(wakeConsumer)
         pthread_mutex_unlock(mutex)
     }
@@ -265,8 +274,13 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             // load that can be a whole queue (tens of ms) later. At most one such
             // flush per millisecond; one held back by that goes out with the next.
             var alertUnflushed = false
-            for event in batch {
-                if alertUnflushed && event.kind != .sigmaMatch {
+            // By index, each event lent to the outputs in place (a `for event
+            // in batch` copy retains and releases its storage per event); the
+            // count per kind in runs of one kind (a storm's batches are runs).
+            var runKind = Int.min, run: UInt64 = 0
+            for i in batch.indices {
+                let isAlert = batch[i].kind.id == EventKind.sigmaMatch.id
+                if alertUnflushed && !isAlert {
                     let now = Self.monotonicNanoseconds()
                     if now - lastAlertFlush >= 1_000_000 {
                         for output in outputs { output.flush() }
@@ -274,10 +288,17 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
                         alertUnflushed = false
                     }
                 }
-                for output in outputs { output.emit(event) }
-                byKind[event.kind.id, default: 0] += 1
-                if event.kind == .sigmaMatch { alertUnflushed = true }
+                for output in outputs { output.emit(batch[i]) }
+                let id = batch[i].kind.id
+                if id != runKind {
+                    if run > 0 { byKind[runKind, default: 0] += run }
+                    runKind = id
+                    run = 0
+                }
+                run += 1
+                if isAlert { alertUnflushed = true }
             }
+            if run > 0 { byKind[runKind, default: 0] += run }
             let idle: Bool
             pthread_mutex_lock(mutex)
             idle = pending.isEmpty
