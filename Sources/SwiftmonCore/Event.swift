@@ -51,9 +51,13 @@ public struct Event: Sendable {
         // array while it is written made the UtcTime write copy it (bench
         // allocation stacks: one allocation per event, and the copy, sized
         // for its kind only, often too small to be reused).
-        let storage = stash.next()
-        self.texts = storage.texts
-        self.arena = storage.arena
+        // Moved out of the storage (swap), not copied: a second reference
+        // would make the first write copy the buffer.
+        var storage = stash.next()
+        self.texts = []
+        self.arena = []
+        swap(&self.texts, &storage.texts)
+        swap(&self.arena, &storage.arena)
         self.texts.append(contentsOf: repeatElement(Event.absent, count: kind.fields.count))
         if let i = kind.utcTimeIndex { self.texts[i] = utcTime }
     }
