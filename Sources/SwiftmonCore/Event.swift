@@ -13,11 +13,15 @@ public struct Event: Sendable {
     /// When it happened, in nanoseconds since the Unix epoch (UTC).
     public let time: EventTime
     /// One text per ``EventKind/fields`` entry; a field held as bytes has `""` here.
-    var texts: [String]
+    /// (`@usableFromInline`, and the readers below `@inlinable`: the sinks
+    /// and rules in other modules read values through them per field, and
+    /// an unspecialized generic call per field cost more than the whole
+    /// render — `bench decode` profile: generic metadata lookups.)
+    @usableFromInline var texts: [String]
     /// Empty, or the byte-valued fields: first a table with one 8-byte entry
     /// per field (UInt32 start, UInt32 count; start 0 = the field is text),
     /// then the fields' bytes, each valid UTF-8.
-    var arena: [UInt8]
+    @usableFromInline var arena: [UInt8]
     /// The exact bytes of values that were not valid UTF-8, by field index.
     /// The value holds a readable escaped form of them (see ``FieldText``);
     /// sinks that can carry bytes losslessly (JSON) use these instead.
@@ -84,7 +88,7 @@ public struct Event: Sendable {
     }
 
     public subscript(index: Int) -> String {
-        get {
+        @inlinable get {
             if !arena.isEmpty {
                 let s = span(index)
                 if s.start != 0 {
@@ -104,7 +108,7 @@ public struct Event: Sendable {
 
     /// The UTF-8 bytes of the value at `index`, in place (no copy of a
     /// String's storage, no String made of arena bytes).
-    @inline(__always)
+    @inlinable
     public func withUTF8<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         if !arena.isEmpty {
             let s = span(index)
@@ -120,7 +124,7 @@ public struct Event: Sendable {
     }
 
     /// The number of UTF-8 bytes of the value at `index`.
-    @inline(__always)
+    @inlinable
     public func utf8Count(_ index: Int) -> Int {
         if !arena.isEmpty {
             let s = span(index)
@@ -130,11 +134,13 @@ public struct Event: Sendable {
     }
 
     /// Whether the value at `index` is absent (`-`).
+    @inlinable
     public func isAbsent(_ index: Int) -> Bool {
         withUTF8(index) { $0.count == 1 && $0[0] == UInt8(ascii: "-") }
     }
 
     /// Whether the value at `index` is held as bytes in the arena.
+    @inlinable
     public func isHeldAsBytes(_ index: Int) -> Bool { !arena.isEmpty && span(index).start != 0 }
 
     /// Sets `field` from bytes read from the kernel (paths, command lines): kept
@@ -198,8 +204,8 @@ public struct Event: Sendable {
         if !rawBytes.isEmpty { rawBytes[i] = nil }
     }
 
-    @inline(__always)
-    private func span(_ i: Int) -> (start: Int, count: Int) {
+    @inlinable
+    func span(_ i: Int) -> (start: Int, count: Int) {
         arena.withUnsafeBytes { raw in
             (Int(raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt32.self)),
              Int(raw.loadUnaligned(fromByteOffset: 8 * i + 4, as: UInt32.self)))

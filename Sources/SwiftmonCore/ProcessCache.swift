@@ -41,14 +41,21 @@ public struct ProcessEntry: Sendable {
     }
 
     /// The entry for the process an event describes, from the image and
-    /// command line the event already holds (converted once, for the event).
-    public init(guid: ProcessGuid, pid: UInt32, event: Event, image: Int, commandLine: Int, user: String) {
+    /// command line the event already holds. `commandLine` nil: the caller
+    /// keeps the command line elsewhere for now (the entry's is empty until
+    /// ``setCommandLine(utf8:)``).
+    public init(guid: ProcessGuid, pid: UInt32, event: Event, image: Int, commandLine: Int?, user: String) {
         self.guid = guid
         self.pid = pid
         imageText = event[image]
-        commandLineText = event[commandLine]
+        commandLineText = commandLine.map { event[$0] } ?? ""
         self.user = user
-        inexact = InexactBytes.unlessBothNil(image: event.rawBytes[image], commandLine: event.rawBytes[commandLine])
+        inexact = InexactBytes.unlessBothNil(image: event.rawBytes[image], commandLine: commandLine.flatMap { event.rawBytes[$0] })
+    }
+
+    /// Sets the command line from valid UTF-8 (one the caller held as bytes).
+    public mutating func setCommandLine(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        commandLineText = String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -113,6 +120,13 @@ public struct ProcessCache: Sendable {
         guard let at = positions[pid] else { return nil }
         let info = entries[Int(at)]
         return info.guid == guid ? info : nil
+    }
+
+    /// Replaces the entry of the process `entry` names, if it is still held
+    /// (no other effect: not an operation for the retention clock).
+    public mutating func update(_ entry: ProcessEntry) {
+        guard let at = positions[entry.pid], entries[Int(at)].guid == entry.guid else { return }
+        entries[Int(at)] = entry
     }
 
     public mutating func insert(_ info: ProcessEntry) {

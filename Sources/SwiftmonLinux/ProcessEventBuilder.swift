@@ -22,6 +22,8 @@ final class ProcessEventBuilder {
     private var scratch: [UInt8] = []
     /// The UtcTime text of the current millisecond, shared by its events.
     var utcTimes = UtcTimeTextCache()
+    /// Command lines of recent execs as bytes, not yet in their cache entries.
+    var pendingCommandLines = PendingCommandLines()
 
     init(host: HostIdentity, users: UserNames, hasher: FileHasher?, containers: ContainerResolver? = nil) {
         self.host = host
@@ -77,6 +79,7 @@ final class ProcessEventBuilder {
                                    truncated: h.has(SM_FLAG_ARGS_TRUNCATED), into: &scratch)
             e.setUTF8(F.commandLine, scratch)
         }
+        let commandLinePending = holdCommandLine(of: guid, e, F.commandLine)
         KernelText.path(fromComponents: r.cwdComponents, truncated: h.has(SM_FLAG_CWD_TRUNCATED), into: &scratch)
         e.setUTF8(F.currentDirectory, scratch)
         e[F.user] = user
@@ -93,7 +96,9 @@ final class ProcessEventBuilder {
         e.setGuid(F.parentProcessGuid, parentGuid)
         if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
             e.setText(F.parentImage, parent.image, exact: parent.imageBytes)
-            e.setText(F.parentCommandLine, parent.commandLine, exact: parent.commandLineBytes)
+            if !pendingCommandLines.copy(of: parentGuid, into: &e, F.parentCommandLine) {
+                e.setText(F.parentCommandLine, parent.commandLine, exact: parent.commandLineBytes)
+            }
             e[F.parentUser] = parent.user
         }
         switch r.raw.elf_class {
@@ -103,8 +108,8 @@ final class ProcessEventBuilder {
         }
         let container = containers.container(r.raw.container)
         e.setContainer(container, pid: h.pid, containerPid: r.raw.container.ns_pid)
-        var entry = ProcessEntry(guid: guid, pid: h.pid, event: e, image: F.image, commandLine: F.commandLine,
-                                 user: user)
+        var entry = ProcessEntry(guid: guid, pid: h.pid, event: e, image: F.image,
+                                 commandLine: commandLinePending ? nil : F.commandLine, user: user)
         entry.container = container
         entry.containerPid = r.raw.container.ns_pid
         cache.insert(entry)
@@ -128,6 +133,9 @@ final class ProcessEventBuilder {
         // with exec, as in Sysmon for Linux.
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
         let user = users.name(r.raw.credentials.euid)
+        // The child inherits the parent's entry, command line included: it
+        // becomes text in the parent's entry now (once per parent).
+        materializeCommandLine(of: parentGuid)
         var entry = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid)
             ?? ProcessEntry(guid: guid, pid: h.pid, image: [], commandLine: [], user: user)
         entry.guid = guid
@@ -157,6 +165,29 @@ final class ProcessEventBuilder {
         e[ProcessTerminateField.exitCode] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
         out.append(e)
         cache.markExited(pid: h.pid, guid: guid)
+    }
+
+    /// Keeps the command line the exec's event holds as bytes among the
+    /// pending ones, instead of making it text for the cache entry (a String
+    /// per exec: issue 10's last allocation). Returns whether it did; the one
+    /// it displaces becomes text in its entry if that process is still cached.
+    private func holdCommandLine(of guid: ProcessGuid, _ e: Event, _ field: Int) -> Bool {
+        guard e.isHeldAsBytes(field), e.utf8Count(field) <= PendingCommandLines.longest else { return false }
+        if let owner = pendingCommandLines.owner(ofSlotFor: guid.pid), owner != guid {
+            materializeCommandLine(of: owner)
+        }
+        e.withUTF8(field) { pendingCommandLines.hold($0, for: guid) }
+        return true
+    }
+
+    /// Moves `guid`'s pending command line, if any, into its cache entry as text.
+    func materializeCommandLine(of guid: ProcessGuid) {
+        guard pendingCommandLines.owner(ofSlotFor: guid.pid) == guid else { return }
+        if var entry = cache.lookup(pid: guid.pid, guid: guid) {
+            pendingCommandLines.withBytes(ofSlotFor: guid.pid) { entry.setCommandLine(utf8: $0) }
+            cache.update(entry)
+        }
+        pendingCommandLines.release(slotFor: guid.pid)
     }
 
     /// An event of `kind` with every field absent but UtcTime, its value
@@ -231,6 +262,50 @@ struct ProcessFieldPositions {
 
     static func of(_ kind: EventKind) -> ProcessFieldPositions? {
         kind.id >= 0 && kind.id < table.count ? table[kind.id] : nil
+    }
+}
+
+/// Command lines of recent execs, as bytes, by pid modulo ``slots``: the
+/// process cache would hold each as a String from its exec on (an allocation
+/// per exec, issue 10), but a command line is read again only as the
+/// ParentCommandLine of the process's children. It stays here, in a buffer
+/// that is reused, until the process forks (its children inherit its cache
+/// entry) or a later exec takes its slot while the process is still cached;
+/// then it becomes text in the entry. A short-lived process that starts no
+/// child never has its command line made text. Bounded: ``slots`` buffers
+/// of at most ``longest`` bytes (longer command lines go to the entry at once).
+/// The reader's thread only.
+struct PendingCommandLines {
+    static let slots = 4096
+    static let longest = 512
+    private var owners = [ProcessGuid?](repeating: nil, count: slots)
+    private var buffers = [[UInt8]](repeating: [], count: slots)
+
+    @inline(__always)
+    private static func slot(_ pid: UInt32) -> Int { Int(pid) & (slots - 1) }
+
+    func owner(ofSlotFor pid: UInt32) -> ProcessGuid? { owners[Self.slot(pid)] }
+
+    mutating func hold(_ bytes: UnsafeBufferPointer<UInt8>, for guid: ProcessGuid) {
+        let k = Self.slot(guid.pid)
+        owners[k] = guid
+        buffers[k].removeAll(keepingCapacity: true)
+        buffers[k].append(contentsOf: bytes)
+    }
+
+    func withBytes(ofSlotFor pid: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        buffers[Self.slot(pid)].withUnsafeBufferPointer(body)
+    }
+
+    mutating func release(slotFor pid: UInt32) { owners[Self.slot(pid)] = nil }
+
+    /// Writes `guid`'s command line into `event`'s `field` if it is held here.
+    func copy(of guid: ProcessGuid, into event: inout Event, _ field: Int) -> Bool {
+        let k = Self.slot(guid.pid)
+        guard owners[k] == guid else { return false }
+        if buffers[k].isEmpty { return true }  // an empty command line: the field stays absent, as from an entry
+        buffers[k].withUnsafeBufferPointer { event.setValidUTF8(field, $0) }
+        return true
     }
 }
 
