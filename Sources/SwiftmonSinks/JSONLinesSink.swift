@@ -104,18 +104,43 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
     static func appendText(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Copy runs that need no escape in one go; most values are one run.
+        // Eight bytes are checked at a time while none needs an escape.
         var runStart = 0
-        for i in 0..<bytes.count where needsEscape(bytes[i]) {
-            if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
-            appendEscaped(bytes[i], to: &out)
-            runStart = i + 1
+        var i = 0
+        let n = bytes.count
+        if let base = bytes.baseAddress {
+            while i < n {
+                if i + 8 <= n, !wordNeedsEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
+                    i += 8
+                    continue
+                }
+                if needsEscape(base[i]) {
+                    if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                    appendEscaped(base[i], to: &out)
+                    runStart = i + 1
+                }
+                i += 1
+            }
         }
-        if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+        if runStart < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
         out.append(UInt8(ascii: "\""))
     }
 
     @inline(__always)
     static func needsEscape(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F }
+
+    /// Whether any of the 8 bytes of `w` needs an escape (``needsEscape``):
+    /// a byte below 0x20, or one equal to 0x22, 0x5C or 0x7F, found with
+    /// the "has a zero byte" trick (no false negatives; a false positive
+    /// only sends the word to the byte-wise check).
+    @inline(__always)
+    static func wordNeedsEscape(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let below20 = (w &- 0x2020_2020_2020_2020) & ~w & highs
+        return (below20 | hasZero(w ^ 0x2222_2222_2222_2222) | hasZero(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+            | hasZero(w ^ 0x7F7F_7F7F_7F7F_7F7F)) != 0
+    }
 
     /// A JSON string literal for bytes that may not be valid UTF-8.
     static func appendBytes(_ bytes: [UInt8], to out: inout [UInt8]) {

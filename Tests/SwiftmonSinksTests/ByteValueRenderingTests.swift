@@ -59,6 +59,33 @@ final class ByteValueRenderingTests: XCTestCase {
         }
     }
 
+    func testTheWordCheckFindsEveryByteThatNeedsAnEscape() {
+        // Every byte value at every position of a word of plain bytes, then random words.
+        for b in 0...255 {
+            for k in 0..<8 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+                bytes[k] = UInt8(b)
+                let w = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                XCTAssertEqual(JSONLinesSink.wordNeedsEscape(w), JSONLinesSink.needsEscape(UInt8(b)), "byte \(b) at \(k)")
+            }
+        }
+        var rng = SplitMix64(seed: 0x10_0004)
+        for _ in 0..<200_000 {
+            let w = rng.next() & (rng.below(2) == 0 ? 0x7F7F_7F7F_7F7F_7F7F : ~0)
+            let any = withUnsafeBytes(of: w) { $0.contains(where: JSONLinesSink.needsEscape) }
+            if any { XCTAssertTrue(JSONLinesSink.wordNeedsEscape(w), String(w, radix: 16)) }
+        }
+        // Values with escapes at every offset render as the byte-wise loop does.
+        for offset in 0..<20 {
+            let text = String(repeating: "p", count: offset) + "\"\\\n\u{7F}" + String(repeating: "q", count: 19 - offset)
+            var out: [UInt8] = []
+            JSONLinesSink.appendString(text, to: &out)
+            XCTAssertEqual(String(decoding: out, as: UTF8.self),
+                           "\"" + String(repeating: "p", count: offset) + "\\\"\\\\\\n\\u007f"
+                               + String(repeating: "q", count: 19 - offset) + "\"")
+        }
+    }
+
     func testTheSystemPartIsWrittenAsBefore() {
         // Numbers at their extremes: record ids past Int64, negative thread ids.
         let renderer = SysmonXMLRenderer(header: SysmonXMLHeader(computer: "h&<st>", processID: -1, userID: .max))
