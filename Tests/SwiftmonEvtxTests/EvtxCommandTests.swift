@@ -111,6 +111,44 @@ final class EvtxCommandTests: XCTestCase {
         XCTAssertEqual(Set(stored.compactMap { $0["Computer"] as? String }), ["jump01.offsec.lan"])
     }
 
+    /// Sysmon's own log of an lsassy run, read with SigmaHQ's Windows rule for
+    /// a memory dump through comsvcs.dll: one SigmaMatch (210) after each of
+    /// the two ProcessCreate events it names (PowerShell starting rundll32,
+    /// rundll32 itself), with the rule and the matched event's identity. `etl`
+    /// hands the same file and options to `evtx`: the same alerts.
+    func testSigmaRulesRaiseAlertsOnASysmonLog() throws {
+        let file = try EvtxCorpus.file("mitre_sysmon_ID1_7_10_11_18_lsassy.evtx").path
+        let corpus = try XCTUnwrap(EvtxCorpus.directory).deletingLastPathComponent()
+        let rule = corpus.appendingPathComponent("sigma/rules/windows/process_creation/proc_creation_win_rundll32_process_dump_via_comsvcs.yml").path
+        guard FileManager.default.fileExists(atPath: rule) else { try TestRequirement.unavailable("the Sigma corpus rule \(rule) is missing") }
+        var outputs: [[String]] = []
+        for command in ["evtx", "etl"] {
+            let r = try run([command, file, "--format", "json", "--sigma", rule])
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.err.contains("1 rules loaded, 0 not loaded"), r.err)
+            let lines = String(decoding: r.out, as: UTF8.self).split(separator: "\n").map(String.init)
+            let objects = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            let alerts = objects.enumerated().filter { ($0.element["EventID"] as? Int) == 210 }
+            XCTAssertEqual(alerts.map { $0.element["Image"] as? String },
+                           [#"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"#, #"C:\Windows\System32\rundll32.exe"#])
+            for (i, alert) in alerts {
+                XCTAssertEqual(alert["RuleId"] as? String, "646ea171-dded-4578-8a4d-65e9822892e3")
+                XCTAssertEqual(alert["RuleTitle"] as? String, "Process Memory Dump Via Comsvcs.DLL")
+                XCTAssertEqual(alert["RuleLevel"] as? String, "high")
+                XCTAssertEqual(alert["MatchedEventID"] as? String, "1")
+                // Right after the event it matched.
+                let matched = objects[i - 1]
+                XCTAssertEqual(matched["EventID"] as? Int, 1)
+                XCTAssertEqual(matched["ProcessGuid"] as? String, alert["ProcessGuid"] as? String)
+                XCTAssertEqual(matched["UtcTime"] as? String, alert["UtcTime"] as? String)
+                XCTAssertTrue((matched["CommandLine"] as? String ?? "").lowercased().contains("comsvcs"), "\(matched)")
+            }
+            outputs.append(lines)
+        }
+        XCTAssertEqual(outputs[0], outputs[1], "etl hands an .evtx with its options to evtx")
+        XCTAssertNotEqual(try run(["evtx", file, "--summary", "--sigma", rule]).status, 0, "--summary takes no --sigma")
+    }
+
     func testUnreadableFiles() throws {
         XCTAssertEqual(try run(["evtx", "/nonexistent/Security.evtx"]).status, 66)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-evtx-bad-\(getpid()).evtx")
