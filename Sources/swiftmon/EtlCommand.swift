@@ -63,7 +63,7 @@ extension Swiftmon {
         func run() throws {
             ignoreBrokenPipe()
             if EventFileFormat.of(file) == .evtx {  // a Windows event log: same events, other decoder
-                var evtx = try Evtx.parse(evtxArguments)
+                let evtx = try Evtx.parse(evtxArguments)
                 return try evtx.run()
             }
             let readOrder: EtlReader.Order = order == .time ? .time : .file

@@ -90,7 +90,7 @@ extension Swiftmon {
             for file in files where EventFileFormat.of(file) == .etl {
                 // One decoder per format; a trace goes through `swiftmon etl` unchanged.
                 do {
-                    var etl = try Etl.parse(etlArguments(file))
+                    let etl = try Etl.parse(etlArguments(file))
                     try etl.run()
                 } catch let code as ExitCode {
                     status = max(status, code.rawValue)
