@@ -18,8 +18,9 @@ public struct HostEvent: Sendable {
 
 /// The writer `swiftmon import` uses: rows with their host and an import key,
 /// inserted so that an event already in the store is skipped and counted as a
-/// duplicate. One transaction per batch, on the caller's thread: an import
-/// wants back-pressure, not a queue that drops.
+/// duplicate (by the unique import-key index, or while that is deferred, by
+/// the identities this import stored). One transaction per batch, on the
+/// caller's thread: an import wants back-pressure, not a queue that drops.
 ///
 /// The key is a 64-bit hash of the event's content (every field value, UtcTime
 /// included, in schema order), unique together with the host and the EventID.
