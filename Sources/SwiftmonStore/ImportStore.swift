@@ -98,12 +98,18 @@ public final class ImportStore {
         if deferredIndexes { identities = [] }
     }
 
+    /// Rows another import had stored too, deleted when the import-key index
+    /// was built at the bound; ``close()`` reports them with its own.
+    private var removedAtBound = 0
+
     /// Builds the import-key index now and stops tracking identities.
     func buildImportKeyIndex() throws {
+        var removed = 0
         try queue.inTransaction { db in
-            try EventStore.createImportKeyIndex(db)
+            removed = try EventStore.createImportKeyIndex(db)
             return .commit
         }
+        removedAtBound += removed
         identities = nil
     }
 
@@ -206,7 +212,8 @@ public final class ImportStore {
             throw StoreError.sqlite(path: path, operation: "close", message: error.message ?? "\(error)")
         }
         EventStore.tightenSidecarModes(path)
-        return removed
+        defer { removedAtBound = 0 }
+        return removed + removedAtBound
     }
 
     /// The import key of an event's encoded fields (and exact bytes): a 64-bit

@@ -234,6 +234,18 @@ final class StoreIndexTests: XCTestCase {
         var all = StoreFilter()
         all.limit = nil
         XCTAssertEqual(try reader.events(matching: all).map(\.time.nanoseconds), (0..<150).map { Self.base + Int64($0) * 1_000_000 })
+
+        // The same when the index is built at the bound rather than at close.
+        let bounded = directory + "/two-bounded.db"
+        let c = try ImportStore(path: bounded)
+        let d = try ImportStore(path: bounded)
+        c.maxIdentities = 120
+        XCTAssertEqual(try c.insert(events(100)).inserted, 100)
+        XCTAssertEqual(try d.insert(events(150)).inserted, 150)
+        XCTAssertEqual(try c.insert(events(30)).inserted, 30)  // 130 > 120: the index first, deleting d's 100 copies
+        XCTAssertEqual(try d.close(), 0)
+        XCTAssertEqual(try c.close(), 100)
+        XCTAssertEqual(try StoreReader(path: bounded).count(), 180)
     }
 
     /// `bench store`'s floor stores every event, each one whole, through the
