@@ -24,6 +24,7 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
     private let outIDs: UnsafeMutablePointer<Int32>
     /// Ids of empty patterns: "found" in every non-empty value (Sysmon's FindSubString).
     private let emptyIDs: [Int32]
+    private let emptyIDBuffer: UnsafeMutableBufferPointer<Int32>
     package let patternCount: Int
     package let stateCount: Int
     package var inputClassCount: Int { classCount }
@@ -54,6 +55,8 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
             own[s].append(p.id)
         }
         emptyIDs = empty
+        emptyIDBuffer = .allocate(capacity: max(empty.count, 1))
+        _ = emptyIDBuffer.initialize(from: empty)
         let states = children.count
         stateCount = states
         // Breadth-first order: `order[k]` is the k-th state visited; failure
@@ -104,7 +107,179 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
     }
 
     deinit {
-        classOf.deallocate(); delta.deallocate(); outStart.deallocate(); outIDs.deallocate()
+        classOf.deallocate(); delta.deallocate(); outStart.deallocate(); outIDs.deallocate(); emptyIDBuffer.deallocate()
+    }
+
+    /// The tables a scan reads, as a value: a multi-field scan holds several
+    /// without a reference count each. Valid while the automaton lives.
+    package struct Tables: @unchecked Sendable {  // read-only pointers into the automaton's tables
+        fileprivate let classOf: UnsafePointer<UInt8>
+        fileprivate let delta: UnsafePointer<Int32>
+        fileprivate let classCount: Int
+        fileprivate let outStart: UnsafePointer<Int32>
+        fileprivate let outIDs: UnsafePointer<Int32>
+        fileprivate let emptyIDs: UnsafeBufferPointer<Int32>
+        fileprivate let emptyCount: Int
+
+        @inline(__always)
+        fileprivate func report(_ entry: Int32, into found: UnsafeMutablePointer<UInt64>) {
+            let state = Int(entry & Int32.max) / classCount
+            var i = Int(outStart[state])
+            let end = Int(outStart[state + 1])
+            while i < end {
+                let id = outIDs[i]
+                found[Int(id) >> 6] |= 1 << UInt64(id & 63)
+                i += 1
+            }
+        }
+
+        /// A one-state automaton that never reports: what an idle lane of
+        /// ``SubstringAutomaton/scan(_:into:)`` walks (on one zero byte, in place).
+        fileprivate static let idle: Tables = {
+            let classes = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+            classes.initialize(repeating: 0, count: 256)
+            let delta = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+            delta.initialize(to: 0)
+            let out = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+            out.initialize(repeating: 0, count: 2)
+            return Tables(classOf: classes, delta: delta, classCount: 1, outStart: out, outIDs: out,
+                          emptyIDs: UnsafeBufferPointer(start: out, count: 0), emptyCount: 0)
+        }()
+    }
+
+    package var tables: Tables {
+        Tables(classOf: classOf, delta: delta, classCount: classCount, outStart: outStart, outIDs: outIDs,
+               emptyIDs: UnsafeBufferPointer(start: emptyIDBuffer.baseAddress, count: emptyIDs.count), emptyCount: emptyIDs.count)
+    }
+
+    /// One value for one automaton, for the multi-field scan.
+    package struct Job {
+        package var tables: Tables
+        package var bytes: UnsafeBufferPointer<UInt8>
+        package init(_ tables: Tables, _ bytes: UnsafeBufferPointer<UInt8>) { self.tables = tables; self.bytes = bytes }
+    }
+
+    /// Every job's value scanned by its automaton, each found pattern's bit
+    /// set in `found`: the same bits as one ``scan(_:into:)`` per job.
+    ///
+    /// The jobs are spread over four lanes (longest first, each to the least
+    /// loaded lane) walked in one loop: the scan's cost is the latency of one
+    /// dependent table load per byte, and four independent chains overlap, so
+    /// an event's fields cost about as much as its longest one alone. `jobs`
+    /// is reordered.
+    package static func scan(_ jobs: UnsafeMutableBufferPointer<Job>, into found: UnsafeMutablePointer<UInt64>) {
+        // Drop empty values (nothing found in them, not even empty patterns).
+        var count = 0
+        for j in jobs.indices where jobs[j].bytes.count > 0 {
+            jobs[count] = jobs[j]
+            count += 1
+        }
+        if count == 0 { return }
+        for j in 0..<count {
+            let t = jobs[j].tables
+            var k = 0
+            while k < t.emptyCount { let id = t.emptyIDs[k]; found[Int(id) >> 6] |= 1 << UInt64(id & 63); k += 1 }
+        }
+        // Longest first (insertion sort: a handful of fields).
+        if count > 1 {
+            for j in 1..<count {
+                let job = jobs[j]
+                var k = j
+                while k > 0 && jobs[k - 1].bytes.count < job.bytes.count { jobs[k] = jobs[k - 1]; k -= 1 }
+                jobs[k] = job
+            }
+        }
+        if count == 1 {
+            let t = jobs[0].tables, v = jobs[0].bytes
+            var row = 0
+            for i in 0..<v.count {
+                let e = t.delta[row &+ Int(t.classOf[Int(v[i])])]
+                row = Int(e & Int32.max)
+                if e < 0 { t.report(e, into: found) }
+            }
+            return
+        }
+        // Lane of each job; a lane runs its jobs in order.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { laneOf in
+            var load = (0, 0, 0, 0)
+            for j in 0..<count {
+                var lane = 0
+                var least = load.0
+                if load.1 < least { lane = 1; least = load.1 }
+                if load.2 < least { lane = 2; least = load.2 }
+                if load.3 < least { lane = 3; least = load.3 }
+                laneOf[j] = lane
+                switch lane {
+                case 0: load.0 += jobs[j].bytes.count
+                case 1: load.1 += jobs[j].bytes.count
+                case 2: load.2 += jobs[j].bytes.count
+                default: load.3 += jobs[j].bytes.count
+                }
+            }
+            let idle = Tables.idle
+            let zero = idle.classOf  // a zero byte
+            // Per lane: next job index to look at, tables, position, bytes left, row, stride.
+            var next = (0, 0, 0, 0)
+            var t0 = idle, t1 = idle, t2 = idle, t3 = idle
+            var p0 = zero, p1 = zero, p2 = zero, p3 = zero
+            var left0 = 0, left1 = 0, left2 = 0, left3 = 0
+            var r0 = 0, r1 = 0, r2 = 0, r3 = 0
+            var s0 = 0, s1 = 0, s2 = 0, s3 = 0
+            /// The lane's next job, or nil.
+            func take(_ lane: Int, _ from: inout Int) -> Job? {
+                while from < count {
+                    let j = from
+                    from += 1
+                    if laneOf[j] == lane { return jobs[j] }
+                }
+                return nil
+            }
+            while true {
+                if left0 == 0 {
+                    if let job = take(0, &next.0) { t0 = job.tables; p0 = job.bytes.baseAddress!; left0 = job.bytes.count; r0 = 0; s0 = 1 }
+                    else { t0 = idle; p0 = zero; s0 = 0; r0 = 0 }
+                }
+                if left1 == 0 {
+                    if let job = take(1, &next.1) { t1 = job.tables; p1 = job.bytes.baseAddress!; left1 = job.bytes.count; r1 = 0; s1 = 1 }
+                    else { t1 = idle; p1 = zero; s1 = 0; r1 = 0 }
+                }
+                if left2 == 0 {
+                    if let job = take(2, &next.2) { t2 = job.tables; p2 = job.bytes.baseAddress!; left2 = job.bytes.count; r2 = 0; s2 = 1 }
+                    else { t2 = idle; p2 = zero; s2 = 0; r2 = 0 }
+                }
+                if left3 == 0 {
+                    if let job = take(3, &next.3) { t3 = job.tables; p3 = job.bytes.baseAddress!; left3 = job.bytes.count; r3 = 0; s3 = 1 }
+                    else { t3 = idle; p3 = zero; s3 = 0; r3 = 0 }
+                }
+                // Steps until the first active lane runs out.
+                var steps = Int.max
+                if s0 != 0 { steps = min(steps, left0) }
+                if s1 != 0 { steps = min(steps, left1) }
+                if s2 != 0 { steps = min(steps, left2) }
+                if s3 != 0 { steps = min(steps, left3) }
+                if steps == Int.max { return }
+                let c0 = t0.classOf, d0 = t0.delta, c1 = t1.classOf, d1 = t1.delta
+                let c2 = t2.classOf, d2 = t2.delta, c3 = t3.classOf, d3 = t3.delta
+                var n = steps
+                while n > 0 {
+                    let e0 = d0[r0 &+ Int(c0[Int(p0.pointee)])]
+                    let e1 = d1[r1 &+ Int(c1[Int(p1.pointee)])]
+                    let e2 = d2[r2 &+ Int(c2[Int(p2.pointee)])]
+                    let e3 = d3[r3 &+ Int(c3[Int(p3.pointee)])]
+                    r0 = Int(e0 & Int32.max); r1 = Int(e1 & Int32.max)
+                    r2 = Int(e2 & Int32.max); r3 = Int(e3 & Int32.max)
+                    if (e0 | e1 | e2 | e3) < 0 {
+                        if e0 < 0 { t0.report(e0, into: found) }
+                        if e1 < 0 { t1.report(e1, into: found) }
+                        if e2 < 0 { t2.report(e2, into: found) }
+                        if e3 < 0 { t3.report(e3, into: found) }
+                    }
+                    p0 += s0; p1 += s1; p2 += s2; p3 += s3
+                    n &-= 1
+                }
+                left0 -= steps * s0; left1 -= steps * s1; left2 -= steps * s2; left3 -= steps * s3
+            }
+        }
     }
 
     @inline(__always)
