@@ -162,11 +162,12 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
     /// Every job's value scanned by its automaton, each found pattern's bit
     /// set in `found`: the same bits as one ``scan(_:into:)`` per job.
     ///
-    /// The jobs are spread over four lanes (longest first, each to the least
+    /// The jobs are spread over two lanes (longest first, each to the less
     /// loaded lane) walked in one loop: the scan's cost is the latency of one
-    /// dependent table load per byte, and four independent chains overlap, so
-    /// an event's fields cost about as much as its longest one alone. `jobs`
-    /// is reordered.
+    /// dependent table load per byte, and two independent chains overlap, so
+    /// an event's fields cost about half their total length. (Four lanes
+    /// need more registers than x86-64 has: their rows spilled to the stack
+    /// and the scan got slower.) `jobs` is reordered.
     package static func scan(_ jobs: UnsafeMutableBufferPointer<Job>, into found: UnsafeMutablePointer<UInt64>) {
         // Drop empty values (nothing found in them, not even empty patterns).
         var count = 0
@@ -180,7 +181,9 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
             var k = 0
             while k < t.emptyCount { let id = t.emptyIDs[k]; found[Int(id) >> 6] |= 1 << UInt64(id & 63); k += 1 }
         }
-        // Longest first (insertion sort: a handful of fields).
+        // Longest first (insertion sort: a handful of fields), then each job
+        // to the less loaded lane: lane A's jobs stay at the front, lane B's
+        // are moved behind them.
         if count > 1 {
             for j in 1..<count {
                 let job = jobs[j]
@@ -189,95 +192,65 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
                 jobs[k] = job
             }
         }
-        if count == 1 {
-            let t = jobs[0].tables, v = jobs[0].bytes
-            var row = 0
-            for i in 0..<v.count {
-                let e = t.delta[row &+ Int(t.classOf[Int(v[i])])]
-                row = Int(e & Int32.max)
-                if e < 0 { t.report(e, into: found) }
-            }
-            return
-        }
-        // Lane of each job; a lane runs its jobs in order.
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { laneOf in
-            var load = (0, 0, 0, 0)
+        withUnsafeTemporaryAllocation(of: Job.self, capacity: count) { laneB in
+            var countA = 0, countB = 0, loadA = 0, loadB = 0
             for j in 0..<count {
-                var lane = 0
-                var least = load.0
-                if load.1 < least { lane = 1; least = load.1 }
-                if load.2 < least { lane = 2; least = load.2 }
-                if load.3 < least { lane = 3; least = load.3 }
-                laneOf[j] = lane
-                switch lane {
-                case 0: load.0 += jobs[j].bytes.count
-                case 1: load.1 += jobs[j].bytes.count
-                case 2: load.2 += jobs[j].bytes.count
-                default: load.3 += jobs[j].bytes.count
+                let job = jobs[j]
+                if loadA <= loadB {
+                    jobs[countA] = job; countA += 1; loadA += job.bytes.count
+                } else {
+                    laneB.initializeElement(at: countB, to: job); countB += 1; loadB += job.bytes.count
                 }
             }
-            let idle = Tables.idle
-            let zero = idle.classOf  // a zero byte
-            // Per lane: next job index to look at, tables, position, bytes left, row, stride.
-            var next = (0, 0, 0, 0)
-            var t0 = idle, t1 = idle, t2 = idle, t3 = idle
-            var p0 = zero, p1 = zero, p2 = zero, p3 = zero
-            var left0 = 0, left1 = 0, left2 = 0, left3 = 0
-            var r0 = 0, r1 = 0, r2 = 0, r3 = 0
-            var s0 = 0, s1 = 0, s2 = 0, s3 = 0
-            /// The lane's next job, or nil.
-            func take(_ lane: Int, _ from: inout Int) -> Job? {
-                while from < count {
-                    let j = from
-                    from += 1
-                    if laneOf[j] == lane { return jobs[j] }
-                }
-                return nil
-            }
+            var nextA = 0, nextB = 0
+            var ta = Tables.idle, tb = Tables.idle
+            var pa = UnsafePointer<UInt8>(ta.classOf), pb = pa
+            var leftA = 0, leftB = 0
+            var rowA = 0, rowB = 0
             while true {
-                if left0 == 0 {
-                    if let job = take(0, &next.0) { t0 = job.tables; p0 = job.bytes.baseAddress!; left0 = job.bytes.count; r0 = 0; s0 = 1 }
-                    else { t0 = idle; p0 = zero; s0 = 0; r0 = 0 }
+                if leftA == 0 && nextA < countA {
+                    ta = jobs[nextA].tables; pa = jobs[nextA].bytes.baseAddress!; leftA = jobs[nextA].bytes.count; rowA = 0; nextA += 1
                 }
-                if left1 == 0 {
-                    if let job = take(1, &next.1) { t1 = job.tables; p1 = job.bytes.baseAddress!; left1 = job.bytes.count; r1 = 0; s1 = 1 }
-                    else { t1 = idle; p1 = zero; s1 = 0; r1 = 0 }
+                if leftB == 0 && nextB < countB {
+                    tb = laneB[nextB].tables; pb = laneB[nextB].bytes.baseAddress!; leftB = laneB[nextB].bytes.count; rowB = 0; nextB += 1
                 }
-                if left2 == 0 {
-                    if let job = take(2, &next.2) { t2 = job.tables; p2 = job.bytes.baseAddress!; left2 = job.bytes.count; r2 = 0; s2 = 1 }
-                    else { t2 = idle; p2 = zero; s2 = 0; r2 = 0 }
-                }
-                if left3 == 0 {
-                    if let job = take(3, &next.3) { t3 = job.tables; p3 = job.bytes.baseAddress!; left3 = job.bytes.count; r3 = 0; s3 = 1 }
-                    else { t3 = idle; p3 = zero; s3 = 0; r3 = 0 }
-                }
-                // Steps until the first active lane runs out.
-                var steps = Int.max
-                if s0 != 0 { steps = min(steps, left0) }
-                if s1 != 0 { steps = min(steps, left1) }
-                if s2 != 0 { steps = min(steps, left2) }
-                if s3 != 0 { steps = min(steps, left3) }
-                if steps == Int.max { return }
-                let c0 = t0.classOf, d0 = t0.delta, c1 = t1.classOf, d1 = t1.delta
-                let c2 = t2.classOf, d2 = t2.delta, c3 = t3.classOf, d3 = t3.delta
-                var n = steps
-                while n > 0 {
-                    let e0 = d0[r0 &+ Int(c0[Int(p0.pointee)])]
-                    let e1 = d1[r1 &+ Int(c1[Int(p1.pointee)])]
-                    let e2 = d2[r2 &+ Int(c2[Int(p2.pointee)])]
-                    let e3 = d3[r3 &+ Int(c3[Int(p3.pointee)])]
-                    r0 = Int(e0 & Int32.max); r1 = Int(e1 & Int32.max)
-                    r2 = Int(e2 & Int32.max); r3 = Int(e3 & Int32.max)
-                    if (e0 | e1 | e2 | e3) < 0 {
-                        if e0 < 0 { t0.report(e0, into: found) }
-                        if e1 < 0 { t1.report(e1, into: found) }
-                        if e2 < 0 { t2.report(e2, into: found) }
-                        if e3 < 0 { t3.report(e3, into: found) }
+                if leftA == 0 && leftB == 0 { return }
+                if leftA == 0 || leftB == 0 {
+                    // One lane left: its job to the end alone.
+                    let t = leftA > 0 ? ta : tb
+                    var p = leftA > 0 ? pa : pb
+                    var n = leftA + leftB
+                    let cls = t.classOf, d = t.delta
+                    var row = leftA > 0 ? rowA : rowB
+                    while n > 0 {
+                        let e = d[row &+ Int(cls[Int(p.pointee)])]
+                        row = Int(e & Int32.max)
+                        if e < 0 { t.report(e, into: found) }
+                        p += 1
+                        n &-= 1
                     }
-                    p0 += s0; p1 += s1; p2 += s2; p3 += s3
+                    leftA = 0; leftB = 0
+                    continue
+                }
+                let steps = min(leftA, leftB)
+                let clsA = ta.classOf, dA = ta.delta, clsB = tb.classOf, dB = tb.delta
+                var n = steps
+                var a = pa, b = pb
+                var ra = rowA, rb = rowB
+                while n > 0 {
+                    let ea = dA[ra &+ Int(clsA[Int(a.pointee)])]
+                    let eb = dB[rb &+ Int(clsB[Int(b.pointee)])]
+                    ra = Int(ea & Int32.max)
+                    rb = Int(eb & Int32.max)
+                    if (ea | eb) < 0 {
+                        if ea < 0 { ta.report(ea, into: found) }
+                        if eb < 0 { tb.report(eb, into: found) }
+                    }
+                    a += 1; b += 1
                     n &-= 1
                 }
-                left0 -= steps * s0; left1 -= steps * s1; left2 -= steps * s2; left3 -= steps * s3
+                pa = a; pb = b; rowA = ra; rowB = rb
+                leftA -= steps; leftB -= steps
             }
         }
     }
