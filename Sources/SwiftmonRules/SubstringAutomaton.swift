@@ -157,6 +157,14 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
         package var tables: Tables
         package var bytes: UnsafeBufferPointer<UInt8>
         package init(_ tables: Tables, _ bytes: UnsafeBufferPointer<UInt8>) { self.tables = tables; self.bytes = bytes }
+
+        /// Out of line, so that the scan loop keeps only its rows, positions
+        /// and table bases in registers (inlined, the report's tables pushed
+        /// a row out to the stack, in the chain of dependent loads).
+        @inline(never)
+        static func report(_ entry: Int32, _ job: UnsafePointer<Job>, into found: UnsafeMutablePointer<UInt64>) {
+            job.pointee.tables.report(entry, into: found)
+        }
     }
 
     /// Every job's value scanned by its automaton, each found pattern's bit
@@ -202,30 +210,31 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
                     laneB.initializeElement(at: countB, to: job); countB += 1; loadB += job.bytes.count
                 }
             }
+            let laneA = UnsafeMutablePointer<Job>(jobs.baseAddress!), laneBBase = laneB.baseAddress!
             var nextA = 0, nextB = 0
-            var ta = Tables.idle, tb = Tables.idle
-            var pa = UnsafePointer<UInt8>(ta.classOf), pb = pa
+            var ja = UnsafePointer(laneA), jb = UnsafePointer(laneBBase)
+            var pa = UnsafePointer<UInt8>(Tables.idle.classOf), pb = pa
             var leftA = 0, leftB = 0
             var rowA = 0, rowB = 0
             while true {
                 if leftA == 0 && nextA < countA {
-                    ta = jobs[nextA].tables; pa = jobs[nextA].bytes.baseAddress!; leftA = jobs[nextA].bytes.count; rowA = 0; nextA += 1
+                    ja = UnsafePointer(laneA + nextA); pa = ja.pointee.bytes.baseAddress!; leftA = ja.pointee.bytes.count; rowA = 0; nextA += 1
                 }
                 if leftB == 0 && nextB < countB {
-                    tb = laneB[nextB].tables; pb = laneB[nextB].bytes.baseAddress!; leftB = laneB[nextB].bytes.count; rowB = 0; nextB += 1
+                    jb = UnsafePointer(laneBBase + nextB); pb = jb.pointee.bytes.baseAddress!; leftB = jb.pointee.bytes.count; rowB = 0; nextB += 1
                 }
                 if leftA == 0 && leftB == 0 { return }
                 if leftA == 0 || leftB == 0 {
                     // One lane left: its job to the end alone.
-                    let t = leftA > 0 ? ta : tb
+                    let j = leftA > 0 ? ja : jb
                     var p = leftA > 0 ? pa : pb
                     var n = leftA + leftB
-                    let cls = t.classOf, d = t.delta
+                    let cls = j.pointee.tables.classOf, d = j.pointee.tables.delta
                     var row = leftA > 0 ? rowA : rowB
                     while n > 0 {
                         let e = d[row &+ Int(cls[Int(p.pointee)])]
                         row = Int(e & Int32.max)
-                        if e < 0 { t.report(e, into: found) }
+                        if e < 0 { Job.report(e, j, into: found) }
                         p += 1
                         n &-= 1
                     }
@@ -233,7 +242,8 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
                     continue
                 }
                 let steps = min(leftA, leftB)
-                let clsA = ta.classOf, dA = ta.delta, clsB = tb.classOf, dB = tb.delta
+                let clsA = ja.pointee.tables.classOf, dA = ja.pointee.tables.delta
+                let clsB = jb.pointee.tables.classOf, dB = jb.pointee.tables.delta
                 var n = steps
                 var a = pa, b = pb
                 var ra = rowA, rb = rowB
@@ -243,8 +253,8 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
                     ra = Int(ea & Int32.max)
                     rb = Int(eb & Int32.max)
                     if (ea | eb) < 0 {
-                        if ea < 0 { ta.report(ea, into: found) }
-                        if eb < 0 { tb.report(eb, into: found) }
+                        if ea < 0 { Job.report(ea, ja, into: found) }
+                        if eb < 0 { Job.report(eb, jb, into: found) }
                     }
                     a += 1; b += 1
                     n &-= 1
