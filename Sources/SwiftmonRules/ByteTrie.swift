@@ -45,6 +45,12 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
                  prefixMin: prefixMin[n], exactMin: exactMin[n])
         })
         self.labels = KindRules.freeze(labels)
+        var root: [UInt64] = [0, 0, 0, 0]
+        if let r = childStart.first, let c = childCount.first {
+            for k in Int(r)..<Int(r) + Int(c) { root[Int(labels[k]) >> 6] |= 1 << UInt64(labels[k] & 63) }
+        }
+        rootBytes = (root[0], root[1], root[2], root[3])
+        rootDecidesNothing = (prefixMin.first.map { $0 == ByteTrie.none } ?? true) && (prefixGateCount.first ?? 0) == 0
         self.exactGateStart = KindRules.freeze(exactGateStart); self.exactGateCount = KindRules.freeze(exactGateCount)
         self.prefixGateStart = KindRules.freeze(prefixGateStart); self.prefixGateCount = KindRules.freeze(prefixGateCount)
         self.gateItems = KindRules.freeze(gateItems)
@@ -57,6 +63,31 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
     }
 
     var isEmpty: Bool { nodes.isEmpty }
+
+    /// The first bytes the root has a child for (a 256-bit set), and whether
+    /// the root itself decides nothing for a non-empty value (no prefix
+    /// filter or gate of the empty pattern). Most walks of real values end at
+    /// the root (a Linux path against Windows paths, a command line against
+    /// `is` values): ``mayMatch(_:reversed:)`` tells so without the walk.
+    private let rootBytes: (UInt64, UInt64, UInt64, UInt64)
+    private let rootDecidesNothing: Bool
+
+    /// False when a walk of `v` cannot match or open a gate: `v` is not
+    /// empty, the root decides nothing and has no child for `v`'s first byte
+    /// (its last when `reversed`). True when a walk must tell.
+    @inline(__always)
+    func mayMatch(_ v: UnsafeBufferPointer<UInt8>, reversed: Bool) -> Bool {
+        if !rootDecidesNothing || v.isEmpty { return true }
+        let b = Int(reversed ? v[v.count - 1] : v[0])
+        let word: UInt64
+        switch b >> 6 {
+        case 0: word = rootBytes.0
+        case 1: word = rootBytes.1
+        case 2: word = rootBytes.2
+        default: word = rootBytes.3
+        }
+        return word & (1 << UInt64(b & 63)) != 0
+    }
 
     struct Builder {
         var children: [[UInt8: Int]] = [[:]]

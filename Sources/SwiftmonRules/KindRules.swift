@@ -390,9 +390,16 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
             var first = ByteTrie.none
             for walk in index.walks {
                 let v = scratch.values[walk.slot]
-                if let t = walk.forward { first = t._withUnsafeGuaranteedRef { $0.first(in: v, reversed: false, bound: first, gates: open) } }
-                if let t = walk.fileNames { first = t._withUnsafeGuaranteedRef { $0.first(in: Bytes.fileName(v), reversed: false, bound: first, gates: open) } }
-                if let t = walk.backward { first = t._withUnsafeGuaranteedRef { $0.first(in: v, reversed: true, bound: first, gates: open) } }
+                if let t = walk.forward {
+                    first = t._withUnsafeGuaranteedRef { $0.mayMatch(v, reversed: false) ? $0.first(in: v, reversed: false, bound: first, gates: open) : first }
+                }
+                if let t = walk.fileNames {
+                    let name = Bytes.fileName(v)
+                    first = t._withUnsafeGuaranteedRef { $0.mayMatch(name, reversed: false) ? $0.first(in: name, reversed: false, bound: first, gates: open) : first }
+                }
+                if let t = walk.backward {
+                    first = t._withUnsafeGuaranteedRef { $0.mayMatch(v, reversed: true) ? $0.first(in: v, reversed: true, bound: first, gates: open) : first }
+                }
             }
             if !index.scanSlots.isEmpty {
                 ensureOrSlotsScanned(scratch)

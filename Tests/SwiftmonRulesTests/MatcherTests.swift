@@ -136,6 +136,8 @@ final class MatcherTests: XCTestCase {
 
     func testByteTrieGivesTheLowestMatchingFilterAndEveryOpenGate() {
         var random = Random(state: 7)
+        var skipped = 0
+        defer { XCTAssertGreaterThan(skipped, 1000, "the root shortcut must be exercised") }
         for round in 0..<300 {
             var builder = ByteTrie.Builder()
             var exact: [([UInt8], Int32)] = [], prefix: [([UInt8], Int32)] = []
@@ -169,6 +171,14 @@ final class MatcherTests: XCTestCase {
                     }
                     XCTAssertEqual(got, want, "round \(round): \(v) reversed \(reversed) bound \(bound)")
                     XCTAssertEqual(Self.foundIDs(gates), wantGates, "round \(round): gates for \(v) reversed \(reversed)")
+                    // The evaluator skips the walk when the root rules it out:
+                    // only where the walk finds nothing and opens no gate.
+                    let may = v.withUnsafeBufferPointer { trie.mayMatch($0, reversed: reversed) }
+                    if !may {
+                        XCTAssertEqual(want, bound, "round \(round): \(v) reversed \(reversed) skipped but matches")
+                        XCTAssertEqual(wantGates, [], "round \(round): \(v) reversed \(reversed) skipped but opens gates")
+                    }
+                    skipped += may ? 0 : 1
                 }
             }
         }
