@@ -204,10 +204,14 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             events = admitted
         }
         accepted += UInt64(events.count)
+        // Nothing kept (the filter dropped every event of the drain): the
+        // sink thread sleeps on. Waking it anyway cost two context switches
+        // per drain on a host whose configuration logs little.
+        let wake = !events.isEmpty
         pending.append(contentsOf: events)
         // Before the sink thread can take them: the queue's copy is the only one.
         events.removeAll(keepingCapacity: true)
-        pthread_cond_signal(wakeConsumer)
+        if wake { pthread_cond_signal(wakeConsumer) }
         pthread_mutex_unlock(mutex)
     }
 
