@@ -204,7 +204,7 @@ echo "    where: $(breakdown $MON_PID)"
 # idle IDLE_LABEL: CPU in 10 s windows, the kernel records read meanwhile,
 # the CPU per record, and the wake-ups per thread.
 idle_windows() { # label socket
-  local windows=() per_record=() pairs=() c0 c1 r0 r1 x cache room rec_start rec_end
+  local windows=() per_record=() c0 c1 r0 r1 x cache room rec_start rec_end
   read -r cache room rec_start < <(status_figures "$2")
   w0=$(wakeups $MON_PID); thread_switches $MON_PID > "$WORK/threads.0"
   for w in $(seq $((IDLE / 10))); do
@@ -213,19 +213,12 @@ idle_windows() { # label socket
     c1=$(cpu_ns $MON_PID); r1=$(awk '{print $3}' < <(status_figures "$2"))
     windows+=("$(echo "scale=4; ($c1 - $c0b) / 100000000" | bc)")   # % of one core over 10 s
     [ "$r1" -gt "$r0" ] && per_record+=("$(echo "scale=1; ($c1 - $c0b) / 1000 / ($r1 - $r0)" | bc)")
-    pairs+=("$((r1 - r0)) $((c1 - c0b))")
   done
   w1=$(wakeups $MON_PID); thread_switches $MON_PID > "$WORK/threads.1"
   read -r cache room rec_end < <(status_figures "$2")
   echo "  $1: CPU per 10 s window, % of one core: $(stats "${windows[@]}");" \
     "$((rec_end - rec_start)) kernel records read meanwhile (other engineers' processes: $(echo "scale=1; ($rec_end - $rec_start) / $IDLE" | bc)/s);" \
     "CPU per record read, µs: $( [ ${#per_record[@]} -gt 0 ] && stats "${per_record[@]}" || echo none)"
-  # CPU = fixed + per record × records, least squares over the windows: the
-  # fixed part is what the sensor costs with no record at all (its timers).
-  echo "    fit over the windows: $(printf '%s\n' "${pairs[@]}" | awk '{n++; sx += $1; sy += $2; sxy += $1 * $2; sxx += $1 * $1}
-    END {d = n * sxx - sx * sx; if (d == 0) {print "records did not vary"; exit}
-         b = (sxy * n - sx * sy) / d; a = (sy - b * sx) / n
-         printf "%.4f %% of a core with no record (fixed: ticks), %.1f µs per record", a / 1e8, b / 1e3}')"
   echo "    wake-ups: $(echo "scale=1; ($w1 - $w0) / $IDLE" | bc)/s over its $(ls /proc/$MON_PID/task | wc -l) threads (schedstat);" \
     "per thread (context switches): $(per_thread_rate "$WORK/threads.0" "$WORK/threads.1" "$IDLE")"
   IDLE_WINDOWS=("${windows[@]}")
