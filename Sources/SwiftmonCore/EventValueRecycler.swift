@@ -19,6 +19,9 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     public static let arrayCapacity = EventKind.all.map(\.fields.count).max() ?? 64
 
     public let limit: Int
+    /// Arrays kept through a quiet second (``trim(keeping:)``): two of a
+    /// producer's groups.
+    public static let quietKept = 2 * EventValueStash.group
     private let lock = Lock()
     private var free: [[String]] = []
 
@@ -59,6 +62,20 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
         }
     }
 
+    /// Frees all but `kept` of the waiting arrays (a quiet second after a
+    /// burst: up to ``limit`` arrays may wait for producers that take no
+    /// more, or fewer, until the next burst). Returns how many were freed.
+    @discardableResult
+    public func trim(keeping kept: Int) -> Int {
+        let freed: [[String]] = lock.withLock {
+            guard free.count > kept else { return [] }
+            let tail = Array(free[kept...])
+            free.removeLast(free.count - kept)
+            return tail
+        }
+        return freed.count  // freed here, outside the lock
+    }
+
     /// Moves up to `n` arrays into `stash`.
     func take(into stash: inout [[String]], upTo n: Int) {
         lock.withLock {
@@ -75,7 +92,7 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
 public struct EventValueStash {
     private let recycler: EventValueRecycler
     private var arrays: [[String]] = []
-    static let group = 64
+    public static let group = 64
 
     public init(recycler: EventValueRecycler = .shared) {
         self.recycler = recycler
