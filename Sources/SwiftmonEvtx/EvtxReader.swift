@@ -123,9 +123,10 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
 
     private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool, events: Bool) -> [EvtxChunk.Decoded] {
         if threads == 1 || count == 1 {
+            var maker = EvtxEventMaker()
             return (first..<(first + count)).map {
                 var d = EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                if events { d.events = d.records.map { maker.event($0) } }
                 return d
             }
         }
@@ -143,6 +144,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         defer { next.value.deallocate() }
         let lock = Lock()
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            var maker = EvtxEventMaker()  // one per worker: its caches are not shared
             while true {
                 let k = lock.withLock { () -> Int in
                     let k = next.value.pointee
@@ -151,7 +153,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 }
                 guard k < count else { break }
                 var d = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                if events { d.events = d.records.map { maker.event($0) } }
                 base.value[k] = d
             }
         }
