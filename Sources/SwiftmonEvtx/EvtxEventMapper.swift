@@ -149,9 +149,10 @@ public enum EvtxEventMapper {
 public struct EvtxEventMaker {
     private var utcTimes = UtcTimeTextCache()
     private let buffer = ByteBuffer()
-    /// Keys of recent name lists, most recent first (at most ``keyCacheSize``).
+    /// Keys of the name lists met, the frequent ones first (at most
+    /// ``keyCacheSize``; a Security log has a few dozen, one per event type).
     private var keySets: [DataKeys] = []
-    static let keyCacheSize = 16
+    static let keyCacheSize = 64
 
     public init() {}
 
@@ -208,7 +209,7 @@ public struct EvtxEventMaker {
         }
         let made = DataKeys(items)
         if keySets.count >= EvtxEventMaker.keyCacheSize { keySets.removeLast() }
-        keySets.insert(made, at: keySets.count / 2)
+        keySets.append(made)
         return made
     }
 

@@ -51,20 +51,41 @@ final class TemplatePlan {
         case nested(slot: Int, context: Int)
     }
 
-    var steps: [Step] = []
-    var pieces: [Source] = []
+    /// What a plan is made of, as ``TemplatePlanBuilder`` collects it.
+    struct Parts {
+        var steps: [Step] = []
+        var pieces: [Source] = []
+        var names: [String] = []
+        var opCount = 0
+        var contexts: [[Int32]] = []
+        var nestedAllowed: [Bool] = []
+    }
+
+    // Constants once made: reading a class's `let` needs no exclusivity
+    // check (a `var` of a class is checked at runtime on every access).
+    let steps: [Step]
+    let pieces: [Source]
     /// Names of the EventData items.
-    var names: [String] = []
+    let names: [String]
     /// Ops of the template: what interpreting it spends of the record's budget.
-    var opCount = 0
+    let opCount: Int
     /// The open elements (name indices) at each `nested` step.
-    var contexts: [[Int32]] = []
+    let contexts: [[Int32]]
     /// `contexts` as the chunk numbers them (set by ``BinXmlChunk``).
     var contextIDs: [Int] = []
     /// Per slot: whether nested binary XML there can be planned (it is used
     /// only at `nested` steps). A nested value elsewhere sends the record to
     /// the interpreter.
-    var nestedAllowed: [Bool] = []
+    let nestedAllowed: [Bool]
+
+    init(_ parts: Parts) {
+        steps = parts.steps
+        pieces = parts.pieces
+        names = parts.names
+        opCount = parts.opCount
+        contexts = parts.contexts
+        nestedAllowed = parts.nestedAllowed
+    }
 }
 
 /// Runs a template's ops through the rules of ``RecordCollector`` with symbolic
@@ -74,7 +95,7 @@ final class TemplatePlan {
 struct TemplatePlanBuilder {
     let strings: ChunkStrings
     let full: Bool
-    private var plan = TemplatePlan()
+    private var plan = TemplatePlan.Parts()
     private struct Frame {
         let index: Int32
         let code: NameCode
@@ -119,7 +140,7 @@ struct TemplatePlanBuilder {
         }
         // The context must be as it was (no element or attribute left open).
         guard b.stack.count == b.contextDepth, !b.inAttribute, b.capture == .none else { return nil }
-        return b.plan
+        return TemplatePlan(b.plan)
     }
 
     private mutating func substitution(_ slot: Int) {
@@ -141,7 +162,7 @@ struct TemplatePlanBuilder {
         stack.append(Frame(index: index, code: strings.names[Int(index)].code))
         dataName = nil
         capture = wantsText()
-        content.removeAll()
+        content.removeAll(keepingCapacity: true)
     }
 
     private func wantsText() -> Capture {
@@ -166,7 +187,7 @@ struct TemplatePlanBuilder {
         inAttribute = true
         let code = strings.names[Int(index)].code
         attribute = wantsAttribute(code) ? code : nil
-        attributePieces.removeAll()
+        attributePieces.removeAll(keepingCapacity: true)
     }
 
     private func wantsAttribute(_ name: NameCode) -> Bool {
