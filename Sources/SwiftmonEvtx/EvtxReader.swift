@@ -102,7 +102,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         // Batches of about `batchSize` chunks, of equal size (no last batch of one chunk on one core).
         let batches = max(1, (physicalChunks + batchSize - 1) / max(1, batchSize))
         let perBatch = threads == 1 ? 1 : max(1, (physicalChunks + batches - 1) / batches)
-        var first = 0
+        var first = 0, released = 0
         while first < physicalChunks {
             let count = min(perBatch, physicalChunks - first)
             let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums,
@@ -119,13 +119,15 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 totals.problems += chunk.problems
                 try body(chunk)
             }
-            if file.isMapped {
-                // Those chunks are done: their pages need not stay resident.
-                let start = EvtxFileHeader.size + first * EvtxChunk.size
-                let end = min(bytes.count, start + count * EvtxChunk.size)
-                Syscalls.releaseMappedPages(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-            }
             first += count
+            if file.isMapped, first - released >= batchSize || first >= physicalChunks {
+                // Those chunks are done: their pages need not stay resident
+                // (one call per ``batchSize`` chunks, also when decoding a chunk at a time).
+                let start = EvtxFileHeader.size + released * EvtxChunk.size
+                let end = min(bytes.count, EvtxFileHeader.size + first * EvtxChunk.size)
+                Syscalls.releaseMappedPages(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                released = first
+            }
         }
         return totals
     }

@@ -338,15 +338,13 @@ extension RecordCollector {
     }
 
     /// The text of one piece (a value, a literal, or nothing), as
-    /// ``Accumulator/string(_:_:)`` makes it; a value is rendered into the
-    /// reused ``scratch`` buffer, and a text equal to the field's previous one
-    /// reuses that String (provider, channel and computer repeat record after
-    /// record).
+    /// ``Accumulator/string(_:_:)`` makes it. A value whose bytes equal the
+    /// field's value in the previous record reuses that String without
+    /// rendering it (provider, GUID, channel, computer, user repeat record
+    /// after record); others are rendered into the reused ``scratch`` buffer.
     private mutating func pieceString(_ ref: ValueRef?, _ text: Int32, _ field: TemplatePlan.Field) -> String {
         if let v = ref {
-            scratch.removeAll(keepingCapacity: true)
-            BinXmlValues.append(chunk, v, to: &scratch)
-            return lastStrings.string(for: field.rawValue, scratch)
+            return lastStrings.string(for: field.rawValue, chunk, v, scratch: &scratch)
         }
         if text >= 0 { return strings.texts[Int(text)] }
         return ""
@@ -387,20 +385,46 @@ extension RecordCollector {
     }
 }
 
-/// The last String made for each System field, reused when the next record's
-/// bytes are the same: one comparison instead of an allocation (and a release
-/// of the previous record's copy).
+/// The last String made for each System field, with the value it was
+/// rendered from (type and bytes): the next record's value, when its bytes are
+/// the same, is the same text — one comparison instead of rendering it and
+/// allocating (and releasing the previous record's copy).
 struct RecentStrings {
-    private var bytes: [[UInt8]] = Array(repeating: [], count: 32)
-    private var strings: [String?] = Array(repeating: nil, count: 32)
+    private struct Entry {
+        var type: UInt8 = 0
+        var raw: [UInt8] = []
+        var string: String?
+    }
+    private var entries = [Entry](repeating: Entry(), count: 32)
 
-    mutating func string(for key: UInt8, _ b: [UInt8]) -> String {
+    mutating func string(for key: UInt8, _ c: ChunkBytes, _ v: ValueRef, scratch: inout [UInt8]) -> String {
         let k = Int(key)
-        if let s = strings[k], bytes[k] == b { return s }
-        let s = String(decoding: b, as: UTF8.self)
-        bytes[k].removeAll(keepingCapacity: true)
-        bytes[k].append(contentsOf: b)
-        strings[k] = s
+        let raw = UnsafeRawBufferPointer(rebasing: c.bytes[Int(v.offset)..<(Int(v.offset) + Int(v.size))])
+        if let s = entries[k].string, entries[k].type == v.type,
+           entries[k].raw.withUnsafeBytes({ RecentStrings.equal($0, raw) }) {
+            return s
+        }
+        scratch.removeAll(keepingCapacity: true)
+        BinXmlValues.append(c, v, to: &scratch)
+        let s = String(decoding: scratch, as: UTF8.self)
+        entries[k].type = v.type
+        entries[k].raw.removeAll(keepingCapacity: true)
+        entries[k].raw.append(contentsOf: raw)
+        entries[k].string = s
         return s
+    }
+
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        var i = 0
+        while i + 8 <= a.count {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < a.count {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
     }
 }
