@@ -92,15 +92,20 @@ public enum EvtxEventMapper {
 
     /// Any record: its System fields and its data as a JSON object (`data`).
     static func windowsEvent(_ r: EvtxRecord, _ time: EventTime, _ utcTime: String, data: String?) -> Event {
+        var numbers = NumberTexts()
+        return windowsEvent(r, time, utcTime, data: data, numbers: &numbers)
+    }
+
+    static func windowsEvent(_ r: EvtxRecord, _ time: EventTime, _ utcTime: String, data: String?, numbers: inout NumberTexts) -> Event {
         var e = Event(.windowsEvent, time: time, utcTime: EventKind.windowsEvent.utcTimeIndex == nil ? Event.absent : utcTime)
         func set(_ i: Int, _ v: String?) { if let v { e[i] = v } }
         set(2, r.providerName)
         set(3, r.providerGuid)
-        set(4, r.eventID.map { String($0) })
-        set(5, r.version.map { String($0) })
-        set(6, r.level.map { String($0) })
-        set(7, r.task.map { String($0) })
-        set(8, r.opcode.map { String($0) })
+        set(4, r.eventID.map { numbers.text(0, $0) })
+        set(5, r.version.map { numbers.text(1, $0) })
+        set(6, r.level.map { numbers.text(2, $0) })
+        set(7, r.task.map { numbers.text(3, $0) })
+        set(8, r.opcode.map { numbers.text(4, $0) })
         set(9, r.keywords)
         set(10, (r.eventRecordID ?? r.recordID).description)
         set(11, r.channel)
@@ -148,6 +153,7 @@ public enum EvtxEventMapper {
 /// One per decoding thread (not shared).
 public struct EvtxEventMaker {
     private var utcTimes = UtcTimeTextCache()
+    private var numbers = NumberTexts()
     private let buffer = ByteBuffer()
     /// Keys of the name lists met, the frequent ones first (at most
     /// ``keyCacheSize``; a Security log has a few dozen, one per event type).
@@ -160,7 +166,7 @@ public struct EvtxEventMaker {
         let time = EventTime(nanosecondsSinceEpoch: r.timeCreated ?? r.written)
         let utcTime = utcTimes.text(for: time)
         if let e = EvtxEventMapper.event(r, time: time, utcTime: utcTime) { return e }
-        return EvtxEventMapper.windowsEvent(r, time, utcTime, data: r.section == .none ? nil : dataJSON(r))
+        return EvtxEventMapper.windowsEvent(r, time, utcTime, data: r.section == .none ? nil : dataJSON(r), numbers: &numbers)
     }
 
     /// The JSON keys of one list of data names: each `"key":` (escaped, with
@@ -264,4 +270,19 @@ final class ByteBuffer {
     }
 
     deinit { storage.deallocate() }
+}
+
+/// The decimal text of the last value of a few small System numbers
+/// (EventID, Version, Level, Task, Opcode), which repeat from record to record.
+struct NumberTexts {
+    private var values = [UInt32](repeating: 0, count: 5)
+    private var texts = [String](repeating: "0", count: 5)
+
+    mutating func text(_ slot: Int, _ value: UInt32) -> String {
+        if values[slot] == value { return texts[slot] }
+        let s = String(value)
+        values[slot] = value
+        texts[slot] = s
+        return s
+    }
 }
