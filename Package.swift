@@ -45,7 +45,10 @@ let package = Package(
         // Windows ETW .etl files → records → swiftmon events. Pure Swift.
         .target(name: "SwiftmonETL", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
         // Windows event logs (.evtx): chunks, binary XML, templates → swiftmon events. Pure Swift.
-        .target(name: "SwiftmonEvtx", dependencies: ["SwiftmonCore", "SwiftmonSystem"]),
+        .target(name: "SwiftmonEvtx", dependencies: ["SwiftmonCore", "SwiftmonSystem", "CSwiftmonCRC32"]),
+        // CRC-32 with carry-less multiplication (PCLMULQDQ): every chunk's
+        // records are checked. Imported by SwiftmonEvtx only.
+        .target(name: "CSwiftmonCRC32"),
         // TLS for syslog (RFC 5425) through the system's OpenSSL (libssl3, already on
         // every Debian host; dpkg-shlibdeps adds it to the .deb's Depends), instead of
         // compiling BoringSSL for swift-nio-ssl. Imported by SwiftmonSinks only.

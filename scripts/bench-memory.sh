@@ -5,19 +5,28 @@
 #   2. RSS with LIVE sleeping processes in the cache (each exec'd, so each
 #      entry holds its own image and command line), in ROUNDS rounds:
 #      spawn LIVE `sleep`s, sample, kill them, sample again;
-#   3. RSS after each tenth of SHORT short-lived processes (fork + _exit, on
-#      both cores) and EXECS fork+exec of /bin/true: a leak shows as growth
-#      from tenth to tenth;
+#   3. RSS and the process cache's entries after each tenth of SHORT
+#      short-lived processes (the fastest honest way: two testhelper
+#      vfork-storms, one per core: a tiny C process whose children _exit at
+#      once — each a new process, a fork and an exit record through the
+#      kernel, the cache and the filter; vfork copies no page tables: 24–32 k
+#      processes/s on the loaded 2-core machine against 4.4–5.4 k with fork)
+#      and EXECS fork+exec of /bin/true:
+#      a leak shows as growth from tenth to tenth (the drift per 100,000
+#      processes, a least-squares slope over the 2nd to 10th tenths);
 #   4. CPU over IDLE seconds with nothing started by this script, in 10 s
-#      windows (other activity on the machine is counted and shown: the
-#      events written during the window), and the wake-ups;
-#   5. the same for a second sensor that logs no process event: the cost of
-#      its timers alone, whatever else runs on the machine.
+#      windows: other engineers' builds still start processes, so the
+#      kernel records the sensor read meanwhile are counted and the CPU per
+#      record is shown; wake-ups per thread (context switches from
+#      /proc/PID/task/*/status);
+#   5. the same for a second sensor that logs no process event: its timers'
+#      cost and the cost of keeping its cache, per thread.
 # RSS is VmRSS less the resident pages of the kernel ring buffer's mapping
 # (the BPF map mapped into swiftmon), i.e. what swiftmon itself holds.
 # CPU is the sum of every thread's on-CPU time (schedstat, nanoseconds).
 #
 #   scripts/bench-memory.sh [LIVE] [SHORT] [EXECS] [IDLE] [ROUNDS]   (SWIFTMON_BINARY, HELPER from make)
+#   defaults: 32000 1000000 20000 60 2 (make bench BENCH_MEMORY_ARGS="32000 100000" for a shorter run)
 set -euo pipefail
 LIVE=${1:-32000}
 SHORT=${2:-1000000}
@@ -78,6 +87,27 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {pri
 # Times any of its threads was put on a CPU (schedstat's third field): the wake-ups.
 wakeups() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $3} END {printf "%.0f", s}'; }
 lines() { wc -l < "$WORK/events.jsonl"; }
+# Per thread: "TID NAME SWITCHES" (voluntary context switches: each one a
+# sleep, so a wake-up after it; the main thread is the ring buffer's reader).
+thread_switches() {
+  for t in /proc/"$1"/task/*; do
+    awk -v tid="${t##*/}" -v pid="$1" '$1 == "Name:" {n = (tid == pid) ? "reader" : $2} $1 == "voluntary_ctxt_switches:" {s = $2}
+      END {print tid, n, s}' "$t/status" 2>/dev/null
+  done
+}
+# Wake-ups per second of each thread between two thread_switches samples.
+per_thread_rate() { # before after seconds
+  awk -v secs="$3" 'NR == FNR {b[$1] = $3; next} {d = $3 - b[$1]; printf "%s%s %.2f/s", sep, $2, d / secs; sep = ", "}' "$1" "$2"
+}
+# From the sensor's control socket: "CACHE ROOM RECORDS" (process cache
+# entries and room, kernel records read in all).
+status_figures() {
+  "$SWIFTMON" service status --control-socket "$1" --json | python3 -c 'import json, sys
+s = json.load(sys.stdin)["status"]
+c = s.get("sourceCounters") or {}
+r = sum(a["read"] for a in (s.get("kernelRecords") or {}).values())
+print(c.get("process cache entries", -1), c.get("process cache room", -1), r)'
+}
 wait_for() { for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 stats() { # values... → "min–max (median)"
   printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {printf "%s–%s (median %s)", v[1], v[NR], v[int((NR + 1) / 2)]}'
@@ -92,7 +122,8 @@ cat > "$WORK/config.xml" <<'XML'
 </EventFiltering></Sysmon>
 XML
 
-"$SWIFTMON" run --config "$WORK/config.xml" --format json --output "$WORK/events.jsonl" --stats 2>"$WORK/swiftmon.err" &
+"$SWIFTMON" run --config "$WORK/config.xml" --format json --output "$WORK/events.jsonl" --stats \
+  --control-socket "$WORK/control/sock" 2>"$WORK/swiftmon.err" &
 MON_PID=$!
 wait_for "$WORK/events.jsonl" '"EventID":4' || { cat "$WORK/swiftmon.err"; exit 1; }
 sleep 2
@@ -142,32 +173,58 @@ done
 per_tenth=$((SHORT / 10 / 2))
 execs_per_tenth=$((EXECS / 10))
 tenths=()
-t0=$(date +%s)
+cache_tenths=()
+read -r cache0 room0 records0 < <(status_figures "$WORK/control/sock")
+rss0=$(own_mib $MON_PID)
+storm_s=0
 for tenth in $(seq 10); do
-  "$HELPER" fork-storm "$per_tenth" & a=$!
-  "$HELPER" fork-storm "$per_tenth" & b=$!
+  s0=$(date +%s.%N)
+  "$HELPER" vfork-storm "$per_tenth" & a=$!
+  "$HELPER" vfork-storm "$per_tenth" & b=$!
   "$HELPER" storm "$execs_per_tenth" "swiftmon-bench-memory-$tenth" >/dev/null
   wait "$a" "$b"
-  sleep 1
+  storm_s=$(echo "$storm_s + $(date +%s.%N) - $s0" | bc)
+  sleep 2   # a quiet second: the sensor gives back a burst's room
   m=$(own_mib $MON_PID); tenths+=("$m")
+  read -r cache room records < <(status_figures "$WORK/control/sock")
+  cache_tenths+=("$cache")
 done
-echo "  $SHORT short-lived (fork+exit) and $EXECS fork+exec in $(( $(date +%s) - t0 )) s, RSS after each tenth: ${tenths[*]} MiB"
-echo "  growth from the 2nd to the 10th tenth: $(echo "${tenths[9]} - ${tenths[1]}" | bc) MiB"
+read -r cache1 room1 records1 < <(status_figures "$WORK/control/sock")
+# Least-squares slope of RSS over the 2nd..10th tenths, per 100,000 short-lived processes.
+drift=$(printf '%s\n' "${tenths[@]:1}" | awk -v per="$((per_tenth * 2))" '{x = NR; y = $1; n++; sx += x; sy += y; sxy += x * y; sxx += x * x}
+  END {b = (n * sxy - sx * sy) / (n * sxx - sx * sx); printf "%+.3f", b * 100000 / per}')
+echo "  $SHORT short-lived (vfork+exit, two storms on the two cores) and $EXECS fork+exec: $(echo "scale=1; $storm_s / 1" | bc) s of storms" \
+  "($(echo "$SHORT / $storm_s" | bc) processes/s), $((records1 - records0)) kernel records read"
+echo "    RSS before $rss0 MiB, after each tenth: ${tenths[*]} MiB"
+echo "    process cache entries before $cache0 (room $room0), after each tenth: ${cache_tenths[*]}; after $cache1 (room $room1);" \
+  "pids on the machine now: $(ls /proc | grep -c '^[0-9]')"
+echo "    drift (2nd to 10th tenth, least squares): $drift MiB per 100,000 processes; growth 2nd→10th tenth $(echo "${tenths[9]} - ${tenths[1]}" | bc) MiB"
 echo "    where: $(breakdown $MON_PID)"
 
-windows=()
-events_idle=0
-w0=$(wakeups $MON_PID)
-for w in $(seq $((IDLE / 10))); do
-  e0=$(lines); c0=$(cpu_ns $MON_PID)
-  sleep 10
-  c1=$(cpu_ns $MON_PID); e1=$(lines)
-  windows+=("$(echo "scale=4; ($c1 - $c0) / 100000000" | bc)")   # % of one core over 10 s
-  events_idle=$((events_idle + e1 - e0))
-done
-w1=$(wakeups $MON_PID)
-echo "  idle: CPU per 10 s window, % of one core: $(stats "${windows[@]}"); $events_idle events written meanwhile (other activity on the machine);" \
-  "$(echo "scale=1; ($w1 - $w0) / $IDLE" | bc) wake-ups/s over its $(ls /proc/$MON_PID/task | wc -l) threads"
+# idle IDLE_LABEL: CPU in 10 s windows, the kernel records read meanwhile,
+# the CPU per record, and the wake-ups per thread.
+idle_windows() { # label socket
+  local windows=() per_record=() c0 c1 r0 r1 x cache room rec_start rec_end
+  read -r cache room rec_start < <(status_figures "$2")
+  w0=$(wakeups $MON_PID); thread_switches $MON_PID > "$WORK/threads.0"
+  for w in $(seq $((IDLE / 10))); do
+    c0=$(cpu_ns $MON_PID); r0=$(awk '{print $3}' < <(status_figures "$2")); c0b=$(cpu_ns $MON_PID)
+    sleep 10
+    c1=$(cpu_ns $MON_PID); r1=$(awk '{print $3}' < <(status_figures "$2"))
+    windows+=("$(echo "scale=4; ($c1 - $c0b) / 100000000" | bc)")   # % of one core over 10 s
+    [ "$r1" -gt "$r0" ] && per_record+=("$(echo "scale=1; ($c1 - $c0b) / 1000 / ($r1 - $r0)" | bc)")
+  done
+  w1=$(wakeups $MON_PID); thread_switches $MON_PID > "$WORK/threads.1"
+  read -r cache room rec_end < <(status_figures "$2")
+  echo "  $1: CPU per 10 s window, % of one core: $(stats "${windows[@]}");" \
+    "$((rec_end - rec_start)) kernel records read meanwhile (other engineers' processes: $(echo "scale=1; ($rec_end - $rec_start) / $IDLE" | bc)/s);" \
+    "CPU per record read, µs: $( [ ${#per_record[@]} -gt 0 ] && stats "${per_record[@]}" || echo none)"
+  echo "    wake-ups: $(echo "scale=1; ($w1 - $w0) / $IDLE" | bc)/s over its $(ls /proc/$MON_PID/task | wc -l) threads (schedstat);" \
+    "per thread (context switches): $(per_thread_rate "$WORK/threads.0" "$WORK/threads.1" "$IDLE")"
+  IDLE_WINDOWS=("${windows[@]}")
+}
+idle_windows idle "$WORK/control/sock"
+windows=("${IDLE_WINDOWS[@]}")
 echo "summary: RSS beyond the ring buffer with $LIVE live processes: $(stats "${with_live[@]}") MiB (target <= 40);" \
   "after they exited: $(stats "${after_live[@]}") MiB; idle CPU $(stats "${windows[@]}") % of a core (target < 0.1)"
 kill -INT "$MON_PID"; wait "$MON_PID" || true; MON_PID=""
@@ -183,17 +240,11 @@ cat > "$WORK/quiet.xml" <<'XML'
 <RuleGroup name="" groupRelation="or"><ProcessTerminate onmatch="include"/></RuleGroup>
 </EventFiltering></Sysmon>
 XML
-"$SWIFTMON" run --config "$WORK/quiet.xml" --format json --output "$WORK/quiet.jsonl" 2>"$WORK/quiet.err" &
+"$SWIFTMON" run --config "$WORK/quiet.xml" --format json --output "$WORK/quiet.jsonl" \
+  --control-socket "$WORK/control/quiet" 2>"$WORK/quiet.err" &
 MON_PID=$!
 wait_for "$WORK/quiet.jsonl" '"EventID":4' || { cat "$WORK/quiet.err"; exit 1; }
 sleep 3
-floor=()
-w0=$(wakeups $MON_PID)
-for w in $(seq $((IDLE / 10))); do
-  c0=$(cpu_ns $MON_PID); sleep 10; c1=$(cpu_ns $MON_PID)
-  floor+=("$(echo "scale=4; ($c1 - $c0) / 100000000" | bc)")
-done
-w1=$(wakeups $MON_PID)
-echo "  idle floor (no process event logged): CPU per 10 s window, % of one core: $(stats "${floor[@]}");" \
-  "$(echo "scale=1; ($w1 - $w0) / $IDLE" | bc) wake-ups/s over its $(ls /proc/$MON_PID/task | wc -l) threads; $(wc -l < "$WORK/quiet.jsonl") events written"
+idle_windows "idle floor (no process event logged)" "$WORK/control/quiet"
+echo "    $(wc -l < "$WORK/quiet.jsonl") events written"
 kill -INT "$MON_PID"; wait "$MON_PID" || true; MON_PID=""

@@ -52,10 +52,12 @@ extension EventKind {
         ["RuleName", "UtcTime", "ProcessGuid", "ProcessId", "User", "Image", "TargetFilename", "Hashes"])
     /// A Windows event log record of any other provider (read from .evtx): its
     /// System fields and its EventData (or UserData) as one JSON object, in the
-    /// record's order. Nothing of the record's data is dropped.
+    /// record's order. Nothing of the record's data is dropped. The record's
+    /// own EventID is `WindowsEventID`: a field named `EventID` would be a
+    /// second `EventID` key in a JSON line, beside the event's own (211).
     public static let windowsEvent = EventKind(
         211, "WindowsEvent", logged: true,
-        ["RuleName", "UtcTime", "ProviderName", "ProviderGuid", "EventID", "Version", "Level", "Task",
+        ["RuleName", "UtcTime", "ProviderName", "ProviderGuid", "WindowsEventID", "Version", "Level", "Task",
          "Opcode", "Keywords", "EventRecordID", "Channel", "Computer", "ProcessID", "ThreadID", "UserID",
          "EventData"])
 

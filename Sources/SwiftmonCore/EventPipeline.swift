@@ -53,6 +53,10 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
     private var thread: pthread_t?  // only start() and stop() touch it, on the controlling thread
     private var closedReported = false  // the sink thread's only
     private var lastAlertFlush: Int64 = 0  // the sink thread's only
+    /// Set by ``trimAfterBurst()``: the sink thread gives back its batch's room.
+    private var trimDue = false  // guarded by `mutex`
+    /// The room of the sink thread's batch array after its last batch.
+    private var batchRoom = 0  // guarded by `mutex`
 
     // Tallies, guarded by `mutex`.
     private var accepted: UInt64 = 0
@@ -200,6 +204,10 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             events = admitted
         }
         accepted += UInt64(events.count)
+        // Nothing kept (the filter dropped every event of the drain): the
+        // sink thread sleeps on. Waking it anyway cost two context switches
+        // per drain on a host whose configuration logs little.
+        let wake = !events.isEmpty
         if pending.isEmpty {
             // The sink thread keeps up (the usual case): the batch becomes the
             // queue and the caller gets the queue's empty buffer — no event
@@ -212,7 +220,7 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             // Before the sink thread can take them: the queue's copy is the only one.
             events.removeAll(keepingCapacity: true)
         }
-        pthread_cond_signal(wakeConsumer)
+        if wake { pthread_cond_signal(wakeConsumer) }
         pthread_mutex_unlock(mutex)
     }
 
@@ -259,11 +267,19 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
         var byKind: [Int: UInt64] = [:]
         while true {
             pthread_mutex_lock(mutex)
-            while pending.isEmpty && !stopping { pthread_cond_wait(wakeConsumer, mutex) }
+            while pending.isEmpty && !stopping && !trimDue { pthread_cond_wait(wakeConsumer, mutex) }
             if pending.isEmpty && stopping {
                 pthread_mutex_unlock(mutex)
                 break
             }
+            if trimDue && pending.isEmpty {
+                trimDue = false
+                batchRoom = BurstRoom.keptEvents
+                pthread_mutex_unlock(mutex)
+                BurstRoom.trim(&batch)
+                continue
+            }
+            trimDue = false
             swap(&batch, &pending)
             inFlight = batch.count
             pthread_mutex_unlock(mutex)
@@ -317,6 +333,7 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             pthread_mutex_lock(mutex)
             for (k, n) in byKind { dispatchedByKind[k, default: 0] += n; dispatched += n }
             inFlight = 0
+            batchRoom = batch.capacity
             pthread_cond_broadcast(wakeProducer)
             pthread_mutex_unlock(mutex)
         }
@@ -324,6 +341,28 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(wakeProducer)
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Gives back the room a burst left in the queue's array and the sink
+    /// thread's (each back to ``BurstRoom/keptEvents``), when the queue is
+    /// empty. For a quiet second after a burst: the sink thread is woken
+    /// only when its array holds a burst's room.
+    public func trimAfterBurst() {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard pending.isEmpty, inFlight == 0 else { return }
+        BurstRoom.trim(&pending)
+        if BurstRoom.holdsBurstRoom(batchRoom) {
+            trimDue = true
+            pthread_cond_signal(wakeConsumer)
+        }
+    }
+
+    /// The room (events) of the queue's array and of the sink thread's batch.
+    public var reservedRoom: (queue: Int, batch: Int) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return (pending.capacity, batchRoom)
     }
 
     private static func monotonicNanoseconds() -> Int64 {

@@ -33,6 +33,9 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     }
 
     public let limit: Int
+    /// Arrays kept through a quiet second (``trim(keeping:)``): two of a
+    /// producer's groups.
+    public static let quietKept = 2 * EventValueStash.group
     private let lock = Lock()
     private var free: [Storage] = []
 
@@ -86,6 +89,20 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
         storage = Storage(texts: [], arena: [])
     }
 
+    /// Frees all but `kept` of the waiting storages (a quiet second after a
+    /// burst: up to ``limit`` may wait for producers that take no more, or
+    /// fewer, until the next burst). Returns how many were freed.
+    @discardableResult
+    public func trim(keeping kept: Int) -> Int {
+        let freed: [Storage] = lock.withLock {
+            guard free.count > kept else { return [] }
+            let tail = Array(free[kept...])
+            free.removeLast(free.count - kept)
+            return tail
+        }
+        return freed.count  // freed here, outside the lock
+    }
+
     /// Moves up to `n` storages into `stash`.
     func take(into stash: inout [Storage], upTo n: Int) {
         lock.withLock {
@@ -102,7 +119,7 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
 public struct EventValueStash {
     private let recycler: EventValueRecycler
     private var arrays: [EventValueRecycler.Storage] = []
-    static let group = 64
+    public static let group = 64
 
     public init(recycler: EventValueRecycler = .shared) {
         self.recycler = recycler

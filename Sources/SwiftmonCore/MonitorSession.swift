@@ -90,12 +90,20 @@ public final class MonitorSession {
     public func readSource() throws -> Int {
         try source.read(into: &batch)
         let count = batch.count
+        eventsSinceTick &+= count
         if count > 0 { pipeline.submit(taking: &batch) }
         return count
     }
 
     /// Once a second: upkeep, loss reports, the status line.
     public func tick() {
+        // A quiet second (after a burst): the batch arrays give back the
+        // burst's room before the source hands freed memory back.
+        if eventsSinceTick < BurstRoom.keptEvents {
+            BurstRoom.trim(&batch)
+            pipeline.trimAfterBurst()
+        }
+        eventsSinceTick = 0
         source.tick()
         reportLosses()
         ticks += 1
@@ -116,6 +124,7 @@ public final class MonitorSession {
     }
 
     private var dispatchedAtLastTick: UInt64 = 0
+    private var eventsSinceTick = 0
     private var dispatchedByKindAtLastTick: [Int: UInt64] = [:]
     /// Events handed to the outputs over the last second.
     public private(set) var ratePerSecond: Double = 0

@@ -9,54 +9,72 @@ import SwiftmonCore
 /// this type unchanged: it needs nothing file-specific beyond the logfile
 /// header's identity facts (boot time, for ProcessGuid).
 public final class EtlEventDecoder {
+    // Its state is marked `@exclusivity(unchecked)`: every record reads and
+    // writes several of these properties, and the run-time check of each
+    // access (a thread-local access set) cost as much as the work it
+    // guarded (callgrind: about 5 % of a decode). The decoder is used by one
+    // thread at a time; no access to one of these properties stays open
+    // across a call that reaches the same property (the checks never fired
+    // in the tests and the fuzzing that ran with them on), and the one call
+    // out, `emit`, is made with none open. A decoder must not be used again
+    // from inside `emit`.
     let header: EtlLogfileHeader
     let processes: WindowsProcessTable
-    var connections = BoundedSet<NetworkKey>(capacity: 1 << 16)
-    var fileNames = BoundedNameMap(capacity: 1 << 17)
-    var registryKeys = BoundedNameMap(capacity: 1 << 17)
+    @exclusivity(unchecked) var connections = BoundedSet<NetworkKey>(capacity: 1 << 16)
+    @exclusivity(unchecked) var fileNames = BoundedNameMap(capacity: 1 << 17)
+    @exclusivity(unchecked) var registryKeys = BoundedNameMap(capacity: 1 << 17)
     /// Thread id → process id, from thread starts and rundowns.
-    var threadOwners = BoundedMap<UInt32, UInt32>(capacity: 1 << 18)
+    @exclusivity(unchecked) var threadOwners = BoundedMap<UInt32, UInt32>(capacity: 1 << 18)
     let traceLogging = TraceLoggingDecoder()
     /// Text of provider GUIDs already seen: a trace has few providers and many records.
-    private var providerText: [Guid: String] = [:]
+    @exclusivity(unchecked) private var providerText: [Guid: String] = [:]
     /// NT device paths → drive letters, from the trace's SystemConfig records.
-    var paths = WindowsPathMap()
+    @exclusivity(unchecked) var paths = WindowsPathMap()
     /// Records come in time order, many to a millisecond: their events share
     /// one `UtcTime` text instead of each formatting (and allocating) its own.
-    private var utcTimes = UtcTimeTextCache()
+    @exclusivity(unchecked) private var utcTimes = UtcTimeTextCache()
     /// The `Keywords` text of the last TraceEvent: a provider writes the same
     /// keywords record after record, and "0x" + 16 digits is a heap string.
-    private var lastKeywords: UInt64 = 0
-    private var lastKeywordsText = "0x0"
+    @exclusivity(unchecked) private var lastKeywords: UInt64 = 0
+    @exclusivity(unchecked) private var lastKeywordsText = "0x0"
+    /// Keywords texts already made: providers alternate between a few
+    /// keywords values (the .NET runtime's events in a PerfView trace).
+    @exclusivity(unchecked) private var keywordsText: [UInt64: String] = [:]
+    /// The TraceEvent kind and the decimal texts of the header numbers below
+    /// 1024 (ids, opcodes, versions, tasks, levels), held by the decoder: a
+    /// global or another module's static is reached through a lazy
+    /// initialisation check on every use, on every record.
+    private let traceKind = EventKind.traceEvent
+    private let smallDecimals: [String] = (0..<1024).map { String($0) }
     /// Reused for text built byte by byte (stack traces).
-    private var scratch: [UInt8] = []
+    @exclusivity(unchecked) private var scratch: [UInt8] = []
     /// The last record's provider GUID, process and thread id texts: records
     /// come in runs from one provider and one thread.
-    private var lastProvider = Guid.zero
-    private var lastProviderText = Guid.zero.braced
-    private var lastProcessId: UInt32 = 0
-    private var lastProcessIdText = "0"
-    private var lastThreadId: UInt32 = 0
-    private var lastThreadIdText = "0"
+    @exclusivity(unchecked) private var lastProvider = Guid.zero
+    @exclusivity(unchecked) private var lastProviderText = Guid.zero.braced
+    @exclusivity(unchecked) private var lastProcessId: UInt32 = 0
+    @exclusivity(unchecked) private var lastProcessIdText = "0"
+    @exclusivity(unchecked) private var lastThreadId: UInt32 = 0
+    @exclusivity(unchecked) private var lastThreadIdText = "0"
 
     /// Whether a process start (or end) that both the classic kernel provider
     /// and Microsoft-Windows-Kernel-Process report becomes one event. Set by
     /// ``prepare(_:)`` once it has seen both providers report processes; a
     /// live source that enables both sets it itself.
-    public var mergesProcessReports = false
+    @exclusivity(unchecked) public var mergesProcessReports = false
     /// Records whose fields went into another record's event (the second
     /// report of a process start or end): every record is one event or is
     /// counted here.
-    public private(set) var mergedRecords = 0
-    private var sawClassicProcessReports = false
-    private var sawManifestProcessReports = false
+    @exclusivity(unchecked) public private(set) var mergedRecords = 0
+    @exclusivity(unchecked) private var sawClassicProcessReports = false
+    @exclusivity(unchecked) private var sawManifestProcessReports = false
     /// Events held back, in order, while the first report of a process start
     /// or end waits for its partner (see ``deliver(_:_:_:)``).
-    private var held: [Held] = []
-    private var heldStart = 0
+    @exclusivity(unchecked) private var held: [Held] = []
+    @exclusivity(unchecked) private var heldStart = 0
     /// Indices in ``held`` of the reports still waiting (few): the per-record
     /// checks look at these, not at every held event.
-    private var openHeld: [Int] = []
+    @exclusivity(unchecked) private var openHeld: [Int] = []
 
     /// How long (trace time) a first report waits for its partner. Both are
     /// written in the same kernel path, microseconds apart.
@@ -231,7 +249,7 @@ public final class EtlEventDecoder {
 
     /// The generic event for a record no decoder claims.
     func traceEvent(_ r: EtlRecord) -> Event {
-        var e = newEvent(.traceEvent, r.time)
+        var e = newEvent(traceKind, r.time)
         if r.provider != lastProvider {
             lastProvider = r.provider
             if let text = providerText[r.provider] {
@@ -249,7 +267,12 @@ public final class EtlEventDecoder {
         e[7] = decimalText(r.level)
         if r.keywords != lastKeywords {
             lastKeywords = r.keywords
-            lastKeywordsText = "0x" + String(r.keywords, radix: 16)
+            if let text = keywordsText[r.keywords] {
+                lastKeywordsText = text
+            } else {
+                lastKeywordsText = "0x" + String(r.keywords, radix: 16)
+                if keywordsText.count < 4096 { keywordsText[r.keywords] = lastKeywordsText }
+            }
         }
         e[8] = lastKeywordsText
         if let pid = r.processId {
@@ -342,11 +365,10 @@ func appendLowerHex(_ v: UInt64, to out: inout [UInt8]) {
     }
 }
 
-/// The decimal text of the header numbers below 1024 (ids, opcodes,
-/// versions, tasks, levels), made once.
-private let smallDecimals: [String] = (0..<1024).map { String($0) }
-
-@inline(__always)
-func decimalText<T: BinaryInteger>(_ v: T) -> String {
-    v < 1024 ? smallDecimals[Int(v)] : String(v)
+extension EtlEventDecoder {
+    /// The decimal text of a header number: made once for those below 1024.
+    @inline(__always)
+    func decimalText<T: BinaryInteger>(_ v: T) -> String {
+        v < 1024 ? smallDecimals[Int(v)] : String(v)
+    }
 }

@@ -22,13 +22,17 @@ public enum EvtxDecoder {
         var summary = EvtxSummary(header: reader.header, physicalChunks: reader.physicalChunks)
         if let sink {
             let recordSink = sink as? EvtxRecordSink
-            var byID: [Int: Int] = [:]
+            // Event IDs are below 256: counted in an array, not hashed per record.
+            var byID = [Int](repeating: 0, count: 256)
+            var otherIDs: [Int: Int] = [:]
             summary.totals = try reader.forEachEvent { record, event in
                 summary.count(record)
-                byID[event.kind.id, default: 0] += 1
+                let id = event.kind.id
+                if id >= 0 && id < 256 { byID[id] += 1 } else { otherIDs[id, default: 0] += 1 }
                 if let recordSink { try recordSink.emit(event, from: record) } else { try sink.emit(event) }
             }
-            summary.eventsByID = byID
+            for (id, n) in byID.enumerated() where n > 0 { otherIDs[id] = n }
+            summary.eventsByID = otherIDs
             try sink.flush()
         } else {
             summary.totals = reader.forEachRecord(full: false) { record in summary.count(record) }

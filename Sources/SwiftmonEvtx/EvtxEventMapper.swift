@@ -17,10 +17,14 @@ public enum EvtxEventMapper {
     public static let serviceControlManager = "Service Control Manager"
 
     public static func event(_ r: EvtxRecord) -> Event {
-        let time = EventTime(nanosecondsSinceEpoch: r.timeCreated ?? r.written)
+        var maker = EvtxEventMaker()
+        return maker.event(r)
+    }
+
+    static func event(_ r: EvtxRecord, time: EventTime, utcTime: String) -> Event? {
         switch (r.providerName, r.eventID) {
         case (sysmonProvider?, let id?):
-            if let kind = EventKind.withID(Int(id)), kind != .windowsEvent, let e = sysmon(r, kind, time) { return e }
+            if let kind = EventKind.withID(Int(id)), kind != .windowsEvent { return sysmon(r, kind, time, utcTime) }
         case (securityProvider?, 4688?):
             return securityProcessCreate(r, time)
         case (serviceControlManager?, 7045?):
@@ -28,12 +32,12 @@ public enum EvtxEventMapper {
         default:
             break
         }
-        return windowsEvent(r, time)
+        return nil
     }
 
     /// A Sysmon record field for field, or nil when it has a field `kind` lacks.
-    static func sysmon(_ r: EvtxRecord, _ kind: EventKind, _ time: EventTime) -> Event? {
-        var e = Event(kind, time: time)
+    static func sysmon(_ r: EvtxRecord, _ kind: EventKind, _ time: EventTime, _ utcTime: String) -> Event? {
+        var e = Event(kind, time: time, utcTime: kind.utcTimeIndex == nil ? Event.absent : utcTime)
         let fields = kind.fields
         // Records carry the fields in schema order: try the next one first.
         var next = 0
@@ -86,17 +90,22 @@ public enum EvtxEventMapper {
         return e
     }
 
-    /// Any record: its System fields and its data as a JSON object.
-    static func windowsEvent(_ r: EvtxRecord, _ time: EventTime) -> Event {
-        var e = Event(.windowsEvent, time: time)
+    /// Any record: its System fields and its data as a JSON object (`data`).
+    static func windowsEvent(_ r: EvtxRecord, _ time: EventTime, _ utcTime: String, data: String?) -> Event {
+        var numbers = NumberTexts()
+        return windowsEvent(r, time, utcTime, data: data, numbers: &numbers)
+    }
+
+    static func windowsEvent(_ r: EvtxRecord, _ time: EventTime, _ utcTime: String, data: String?, numbers: inout NumberTexts) -> Event {
+        var e = Event(.windowsEvent, time: time, utcTime: EventKind.windowsEvent.utcTimeIndex == nil ? Event.absent : utcTime)
         func set(_ i: Int, _ v: String?) { if let v { e[i] = v } }
         set(2, r.providerName)
         set(3, r.providerGuid)
-        set(4, r.eventID.map { String($0) })
-        set(5, r.version.map { String($0) })
-        set(6, r.level.map { String($0) })
-        set(7, r.task.map { String($0) })
-        set(8, r.opcode.map { String($0) })
+        set(4, r.eventID.map { numbers.text(0, $0) })
+        set(5, r.version.map { numbers.text(1, $0) })
+        set(6, r.level.map { numbers.text(2, $0) })
+        set(7, r.task.map { numbers.text(3, $0) })
+        set(8, r.opcode.map { numbers.text(4, $0) })
         set(9, r.keywords)
         set(10, (r.eventRecordID ?? r.recordID).description)
         set(11, r.channel)
@@ -104,64 +113,16 @@ public enum EvtxEventMapper {
         set(13, r.processID.map { String($0) })
         set(14, r.threadID.map { String($0) })
         set(15, r.userID)
-        if r.section != .none { e[16] = dataJSON(r) }
+        set(16, data)
         return e
     }
 
     /// `{"Name":"value",…}` in record order; a `<Data>` without a name is keyed
     /// by its position (`Data1`, `Data2`, …); a repeated name gets `#2`, `#3`… appended.
     /// UserData is `{"<element>":{…leaves…}}`.
-    ///
-    /// Written in two passes over the record's value bytes: the exact length,
-    /// then the text straight into the String's storage (no buffer between;
-    /// this runs once per record).
     static func dataJSON(_ r: EvtxRecord) -> String {
-        let values = r.values
-        var root: String?
-        if case .userData(let name) = r.section { root = name }
-        // Keys that need more than the name: an unnamed <Data> (`DataN`) or a repeated name (`name#N`).
-        var repeated = false
-        for k in 0..<values.count where !repeated {
-            let name = values.items[k].name
-            let length = name.utf8.count
-            for j in 0..<k where values.items[j].name.utf8.count == length && values.items[j].name == name {
-                repeated = true
-                break
-            }
-        }
-        func key(_ k: Int) -> String {
-            let name = values.items[k].name
-            if name.isEmpty { return "Data\(k + 1)" }
-            guard repeated else { return name }
-            let earlier = values.items[..<k].reduce(0) { $0 + ($1.name == name ? 1 : 0) }
-            return earlier > 0 ? name + "#\(earlier + 1)" : name
-        }
-        return values.bytes.withUnsafeBufferPointer { bytes in
-            var length = 2 + values.count + max(0, values.count - 1)  // braces, `:` per item, `,` between
-            if let root { length += JSONBytes.quotedLength(root) + 3 }
-            for k in 0..<values.count {
-                length += JSONBytes.quotedLength(key(k))
-                length += JSONBytes.quotedLength(UnsafeBufferPointer(rebasing: bytes[values.range(k)]))
-            }
-            return String(unsafeUninitializedCapacity: length) { out in
-                var n = 0
-                if let root {
-                    out[n] = 0x7B; n += 1
-                    n = JSONBytes.writeQuoted(root, to: out, at: n)
-                    out[n] = 0x3A; n += 1
-                }
-                out[n] = 0x7B; n += 1
-                for k in 0..<values.count {
-                    if k > 0 { out[n] = 0x2C; n += 1 }
-                    n = JSONBytes.writeQuoted(key(k), to: out, at: n)
-                    out[n] = 0x3A; n += 1
-                    n = JSONBytes.writeQuoted(UnsafeBufferPointer(rebasing: bytes[values.range(k)]), to: out, at: n)
-                }
-                out[n] = 0x7D; n += 1
-                if root != nil { out[n] = 0x7D; n += 1 }
-                return n
-            }
-        }
+        var maker = EvtxEventMaker()
+        return maker.dataJSON(r)
     }
 
     /// `0x15b4` → `5556`.
@@ -182,5 +143,146 @@ public enum EvtxEventMapper {
         case "S-1-16-20480": return "Protected"
         default: return sid
         }
+    }
+}
+
+/// Makes events of records as ``EvtxEventMapper`` describes, keeping what
+/// repeats from record to record: the `UtcTime` text of the last millisecond,
+/// the JSON keys of the data names last seen (rendered once per set of names,
+/// not per record), and one byte buffer the EventData JSON is written into.
+/// One per decoding thread (not shared).
+public struct EvtxEventMaker {
+    private var utcTimes = UtcTimeTextCache()
+    private var numbers = NumberTexts()
+    private let buffer = ByteBuffer()
+    /// Keys of the name lists met, the frequent ones first (at most
+    /// ``keyCacheSize``; a Security log has a few dozen, one per event type).
+    private var keySets: [DataKeys] = []
+    static let keyCacheSize = 64
+
+    public init() {}
+
+    public mutating func event(_ r: EvtxRecord) -> Event {
+        let time = EventTime(nanosecondsSinceEpoch: r.timeCreated ?? r.written)
+        let utcTime = utcTimes.text(for: time)
+        if let e = EvtxEventMapper.event(r, time: time, utcTime: utcTime) { return e }
+        return EvtxEventMapper.windowsEvent(r, time, utcTime, data: r.section == .none ? nil : dataJSON(r), numbers: &numbers)
+    }
+
+    /// The JSON keys of one list of data names: each `"key":` (escaped, with
+    /// `DataN` for an unnamed item and `#N` for a repeated name) one after
+    /// the other in `bytes`, item `k`'s ending at `ends[k]`.
+    final class DataKeys {
+        let names: [String]
+        let bytes: [UInt8]
+        let ends: [Int]
+
+        init(_ items: [DataValues.Item]) {
+            names = items.map(\.name)
+            var bytes: [UInt8] = [], ends: [Int] = []
+            var seen: [String: Int] = [:]
+            for (k, name) in names.enumerated() {
+                var key = name
+                if name.isEmpty {
+                    key = "Data\(k + 1)"
+                } else {
+                    let earlier = seen[name, default: 0]
+                    seen[name] = earlier + 1
+                    if earlier > 0 { key += "#\(earlier + 1)" }
+                }
+                bytes += JSONString.quoted(key).utf8
+                bytes.append(0x3A)
+                ends.append(bytes.count)
+            }
+            self.bytes = bytes
+            self.ends = ends
+        }
+
+        func matches(_ items: [DataValues.Item]) -> Bool {
+            guard items.count == names.count else { return false }
+            // Plans hand every record of a template the same name Strings:
+            // equal storage compares in one step.
+            for k in items.indices where items[k].name != names[k] { return false }
+            return true
+        }
+    }
+
+    private mutating func keys(_ items: [DataValues.Item]) -> DataKeys {
+        for i in keySets.indices where keySets[i].matches(items) {
+            let found = keySets[i]
+            if i > 0 { keySets.swapAt(i, i - 1) }  // the frequent ones move to the front
+            return found
+        }
+        let made = DataKeys(items)
+        if keySets.count >= EvtxEventMaker.keyCacheSize { keySets.removeLast() }
+        keySets.append(made)
+        return made
+    }
+
+    /// The record's data as a JSON object (see ``EvtxEventMapper/dataJSON(_:)``),
+    /// written into the reused buffer in one pass, then copied into the String.
+    public mutating func dataJSON(_ r: EvtxRecord) -> String {
+        let keys = keys(r.values.items)
+        var root: String?
+        if case .userData(let name) = r.section { root = name }
+        // Escaping grows a byte to six at most (`\u00xx` for one byte, or for two of a C1 control).
+        var bound = 6 * r.values.bytes.count + 3 * r.values.count + keys.bytes.count + 4  // quotes, commas, braces
+        if let root { bound += 6 * root.utf8.count + 4 }
+        let out = buffer.reserve(bound)
+        var n = 0
+        if let root {
+            out[n] = 0x7B; n += 1
+            n = JSONBytes.writeQuoted(root, to: out, at: n)
+            out[n] = 0x3A; n += 1
+        }
+        out[n] = 0x7B; n += 1
+        r.values.bytes.withUnsafeBufferPointer { bytes in
+            keys.bytes.withUnsafeBufferPointer { keyBytes in
+                var keyStart = 0, valueStart = 0
+                for k in 0..<r.values.count {
+                    if k > 0 { out[n] = 0x2C; n += 1 }
+                    let keyEnd = keys.ends[k], valueEnd = r.values.items[k].end
+                    (out.baseAddress! + n).update(from: keyBytes.baseAddress! + keyStart, count: keyEnd - keyStart)
+                    n += keyEnd - keyStart
+                    n = JSONBytes.writeQuoted(UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), to: out, at: n)
+                    keyStart = keyEnd
+                    valueStart = valueEnd
+                }
+            }
+        }
+        out[n] = 0x7D; n += 1
+        if root != nil { out[n] = 0x7D; n += 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: out[0..<n]), as: UTF8.self)
+    }
+}
+
+/// A growable byte buffer reused from record to record.
+final class ByteBuffer {
+    private var storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 4096)
+
+    /// The storage, at least `capacity` bytes (contents not kept when it grows).
+    func reserve(_ capacity: Int) -> UnsafeMutableBufferPointer<UInt8> {
+        if storage.count < capacity {
+            storage.deallocate()
+            storage = .allocate(capacity: max(capacity, 2 * storage.count))
+        }
+        return storage
+    }
+
+    deinit { storage.deallocate() }
+}
+
+/// The decimal text of the last value of a few small System numbers
+/// (EventID, Version, Level, Task, Opcode), which repeat from record to record.
+struct NumberTexts {
+    private var values = [UInt32](repeating: 0, count: 5)
+    private var texts = [String](repeating: "0", count: 5)
+
+    mutating func text(_ slot: Int, _ value: UInt32) -> String {
+        if values[slot] == value { return texts[slot] }
+        let s = String(value)
+        values[slot] = value
+        texts[slot] = s
+        return s
     }
 }

@@ -91,13 +91,22 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 "file header CRC32 is 0x\(String(header.computedChecksum, radix: 16)), the header says 0x\(String(header.checksum, radix: 16))"))
         }
         let bytes = file.bytes
+        // One event maker per decoding thread, kept from batch to batch (its
+        // caches — UtcTime text, EventData keys — outlive a chunk).
+        let makers = UnsafeMutableBufferPointer<EvtxEventMaker>.allocate(capacity: threads)
+        for k in 0..<threads { (makers.baseAddress! + k).initialize(to: EvtxEventMaker()) }
+        defer {
+            makers.baseAddress!.deinitialize(count: threads)
+            makers.deallocate()
+        }
         // Batches of about `batchSize` chunks, of equal size (no last batch of one chunk on one core).
         let batches = max(1, (physicalChunks + batchSize - 1) / max(1, batchSize))
         let perBatch = threads == 1 ? 1 : max(1, (physicalChunks + batches - 1) / batches)
-        var first = 0
+        var first = 0, released = 0
         while first < physicalChunks {
             let count = min(perBatch, physicalChunks - first)
-            let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums, events: events)
+            let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums,
+                                      makers: events ? makers : nil)
             for chunk in decoded {
                 switch chunk.state {
                 case .used: totals.chunksUsed += 1
@@ -110,22 +119,27 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 totals.problems += chunk.problems
                 try body(chunk)
             }
-            if file.isMapped {
-                // Those chunks are done: their pages need not stay resident.
-                let start = EvtxFileHeader.size + first * EvtxChunk.size
-                let end = min(bytes.count, start + count * EvtxChunk.size)
-                Syscalls.releaseMappedPages(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-            }
             first += count
+            if file.isMapped, first - released >= batchSize || first >= physicalChunks {
+                // Those chunks are done: their pages need not stay resident
+                // (one call per ``batchSize`` chunks, also when decoding a chunk at a time).
+                let start = EvtxFileHeader.size + released * EvtxChunk.size
+                let end = min(bytes.count, EvtxFileHeader.size + first * EvtxChunk.size)
+                Syscalls.releaseMappedPages(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                released = first
+            }
         }
         return totals
     }
 
-    private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool, events: Bool) -> [EvtxChunk.Decoded] {
+    /// Decodes `count` chunks from chunk `first`; with `makers` (one per
+    /// thread, worker `k` using `makers[k]` only), their events too.
+    private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool,
+                             makers: UnsafeMutableBufferPointer<EvtxEventMaker>?) -> [EvtxChunk.Decoded] {
         if threads == 1 || count == 1 {
             return (first..<(first + count)).map {
                 var d = EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                if let makers { d.events = d.records.map { makers[0].event($0) } }
                 return d
             }
         }
@@ -142,7 +156,8 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         next.value.initialize(to: 0)
         defer { next.value.deallocate() }
         let lock = Lock()
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        let workerMakers = makers.map(UnsafeSendable.init)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
             while true {
                 let k = lock.withLock { () -> Int in
                     let k = next.value.pointee
@@ -151,7 +166,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 }
                 guard k < count else { break }
                 var d = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if events { d.events = d.records.map(EvtxEventMapper.event) }
+                if let makers = workerMakers?.value { d.events = d.records.map { makers[worker].event($0) } }
                 base.value[k] = d
             }
         }

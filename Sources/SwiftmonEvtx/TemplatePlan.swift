@@ -51,20 +51,41 @@ final class TemplatePlan {
         case nested(slot: Int, context: Int)
     }
 
-    var steps: [Step] = []
-    var pieces: [Source] = []
+    /// What a plan is made of, as ``TemplatePlanBuilder`` collects it.
+    struct Parts {
+        var steps: [Step] = []
+        var pieces: [Source] = []
+        var names: [String] = []
+        var opCount = 0
+        var contexts: [[Int32]] = []
+        var nestedAllowed: [Bool] = []
+    }
+
+    // Constants once made: reading a class's `let` needs no exclusivity
+    // check (a `var` of a class is checked at runtime on every access).
+    let steps: [Step]
+    let pieces: [Source]
     /// Names of the EventData items.
-    var names: [String] = []
+    let names: [String]
     /// Ops of the template: what interpreting it spends of the record's budget.
-    var opCount = 0
+    let opCount: Int
     /// The open elements (name indices) at each `nested` step.
-    var contexts: [[Int32]] = []
+    let contexts: [[Int32]]
     /// `contexts` as the chunk numbers them (set by ``BinXmlChunk``).
     var contextIDs: [Int] = []
     /// Per slot: whether nested binary XML there can be planned (it is used
     /// only at `nested` steps). A nested value elsewhere sends the record to
     /// the interpreter.
-    var nestedAllowed: [Bool] = []
+    let nestedAllowed: [Bool]
+
+    init(_ parts: Parts) {
+        steps = parts.steps
+        pieces = parts.pieces
+        names = parts.names
+        opCount = parts.opCount
+        contexts = parts.contexts
+        nestedAllowed = parts.nestedAllowed
+    }
 }
 
 /// Runs a template's ops through the rules of ``RecordCollector`` with symbolic
@@ -74,7 +95,7 @@ final class TemplatePlan {
 struct TemplatePlanBuilder {
     let strings: ChunkStrings
     let full: Bool
-    private var plan = TemplatePlan()
+    private var plan = TemplatePlan.Parts()
     private struct Frame {
         let index: Int32
         let code: NameCode
@@ -119,7 +140,7 @@ struct TemplatePlanBuilder {
         }
         // The context must be as it was (no element or attribute left open).
         guard b.stack.count == b.contextDepth, !b.inAttribute, b.capture == .none else { return nil }
-        return b.plan
+        return TemplatePlan(b.plan)
     }
 
     private mutating func substitution(_ slot: Int) {
@@ -141,7 +162,7 @@ struct TemplatePlanBuilder {
         stack.append(Frame(index: index, code: strings.names[Int(index)].code))
         dataName = nil
         capture = wantsText()
-        content.removeAll()
+        content.removeAll(keepingCapacity: true)
     }
 
     private func wantsText() -> Capture {
@@ -166,7 +187,7 @@ struct TemplatePlanBuilder {
         inAttribute = true
         let code = strings.names[Int(index)].code
         attribute = wantsAttribute(code) ? code : nil
-        attributePieces.removeAll()
+        attributePieces.removeAll(keepingCapacity: true)
     }
 
     private func wantsAttribute(_ name: NameCode) -> Bool {
@@ -317,15 +338,13 @@ extension RecordCollector {
     }
 
     /// The text of one piece (a value, a literal, or nothing), as
-    /// ``Accumulator/string(_:_:)`` makes it; a value is rendered into the
-    /// reused ``scratch`` buffer, and a text equal to the field's previous one
-    /// reuses that String (provider, channel and computer repeat record after
-    /// record).
+    /// ``Accumulator/string(_:_:)`` makes it. A value whose bytes equal the
+    /// field's value in the previous record reuses that String without
+    /// rendering it (provider, GUID, channel, computer, user repeat record
+    /// after record); others are rendered into the reused ``scratch`` buffer.
     private mutating func pieceString(_ ref: ValueRef?, _ text: Int32, _ field: TemplatePlan.Field) -> String {
         if let v = ref {
-            scratch.removeAll(keepingCapacity: true)
-            BinXmlValues.append(chunk, v, to: &scratch)
-            return lastStrings.string(for: field.rawValue, scratch)
+            return lastStrings.string(for: field.rawValue, chunk, v, scratch: &scratch)
         }
         if text >= 0 { return strings.texts[Int(text)] }
         return ""
@@ -366,20 +385,46 @@ extension RecordCollector {
     }
 }
 
-/// The last String made for each System field, reused when the next record's
-/// bytes are the same: one comparison instead of an allocation (and a release
-/// of the previous record's copy).
+/// The last String made for each System field, with the value it was
+/// rendered from (type and bytes): the next record's value, when its bytes are
+/// the same, is the same text — one comparison instead of rendering it and
+/// allocating (and releasing the previous record's copy).
 struct RecentStrings {
-    private var bytes: [[UInt8]] = Array(repeating: [], count: 32)
-    private var strings: [String?] = Array(repeating: nil, count: 32)
+    private struct Entry {
+        var type: UInt8 = 0
+        var raw: [UInt8] = []
+        var string: String?
+    }
+    private var entries = [Entry](repeating: Entry(), count: 32)
 
-    mutating func string(for key: UInt8, _ b: [UInt8]) -> String {
+    mutating func string(for key: UInt8, _ c: ChunkBytes, _ v: ValueRef, scratch: inout [UInt8]) -> String {
         let k = Int(key)
-        if let s = strings[k], bytes[k] == b { return s }
-        let s = String(decoding: b, as: UTF8.self)
-        bytes[k].removeAll(keepingCapacity: true)
-        bytes[k].append(contentsOf: b)
-        strings[k] = s
+        let raw = UnsafeRawBufferPointer(rebasing: c.bytes[Int(v.offset)..<(Int(v.offset) + Int(v.size))])
+        if let s = entries[k].string, entries[k].type == v.type,
+           entries[k].raw.withUnsafeBytes({ RecentStrings.equal($0, raw) }) {
+            return s
+        }
+        scratch.removeAll(keepingCapacity: true)
+        BinXmlValues.append(c, v, to: &scratch)
+        let s = String(decoding: scratch, as: UTF8.self)
+        entries[k].type = v.type
+        entries[k].raw.removeAll(keepingCapacity: true)
+        entries[k].raw.append(contentsOf: raw)
+        entries[k].string = s
         return s
+    }
+
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        var i = 0
+        while i + 8 <= a.count {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < a.count {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Foundation
 import SwiftmonCore
 import SwiftmonETL
 import SwiftmonEvtx
@@ -24,6 +25,10 @@ public final class EventImporter {
         public var maxLineBytes = SysmonLineParser.defaultMaxLineBytes
         /// Events per transaction.
         public var batchSize = 16_384
+        /// Store on a thread of its own while the caller's thread reads and
+        /// parses the next batch (at most one batch waits between them:
+        /// back-pressure, never a drop). False: in line, on the caller's thread.
+        public var storeThread = true
         /// Malformed lines reported one by one per file; the rest are counted.
         public var reportedPerFile = 20
         /// How often a followed file is checked for growth and rotation.
@@ -68,6 +73,8 @@ public final class EventImporter {
 
     public let options: Options
     private let store: ImportStore
+    /// The store's thread (``Options/storeThread``); nil: in line.
+    private let storeWorker: ImportStoreThread?
     private let detector: EventDetector?
     private let report: (String) -> Void
     private var parser = SysmonLineParser()
@@ -84,8 +91,13 @@ public final class EventImporter {
         self.options = options
         self.detector = detector
         self.report = report
+        storeWorker = options.storeThread ? ImportStoreThread(store) : nil
         batch.reserveCapacity(options.batchSize)
     }
+
+    /// Without ``finish()`` (as a killed import): what was handed off is
+    /// stored and the store's thread ends; the store is left unclosed.
+    deinit { storeWorker?.stop() }
 
     // MARK: Events
 
@@ -101,30 +113,60 @@ public final class EventImporter {
             }
             alerts.removeAll(keepingCapacity: true)
         }
-        if batch.count >= options.batchSize { commit() }
+        if batch.count >= options.batchSize { handOff() }
     }
 
-    /// Stores what is batched. A failed transaction loses its events, counted and said.
-    public func commit() {
+    /// Gives what is batched to the store: to its thread (waiting while a
+    /// batch already waits there), or in line.
+    func handOff() {
         guard !batch.isEmpty else { return }
-        let cpu = Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID)
-        defer { storeCPUNanoseconds += Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) - cpu }
-        do {
-            let result = try store.insert(batch)
-            counts.imported += result.inserted
-            counts.duplicates += result.duplicates
-        } catch {
-            counts.failedToStore += batch.count
-            report("\(error)")
+        guard let storeWorker else {
+            let cpu = Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID)
+            defer { storeCPUNanoseconds += Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) - cpu }
+            absorb(store.insert(batch: batch))
+            batch.removeAll(keepingCapacity: true)
+            return
         }
-        batch.removeAll(keepingCapacity: true)
+        let full = batch
+        batch = []
+        batch.reserveCapacity(options.batchSize)
+        storeWorker.submit(full)
+        absorb(storeWorker.takeResults())
+    }
+
+    /// Adds what the store did to the counts and says its errors.
+    func absorb(_ results: ImportStoreThread.Results) {
+        counts.imported += results.inserted
+        counts.duplicates += results.duplicates
+        counts.failedToStore += results.failed
+        storeCPUNanoseconds += results.cpuNanoseconds
+        for error in results.errors { report(error) }
+    }
+
+    /// Stores what is batched, and returns when it is. A failed transaction
+    /// loses its events, counted and said.
+    public func commit() {
+        handOff()
+        if let storeWorker {
+            storeWorker.drain()
+            absorb(storeWorker.takeResults())
+        }
     }
 
     /// Stores what is left and closes the store.
     public func finish() {
         commit()
+        if let storeWorker {
+            storeWorker.stop()
+            absorb(storeWorker.takeResults())
+        }
         let cpu = Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID)
-        do { try store.close() } catch { report("\(error)") }
+        do {
+            // Rows found to be duplicates only when the import-key index was built.
+            let removed = try store.close()
+            counts.imported -= removed
+            counts.duplicates += removed
+        } catch { report("\(error)") }
         storeCPUNanoseconds += Syscalls.clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) - cpu
         let unknown = parser.unknownFields
         counts.unknownFields = unknown
@@ -352,6 +394,121 @@ public final class EventImporter {
             Syscalls.close(fd)
             commit()
             if reason == "stop" || reason == "error" { break outer }
+        }
+    }
+}
+
+extension ImportStore {
+    /// One batch's insert as ``ImportStoreThread/Results`` (CPU not counted here).
+    func insert(batch: [HostEvent]) -> ImportStoreThread.Results {
+        var results = ImportStoreThread.Results()
+        do {
+            let result = try insert(batch)
+            results.inserted = result.inserted
+            results.duplicates = result.duplicates
+        } catch {
+            results.failed = batch.count
+            results.errors.append("\(error)")
+        }
+        return results
+    }
+}
+
+/// The thread that inserts an import's batches, in the order given, while
+/// the importer's thread parses the next: on two cores the import runs at
+/// the pace of the slower of the two instead of their sum. At most one batch
+/// waits for it (``submit(_:)`` blocks meanwhile), so memory stays at three
+/// batches and nothing is dropped. Its ``ImportStore`` is used by no other
+/// thread until ``stop()`` returns.
+final class ImportStoreThread: @unchecked Sendable {  // the vars below `condition` are guarded by it
+    struct Results: Sendable {
+        var inserted = 0
+        var duplicates = 0
+        /// Events of transactions that failed.
+        var failed = 0
+        var errors: [String] = []
+        /// CPU time of the store's thread in its inserts.
+        var cpuNanoseconds: Int64 = 0
+    }
+
+    private let store: ImportStore
+    private let condition = NSCondition()
+    private var waiting: [[HostEvent]] = []
+    private var inserting = false
+    private var stopping = false
+    private var done = false
+    private var results = Results()
+
+    init(_ store: ImportStore) {
+        self.store = store
+        let thread = Thread { self.run() }
+        thread.name = "swiftmon-import-store"
+        thread.start()
+    }
+
+    /// Queues `batch`, first waiting until no other batch waits.
+    func submit(_ batch: [HostEvent]) {
+        condition.lock()
+        defer { condition.unlock() }
+        while !waiting.isEmpty, !done { condition.wait() }
+        waiting.append(batch)
+        condition.broadcast()
+    }
+
+    /// Returns once every submitted batch is stored (or failed).
+    func drain() {
+        condition.lock()
+        defer { condition.unlock() }
+        while !waiting.isEmpty || inserting, !done { condition.wait() }
+    }
+
+    /// What was stored since the last call.
+    func takeResults() -> Results {
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = results
+        results = Results()
+        return taken
+    }
+
+    /// Stores what waits, then ends the thread.
+    func stop() {
+        condition.lock()
+        defer { condition.unlock() }
+        stopping = true
+        condition.broadcast()
+        while !done { condition.wait() }
+    }
+
+    private func run() {
+        Syscalls.nameCurrentThread("swiftmon-import")
+        while true {
+            condition.lock()
+            while waiting.isEmpty, !stopping { condition.wait() }
+            guard !waiting.isEmpty else {
+                done = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let batch = waiting.removeFirst()
+            inserting = true
+            condition.broadcast()
+            condition.unlock()
+
+            let cpu = Syscalls.clockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
+            var outcome = store.insert(batch: batch)
+            outcome.cpuNanoseconds = Syscalls.clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpu
+
+            condition.lock()
+            results.inserted += outcome.inserted
+            results.duplicates += outcome.duplicates
+            results.failed += outcome.failed
+            results.errors += outcome.errors
+            results.cpuNanoseconds += outcome.cpuNanoseconds
+            inserting = false
+            condition.broadcast()
+            condition.unlock()
         }
     }
 }

@@ -130,12 +130,15 @@ public enum ImportBenchmark {
                        cpuSeconds: Double(processCPUNanoseconds() - cpu) / 1e9)
     }
 
-    /// Imports `path` into a fresh store at `store`.
-    public static func importFile(path: String, store: String) throws -> (Figures, EventImporter.Counts) {
+    /// Imports `path` into a fresh store at `store`; `storeThread`: see
+    /// ``EventImporter/Options/storeThread`` (false: the in-line import, to compare).
+    public static func importFile(path: String, store: String, storeThread: Bool = true) throws -> (Figures, EventImporter.Counts) {
         for suffix in ["", "-wal", "-shm"] { _ = unlink(store + suffix) }
         let start = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
         let cpu = processCPUNanoseconds()
-        let importer = EventImporter(store: try ImportStore(path: store), options: .init(defaultHost: "bench")) { _ in }
+        var options = EventImporter.Options(defaultHost: "bench")
+        options.storeThread = storeThread
+        let importer = EventImporter(store: try ImportStore(path: store), options: options) { _ in }
         importer.importFile(path)
         importer.finish()
         let figures = Figures(events: importer.counts.events,

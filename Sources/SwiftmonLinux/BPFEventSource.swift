@@ -157,6 +157,13 @@ final class BPFEventSource: LinuxEventSource {
         let quiet = read &- recordsAtLastTick < 1024
         recordsAtLastTick = read
         if processes.cacheShrank() { releaseDue = true }
+        if quiet {
+            // A burst's room: the drain array and the value arrays waiting
+            // for reuse beyond two producer groups (up to 1,024 arrays of
+            // ~0.5 KiB for producers that may take no more until the next).
+            if BurstRoom.trim(&handler.batch) { releaseDue = true }
+            if EventValueRecycler.shared.trim(keeping: EventValueRecycler.quietKept) > 0 { releaseDue = true }
+        }
         if quiet, releaseDue || read &- recordsAtLastRelease >= 16384 {
             Syscalls.releaseFreeHeap()
             recordsAtLastRelease = read
@@ -168,7 +175,15 @@ final class BPFEventSource: LinuxEventSource {
     private var recordsAtLastRelease: UInt64 = 0
     private var releaseDue = false
 
-    func sourceCounters() -> [String: UInt64] { processes.hasher?.counters.named ?? [:] }
+    func sourceCounters() -> [String: UInt64] {
+        var out = processes.hasher?.counters.named ?? [:]
+        // Gauges, not counts: what the process cache holds now (live
+        // processes and the exited ones kept a little while) and the room
+        // its storage has (scripts/bench-memory.sh watches both for drift).
+        out["process cache entries"] = UInt64(processes.cache.count)
+        out["process cache room"] = UInt64(processes.cache.reservedEntries)
+        return out
+    }
 
     func stop() {
         processes.hasher?.stop()

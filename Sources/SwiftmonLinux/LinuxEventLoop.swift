@@ -113,7 +113,8 @@ public enum LinuxEventLoop {
                 case .timer:
                     Syscalls.drainCounter(timer)
                     session.tick()
-                    notifier.status(session.statusSummary)
+                    // The line is made only for a service manager that reads it.
+                    if notifier.isActive { notifier.status(session.statusSummary) }
                     _ = control?.expireIdleConnections()
                 case .watchdog:
                     Syscalls.drainCounter(watchdogTimer)

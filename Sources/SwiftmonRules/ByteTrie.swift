@@ -13,7 +13,12 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
     // closure, a bounds check or a reference count per table; what a step
     // reads of a node sits in one 16-byte record (one cache line, not four).
     struct Node {
-        var childStart: Int32      // into `edgeBytes` / `edgeTargets`
+        /// First child: nodes are numbered breadth-first with each node's
+        /// children consecutive in byte order, so its children are nodes
+        /// `childStart ..< childStart + childCount` and their bytes are
+        /// `labels[childStart ..< childStart + childCount]`: a step reads the
+        /// labels and then the child, with no edge-target table between.
+        var childStart: Int32
         var childCount: UInt16
         /// 1: prefix gates end here; 2: exact gates end here.
         var gateFlags: UInt8
@@ -23,15 +28,15 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
         var exactMin: Int32
     }
     private let nodes: UnsafeBufferPointer<Node>
-    private let edgeBytes: UnsafeBufferPointer<UInt8>
-    private let edgeTargets: UnsafeBufferPointer<Int32>
+    /// Per node: the byte of the edge into it.
+    private let labels: UnsafeBufferPointer<UInt8>
     /// Gates: items (compound rules) that can only match when this node's
     /// pattern is equal to / a prefix of the value. Every one is reported.
     private let exactGateStart: UnsafeBufferPointer<Int32>, exactGateCount: UnsafeBufferPointer<Int32>
     private let prefixGateStart: UnsafeBufferPointer<Int32>, prefixGateCount: UnsafeBufferPointer<Int32>
     private let gateItems: UnsafeBufferPointer<Int32>
 
-    init(childStart: [Int32] = [], childCount: [UInt16] = [], edgeBytes: [UInt8] = [], edgeTargets: [Int32] = [],
+    init(childStart: [Int32] = [], childCount: [UInt16] = [], labels: [UInt8] = [],
          exactMin: [Int32] = [], prefixMin: [Int32] = [], exactGateStart: [Int32] = [], exactGateCount: [Int32] = [],
          prefixGateStart: [Int32] = [], prefixGateCount: [Int32] = [], gateItems: [Int32] = []) {
         nodes = KindRules.freeze(exactMin.indices.map { n in
@@ -39,19 +44,50 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
                  gateFlags: (prefixGateCount[n] > 0 ? 1 : 0) | (exactGateCount[n] > 0 ? 2 : 0),
                  prefixMin: prefixMin[n], exactMin: exactMin[n])
         })
-        self.edgeBytes = KindRules.freeze(edgeBytes); self.edgeTargets = KindRules.freeze(edgeTargets)
+        self.labels = KindRules.freeze(labels)
+        var root: [UInt64] = [0, 0, 0, 0]
+        if let r = childStart.first, let c = childCount.first {
+            for k in Int(r)..<Int(r) + Int(c) { root[Int(labels[k]) >> 6] |= 1 << UInt64(labels[k] & 63) }
+        }
+        rootBytes = (root[0], root[1], root[2], root[3])
+        rootDecidesNothing = (prefixMin.first.map { $0 == ByteTrie.none } ?? true) && (prefixGateCount.first ?? 0) == 0
         self.exactGateStart = KindRules.freeze(exactGateStart); self.exactGateCount = KindRules.freeze(exactGateCount)
         self.prefixGateStart = KindRules.freeze(prefixGateStart); self.prefixGateCount = KindRules.freeze(prefixGateCount)
         self.gateItems = KindRules.freeze(gateItems)
     }
 
     deinit {
-        nodes.deallocate(); edgeBytes.deallocate(); edgeTargets.deallocate()
+        nodes.deallocate(); labels.deallocate()
         exactGateStart.deallocate(); exactGateCount.deallocate()
         prefixGateStart.deallocate(); prefixGateCount.deallocate(); gateItems.deallocate()
     }
 
     var isEmpty: Bool { nodes.isEmpty }
+
+    /// The first bytes the root has a child for (a 256-bit set), and whether
+    /// the root itself decides nothing for a non-empty value (no prefix
+    /// filter or gate of the empty pattern). Most walks of real values end at
+    /// the root (a Linux path against Windows paths, a command line against
+    /// `is` values): ``mayMatch(_:reversed:)`` tells so without the walk.
+    private let rootBytes: (UInt64, UInt64, UInt64, UInt64)
+    private let rootDecidesNothing: Bool
+
+    /// False when a walk of `v` cannot match or open a gate: `v` is not
+    /// empty, the root decides nothing and has no child for `v`'s first byte
+    /// (its last when `reversed`). True when a walk must tell.
+    @inline(__always)
+    func mayMatch(_ v: UnsafeBufferPointer<UInt8>, reversed: Bool) -> Bool {
+        if !rootDecidesNothing || v.isEmpty { return true }
+        let b = Int(reversed ? v[v.count - 1] : v[0])
+        let word: UInt64
+        switch b >> 6 {
+        case 0: word = rootBytes.0
+        case 1: word = rootBytes.1
+        case 2: word = rootBytes.2
+        default: word = rootBytes.3
+        }
+        return word & (1 << UInt64(b & 63)) != 0
+    }
 
     struct Builder {
         var children: [[UInt8: Int]] = [[:]]
@@ -88,24 +124,31 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
 
         func build() -> ByteTrie {
             if count == 0 { return ByteTrie() }
-            var childStart = [Int32](repeating: 0, count: children.count)
-            var childCount = [UInt16](repeating: 0, count: children.count)
-            var edgeBytes: [UInt8] = [], edgeTargets: [Int32] = []
-            for (i, edges) in children.enumerated() {
-                childStart[i] = Int32(edgeBytes.count)
-                childCount[i] = UInt16(edges.count)
-                for (b, target) in edges.sorted(by: { $0.key < $1.key }) {
-                    edgeBytes.append(b)
-                    edgeTargets.append(Int32(target))
-                }
+            // Breadth-first numbering, children in byte order.
+            var order: [Int] = [0]
+            var head = 0
+            while head < order.count {
+                let n = order[head]; head += 1
+                for (_, child) in children[n].sorted(by: { $0.key < $1.key }) { order.append(child) }
             }
+            var number = [Int](repeating: 0, count: children.count)
+            for (k, n) in order.enumerated() { number[n] = k }
+            var childStart = [Int32](repeating: 0, count: order.count)
+            var childCount = [UInt16](repeating: 0, count: order.count)
+            var labels = [UInt8](repeating: 0, count: order.count)
             var es: [Int32] = [], ec: [Int32] = [], ps: [Int32] = [], pc: [Int32] = [], items: [Int32] = []
-            for (e, p) in zip(exactGates, prefixGates) {
-                es.append(Int32(items.count)); ec.append(Int32(e.count)); items += e
-                ps.append(Int32(items.count)); pc.append(Int32(p.count)); items += p
+            var ex: [Int32] = [], px: [Int32] = []
+            for (k, n) in order.enumerated() {
+                let edges = children[n].sorted(by: { $0.key < $1.key })
+                childStart[k] = Int32(edges.first.map { number[$0.value] } ?? 0)
+                childCount[k] = UInt16(edges.count)
+                for (b, child) in edges { labels[number[child]] = b }
+                ex.append(exact[n]); px.append(prefix[n])
+                es.append(Int32(items.count)); ec.append(Int32(exactGates[n].count)); items += exactGates[n]
+                ps.append(Int32(items.count)); pc.append(Int32(prefixGates[n].count)); items += prefixGates[n]
             }
-            return ByteTrie(childStart: childStart, childCount: childCount, edgeBytes: edgeBytes, edgeTargets: edgeTargets,
-                            exactMin: exact, prefixMin: prefix, exactGateStart: es, exactGateCount: ec,
+            return ByteTrie(childStart: childStart, childCount: childCount, labels: labels,
+                            exactMin: ex, prefixMin: px, exactGateStart: es, exactGateCount: ec,
                             prefixGateStart: ps, prefixGateCount: pc, gateItems: items)
         }
     }
@@ -113,13 +156,13 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
     /// The child of `node` on byte `b`, or -1: a short scan for small fan-out,
     /// binary search for the wide nodes under common directory prefixes.
     @inline(__always)
-    private static func child(_ node: Node, _ b: UInt8, _ bytes: UnsafeBufferPointer<UInt8>, _ targets: UnsafeBufferPointer<Int32>) -> Int {
+    private static func child(_ node: Node, _ b: UInt8, _ labels: UnsafeBufferPointer<UInt8>) -> Int {
         var lo = Int(node.childStart)
         var hi = lo + Int(node.childCount)
         if hi - lo <= 8 {
             while lo < hi {
-                let e = bytes[lo]
-                if e == b { return Int(targets[lo]) }
+                let e = labels[lo]
+                if e == b { return lo }
                 if e > b { return -1 }
                 lo += 1
             }
@@ -127,8 +170,8 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
         }
         while lo < hi {
             let mid = (lo + hi) >> 1
-            let e = bytes[mid]
-            if e == b { return Int(targets[mid]) }
+            let e = labels[mid]
+            if e == b { return mid }
             if e < b { lo = mid + 1 } else { hi = mid }
         }
         return -1
@@ -150,7 +193,7 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
     /// Marks in `gates` every gate item whose pattern matches.
     func first(in v: UnsafeBufferPointer<UInt8>, reversed: Bool, bound: Int32, gates: UnsafeMutablePointer<UInt64>) -> Int32 {
         if nodes.isEmpty { return bound }
-        let bytes = edgeBytes, targets = edgeTargets
+        let labels = self.labels
         var node = nodes[0]
         var index = 0
         var best = min(bound, node.prefixMin)
@@ -159,7 +202,7 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
         var i = 0
         while i < n {
             let b = reversed ? v[n - 1 - i] : v[i]
-            let next = ByteTrie.child(node, b, bytes, targets)
+            let next = ByteTrie.child(node, b, labels)
             if next < 0 { return best }
             index = next
             node = nodes[next]

@@ -52,7 +52,15 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     private let items: UnsafeBufferPointer<Int32>
     private let blocks: UnsafeBufferPointer<Block>
     private let orIndexes: [OrIndex]
+    /// ``orIndexes`` without a reference count per block per event.
+    private let orIndexRefs: UnsafeBufferPointer<Unmanaged<OrIndex>>
     private let automata: [SubstringAutomaton?]
+    /// Per slot: its automaton's tables, when it has one (``automata`` owns them).
+    private let automatonTables: UnsafeBufferPointer<SubstringAutomaton.Tables?>
+    /// The slots any OR block scans: the first OR block that needs its
+    /// substring patterns scans all of them in one multi-field pass, since
+    /// the blocks after it need them too.
+    private let orScanSlots: UnsafeBufferPointer<Int32>
     private let patternCount: Int
 
     init(kind: EventKind, blocks source: [RuleBlock]) {
@@ -78,6 +86,9 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
             let ps = b.patterns.enumerated().filter { $0.element.slot == slot }.map { (bytes: $0.element.bytes, id: Int32($0.offset)) }
             return ps.isEmpty ? nil : SubstringAutomaton(patterns: ps)
         }
+        automatonTables = KindRules.freeze(automata.map { $0?.tables })
+        orIndexRefs = KindRules.freeze(b.orIndexes.map { Unmanaged.passUnretained($0) })
+        orScanSlots = KindRules.freeze(Set(b.orIndexes.flatMap(\.scanSlots)).sorted().map { Int32($0) })
         if source.isEmpty {
             mayLog = kind.loggedWithoutRuleBlock
         } else {
@@ -89,6 +100,7 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     deinit {
         arena.deallocate(); filters.deallocate(); tokens.deallocate(); compounds.deallocate()
         compoundFilters.deallocate(); items.deallocate(); blocks.deallocate()
+        automatonTables.deallocate(); orIndexRefs.deallocate(); orScanSlots.deallocate()
     }
 
     static func freeze<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
@@ -252,23 +264,28 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     func ensureScanned(_ slot: Int, _ scratch: Scratch) {
         if !scratch.scanned[slot] {
             scratch.scanned[slot] = true
-            automata[slot]?.scan(scratch.values[slot], into: scratch.found)
+            if let tables = automatonTables[slot] {
+                var job = SubstringAutomaton.Job(tables, scratch.values[slot])
+                withUnsafeMutablePointer(to: &job) { SubstringAutomaton.scan(UnsafeMutableBufferPointer(start: $0, count: 1), into: scratch.found) }
+            }
         }
     }
 
-    /// Every slot of `slots` scanned, two at a time where both still need it
-    /// (their table-load chains overlap; see ``SubstringAutomaton``).
-    func ensureScanned(_ slots: [Int], _ scratch: Scratch) {
-        var pending = -1
-        for slot in slots where !scratch.scanned[slot] {
-            scratch.scanned[slot] = true
-            guard automata[slot] != nil else { continue }
-            if pending < 0 { pending = slot; continue }
-            automata[pending]!.scan(scratch.values[pending], into: scratch.found,
-                                    pairedWith: automata[slot]!, scratch.values[slot], into: scratch.found)
-            pending = -1
+    /// Every slot of ``orScanSlots`` scanned, in one multi-field pass (see
+    /// ``SubstringAutomaton/scan(_:into:)``).
+    func ensureOrSlotsScanned(_ scratch: Scratch) {
+        withUnsafeTemporaryAllocation(of: SubstringAutomaton.Job.self, capacity: max(orScanSlots.count, 1)) { jobs in
+            var count = 0
+            for s in orScanSlots {
+                let slot = Int(s)
+                if scratch.scanned[slot] { continue }
+                scratch.scanned[slot] = true
+                guard let tables = automatonTables[slot] else { continue }
+                jobs.initializeElement(at: count, to: SubstringAutomaton.Job(tables, scratch.values[slot]))
+                count += 1
+            }
+            if count > 0 { SubstringAutomaton.scan(UnsafeMutableBufferPointer(rebasing: jobs[0..<count]), into: scratch.found) }
         }
-        if pending >= 0 { automata[pending]!.scan(scratch.values[pending], into: scratch.found) }
     }
 
     @inline(__always)
@@ -339,7 +356,9 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     func matches(_ block: Block, _ scratch: Scratch, _ ruleName: inout Int32) -> Bool {
         if block.itemCount == 0 { return false }
         let blockItems = UnsafeBufferPointer(rebasing: items[Int(block.itemStart)..<Int(block.itemStart + block.itemCount)])
-        if block.index >= 0 { return matchesOr(orIndexes[block.index], blockItems, scratch, &ruleName) }
+        if block.index >= 0 {
+            return orIndexRefs[block.index]._withUnsafeGuaranteedRef { matchesOr($0, blockItems, scratch, &ruleName) }
+        }
         // AND block: filters on one field are OR-ed, fields and compound rules AND-ed.
         var matchedFields: UInt64 = 0
         var manyMatched = Set<Int32>()
@@ -370,18 +389,32 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
             let open = buffer.baseAddress!
             for w in 0..<index.words { open[w] = index.ungated[w] }
             var first = ByteTrie.none
-            for k in index.slots.indices {
-                let s = index.slots[k]
-                let v = scratch.values[s.slot]
-                first = s.forward.first(in: v, reversed: false, bound: first, gates: open)
-                if !s.fileNames.isEmpty { first = s.fileNames.first(in: Bytes.fileName(v), reversed: false, bound: first, gates: open) }
-                first = s.backward.first(in: v, reversed: true, bound: first, gates: open)
+            for walk in index.walks {
+                let v = scratch.values[walk.slot]
+                if let t = walk.forward {
+                    first = t._withUnsafeGuaranteedRef { $0.mayMatch(v, reversed: false) ? $0.first(in: v, reversed: false, bound: first, gates: open) : first }
+                }
+                if let t = walk.fileNames {
+                    let name = Bytes.fileName(v)
+                    first = t._withUnsafeGuaranteedRef { $0.mayMatch(name, reversed: false) ? $0.first(in: name, reversed: false, bound: first, gates: open) : first }
+                }
+                if let t = walk.backward {
+                    first = t._withUnsafeGuaranteedRef { $0.mayMatch(v, reversed: true) ? $0.first(in: v, reversed: true, bound: first, gates: open) : first }
+                }
             }
-            ensureScanned(index.scanSlots, scratch)
-            for g in index.patternGates where scratch.found[Int(g.pattern) >> 6] & (1 << UInt64(g.pattern & 63)) != 0 {
-                for k in Int(g.start)..<Int(g.start + g.count) {
-                    let n = Int(index.patternGateItems[k])
-                    open[n >> 6] |= 1 << UInt64(n & 63)
+            if !index.scanSlots.isEmpty {
+                ensureOrSlotsScanned(scratch)
+                // Only patterns both found and gating something.
+                for w in index.gatedPatterns.indices {
+                    var bits = scratch.found[w] & index.gatedPatterns[w]
+                    while bits != 0 {
+                        let p = w * 64 + bits.trailingZeroBitCount
+                        bits &= bits - 1
+                        for k in Int(index.gateStart[p])..<Int(index.gateStart[p + 1]) {
+                            let n = Int(index.patternGateItems[k])
+                            open[n >> 6] |= 1 << UInt64(n & 63)
+                        }
+                    }
                 }
             }
             // Open items below the first trie match, in file order.

@@ -6,7 +6,7 @@
 /// match at all (for a compound AND rule, one of its first filter's; for a
 /// compound OR rule, one of any filter's). An item whose gate is shut cannot
 /// match and cannot set RuleName, so it is skipped without being tried.
-final class OrIndex: Sendable {
+final class OrIndex: @unchecked Sendable {  // the buffers are written in init, only read after, freed in deinit
     struct SlotTries: Sendable {
         let slot: Int
         /// `is`, `is any`, `image` with a directory, `begin with`.
@@ -18,11 +18,25 @@ final class OrIndex: Sendable {
     }
 
     let slots: [SlotTries]
+    /// ``slots`` as the evaluator walks them: no reference count per trie per
+    /// event (the index owns the tries through ``slots``).
+    struct Walk {
+        let slot: Int
+        let forward: Unmanaged<ByteTrie>?
+        let fileNames: Unmanaged<ByteTrie>?
+        let backward: Unmanaged<ByteTrie>?
+    }
+    let walks: UnsafeBufferPointer<Walk>
     /// Items that are neither in the tries nor gated: always tried.
-    let ungated: [UInt64]
+    let ungated: UnsafeBufferPointer<UInt64>
     /// Substring patterns gating items: (pattern id, items) as offsets into `patternGateItems`.
     let patternGates: [(pattern: Int32, start: Int32, count: Int32)]
-    let patternGateItems: [Int32]
+    let patternGateItems: UnsafeBufferPointer<Int32>
+    /// Per pattern id: its gated items are `patternGateItems[gateStart[p] ..< gateStart[p + 1]]`;
+    /// `gatedPatterns` has the bit of each pattern that gates something, so
+    /// the evaluator visits only patterns both found and gating.
+    let gateStart: UnsafeBufferPointer<Int32>
+    let gatedPatterns: UnsafeBufferPointer<UInt64>
     /// Slots whose substring patterns must be scanned before gates are read.
     let scanSlots: [Int]
     let words: Int
@@ -108,9 +122,35 @@ final class OrIndex: Sendable {
             flat += ns
         }
         patternGates = list
-        patternGateItems = flat
+        patternGateItems = KindRules.freeze(flat)
+        let patternLimit = Int(list.last.map { $0.pattern + 1 } ?? 0)
+        var starts = [Int32](repeating: 0, count: patternLimit + 1)
+        var mask = [UInt64](repeating: 0, count: (patternLimit + 63) / 64)
+        for g in list {
+            mask[Int(g.pattern) >> 6] |= 1 << UInt64(g.pattern & 63)
+            starts[Int(g.pattern)] = g.start
+        }
+        // Patterns without gates get an empty range (start = next start).
+        var end = Int32(flat.count)
+        for p in stride(from: patternLimit, through: 0, by: -1) {
+            if p == patternLimit { starts[p] = end; continue }
+            if mask[p >> 6] & (1 << UInt64(p & 63)) != 0 { end = starts[p] } else { starts[p] = end }
+        }
+        gateStart = KindRules.freeze(starts)
+        gatedPatterns = KindRules.freeze(mask)
         scanSlots = scan.sorted()
-        self.ungated = ungated
+        self.ungated = KindRules.freeze(ungated)
         self.words = words
+        walks = KindRules.freeze(slots.map { s in
+            Walk(slot: s.slot,
+                 forward: s.forward.isEmpty ? nil : Unmanaged.passUnretained(s.forward),
+                 fileNames: s.fileNames.isEmpty ? nil : Unmanaged.passUnretained(s.fileNames),
+                 backward: s.backward.isEmpty ? nil : Unmanaged.passUnretained(s.backward))
+        })
+    }
+
+    deinit {
+        walks.deallocate(); ungated.deallocate(); patternGateItems.deallocate()
+        gateStart.deallocate(); gatedPatterns.deallocate()
     }
 }

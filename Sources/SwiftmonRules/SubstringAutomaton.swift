@@ -24,6 +24,7 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
     private let outIDs: UnsafeMutablePointer<Int32>
     /// Ids of empty patterns: "found" in every non-empty value (Sysmon's FindSubString).
     private let emptyIDs: [Int32]
+    private let emptyIDBuffer: UnsafeMutableBufferPointer<Int32>
     package let patternCount: Int
     package let stateCount: Int
     package var inputClassCount: Int { classCount }
@@ -54,6 +55,8 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
             own[s].append(p.id)
         }
         emptyIDs = empty
+        emptyIDBuffer = .allocate(capacity: max(empty.count, 1))
+        _ = emptyIDBuffer.initialize(from: empty)
         let states = children.count
         stateCount = states
         // Breadth-first order: `order[k]` is the k-th state visited; failure
@@ -104,7 +107,162 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
     }
 
     deinit {
-        classOf.deallocate(); delta.deallocate(); outStart.deallocate(); outIDs.deallocate()
+        classOf.deallocate(); delta.deallocate(); outStart.deallocate(); outIDs.deallocate(); emptyIDBuffer.deallocate()
+    }
+
+    /// The tables a scan reads, as a value: a multi-field scan holds several
+    /// without a reference count each. Valid while the automaton lives.
+    package struct Tables: @unchecked Sendable {  // read-only pointers into the automaton's tables
+        fileprivate let classOf: UnsafePointer<UInt8>
+        fileprivate let delta: UnsafePointer<Int32>
+        fileprivate let classCount: Int
+        fileprivate let outStart: UnsafePointer<Int32>
+        fileprivate let outIDs: UnsafePointer<Int32>
+        fileprivate let emptyIDs: UnsafeBufferPointer<Int32>
+        fileprivate let emptyCount: Int
+
+        @inline(__always)
+        fileprivate func report(_ entry: Int32, into found: UnsafeMutablePointer<UInt64>) {
+            let state = Int(entry & Int32.max) / classCount
+            var i = Int(outStart[state])
+            let end = Int(outStart[state + 1])
+            while i < end {
+                let id = outIDs[i]
+                found[Int(id) >> 6] |= 1 << UInt64(id & 63)
+                i += 1
+            }
+        }
+
+        /// A one-state automaton that never reports: what an idle lane of
+        /// ``SubstringAutomaton/scan(_:into:)`` walks (on one zero byte, in place).
+        fileprivate static let idle: Tables = {
+            let classes = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+            classes.initialize(repeating: 0, count: 256)
+            let delta = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+            delta.initialize(to: 0)
+            let out = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+            out.initialize(repeating: 0, count: 2)
+            return Tables(classOf: classes, delta: delta, classCount: 1, outStart: out, outIDs: out,
+                          emptyIDs: UnsafeBufferPointer(start: out, count: 0), emptyCount: 0)
+        }()
+    }
+
+    package var tables: Tables {
+        Tables(classOf: classOf, delta: delta, classCount: classCount, outStart: outStart, outIDs: outIDs,
+               emptyIDs: UnsafeBufferPointer(start: emptyIDBuffer.baseAddress, count: emptyIDs.count), emptyCount: emptyIDs.count)
+    }
+
+    /// One value for one automaton, for the multi-field scan.
+    package struct Job {
+        package var tables: Tables
+        package var bytes: UnsafeBufferPointer<UInt8>
+        package init(_ tables: Tables, _ bytes: UnsafeBufferPointer<UInt8>) { self.tables = tables; self.bytes = bytes }
+
+        /// Out of line, so that the scan loop keeps only its rows, positions
+        /// and table bases in registers (inlined, the report's tables pushed
+        /// a row out to the stack, in the chain of dependent loads).
+        @inline(never)
+        static func report(_ entry: Int32, _ job: UnsafePointer<Job>, into found: UnsafeMutablePointer<UInt64>) {
+            job.pointee.tables.report(entry, into: found)
+        }
+    }
+
+    /// Every job's value scanned by its automaton, each found pattern's bit
+    /// set in `found`: the same bits as one ``scan(_:into:)`` per job.
+    ///
+    /// The jobs are spread over two lanes (longest first, each to the less
+    /// loaded lane) walked in one loop: the scan's cost is the latency of one
+    /// dependent table load per byte, and two independent chains overlap, so
+    /// an event's fields cost about half their total length. (Four lanes
+    /// need more registers than x86-64 has: their rows spilled to the stack
+    /// and the scan got slower.) `jobs` is reordered.
+    package static func scan(_ jobs: UnsafeMutableBufferPointer<Job>, into found: UnsafeMutablePointer<UInt64>) {
+        // Drop empty values (nothing found in them, not even empty patterns).
+        var count = 0
+        for j in jobs.indices where jobs[j].bytes.count > 0 {
+            jobs[count] = jobs[j]
+            count += 1
+        }
+        if count == 0 { return }
+        for j in 0..<count {
+            let t = jobs[j].tables
+            var k = 0
+            while k < t.emptyCount { let id = t.emptyIDs[k]; found[Int(id) >> 6] |= 1 << UInt64(id & 63); k += 1 }
+        }
+        // Longest first (insertion sort: a handful of fields), then each job
+        // to the less loaded lane: lane A's jobs stay at the front, lane B's
+        // are moved behind them.
+        if count > 1 {
+            for j in 1..<count {
+                let job = jobs[j]
+                var k = j
+                while k > 0 && jobs[k - 1].bytes.count < job.bytes.count { jobs[k] = jobs[k - 1]; k -= 1 }
+                jobs[k] = job
+            }
+        }
+        withUnsafeTemporaryAllocation(of: Job.self, capacity: count) { laneB in
+            var countA = 0, countB = 0, loadA = 0, loadB = 0
+            for j in 0..<count {
+                let job = jobs[j]
+                if loadA <= loadB {
+                    jobs[countA] = job; countA += 1; loadA += job.bytes.count
+                } else {
+                    laneB.initializeElement(at: countB, to: job); countB += 1; loadB += job.bytes.count
+                }
+            }
+            let laneA = UnsafeMutablePointer<Job>(jobs.baseAddress!), laneBBase = laneB.baseAddress!
+            var nextA = 0, nextB = 0
+            var ja = UnsafePointer(laneA), jb = UnsafePointer(laneBBase)
+            var pa = UnsafePointer<UInt8>(Tables.idle.classOf), pb = pa
+            var leftA = 0, leftB = 0
+            var rowA = 0, rowB = 0
+            while true {
+                if leftA == 0 && nextA < countA {
+                    ja = UnsafePointer(laneA + nextA); pa = ja.pointee.bytes.baseAddress!; leftA = ja.pointee.bytes.count; rowA = 0; nextA += 1
+                }
+                if leftB == 0 && nextB < countB {
+                    jb = UnsafePointer(laneBBase + nextB); pb = jb.pointee.bytes.baseAddress!; leftB = jb.pointee.bytes.count; rowB = 0; nextB += 1
+                }
+                if leftA == 0 && leftB == 0 { return }
+                if leftA == 0 || leftB == 0 {
+                    // One lane left: its job to the end alone.
+                    let j = leftA > 0 ? ja : jb
+                    var p = leftA > 0 ? pa : pb
+                    var n = leftA + leftB
+                    let cls = j.pointee.tables.classOf, d = j.pointee.tables.delta
+                    var row = leftA > 0 ? rowA : rowB
+                    while n > 0 {
+                        let e = d[row &+ Int(cls[Int(p.pointee)])]
+                        row = Int(e & Int32.max)
+                        if e < 0 { Job.report(e, j, into: found) }
+                        p += 1
+                        n &-= 1
+                    }
+                    leftA = 0; leftB = 0
+                    continue
+                }
+                let steps = min(leftA, leftB)
+                let clsA = ja.pointee.tables.classOf, dA = ja.pointee.tables.delta
+                let clsB = jb.pointee.tables.classOf, dB = jb.pointee.tables.delta
+                var n = steps
+                var a = pa, b = pb
+                var ra = rowA, rb = rowB
+                while n > 0 {
+                    let ea = dA[ra &+ Int(clsA[Int(a.pointee)])]
+                    let eb = dB[rb &+ Int(clsB[Int(b.pointee)])]
+                    ra = Int(ea & Int32.max)
+                    rb = Int(eb & Int32.max)
+                    if (ea | eb) < 0 {
+                        if ea < 0 { Job.report(ea, ja, into: found) }
+                        if eb < 0 { Job.report(eb, jb, into: found) }
+                    }
+                    a += 1; b += 1
+                    n &-= 1
+                }
+                pa = a; pb = b; rowA = ra; rowB = rb
+                leftA -= steps; leftB -= steps
+            }
+        }
     }
 
     @inline(__always)

@@ -67,14 +67,18 @@ struct EventInsert {
     /// SQLite reads the bytes in place; see the type's comment for why that is safe here.
     private static let staticBytes = unsafeBitCast(0, to: sqlite3_destructor_type.self)
 
-    /// The import key of a row, from its encoded `fields` and `raw` bytes.
-    typealias KeyOfRow = (_ fields: UnsafeRawBufferPointer, _ raw: UnsafeRawBufferPointer?) -> Int64
+    /// The import key of a row, from its encoded `fields` and `raw` bytes;
+    /// nil: the row is not to be stored (the importer knows it is a duplicate).
+    typealias KeyOfRow = (_ fields: UnsafeRawBufferPointer, _ raw: UnsafeRawBufferPointer?) -> Int64?
+
+    /// What ``insert(_:host:importKey:)`` returns for a row its `importKey` skipped.
+    static let skipped: Int32 = -1
 
     /// Binds and steps one row: columns 1–9 of ``EventStore/insertSQL`` (time,
     /// kind, the indexed columns, `fields`, `raw`, container id) and, for the
     /// importer's statement, 10 `host` and 11 `import_key`. Returns
-    /// `sqlite3_step`'s result code; the statement is reset and its bindings
-    /// cleared either way.
+    /// `sqlite3_step`'s result code, or ``skipped`` when `importKey` said
+    /// nil; the statement is reset and its bindings cleared either way.
     mutating func insert(_ event: Event, host: String? = nil, importKey: KeyOfRow? = nil) -> Int32 {
         let positions = IndexedColumns.Positions.of(event.kind)
         let values = event.values
@@ -101,6 +105,11 @@ struct EventInsert {
 
         return row.withUnsafeBytes { base -> Int32 in
             func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: base[range]) }
+            var key: Int64?
+            if let importKey {
+                key = importKey(slice(fields), raw.map(slice))
+                if key == nil { return EventInsert.skipped }
+            }
             // A zero-length value still needs a non-null pointer, or SQLite binds NULL.
             func pointer(_ range: Range<Int>) -> UnsafeRawPointer {
                 base.baseAddress.map { $0 + range.lowerBound } ?? UnsafeRawPointer(bitPattern: 1)!
@@ -125,8 +134,8 @@ struct EventInsert {
             text(9, container)
             if importKey != nil || host != nil {
                 text(10, hostText)
-                if let importKey {
-                    sqlite3_bind_int64(statement, 11, importKey(slice(fields), raw.map(slice)))
+                if let key {
+                    sqlite3_bind_int64(statement, 11, key)
                 } else {
                     sqlite3_bind_null(statement, 11)
                 }

@@ -60,9 +60,33 @@ enum EventStore {
     /// neither (they are this machine's): partial indexes cost them nothing.
     static let hostIndexes = """
         CREATE INDEX IF NOT EXISTS event_by_host ON event(host COLLATE NOCASE, time) WHERE host IS NOT NULL;
+        """ + importKeyIndex
+
+    /// What makes a re-import skip what is stored already.
+    static let importKeyIndex = """
         CREATE UNIQUE INDEX IF NOT EXISTS event_by_import_key ON event(import_key, host, event_id)
             WHERE import_key IS NOT NULL;
         """
+
+    /// Builds the import-key index when it is missing (an import into an
+    /// empty store defers it, see ``ImportStore``). Should rows with one key
+    /// have got in meanwhile (two imports into one new store at once), the
+    /// later copies are deleted first; returns how many.
+    @discardableResult
+    static func createImportKeyIndex(_ db: Database) throws -> Int {
+        do {
+            try db.execute(sql: importKeyIndex)
+            return 0
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            try db.execute(sql: """
+                DELETE FROM event WHERE import_key IS NOT NULL AND id NOT IN
+                    (SELECT min(id) FROM event WHERE import_key IS NOT NULL GROUP BY import_key, host, event_id)
+                """)
+            let removed = db.changesCount
+            try db.execute(sql: importKeyIndex)
+            return removed
+        }
+    }
 
     /// Host events have no container id: a partial index costs them nothing.
     static let containerIndex = """
@@ -76,9 +100,7 @@ enum EventStore {
         "event_by_image", "event_by_process_id", "event_by_container_id", "event_by_host", "event_by_import_key",
     ]
 
-    /// The indexes only queries need: an import into an empty store builds
-    /// them when it closes (``ImportStore``). Not `event_by_import_key`, whose
-    /// uniqueness skips what is stored already.
+    /// The indexes only queries need.
     static let queryIndexNames = indexNames.filter { $0 != "event_by_import_key" }
 
     /// Whether an index of the schema is missing (an interrupted import's).
@@ -134,6 +156,7 @@ enum EventStore {
                     // An import that deferred its indexes (see ``ImportStore``)
                     // was interrupted: build what it did not.
                     try db.inTransaction {
+                        try createImportKeyIndex(db)
                         try db.execute(sql: schema)
                         return .commit
                     }

@@ -18,8 +18,9 @@ public struct HostEvent: Sendable {
 
 /// The writer `swiftmon import` uses: rows with their host and an import key,
 /// inserted so that an event already in the store is skipped and counted as a
-/// duplicate. One transaction per batch, on the caller's thread: an import
-/// wants back-pressure, not a queue that drops.
+/// duplicate (by the unique import-key index, or while that is deferred, by
+/// the identities this import stored). One transaction per batch, on the
+/// caller's thread: an import wants back-pressure, not a queue that drops.
 ///
 /// The key is a 64-bit hash of the event's content (every field value, UtcTime
 /// included, in schema order), unique together with the host and the EventID.
@@ -50,14 +51,28 @@ public final class ImportStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    /// Whether the query indexes were dropped for this import (the store was
+    /// Whether the indexes were dropped for this import (the store was
     /// empty) and are to be built by ``close()``.
     public private(set) var deferredIndexes = false
 
-    /// `deferIndexes`: into an empty store, insert without the query indexes
-    /// and build them once at ``close()`` (a sort instead of a B-tree insert
-    /// per row and index). An import that never closes leaves a store that
-    /// reads (by scanning) and that the next writer's open completes.
+    /// While the import-key index is deferred: the identity (import key,
+    /// host, EventID, hashed to 64 bits) of every row this import stored,
+    /// which is every row of the store. A row whose identity is here is a
+    /// duplicate. Bounded by ``maxTrackedIdentities``: past it the index is
+    /// built (a sort of what is stored) and the rest of the import inserts
+    /// through it, as into a store that held events.
+    private var identities: Set<UInt64>?
+    /// 3 M identities ≈ 32 MiB (a `Set<UInt64>` of 4 M buckets), the rows of a
+    /// ~3.3 GiB collector file.
+    public static let maxTrackedIdentities = 3_000_000
+    var maxIdentities = ImportStore.maxTrackedIdentities
+
+    /// `deferIndexes`: into an empty store, insert without any index and
+    /// build them once at ``close()`` (a sort instead of a B-tree insert per
+    /// row and index; the import key's, whose keys are random, cost a page
+    /// write per few rows per transaction), telling duplicates by
+    /// ``identities`` meanwhile. An import that never closes leaves a store
+    /// that reads (by scanning) and that the next writer's open completes.
     public init(path: String, deferIndexes: Bool = true) throws {
         self.path = path
         queue = try EventStore.openForWriting(path: path)
@@ -70,7 +85,7 @@ public final class ImportStore {
                 try db.inTransaction {
                     // Only an empty store: rebuilding another's indexes would cost more than it saves.
                     if try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM event)") ?? false {
-                        for name in EventStore.queryIndexNames { try db.execute(sql: "DROP INDEX IF EXISTS \(name)") }
+                        for name in EventStore.indexNames { try db.execute(sql: "DROP INDEX IF EXISTS \(name)") }
                         dropped = true
                     }
                     return .commit
@@ -80,6 +95,33 @@ public final class ImportStore {
         } catch let error as DatabaseError {
             throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
         }
+        if deferredIndexes { identities = [] }
+    }
+
+    /// Rows another import had stored too, deleted when the import-key index
+    /// was built at the bound; ``close()`` reports them with its own.
+    private var removedAtBound = 0
+
+    /// Builds the import-key index now and stops tracking identities.
+    func buildImportKeyIndex() throws {
+        var removed = 0
+        try queue.inTransaction { db in
+            removed = try EventStore.createImportKeyIndex(db)
+            return .commit
+        }
+        removedAtBound += removed
+        identities = nil
+    }
+
+    /// The identity of a row while the import-key index is deferred: what
+    /// that index's uniqueness is over, in 64 bits.
+    static func identity(key: Int64, host: String, eventID: Int) -> UInt64 {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16 + host.utf8.count)
+        withUnsafeBytes(of: key.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: Int64(eventID).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: host.utf8)
+        return hash(bytes, seed: 0x5EED_1D00_0000_0001)
     }
 
     /// Inserts `events` in one transaction; returns how many were new and how
@@ -87,16 +129,25 @@ public final class ImportStore {
     /// transaction fails (then none of the batch is stored).
     public func insert(_ events: [HostEvent]) throws -> (inserted: Int, duplicates: Int) {
         var inserted = 0
+        // Identities this transaction added: forgotten again if it fails.
+        var added: [UInt64] = []
         do {
+            if let identities, identities.count + events.count > maxIdentities { try buildImportKeyIndex() }
             try queue.inTransaction { db in
                 let statement = try db.cachedStatement(sql: ImportStore.insertSQL)
                 var insert = EventInsert(statement.sqliteStatement)
                 for item in events {
-                    let rc = insert.insert(item.event, host: item.host) { fields, raw in
+                    let rc = insert.insert(item.event, host: item.host) { fields, raw -> Int64? in
                         let content = ImportStore.key(fields: fields, raw: raw)
-                        return item.recordID.map { ImportStore.key(content, recordID: $0) }
+                        let key = item.recordID.map { ImportStore.key(content, recordID: $0) }
                             ?? self.occurrenceKey(content, host: item.host, eventID: item.event.kind.id)
+                        guard self.identities != nil else { return key }
+                        let identity = ImportStore.identity(key: key, host: item.host, eventID: item.event.kind.id)
+                        guard self.identities!.insert(identity).inserted else { return nil }
+                        added.append(identity)
+                        return key
                     }
+                    if rc == EventInsert.skipped { continue }
                     guard rc == SQLITE_DONE else {
                         throw DatabaseError(resultCode: ResultCode(rawValue: rc),
                                             message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
@@ -106,6 +157,7 @@ public final class ImportStore {
                 return .commit
             }
         } catch let error as DatabaseError {
+            if identities != nil { for identity in added { identities!.remove(identity) } }
             throw StoreError.sqlite(path: path, operation: "insert", message: error.message ?? "\(error)")
         }
         return (inserted, events.count - inserted)
@@ -131,8 +183,13 @@ public final class ImportStore {
         return Int64(bitPattern: ImportStore.hash(ordinal, seed: UInt64(bitPattern: key)))
     }
 
-    /// Folds the WAL into the file and lets go of it.
-    public func close() throws {
+    /// Builds what was deferred, folds the WAL into the file and lets go of
+    /// it. Returns how many stored rows turned out to be duplicates when the
+    /// import-key index was built (0 unless another import wrote into the
+    /// same new store at the same time); they are deleted.
+    @discardableResult
+    public func close() throws -> Int {
+        var removed = 0
         do {
             try queue.writeWithoutTransaction { db in
                 if deferredIndexes {
@@ -140,10 +197,12 @@ public final class ImportStore {
                     // to a temporary file rather than hold it all in memory.
                     try db.execute(sql: "PRAGMA temp_store = FILE")
                     try db.inTransaction {
+                        removed = try EventStore.createImportKeyIndex(db)
                         try db.execute(sql: EventStore.schema)
                         return .commit
                     }
                     try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                    identities = nil
                 }
                 try db.execute(sql: "PRAGMA optimize")
                 try db.checkpoint(.passive)
@@ -153,6 +212,8 @@ public final class ImportStore {
             throw StoreError.sqlite(path: path, operation: "close", message: error.message ?? "\(error)")
         }
         EventStore.tightenSidecarModes(path)
+        defer { removedAtBound = 0 }
+        return removed + removedAtBound
     }
 
     /// The import key of an event's encoded fields (and exact bytes): a 64-bit

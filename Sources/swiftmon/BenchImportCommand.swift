@@ -29,6 +29,9 @@ struct BenchImport: ParsableCommand {
                      events, size(file), size(json)))
         let formats = [("xml", file), ("json", json)]
         var parse: [String: [ImportBenchmark.Figures]] = [:], full: [String: [ImportBenchmark.Figures]] = [:]
+        // The collector file is also imported in line (parse and store on one
+        // thread, as before the store's thread), alternating with the default.
+        var inLine: [ImportBenchmark.Figures] = []
         // Formats alternate within each run, so a change of load touches both alike.
         for run in 1...max(1, runs) {
             for (name, path) in formats {
@@ -42,6 +45,12 @@ struct BenchImport: ParsableCommand {
                     line += String(format: "; import %d events in %.2f s = %.0f events/s, %.2f µs CPU per event: store %.2f, importer's own %.2f (%d imported, %d malformed)",
                                    f.events, f.seconds, f.eventsPerSecond, f.cpuMicrosecondsPerEvent,
                                    f.storeMicrosecondsPerEvent, f.ownMicrosecondsPerEvent, counts.imported, counts.malformed)
+                    if name == "xml" {
+                        let (g, _) = try ImportBenchmark.importFile(path: path, store: store, storeThread: false)
+                        inLine.append(g)
+                        line += String(format: "; in line %.2f s = %.0f events/s, %.2f µs CPU per event (store %.2f)",
+                                       g.seconds, g.eventsPerSecond, g.cpuMicrosecondsPerEvent, g.storeMicrosecondsPerEvent)
+                    }
                 }
                 print(line)
             }
@@ -61,6 +70,10 @@ struct BenchImport: ParsableCommand {
                   + "wall clock \(spread(f.map(\.eventsPerSecond), "%.0f")) events/s; \(f.count) runs")
             print("  CPU µs per event, \(name): store insert + close \(spread(f.map(\.storeMicrosecondsPerEvent), "%.2f")); "
                   + "importer's own (parse, batching, reading) \(spread(f.map(\.ownMicrosecondsPerEvent), "%.2f"))")
+            if name == "xml", !inLine.isEmpty {
+                print("import into store in line (one thread), xml: \(spread(inLine.map(\.eventsPerCPUSecond), "%.0f")) events/s per CPU-second; "
+                      + "wall clock \(spread(inLine.map(\.eventsPerSecond), "%.0f")) events/s; store \(spread(inLine.map(\.storeMicrosecondsPerEvent), "%.2f")) µs")
+            }
         }
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import SwiftmonCore
 import SwiftmonSystem
 import SwiftmonETL
-import SwiftmonRules
 import SwiftmonStore
 
 #if canImport(Glibc)
@@ -56,42 +55,21 @@ extension Swiftmon {
             if summary && !sigma.paths.isEmpty { throw ValidationError("--summary counts records; it takes no --sigma") }
         }
 
-        /// The same options for `swiftmon evtx`.
+        /// The same options for `swiftmon evtx`, for a file that is an event log.
         var evtxArguments: [String] {
-            var a = [file] + output.arguments
-            if summary { a.append("--summary") }
-            if let config { a += ["--config", config] }
-            if let store { a += ["--store", store] }
-            return a
-        }
-
-        /// The sinks for events: the output, the store, behind the configuration's rules.
-        func makeEventSink() throws -> (FanOutSink, StoreSink?) {
-            let filter: EventFilter
-            if let config {
-                let (loaded, warnings) = try SysmonConfig.load(path: config)
-                for w in warnings where !w.windowsOnly { warn("\(w)") }
-                filter = SysmonFilter(RuleSet(loaded))
-            } else {
-                filter = LogEverything()
-            }
-            var sinks: [EventSink] = [try output.makeSink()]
-            let storeSink = try store.map { try StoreSink(path: $0) }
-            if let storeSink { sinks.append(storeSink) }
-            let detector = try sigma.detector(products: ["windows"])
-            return (FanOutSink(sinks: sinks, filter: filter, detector: detector), storeSink)
+            [file] + EventFileSinks.arguments(output: output, summary: summary, config: config, store: store, sigma: sigma)
         }
 
         func run() throws {
             ignoreBrokenPipe()
             if EventFileFormat.of(file) == .evtx {  // a Windows event log: same events, other decoder
-                var evtx = try Evtx.parse(evtxArguments)
+                let evtx = try Evtx.parse(evtxArguments)
                 return try evtx.run()
             }
             let readOrder: EtlReader.Order = order == .time ? .time : .file
             var events: (sink: FanOutSink, store: StoreSink?)?
             if !summary {
-                do { events = try makeEventSink() } catch {
+                do { events = try EventFileSinks.make(output: output, config: config, store: store, sigma: sigma, warn: warn) } catch {
                     warn("\(error)")
                     throw ExitCode(1)
                 }

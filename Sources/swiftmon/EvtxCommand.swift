@@ -2,8 +2,6 @@ import ArgumentParser
 import SwiftmonCore
 import SwiftmonSystem
 import SwiftmonEvtx
-import SwiftmonRules
-import SwiftmonStore
 
 #if canImport(Glibc)
 import Glibc
@@ -50,7 +48,9 @@ extension Swiftmon {
                 provider, EventID, System fields and EventData. CRC32 mismatches are reported \
                 on standard error; damaged chunks and records that cannot be read are counted \
                 with their byte offsets and end the command with status 65, after everything \
-                readable was written. A file that starts like an .etl trace is decoded as one.
+                readable was written. With --sigma, Windows Sigma rules (process_creation and \
+                the other Sysmon categories) raise a SigmaMatch event (210) for each match. A file \
+                that starts like an .etl trace is decoded as one.
                 """
         )
 
@@ -61,6 +61,7 @@ extension Swiftmon {
         var summary = false
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var sigma: SigmaOptions
 
         @Option(name: .shortAndLong, help: ArgumentHelp("Filter events with this Sysmon configuration file (without it every event is printed).", valueName: "file"))
         var config: String?
@@ -74,29 +75,12 @@ extension Swiftmon {
                 throw ValidationError("--summary counts records; it takes no --config or --store")
             }
             if summary && output.format == .xml { throw ValidationError("--summary prints text or json") }
-        }
-
-        func makeEventSink() throws -> FanOutSink {
-            let filter: EventFilter
-            if let config {
-                let (loaded, warnings) = try SysmonConfig.load(path: config)
-                for w in warnings where !w.windowsOnly { warn("\(w)") }
-                filter = SysmonFilter(RuleSet(loaded))
-            } else {
-                filter = LogEverything()
-            }
-            var sinks: [EventSink] = [try output.makeSink()]
-            if let store { sinks.append(try StoreSink(path: store)) }
-            return FanOutSink(sinks: sinks, filter: filter)
+            if summary && !sigma.paths.isEmpty { throw ValidationError("--summary counts records; it takes no --sigma") }
         }
 
         /// The same options for `swiftmon etl`, for a file that is a trace.
         func etlArguments(_ file: String) -> [String] {
-            var a = [file] + output.arguments
-            if summary { a.append("--summary") }
-            if let config { a += ["--config", config] }
-            if let store { a += ["--store", store] }
-            return a
+            [file] + EventFileSinks.arguments(output: output, summary: summary, config: config, store: store, sigma: sigma)
         }
 
         func run() throws {
@@ -106,7 +90,7 @@ extension Swiftmon {
             for file in files where EventFileFormat.of(file) == .etl {
                 // One decoder per format; a trace goes through `swiftmon etl` unchanged.
                 do {
-                    var etl = try Etl.parse(etlArguments(file))
+                    let etl = try Etl.parse(etlArguments(file))
                     try etl.run()
                 } catch let code as ExitCode {
                     status = max(status, code.rawValue)
@@ -114,7 +98,7 @@ extension Swiftmon {
             }
             let logs = files.filter { EventFileFormat.of($0) != .etl }
             if !summary && !logs.isEmpty {
-                do { sink = try makeEventSink() } catch {
+                do { sink = try EventFileSinks.make(output: output, config: config, store: store, sigma: sigma, warn: warn).sink } catch {
                     warn("\(error)")
                     throw ExitCode(1)
                 }

@@ -68,7 +68,9 @@ extension Swiftmon {
             let importStore: ImportStore
             do {
                 detector = try sigma.detector(products: ["linux", "windows"])
-                importStore = try ImportStore(path: store)
+                // A follower never reaches the end where deferred indexes are
+                // built: its store keeps them from the start, so queries can use them.
+                importStore = try ImportStore(path: store, deferIndexes: !follow)
             } catch {
                 importWarn("\(error)")
                 throw ExitCode(1)

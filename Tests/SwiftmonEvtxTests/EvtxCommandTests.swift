@@ -30,7 +30,7 @@ final class EvtxCommandTests: XCTestCase {
         let lines = String(decoding: r.out, as: UTF8.self).split(separator: "\n")
         XCTAssertEqual(lines.count, 358)
         let first = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-        XCTAssertEqual(first["EventID"] as? Int ?? Int(first["EventID"] as? String ?? ""), 1)
+        XCTAssertEqual(first["EventID"] as? Int, 1)
         XCTAssertEqual(first["Image"] as? String, "C:\\Windows\\SysWOW64\\PING.EXE")
         XCTAssertTrue(r.err.contains("byte offset 659456: chunk has no ElfChnk signature"), r.err)
     }
@@ -39,17 +39,9 @@ final class EvtxCommandTests: XCTestCase {
     /// is written or counted lost under the errno, exactly.
     func testBrokenStandardOutputCountsEveryEventItCouldNotWrite() throws {
         let file = try EvtxCorpus.file("evtxrs_sysmon.evtx").path
-        for fault in [StandardOutputFault.fullDisk, .closedPipe] {
-            let r = try fault.runSwiftmon(["evtx", file, "--format", "json"])
-            // A full disk is an I/O error (EX_IOERR, above the dirty file's 65);
-            // a reader that went away leaves the dirty file's 65.
-            XCTAssertEqual(r.status, fault == .fullDisk ? 74 : 65, "\(fault): \(r.stderr)")
-            let account = try XCTUnwrap(r.account, "\(fault): no account line in \(r.stderr)")
-            XCTAssertEqual(account.accepted, 358, "\(fault)")
-            XCTAssertEqual(account.written + account.lost, account.accepted, "\(fault)")
-            XCTAssertEqual(account.written, 0, "\(fault): nothing can be written")
-            XCTAssertEqual(account.cause, fault.rawValue)
-        }
+        // A full disk is an I/O error (EX_IOERR, above the dirty file's 65);
+        // a reader that went away leaves the dirty file's 65.
+        try StandardOutputFault.assertEveryEventCountedLost(["evtx", file, "--format", "json"], accepted: 358, closedPipeStatus: 65)
     }
 
     func testFormatsAreToldApartByTheirBytes() throws {
@@ -88,6 +80,73 @@ final class EvtxCommandTests: XCTestCase {
         let q = try run(["query", "--store", store, "--event", "10", "--format", "json", "--limit", "0"])
         XCTAssertEqual(q.status, 0, q.err)
         XCTAssertEqual(String(decoding: q.out, as: UTF8.self).split(separator: "\n").count, access.count)
+    }
+
+    /// JSON lines of every kind an .evtx gives — generic Windows events
+    /// (211) included — have one EventID key each and import back, none
+    /// malformed, with the record's own EventID and Computer kept as fields.
+    func testJSONLinesOfWindowsEventsImportBack() throws {
+        let file = try EvtxCorpus.file("mitre_system_7045_7036_psexec_service.evtx").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftmon-evtx-json-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try run(["evtx", file, "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = String(decoding: r.out, as: UTF8.self).split(separator: "\n")
+        XCTAssertGreaterThan(lines.filter { $0.hasPrefix(#"{"EventID":211,"#) }.count, 0)
+        for line in lines { XCTAssertEqual(line.components(separatedBy: #""EventID":"#).count, 2, String(line)) }
+        let json = dir.appendingPathComponent("events.json")
+        try r.out.write(to: json)
+        let store = dir.appendingPathComponent("events.db").path
+        let i = try run(["import", "--store", store, json.path])
+        XCTAssertEqual(i.status, 0, i.err)
+        XCTAssertTrue(i.err.contains("\(lines.count) event(s), \(lines.count) imported, 0 already in the store, 0 malformed"), i.err)
+        let q = try run(["query", "--store", store, "--event", "211", "--format", "json", "--limit", "0"])
+        XCTAssertEqual(q.status, 0, q.err)
+        let stored = try String(decoding: q.out, as: UTF8.self).split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(stored.count, lines.filter { $0.hasPrefix(#"{"EventID":211,"#) }.count)
+        XCTAssertEqual(Set(stored.compactMap { $0["WindowsEventID"] as? String }), ["104", "7036"])
+        XCTAssertEqual(Set(stored.compactMap { $0["Computer"] as? String }), ["jump01.offsec.lan"])
+    }
+
+    /// Sysmon's own log of an lsassy run, read with SigmaHQ's Windows rule for
+    /// a memory dump through comsvcs.dll: one SigmaMatch (210) after each of
+    /// the two ProcessCreate events it names (PowerShell starting rundll32,
+    /// rundll32 itself), with the rule and the matched event's identity. `etl`
+    /// hands the same file and options to `evtx`: the same alerts.
+    func testSigmaRulesRaiseAlertsOnASysmonLog() throws {
+        let file = try EvtxCorpus.file("mitre_sysmon_ID1_7_10_11_18_lsassy.evtx").path
+        let corpus = try XCTUnwrap(EvtxCorpus.directory).deletingLastPathComponent()
+        let rule = corpus.appendingPathComponent("sigma/rules/windows/process_creation/proc_creation_win_rundll32_process_dump_via_comsvcs.yml").path
+        guard FileManager.default.fileExists(atPath: rule) else { try TestRequirement.unavailable("the Sigma corpus rule \(rule) is missing") }
+        var outputs: [[String]] = []
+        for command in ["evtx", "etl"] {
+            let r = try run([command, file, "--format", "json", "--sigma", rule])
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.err.contains("1 rules loaded, 0 not loaded"), r.err)
+            let lines = String(decoding: r.out, as: UTF8.self).split(separator: "\n").map(String.init)
+            let objects = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            let alerts = objects.enumerated().filter { ($0.element["EventID"] as? Int) == 210 }
+            XCTAssertEqual(alerts.map { $0.element["Image"] as? String },
+                           [#"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"#, #"C:\Windows\System32\rundll32.exe"#])
+            for (i, alert) in alerts {
+                XCTAssertEqual(alert["RuleId"] as? String, "646ea171-dded-4578-8a4d-65e9822892e3")
+                XCTAssertEqual(alert["RuleTitle"] as? String, "Process Memory Dump Via Comsvcs.DLL")
+                XCTAssertEqual(alert["RuleLevel"] as? String, "high")
+                XCTAssertEqual(alert["MatchedEventID"] as? String, "1")
+                // Right after the event it matched.
+                let matched = objects[i - 1]
+                XCTAssertEqual(matched["EventID"] as? Int, 1)
+                XCTAssertEqual(matched["ProcessGuid"] as? String, alert["ProcessGuid"] as? String)
+                XCTAssertEqual(matched["UtcTime"] as? String, alert["UtcTime"] as? String)
+                XCTAssertTrue((matched["CommandLine"] as? String ?? "").lowercased().contains("comsvcs"), "\(matched)")
+            }
+            outputs.append(lines)
+        }
+        XCTAssertEqual(outputs[0], outputs[1], "etl hands an .evtx with its options to evtx")
+        XCTAssertNotEqual(try run(["evtx", file, "--summary", "--sigma", rule]).status, 0, "--summary takes no --sigma")
     }
 
     func testUnreadableFiles() throws {

@@ -82,7 +82,7 @@ final class EvtxEventTests: XCTestCase {
         let (record, e) = try XCTUnwrap(all.first { $0.0.eventID == 4104 })
         XCTAssertEqual(e.kind, .windowsEvent)
         XCTAssertEqual(e["ProviderName"], "Microsoft-Windows-PowerShell")
-        XCTAssertEqual(e["EventID"], "4104")
+        XCTAssertEqual(e["WindowsEventID"], "4104")
         XCTAssertEqual(e["Channel"], "Microsoft-Windows-PowerShell/Operational")
         XCTAssertEqual(e["Computer"], "FS03.offsec.lan")
         XCTAssertEqual(e["EventRecordID"], "1736")

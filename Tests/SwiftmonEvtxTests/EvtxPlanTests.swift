@@ -47,42 +47,29 @@ final class EvtxPlanTests: XCTestCase {
     }
 
     /// A record's text fields decoded through a plan reuse the previous
-    /// record's String when the bytes repeat, and change when they do not.
-    func testRecentStringsReuseOnlyEqualBytes() {
-        var recent = RecentStrings()
-        let a = recent.string(for: 1, Array("WIN-1".utf8))
-        let b = recent.string(for: 1, Array("WIN-1".utf8))
-        let c = recent.string(for: 1, Array("WIN-2".utf8))
-        let d = recent.string(for: 2, Array("WIN-1".utf8))
-        XCTAssertEqual(a, "WIN-1")
-        XCTAssertEqual(b, "WIN-1")
-        XCTAssertEqual(c, "WIN-2")
-        XCTAssertEqual(d, "WIN-1")
-        XCTAssertEqual(recent.string(for: 1, []), "")
-    }
-}
-
-/// Damaged binary XML can end an element while one of its attributes is still
-/// being read; the attribute ends with the element (before, reading it later
-/// indexed an element no longer open and trapped).
-final class EvtxCollectorDamageTests: XCTestCase {
-    func testAnElementEndedInsideItsStartTagKeepsItsAttribute() {
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 8)
-        defer { storage.deallocate() }
-        storage.initializeMemory(as: UInt8.self, repeating: 0)
-        var c = RecordCollector(chunk: ChunkBytes(bytes: UnsafeRawBufferPointer(storage)), full: true)
-        for name in ["Event", "System", "Provider", "Name", "Computer"] {
-            c.strings.names.append(ChunkName(string: name, code: NameCode(name)))
+    /// record's String when the value's type and bytes repeat, and are
+    /// rendered again when either changes.
+    func testRecentStringsReuseOnlyEqualValues() {
+        // "WIN-1" at 0, "WIN-2" at 10, "WIN-1" again at 20 (UTF-16LE), 16 bytes of a GUID at 30.
+        var bytes: [UInt8] = []
+        for text in ["WIN-1", "WIN-2", "WIN-1"] { for u in text.utf16 { bytes += [UInt8(u & 0xFF), UInt8(u >> 8)] } }
+        bytes += (0..<16).map { UInt8($0) }
+        bytes.withUnsafeBytes { raw in
+            let c = ChunkBytes(bytes: raw)
+            var recent = RecentStrings()
+            var scratch: [UInt8] = []
+            func text(_ key: UInt8, _ type: UInt8, _ offset: Int32, _ size: Int32) -> String {
+                recent.string(for: key, c, ValueRef(type: type, offset: offset, size: size), scratch: &scratch)
+            }
+            XCTAssertEqual(text(1, 0x01, 0, 10), "WIN-1")
+            XCTAssertEqual(text(1, 0x01, 20, 10), "WIN-1")  // same bytes elsewhere
+            XCTAssertEqual(text(1, 0x01, 10, 10), "WIN-2")
+            XCTAssertEqual(text(2, 0x01, 0, 10), "WIN-1")
+            XCTAssertEqual(text(1, 0x01, 0, 8), "WIN-")  // a prefix is not the same value
+            XCTAssertEqual(text(1, 0x0E, 0, 8), "570049004E002D00")  // same bytes, another type
+            XCTAssertEqual(text(1, 0x0F, 30, 16), "{03020100-0504-0706-0809-0A0B0C0D0E0F}")
+            XCTAssertEqual(text(1, 0x0F, 30, 16), "{03020100-0504-0706-0809-0A0B0C0D0E0F}")
+            XCTAssertEqual(text(1, 0x01, 0, 0), "")
         }
-        c.strings.texts = ["Microsoft-Windows-Sysmon", "host"]
-        c.begin(EvtxRecord(recordID: 1, written: 0, fileOffset: 0), capacity: 64)
-        c.open(0); c.open(1); c.open(2)
-        c.attribute(3); c.text(0)
-        c.end()  // Provider ends inside its start tag
-        c.open(4); c.closeStart(); c.text(1); c.end()
-        c.end(); c.end()
-        let r = c.finish()
-        XCTAssertEqual(r.providerName, "Microsoft-Windows-Sysmon")
-        XCTAssertEqual(r.computer, "host")
     }
 }

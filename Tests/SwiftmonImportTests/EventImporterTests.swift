@@ -96,4 +96,51 @@ final class EventImporterTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(counts.malformed, 3)
         XCTAssertTrue(messages.contains { $0.contains("is longer than") }, "\(messages.prefix(5))")
     }
+
+    /// The store's own thread (the default) and the in-line import store the
+    /// same rows and count alike, over many small batches: the file twice
+    /// (every event of the second copy a duplicate, told apart in the first
+    /// import by what it stored, as the import-key index is deferred), a
+    /// malformed line between; a second import of it finds every event there.
+    func testStoreThreadAndInLineImportAlike() throws {
+        let collector = directory + "/collector.log"
+        try ImportBenchmark.writeCollectorFile(path: collector, events: 6000)
+        let path = directory + "/twice.log"
+        let one = try Data(contentsOf: URL(fileURLWithPath: collector))
+        try (one + Data("<Event><System><EventID>1</Event>\n".utf8) + one).write(to: URL(fileURLWithPath: path))
+        func importing(_ store: String, storeThread: Bool) -> (EventImporter.Counts, [String]) {
+            var options = EventImporter.Options(defaultHost: "local")
+            options.storeThread = storeThread
+            options.batchSize = 500
+            var messages: [String] = []
+            let importer = EventImporter(store: try! ImportStore(path: store), options: options) { messages.append($0) }
+            importer.importFile(path)
+            importer.finish()
+            return (importer.counts, messages)
+        }
+        var results: [EventImporter.Counts] = []
+        for storeThread in [true, false] {
+            let store = directory + "/thread-\(storeThread).db"
+            let (counts, messages) = importing(store, storeThread: storeThread)
+            XCTAssertEqual(counts.lines, 12_001)
+            XCTAssertEqual(counts.events, 12_000)
+            XCTAssertEqual(counts.imported, 6000, "\(storeThread)")
+            XCTAssertEqual(counts.duplicates, 6000, "\(storeThread)")
+            XCTAssertEqual(counts.malformed, 1)
+            XCTAssertEqual(counts.failedToStore, 0)
+            XCTAssertEqual(messages.filter { $0.hasPrefix(path + ":6001: ") }.count, 1, "\(messages)")
+            let reader = try StoreReader(path: store)
+            XCTAssertEqual(try reader.count(), 6000)
+            XCTAssertEqual(try reader.integrityCheck(), ["ok"])
+            var filter = StoreFilter()
+            filter.host = "host-3"
+            filter.limit = nil
+            XCTAssertEqual(try reader.events(matching: filter).count, 1500)
+            let (again, _) = importing(store, storeThread: storeThread)
+            XCTAssertEqual(again.imported, 0)
+            XCTAssertEqual(again.duplicates, 12_000)
+            results.append(counts)
+        }
+        XCTAssertEqual(results[0], results[1])
+    }
 }

@@ -45,7 +45,7 @@ final class ImportKillTests: XCTestCase {
         let indexes = try reader.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'")
         }
-        XCTAssertEqual(indexes, ["event_by_import_key"], "the import was killed before it built the query indexes")
+        XCTAssertEqual(indexes, [], "the import was killed before it built its indexes")
 
         // The CLI reads it as it is: the newest event, and the tree of a stored process.
         let newest = try BuiltBinary.runSwiftmon(["query", "--store", store, "--newest-first", "--limit", "1", "--format", "json"])

@@ -138,6 +138,37 @@ final class SysmonLineParserTests: XCTestCase {
         }
     }
 
+    /// A generic Windows event (211) as JSONLinesSink writes it: the record's
+    /// own EventID is the WindowsEventID field, its Computer both a field and
+    /// the host. Lines from swiftmon before the rename carried that EventID as
+    /// a second "EventID" key: read as the field, not as the object's EventID.
+    func testWindowsEventJSONKeepsItsEventIDAndComputer() throws {
+        let fields = #""RuleName":"-","UtcTime":"2021-04-21 09:27:51.181","ProviderName":"Microsoft-Windows-Eventlog","ProviderGuid":"{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}","#
+        let rest = #""Version":"0","Level":"4","Task":"104","Opcode":"0","Keywords":"0x8000000000000000","EventRecordID":"471479","Channel":"System","Computer":"jump01.offsec.lan","ProcessID":"492","ThreadID":"12164","UserID":"S-1","EventData":"{\"a\":\"b\"}"}"#
+        let current = #"{"EventID":211,"EventName":"WindowsEvent","# + fields + #""WindowsEventID":"104","# + rest
+        let before = #"{"EventID":211,"EventName":"WindowsEvent","# + fields + #""EventID":"104","# + rest
+        for line in [current, before] {
+            let e = try event(line)
+            XCTAssertEqual(e.event.kind, .windowsEvent, line)
+            XCTAssertEqual(e.event["WindowsEventID"], "104", line)
+            XCTAssertEqual(e.event["Computer"], "jump01.offsec.lan", line)
+            XCTAssertEqual(e.event["EventData"], #"{"a":"b"}"#, line)
+            XCTAssertEqual(e.host, "jump01.offsec.lan", line)
+        }
+        XCTAssertEqual(try event(#"{"Host":"h2","# + current.dropFirst()).host, "h2")
+        // A second EventID anywhere else is an error, not a silent choice of one.
+        guard case .malformed(let why) = parse(#"{"EventID":1,"EventID":"5","UtcTime":"2024-01-31 23:59:59.123"}"#) else {
+            return XCTFail("accepted two EventIDs")
+        }
+        XCTAssertEqual(why, "EventID appears twice")
+        // Computer is the host of any kind, but a field only of the kinds that have one.
+        var parser = SysmonLineParser()
+        let line = Array(#"{"EventID":5,"UtcTime":"2024-01-31 23:59:59.123","Computer":"h3","Image":"/bin/true"}"#.utf8)
+        guard case .event(let terminate) = line.withUnsafeBytes({ parser.parse($0) }) else { return XCTFail("not parsed") }
+        XCTAssertEqual(terminate.host, "h3")
+        XCTAssertEqual(parser.unknownFields, 0)
+    }
+
     /// Random damage to real lines — truncation, bit flips, inserted bytes,
     /// binary garbage — never crashes; every line parses or is malformed.
     func testHostileInputNeverCrashes() throws {

@@ -68,8 +68,76 @@ final class MatcherTests: XCTestCase {
         }
     }
 
+    /// The multi-field scan (four lanes, jobs moved between lanes as they
+    /// end) sets exactly the bits of one naive search per (automaton, value).
+    func testMultiFieldScanFindsWhatANaiveSearchFinds() {
+        var random = Random(state: 20261204)
+        for round in 0..<300 {
+            // 1–7 automata with disjoint pattern ids, some sharing a value length.
+            var automata: [SubstringAutomaton] = []
+            var patternSets: [[(bytes: [UInt8], id: Int32)]] = []
+            var nextID: Int32 = 0
+            for _ in 0..<(1 + random.below(7)) {
+                let count = 1 + random.below(round % 10 == 0 ? 150 : 10)
+                let ps = (0..<count).map { k in (bytes: random.bytes(maxLength: 5, alphabet: Self.alphabet), id: nextID + Int32(k)) }
+                nextID += Int32(count)
+                patternSets.append(ps)
+                automata.append(SubstringAutomaton(patterns: ps))
+            }
+            let words = (Int(nextID) + 63) / 64
+            for _ in 0..<20 {
+                let values = automata.indices.map { _ in random.bytes(maxLength: random.below(4) == 0 ? 90 : 30, alphabet: Self.alphabet) }
+                var expected = Set<Int32>()
+                for (ps, v) in zip(patternSets, values) {
+                    for p in ps where Self.occurs(p.bytes, in: v) { expected.insert(p.id) }
+                }
+                var found = [UInt64](repeating: 0, count: words)
+                let storage = values.map { v -> UnsafeMutableBufferPointer<UInt8> in
+                    let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(v.count, 1))
+                    _ = b.initialize(from: v)
+                    return b
+                }
+                defer { storage.forEach { $0.deallocate() } }
+                var jobs = automata.indices.map { i in
+                    SubstringAutomaton.Job(automata[i].tables, UnsafeBufferPointer(start: storage[i].baseAddress, count: values[i].count))
+                }
+                jobs.withUnsafeMutableBufferPointer { j in
+                    found.withUnsafeMutableBufferPointer { SubstringAutomaton.scan(j, into: $0.baseAddress!) }
+                }
+                XCTAssertEqual(Self.foundIDs(found), expected, "round \(round): values \(values.map(\.count))")
+                if Self.foundIDs(found) != expected { return }
+            }
+        }
+    }
+
+    /// Folding eight bytes at a time writes what the byte-by-byte fold does,
+    /// around every ASCII letter boundary and with non-ASCII anywhere.
+    func testFoldingIntoABufferMatchesTheReferenceFold() {
+        var random = Random(state: 99)
+        let edges: [UInt8] = [0x40, 0x41, 0x42, 0x59, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0x7F, 0x00, 0x20, 0x2F, 0x5C]
+        let others = ["É", "Ä", "ß", "İ", "Σ", "ǅ", "🙂"]
+        for round in 0..<2000 {
+            var s = ""
+            for _ in 0..<random.below(40) {
+                switch random.below(20) {
+                case 0: s += others[random.below(others.count)]
+                case 1...6: s.unicodeScalars.append(Unicode.Scalar(edges[random.below(edges.count)]))
+                default: s.unicodeScalars.append(Unicode.Scalar(UInt8(random.below(0x80))))
+                }
+            }
+            let want = CaseFolding.fold(s)
+            let got = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: s.utf8.count * 2 + 1) { b in
+                Array(b[0..<CaseFolding.write(s, into: b.baseAddress!)])
+            }
+            XCTAssertEqual(got, want, "round \(round): \(Array(s.utf8))")
+            if got != want { return }
+        }
+    }
+
     func testByteTrieGivesTheLowestMatchingFilterAndEveryOpenGate() {
         var random = Random(state: 7)
+        var skipped = 0
+        defer { XCTAssertGreaterThan(skipped, 1000, "the root shortcut must be exercised") }
         for round in 0..<300 {
             var builder = ByteTrie.Builder()
             var exact: [([UInt8], Int32)] = [], prefix: [([UInt8], Int32)] = []
@@ -103,6 +171,14 @@ final class MatcherTests: XCTestCase {
                     }
                     XCTAssertEqual(got, want, "round \(round): \(v) reversed \(reversed) bound \(bound)")
                     XCTAssertEqual(Self.foundIDs(gates), wantGates, "round \(round): gates for \(v) reversed \(reversed)")
+                    // The evaluator skips the walk when the root rules it out:
+                    // only where the walk finds nothing and opens no gate.
+                    let may = v.withUnsafeBufferPointer { trie.mayMatch($0, reversed: reversed) }
+                    if !may {
+                        XCTAssertEqual(want, bound, "round \(round): \(v) reversed \(reversed) skipped but matches")
+                        XCTAssertEqual(wantGates, [], "round \(round): \(v) reversed \(reversed) skipped but opens gates")
+                    }
+                    skipped += may ? 0 : 1
                 }
             }
         }

@@ -26,14 +26,14 @@ final class ModelComparisonTests: XCTestCase {
         return "<\(field) condition=\"\(condition)\"\(name)>\(value)</\(field)>"
     }
 
-    func randomConfig(_ rng: inout Rng) -> String {
+    func randomConfig(_ rng: inout Rng, items: ClosedRange<Int> = 0...8, blocks: ClosedRange<Int> = 1...3) -> String {
         var body = ""
-        for _ in 0..<Int.random(in: 1...3, using: &rng) {
+        for _ in 0..<Int.random(in: blocks, using: &rng) {
             let relation = Bool.random(using: &rng) ? "and" : "or"
             let onmatch = Bool.random(using: &rng) ? "include" : "exclude"
             let groupName = Bool.random(using: &rng) ? "g\(Int.random(in: 0...9, using: &rng))" : ""
             body += "<RuleGroup name=\"\(groupName)\" groupRelation=\"\(relation)\"><ProcessCreate onmatch=\"\(onmatch)\">"
-            for _ in 0..<Int.random(in: 0...8, using: &rng) {
+            for _ in 0..<Int.random(in: items, using: &rng) {
                 if Int.random(in: 0..<4, using: &rng) == 0 {
                     let r = Bool.random(using: &rng) ? "and" : "or"
                     let rn = Bool.random(using: &rng) ? " name=\"r\(Int.random(in: 0...9, using: &rng))\"" : ""
@@ -75,6 +75,38 @@ final class ModelComparisonTests: XCTestCase {
             }
         }
         // The generator must exercise both outcomes, or the comparison proves little.
+        XCTAssertGreaterThan(logged, decisions / 10)
+        XCTAssertLessThan(logged, decisions * 9 / 10)
+    }
+
+    /// Blocks of up to 300 items over every field: item numbers and pattern
+    /// ids past one 64-bit word, several fields scanned in one multi-field
+    /// pass, gates opened by patterns in any word.
+    func testWideRandomConfigurationsAgreeWithTheReference() throws {
+        var rng = Rng(state: 20261203)
+        var decisions = 0
+        var logged = 0
+        for _ in 0..<40 {
+            let xml = randomConfig(&rng, items: 60...300, blocks: 1...2)
+            let (parsed, d) = SysmonConfig.check(bytes: Array(xml.utf8), path: "random.xml")
+            guard let parsed, !d.hasErrors else { return XCTFail("\(d)\n\(xml)") }
+            let set = RuleSet(parsed)
+            let model = ReferenceModel(config: parsed)
+            for _ in 0..<60 {
+                var fields: [String: String] = [:]
+                for f in Self.fields where Int.random(in: 0..<4, using: &rng) != 0 { fields[f] = randomValue(&rng) }
+                let e = event(fields)
+                let expected = model.decide(e)
+                let got = decide(set, e)
+                decisions += 1
+                if expected.0 { logged += 1 }
+                XCTAssertEqual(got.0, expected.0, "logged? \(fields)\n\(xml)")
+                if got.0 && expected.0 {
+                    XCTAssertEqual(got.1, expected.1 ?? "-", "RuleName for \(fields)\n\(xml)")
+                }
+                if got.0 != expected.0 || (got.0 && got.1 != (expected.1 ?? "-")) { return }
+            }
+        }
         XCTAssertGreaterThan(logged, decisions / 10)
         XCTAssertLessThan(logged, decisions * 9 / 10)
     }

@@ -46,6 +46,12 @@ final class StoreIndexTests: XCTestCase {
         }
     }
 
+    /// The same events as a stream with EventRecordIDs (0, 1, …) gives them:
+    /// sent again, each is the same event.
+    func resent(_ events: [HostEvent]) -> [HostEvent] {
+        events.enumerated().map { HostEvent(event: $0.element.event, host: $0.element.host, recordID: UInt64($0.offset)) }
+    }
+
     func indexes(_ path: String) throws -> Set<String> {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
@@ -114,10 +120,17 @@ final class StoreIndexTests: XCTestCase {
         let path = directory + "/deferred.db"
         let store = try ImportStore(path: path)
         XCTAssertTrue(store.deferredIndexes)
-        XCTAssertEqual(try indexes(path), ["event_by_import_key"])
+        XCTAssertEqual(try indexes(path), [])
         XCTAssertEqual(try store.insert(events(200)).inserted, 200)
-        try store.close()
+        // Without the import-key index, what this import stored is still
+        // known: events resent with their EventRecordID are skipped.
+        XCTAssertEqual(try store.insert(resent(events(50))).inserted, 50)
+        let repeated = try store.insert(resent(events(60)))
+        XCTAssertEqual(repeated.inserted, 10)
+        XCTAssertEqual(repeated.duplicates, 50)
+        XCTAssertEqual(try store.close(), 0)
         XCTAssertEqual(try indexes(path), Set(EventStore.indexNames))
+        XCTAssertEqual(try StoreReader(path: path).count(), 260)
 
         let again = try ImportStore(path: path)
         XCTAssertFalse(again.deferredIndexes)
@@ -126,7 +139,7 @@ final class StoreIndexTests: XCTestCase {
         XCTAssertEqual(counts.inserted, 100)
         XCTAssertEqual(counts.duplicates, 200)
         try again.close()
-        XCTAssertEqual(try StoreReader(path: path).count(), 300)
+        XCTAssertEqual(try StoreReader(path: path).count(), 360)
         XCTAssertEqual(try StoreReader(path: path).integrityCheck(), ["ok"])
     }
 
@@ -142,7 +155,7 @@ final class StoreIndexTests: XCTestCase {
             XCTAssertEqual(try store.insert(events(400)).inserted, 400)
             // No close(): the object goes away as a killed process's would.
         }
-        XCTAssertEqual(try indexes(path), ["event_by_import_key"])
+        XCTAssertEqual(try indexes(path), [])
 
         let reader = try StoreReader(path: path)
         XCTAssertEqual(try reader.count(), 400)
@@ -176,6 +189,63 @@ final class StoreIndexTests: XCTestCase {
         XCTAssertFalse(store.deferredIndexes)
         XCTAssertEqual(try store.insert(events(400)).duplicates, 400)
         try store.close()
+    }
+
+    /// An import too large to remember what it stored builds the import-key
+    /// index when it reaches its bound and goes on through it: the
+    /// duplicates on either side of that moment are still found.
+    func testDeferredImportPastItsIdentityBoundBuildsTheKeyIndexAndGoesOn() throws {
+        let path = directory + "/bound.db"
+        let store = try ImportStore(path: path)
+        store.maxIdentities = 300
+        XCTAssertEqual(try store.insert(resent(events(200))).inserted, 200)
+        XCTAssertEqual(try indexes(path), [])
+        let more = try store.insert(resent(events(400)))  // 600 > 300: the index first
+        XCTAssertEqual(try indexes(path), ["event_by_import_key"])
+        XCTAssertEqual(more.inserted, 200)
+        XCTAssertEqual(more.duplicates, 200)
+        let last = try store.insert(resent(events(450)))
+        XCTAssertEqual(last.inserted, 50)
+        XCTAssertEqual(last.duplicates, 400)
+        XCTAssertEqual(try store.close(), 0)
+        XCTAssertEqual(try indexes(path), Set(EventStore.indexNames))
+        XCTAssertEqual(try StoreReader(path: path).count(), 450)
+    }
+
+    /// Two imports into one new store at once each defer the import-key
+    /// index and each remember only their own rows: the first close finds
+    /// the rows both stored, keeps the first copy and says how many it
+    /// deleted, so the counts add up to what the store holds.
+    func testTwoImportsIntoOneNewStoreKeepEachEventOnce() throws {
+        let path = directory + "/two.db"
+        let a = try ImportStore(path: path)
+        let b = try ImportStore(path: path)
+        XCTAssertTrue(a.deferredIndexes)
+        XCTAssertTrue(b.deferredIndexes)
+        XCTAssertEqual(try a.insert(events(100)).inserted, 100)
+        XCTAssertEqual(try b.insert(events(150)).inserted, 150)
+        XCTAssertEqual(try a.close(), 100)
+        XCTAssertEqual(try b.close(), 0)
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.count(), 150)
+        XCTAssertEqual(try reader.integrityCheck(), ["ok"])
+        XCTAssertEqual(try indexes(path), Set(EventStore.indexNames))
+        // Each event once, the earlier copy kept: oldest first is 0, 1, 2 …
+        var all = StoreFilter()
+        all.limit = nil
+        XCTAssertEqual(try reader.events(matching: all).map(\.time.nanoseconds), (0..<150).map { Self.base + Int64($0) * 1_000_000 })
+
+        // The same when the index is built at the bound rather than at close.
+        let bounded = directory + "/two-bounded.db"
+        let c = try ImportStore(path: bounded)
+        let d = try ImportStore(path: bounded)
+        c.maxIdentities = 120
+        XCTAssertEqual(try c.insert(events(100)).inserted, 100)
+        XCTAssertEqual(try d.insert(events(150)).inserted, 150)
+        XCTAssertEqual(try c.insert(events(30)).inserted, 30)  // 130 > 120: the index first, deleting d's 100 copies
+        XCTAssertEqual(try d.close(), 0)
+        XCTAssertEqual(try c.close(), 100)
+        XCTAssertEqual(try StoreReader(path: bounded).count(), 180)
     }
 
     /// `bench store`'s floor stores every event, each one whole, through the

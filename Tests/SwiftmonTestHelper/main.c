@@ -5,6 +5,9 @@
 //   threads N            start N threads, join them, exit 0
 //   storm N MARKER       fork+exec "/bin/true MARKER-i" N times, waiting for each
 //   fork-storm N         fork N children that _exit(0) at once, waiting for each (no exec)
+//   vfork-storm N        the same with vfork(2): the child shares the parent's
+//                        memory until it exits (no page tables copied, so
+//                        cheaper); still a new process, a fork and an exit
 //   exec-storm N BYTES MARKER  fork+exec "/bin/true MARKER-i AAA…" N times, the
 //                        last argument BYTES long, waiting for each (records
 //                        as big as the kernel captures: overloads the sensor)
@@ -164,6 +167,17 @@ static int exec_rate(long rate, long seconds, const char *marker) {
 static int fork_storm(long n) {
     for (long i = 0; i < n; i++) {
         pid_t pid = fork();
+        if (pid < 0) return 2;
+        if (pid == 0) _exit(0);
+        int status;
+        if (waitpid(pid, &status, 0) < 0) return 2;
+    }
+    return 0;
+}
+
+static int vfork_storm(long n) {
+    for (long i = 0; i < n; i++) {
+        pid_t pid = vfork();
         if (pid < 0) return 2;
         if (pid == 0) _exit(0);
         int status;
@@ -531,6 +545,7 @@ int main(int argc, char **argv) {
     }
     if (argc >= 3 && strcmp(argv[1], "threads") == 0) return threads(atoi(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "fork-storm") == 0) return fork_storm(atol(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "vfork-storm") == 0) return vfork_storm(atol(argv[2]));
     if (argc >= 5 && strcmp(argv[1], "exec-rate") == 0) return exec_rate(atol(argv[2]), atol(argv[3]), argv[4]);
     if (argc >= 5 && strcmp(argv[1], "exec-storm") == 0) return exec_storm(atol(argv[2]), atol(argv[3]), argv[4]);
     if (argc >= 4 && strcmp(argv[1], "storm") == 0) return storm(atoi(argv[2]), argv[3]);

@@ -43,6 +43,24 @@ public enum StandardOutputFault: String, Sendable {
         return (process.terminationStatus, Self.account(in: text), text)
     }
 
+    /// Runs `arguments` under each fault and asserts that the command accepted
+    /// `accepted` events, wrote none and counted every one lost under the
+    /// fault's errno. A full disk is an I/O error (exit 74, EX_IOERR); a reader
+    /// that went away is not, so the exit status is then `closedPipeStatus`
+    /// (what the command returns without the fault).
+    public static func assertEveryEventCountedLost(_ arguments: [String], accepted: Int, closedPipeStatus: Int32 = 0,
+                                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        for fault in [StandardOutputFault.fullDisk, .closedPipe] {
+            let r = try fault.runSwiftmon(arguments, file: file, line: line)
+            XCTAssertEqual(r.status, fault == .fullDisk ? 74 : closedPipeStatus, "\(fault): \(r.stderr)", file: file, line: line)
+            let account = try XCTUnwrap(r.account, "\(fault): no account line in \(r.stderr)", file: file, line: line)
+            XCTAssertEqual(account.accepted, accepted, "\(fault)", file: file, line: line)
+            XCTAssertEqual(account.written + account.lost, account.accepted, "\(fault)", file: file, line: line)
+            XCTAssertEqual(account.written, 0, "\(fault): nothing can be written", file: file, line: line)
+            XCTAssertEqual(account.cause, fault.rawValue, file: file, line: line)
+        }
+    }
+
     /// `A accepted, W written, L lost (CAUSE n)` from the output's account line.
     static func account(in text: String) -> Account? {
         for line in text.split(separator: "\n") where line.contains("standard output:") {

@@ -282,6 +282,7 @@ struct ReferenceLineParser {
         var fields = Fields(bytes)
         var eventID: Int?
         var host: String?
+        var computer: [UInt8]?
         do {
             try scanner.begin()
             while let key = try scanner.nextKey() {
@@ -291,10 +292,22 @@ struct ReferenceLineParser {
                     guard let id = Int(String(decoding: value, as: UTF8.self)), id >= 0 else {
                         return .malformed("EventID is not a number")
                     }
-                    eventID = id
+                    // Changed on purpose after ceb6aae (the generic Windows event's
+                    // own EventID became WindowsEventID): a second EventID key is
+                    // that field in a WindowsEvent line written before, else an error.
+                    if let first = eventID {
+                        guard first == 211 else { return .malformed("EventID appears twice") }
+                        fields.names.append(.bytes(Array("WindowsEventID".utf8)))
+                        fields.values.append(.bytes(value))
+                    } else {
+                        eventID = id
+                    }
                 case ReferenceJSONScanner.eventNameKey:
                     continue
-                case ReferenceJSONScanner.computerKey, ReferenceJSONScanner.hostKey:
+                case ReferenceJSONScanner.computerKey:
+                    // Changed on purpose too: Computer is also a field of the kinds that have one; Host wins.
+                    computer = value
+                case ReferenceJSONScanner.hostKey:
                     host = String(decoding: value, as: UTF8.self)
                 default:
                     fields.names.append(.bytes(key))
@@ -308,6 +321,13 @@ struct ReferenceLineParser {
             return .malformed("\(error)")
         }
         guard let eventID else { return .malformed("the JSON object has no EventID") }
+        if let computer {
+            if host == nil { host = String(decoding: computer, as: UTF8.self) }
+            if EventKind.withID(eventID)?.fields.contains("Computer") == true {
+                fields.names.append(.bytes(Array(ReferenceJSONScanner.computerKey)))
+                fields.values.append(.bytes(computer))
+            }
+        }
         return build(eventID: eventID, fields: fields, systemTime: nil, host: host ?? syslogHost)
     }
 }
