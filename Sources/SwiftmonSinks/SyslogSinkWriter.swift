@@ -19,6 +19,9 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
     private let syncIntervalNanoseconds: Int64
 
     private let condition = NSCondition()
+    /// The buffer each message is framed in (`emit`'s, kept apart from the writer's lock).
+    private let scratchLock = Lock()
+    private var scratch: [UInt8] = []
     // Guarded by `condition`.
     private let backlog: SyslogBacklog
     private var accepted: UInt64 = 0
@@ -90,8 +93,8 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
             condition.unlock()
             return
         }
-        let xml = options.renderer.render(event, recordID: id, threadID: Syscalls.currentThreadID())
-        let message = frame(event: event, xml: xml)
+        let threadID = Syscalls.currentThreadID()
+        let message = frame(event: event) { options.renderer.render(event, recordID: id, threadID: threadID, into: &$0) }
         condition.lock()
         defer { condition.unlock() }
         accepted += 1
@@ -428,9 +431,12 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
 
     // MARK: Message format
 
-    /// One allocation per message: the header is built as a String (a few
-    /// short pieces), then header and XML are copied once into the frame.
-    func frame(event: Event, xml: String) -> [UInt8] {
+    /// The frame of `event` with the XML `body` writes: header and body are
+    /// written into the writer's reused buffer (the XML straight from the
+    /// event's values), then copied once into the message, which the backlog
+    /// keeps: one allocation of its exact size, besides the header's few
+    /// short Strings.
+    func frame(event: Event, body: (inout [UInt8]) -> Void) -> [UInt8] {
         let severity = event.kind.id == EventKind.error.id ? 3 : 6
         let priority = options.facility * 8 + severity
         let tag = SysmonStream.defines(event.kind) ? sysmonTagField : ownTagField
@@ -450,14 +456,22 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
         case .local:
             header = "<\(priority)>" + SyslogSink.bsdTimestamp(event.time) + " " + tag + "[\(processID)]: "
         }
-        let bodyCount = header.utf8.count + xml.utf8.count
-        let prefix = destination.usesOctetCounting ? "\(bodyCount) " : ""  // RELP frames it itself
-        var message: [UInt8] = []
-        message.reserveCapacity(prefix.utf8.count + bodyCount)
-        message.append(contentsOf: prefix.utf8)
-        message.append(contentsOf: header.utf8)
-        message.append(contentsOf: xml.utf8)
-        return message
+        return scratchLock.withLock {
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: header.utf8)
+            body(&scratch)
+            let prefix = destination.usesOctetCounting ? "\(scratch.count) " : ""  // RELP frames it itself
+            var message: [UInt8] = []
+            message.reserveCapacity(prefix.utf8.count + scratch.count)
+            message.append(contentsOf: prefix.utf8)
+            message.append(contentsOf: scratch)
+            if scratch.capacity > 1 << 16 { scratch = [] }  // an outsized event's room is not kept
+            return message
+        }
+    }
+
+    func frame(event: Event, xml: String) -> [UInt8] {
+        frame(event: event) { $0.append(contentsOf: xml.utf8) }
     }
 
 }

@@ -81,14 +81,15 @@ struct EventInsert {
     /// nil; the statement is reset and its bindings cleared either way.
     mutating func insert(_ event: Event, host: String? = nil, importKey: KeyOfRow? = nil) -> Int32 {
         let positions = IndexedColumns.Positions.of(event.kind)
-        let values = event.values
-        func value(_ index: Int?) -> String? {
-            guard let index, values[index] != Event.absent else { return nil }
-            return values[index]
+        // Values are read in place (a live event holds its long values as
+        // bytes): no String is made of any of them here.
+        func present(_ index: Int?) -> Int? {
+            guard let index, !event.isAbsent(index) else { return nil }
+            return index
         }
         row.removeAll(keepingCapacity: true)
         let fieldsStart = row.count
-        EventStore.encodeFields(values, into: &row)
+        EventStore.encodeFields(of: event, into: &row)
         let fields = fieldsStart..<row.count
         var raw: Range<Int>?
         if !event.rawBytes.isEmpty {
@@ -96,12 +97,12 @@ struct EventInsert {
             EventStore.encodeRaw(event.rawBytes, into: &row)
             raw = rawStart..<row.count
         }
-        let guid = append(value(positions.processGuid), lowercased: true)
-        let parentGuid = append(value(positions.parentProcessGuid), lowercased: true)
-        let image = append(value(positions.image))
-        let container = append(value(positions.containerID))
+        let guid = append(present(positions.processGuid), of: event, lowercased: true)
+        let parentGuid = append(present(positions.parentProcessGuid), of: event, lowercased: true)
+        let image = append(present(positions.image), of: event)
+        let container = append(present(positions.containerID), of: event)
         let hostText = append(host)
-        let processID = value(positions.processID).flatMap { Int64($0) }
+        let processID = present(positions.processID).flatMap { i in event.withUTF8(i) { Int64(String(decoding: $0, as: UTF8.self)) } }
 
         return row.withUnsafeBytes { base -> Int32 in
             func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: base[range]) }
@@ -150,10 +151,19 @@ struct EventInsert {
 
     /// Copies `text`'s UTF-8 to the end of the row buffer (ASCII lower-cased
     /// when `lowercased`) and returns where it is.
-    private mutating func append(_ text: String?, lowercased: Bool = false) -> Range<Int>? {
+    private mutating func append(_ text: String?) -> Range<Int>? {
         guard var text else { return nil }
         let start = row.count
         text.withUTF8 { row.append(contentsOf: $0) }
+        return start..<row.count
+    }
+
+    /// The value at `index` of `event` appended to the row; GUIDs lower-cased
+    /// (ASCII) as queries look them up.
+    private mutating func append(_ index: Int?, of event: Event, lowercased: Bool = false) -> Range<Int>? {
+        guard let index else { return nil }
+        let start = row.count
+        event.withUTF8(index) { row.append(contentsOf: $0) }
         guard lowercased else { return start..<row.count }
         let ascii = row.withUnsafeMutableBufferPointer { bytes -> Bool in
             for i in start..<bytes.count {
@@ -166,7 +176,7 @@ struct EventInsert {
         if !ascii {
             // Not ASCII (a hostile or odd value): exactly what queries look up.
             row.removeSubrange(start...)
-            row.append(contentsOf: IndexedColumns.guidKey(text).utf8)
+            row.append(contentsOf: IndexedColumns.guidKey(event[index]).utf8)
         }
         return start..<row.count
     }

@@ -319,6 +319,16 @@ enum EventStore {
     // MARK: Field codec
 
     /// Length-prefixed (LEB128) UTF-8 values in schema order, appended to `out`.
+    /// The same for the values of `event`, read in place.
+    static func encodeFields(of event: Event, into out: inout [UInt8]) {
+        for i in 0..<event.kind.fields.count {
+            event.withUTF8(i) { utf8 in
+                appendVarint(UInt64(utf8.count), to: &out)
+                out.append(contentsOf: utf8)
+            }
+        }
+    }
+
     static func encodeFields(_ values: [String], into out: inout [UInt8]) {
         for var value in values {
             // The String's own UTF-8 bytes, copied once (no per-byte UTF8View walk).
