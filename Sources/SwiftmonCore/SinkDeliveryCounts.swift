@@ -24,6 +24,13 @@ public struct SinkDeliveryCounts: Sendable, Equatable {
         self.dropped = dropped
     }
 
+    /// The counts of an output that keeps its losses by a cause of its own type.
+    public init<Cause: RawRepresentable>(accepted: UInt64, delivered: UInt64, droppedBy: [Cause: UInt64])
+        where Cause.RawValue == String {
+        self.init(accepted: accepted, delivered: delivered,
+                  dropped: Dictionary(uniqueKeysWithValues: droppedBy.map { ($0.key.rawValue, $0.value) }))
+    }
+
     public mutating func drop(_ n: UInt64, cause: String) {
         guard n > 0 else { return }
         dropped[cause, default: 0] += n

@@ -267,14 +267,7 @@ package final class SubstringAutomaton: @unchecked Sendable {  // the memory is 
 
     @inline(__always)
     private func report(_ entry: Int32, into found: UnsafeMutablePointer<UInt64>) {
-        let state = Int(entry & Int32.max) / classCount
-        var i = Int(outStart[state])
-        let end = Int(outStart[state + 1])
-        while i < end {
-            let id = outIDs[i]
-            found[Int(id) >> 6] |= 1 << UInt64(id & 63)
-            i += 1
-        }
+        tables.report(entry, into: found)
     }
 
     /// Sets the bit of every pattern found in `v`.

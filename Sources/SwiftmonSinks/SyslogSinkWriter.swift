@@ -129,9 +129,7 @@ final class SyslogSinkWriter: @unchecked Sendable {  // the vars below `conditio
     public var deliveryCounts: SinkDeliveryCounts {
         condition.lock()
         defer { condition.unlock() }
-        return SinkDeliveryCounts(
-            accepted: accepted, delivered: delivered,
-            dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
+        return SinkDeliveryCounts(accepted: accepted, delivered: delivered, droppedBy: dropped)
     }
 
     public var status: Status {

@@ -172,9 +172,7 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
     public var deliveryCounts: SinkDeliveryCounts {
         condition.lock()
         defer { condition.unlock() }
-        return SinkDeliveryCounts(
-            accepted: accepted, delivered: committed,
-            dropped: Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }))
+        return SinkDeliveryCounts(accepted: accepted, delivered: committed, droppedBy: dropped)
     }
 
 
