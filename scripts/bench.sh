@@ -48,6 +48,9 @@ now() { date +%s.%N; }
 storm() { local t0; t0=$(now); "$HELPER" storm "$EXECS" "$1" >/dev/null; echo "$(now) - $t0" | bc -l; }
 wait_for() { for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 lines() { wc -l < "$1" 2>/dev/null || echo 0; }
+# auditd's execve records carrying the bench's key, over audit.log and the files it
+# rotated to (auditd rotates by size: audit.log alone shrinks in the middle of a round).
+audit_records() { cat /var/log/audit/audit.log* 2>/dev/null | grep -c 'key="swiftmon-bench"' || true; }
 settle() { # until FILE nearly stops growing (the host's own processes never quite stop it), 30 s at most
   local last now
   last=$(lines "$1")
@@ -132,6 +135,7 @@ for round in $(seq "$ROUNDS"); do
     base=$(storm "base-$round")
     run_monitor "$mon"
     n0=$(lines "$OUT"); c0=$(cpu_ticks "$MON_PID")
+    [ "$mon" = auditd ] && a0=$(audit_records)
     with=$(storm "bench-$mon-$round")
     # Until the monitor has written what the storm caused (its CPU for it included).
     case "$mon" in
@@ -163,7 +167,11 @@ for round in $(seq "$ROUNDS"); do
       forkstat) events=$((n1 - n0)); notes="$events lines (exec + exit)" ;;
       bpftrace-printf) events=$((n1 - n0)); notes="$events lines (pid + file name per exec)" ;;
       bpftrace-count) events=$EXECS; notes="counted in the kernel: $(tr -s ' \n' ' ' < "$OUT")" ;;
-      auditd) events=$EXECS; notes="$((n1 - n0)) audit.log lines; per event = per execve" ;;
+      auditd)
+        events=$EXECS
+        a1=$(audit_records)
+        if [ "$a1" -ge "$a0" ]; then notes="$((a1 - a0)) execve records with the bench's key; per event = per execve"
+        else notes="execve records not counted (auditd deleted its oldest log meanwhile); per event = per execve"; fi ;;
     esac
     [ "$events" -gt 0 ] || events=1
     slowdown=$(echo "($with - $base) * 100 / $base" | bc -l)
