@@ -92,27 +92,27 @@ public final class SigmaEvaluator {
         let words = (index.patternCount + 63) >> 6
         found.update(repeating: 0, count: words)
         var candidateCount = 0
-        event.values.withUnsafeBufferPointer { values in
-            index.channels.withUnsafeBufferPointer { channels in
-                // Two fields per scan loop: their automata's chains of dependent
-                // table loads overlap (see SubstringAutomaton).
-                var pending = -1
-                var pendingBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-                for c in 0..<channels.count {
-                    let field = channels[c].field
-                    if Self.isAbsent(values[field]) { continue }
-                    let f = prepare(field, values[field], cased: channels[c].cased).buffer
-                    if pending < 0 { pending = c; pendingBytes = f; continue }
-                    channels[pending].unretained._withUnsafeGuaranteedRef { first in
-                        channels[c].unretained._withUnsafeGuaranteedRef { second in
-                            first.scan(pendingBytes, into: found, pairedWith: second, f, into: found)
-                        }
+        // Values are read in place (`withUTF8`): a live event holds most of
+        // them as bytes, and `event.values` would make a String of each.
+        index.channels.withUnsafeBufferPointer { channels in
+            // Two fields per scan loop: their automata's chains of dependent
+            // table loads overlap (see SubstringAutomaton).
+            var pending = -1
+            var pendingBytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+            for c in 0..<channels.count {
+                let field = channels[c].field
+                if event.isAbsent(field) { continue }
+                let f = prepare(field, event, cased: channels[c].cased).buffer
+                if pending < 0 { pending = c; pendingBytes = f; continue }
+                channels[pending].unretained._withUnsafeGuaranteedRef { first in
+                    channels[c].unretained._withUnsafeGuaranteedRef { second in
+                        first.scan(pendingBytes, into: found, pairedWith: second, f, into: found)
                     }
-                    pending = -1
                 }
-                if pending >= 0 {
-                    channels[pending].unretained._withUnsafeGuaranteedRef { $0.scan(pendingBytes, into: found) }
-                }
+                pending = -1
+            }
+            if pending >= 0 {
+                channels[pending].unretained._withUnsafeGuaranteedRef { $0.scan(pendingBytes, into: found) }
             }
         }
         index.patternRuleStart.withUnsafeBufferPointer { ruleStart in
@@ -163,13 +163,6 @@ public final class SigmaEvaluator {
         if out.count - start > 1 { out[start...].sort() }
     }
 
-    /// `value == Event.absent` ("-") on the bytes: no String comparison call per field.
-    @inline(__always)
-    static func isAbsent(_ value: String) -> Bool {
-        let utf8 = value.utf8
-        return utf8.count == 1 && utf8.first == UInt8(ascii: "-")
-    }
-
     struct Program {
         let ops: UnsafeBufferPointer<UInt8>
         let args: UnsafeBufferPointer<Int32>
@@ -212,14 +205,10 @@ public final class SigmaEvaluator {
 
     /// Frames the field's value (folded, or as it is for cased tests) once per event.
     @inline(__always)
-    private func prepare(_ field: Int, _ value: String, cased: Bool) -> FieldBytes {
+    private func prepare(_ field: Int, _ event: Event, cased: Bool) -> FieldBytes {
         let slot = cased ? raw + field : folded + field
         if slot.pointee.epoch == epoch { return slot.pointee }
-        // Native strings are read in place; others (bridged) through a copy.
-        if value.utf8.withContiguousStorageIfAvailable({ frame(slot, $0, cased: cased) }) == nil {
-            var copy = value
-            copy.withUTF8 { frame(slot, $0, cased: cased) }
-        }
+        event.withUTF8(field) { frame(slot, $0, cased: cased) }
         slot.pointee.epoch = epoch
         return slot.pointee
     }
@@ -264,8 +253,8 @@ public final class SigmaEvaluator {
         slot.pointee.count = n + 1
     }
 
-    private func patternMatches(_ p: SigmaPattern, field: Int, _ value: String, cased: Bool) -> Bool {
-        p.matches(prepare(field, value, cased: cased).inner)
+    private func patternMatches(_ p: SigmaPattern, field: Int, _ event: Event, cased: Bool) -> Bool {
+        p.matches(prepare(field, event, cased: cased).inner)
     }
 
     /// One leaf. Field patterns (and regexes) come by address: switching on
@@ -277,16 +266,17 @@ public final class SigmaEvaluator {
         if field < 0 {
             // A keyword: any field's value.
             guard case .pattern(let p) = leaf.pointee.test else { return false }
-            for (i, v) in event.values.enumerated() where v != Event.absent {
-                if patternMatches(p, field: i, v, cased: cased) { return true }
+            for i in 0..<event.kind.fields.count where !event.isAbsent(i) {
+                if patternMatches(p, field: i, event, cased: cased) { return true }
             }
             return false
         }
-        let value = event.values[field]
-        let present = !Self.isAbsent(value)
+        let present = !event.isAbsent(field)
         if let pattern {
-            return present && pattern.pointee.matches(prepare(field, value, cased: cased).inner)
+            return present && pattern.pointee.matches(prepare(field, event, cased: cased).inner)
         }
+        // The tests below want the value as a String (made here for a value held as bytes).
+        let value = event[field]
         if let regex {
             guard present else { return false }
             switch regex.pointee.search(value) {
@@ -303,7 +293,7 @@ public final class SigmaEvaluator {
         guard present else { return false }
         switch leaf.pointee.test {
         case .pattern(let p):
-            return patternMatches(p, field: field, value, cased: cased)
+            return patternMatches(p, field: field, event, cased: cased)
         case .regex(let r):
             switch r.search(value) {
             case .match: return true
@@ -318,10 +308,9 @@ public final class SigmaEvaluator {
             guard let v = Self.timePart(part, of: value) else { return false }
             return Self.compare(Double(v), op, bound)
         case .fieldRef(let other, let how):
-            let otherValue = event.values[other]
-            guard otherValue != Event.absent else { return false }
-            let av = Array(prepare(field, value, cased: cased).inner)
-            let bv = Array(prepare(other, otherValue, cased: cased).inner)
+            guard !event.isAbsent(other) else { return false }
+            let av = Array(prepare(field, event, cased: cased).inner)
+            let bv = Array(prepare(other, event, cased: cased).inner)
             switch how {
             case .equals: return av == bv
             case .startsWith: return av.starts(with: bv)

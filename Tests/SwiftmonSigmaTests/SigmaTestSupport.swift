@@ -39,7 +39,22 @@ enum SigmaFixture {
     static func matches(_ detection: String, _ fields: [String: String], file: StaticString = #filePath, line: UInt = #line) -> Bool {
         let set = ruleSet(processRule(detection))
         XCTAssertEqual(set.rules.count, 1, "rule did not load: \(set.reports)", file: file, line: line)
-        return !SigmaEvaluator(set).matches(event(.processCreate, fields)).isEmpty
+        let asTexts = event(.processCreate, fields)
+        let matched = !SigmaEvaluator(set).matches(asTexts).isEmpty
+        // A live event holds its values as bytes: the evaluator must read them alike.
+        let asBytes = !SigmaEvaluator(set).matches(heldAsBytes(asTexts)).isEmpty
+        XCTAssertEqual(matched, asBytes, "values held as bytes matched differently", file: file, line: line)
+        return matched
+    }
+
+    /// The same event with every present value held as UTF-8 bytes (as the live sensor's are).
+    static func heldAsBytes(_ event: Event) -> Event {
+        var copy = event
+        for i in 0..<event.kind.fields.count where !event.isAbsent(i) {
+            copy.setUTF8(i, Array(event[i].utf8))
+            precondition(copy.isHeldAsBytes(i))
+        }
+        return copy
     }
 
     static func rejection(_ detection: String) -> String? {
