@@ -166,6 +166,12 @@ public struct EvtxEventMaker {
     /// ``keyCacheSize``; a Security log has a few dozen, one per event type).
     private var keySets: [DataKeys] = []
     static let keyCacheSize = 64
+    /// The keys last found for a list of names, by the address of the
+    /// names' storage (a plan's array, shared by its records): one
+    /// comparison instead of walking `keySets`. An entry's ``DataKeys``
+    /// holds that array, so the address cannot be reused by another list
+    /// while the entry is there.
+    private var keysByStorage = [DataKeys?](repeating: nil, count: 64)
 
     public init() {}
 
@@ -205,6 +211,10 @@ public struct EvtxEventMaker {
             self.ends = ends
         }
 
+        var count: Int { names.count }
+        /// Where `names` keeps its Strings (0 for none).
+        var address: UInt { names.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+
         /// Whether `other` (the first `count` of them) are these names.
         func matches(_ other: [String], count: Int) -> Bool {
             guard count == names.count else { return false }
@@ -218,6 +228,17 @@ public struct EvtxEventMaker {
     }
 
     private mutating func keys(_ values: DataValues) -> DataKeys {
+        let address = values.names.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let slot = Int(truncatingIfNeeded: (UInt64(address) >> 4) & 63)
+        if address != 0, let known = keysByStorage[slot], known.count == values.count, known.address == address {
+            return known
+        }
+        let found = keys(searching: values)
+        if address != 0, found.address == address { keysByStorage[slot] = found }
+        return found
+    }
+
+    private mutating func keys(searching values: DataValues) -> DataKeys {
         for i in keySets.indices where keySets[i].matches(values.names, count: values.count) {
             let found = keySets[i]
             if i > 0 { keySets.swapAt(i, i - 1) }  // the frequent ones move to the front
