@@ -167,11 +167,15 @@ public struct EvtxEventMaker {
     private var keySets: [DataKeys] = []
     static let keyCacheSize = 64
     /// The keys last found for a list of names, by the address of the
-    /// names' storage (a plan's array, shared by its records): one
-    /// comparison instead of walking `keySets`. An entry's ``DataKeys``
-    /// holds that array, so the address cannot be reused by another list
-    /// while the entry is there.
-    private var keysByStorage = [DataKeys?](repeating: nil, count: 64)
+    /// names' storage (a plan's array, shared by its records, each chunk's
+    /// plans their own): one comparison instead of walking `keySets`. An
+    /// entry holds the array it was found for, so that address cannot be
+    /// reused by another list while the entry is there.
+    private var keysByStorage = [StoredKeys?](repeating: nil, count: 64)
+    private struct StoredKeys {
+        let names: [String]
+        let keys: DataKeys
+    }
 
     public init() {}
 
@@ -211,10 +215,6 @@ public struct EvtxEventMaker {
             self.ends = ends
         }
 
-        var count: Int { names.count }
-        /// Where `names` keeps its Strings (0 for none).
-        var address: UInt { names.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
-
         /// Whether `other` (the first `count` of them) are these names.
         func matches(_ other: [String], count: Int) -> Bool {
             guard count == names.count else { return false }
@@ -230,11 +230,12 @@ public struct EvtxEventMaker {
     private mutating func keys(_ values: DataValues) -> DataKeys {
         let address = values.names.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         let slot = Int(truncatingIfNeeded: (UInt64(address) >> 4) & 63)
-        if address != 0, let known = keysByStorage[slot], known.count == values.count, known.address == address {
-            return known
+        if address != 0, let known = keysByStorage[slot], known.names.count == values.count,
+           known.names.withUnsafeBufferPointer({ UInt(bitPattern: $0.baseAddress) }) == address {
+            return known.keys
         }
         let found = keys(searching: values)
-        if address != 0, found.address == address { keysByStorage[slot] = found }
+        if address != 0, values.names.count == values.count { keysByStorage[slot] = StoredKeys(names: values.names, keys: found) }
         return found
     }
 
