@@ -105,6 +105,14 @@ struct BinXmlChunk {
     private var templates: [Int: Result<Range<Int32>, BinXmlError>] = [:]
     /// Plans of the chunk's templates by offset and context (nil: none).
     private var plans: [Int: TemplatePlan?] = [:]
+    /// The plans last used, direct-mapped by key (template offset and
+    /// context), in front of `plans`: a record of a planned template finds
+    /// its plan without hashing, and without looking its compiled body up.
+    private var recentPlans = [RecentPlan](repeating: RecentPlan(key: -1, plan: nil), count: 256)
+    private struct RecentPlan {
+        let key: Int
+        let plan: TemplatePlan?
+    }
     /// The open elements (name indices) where templates were met, numbered;
     /// 0 is the record's root (nothing open).
     private var contexts: [[Int32]] = [[]]
@@ -343,9 +351,20 @@ struct BinXmlChunk {
         guard runDepth <= 4 else { return false }
         budget &-= 1  // the instance op
         guard budget >= reserve else { return false }
-        let body: Range<Int32>
-        do { body = try compiledTemplate(at: op.a, depth: runDepth + 1) } catch { return false }
-        guard let plan = plan(op.a, body, context: context) else { return false }
+        let key = op.a &* 4096 &+ context
+        let slot = Int(truncatingIfNeeded: (UInt64(truncatingIfNeeded: key) &* 0x9E37_79B9_7F4A_7C15) >> 56)
+        let plan: TemplatePlan
+        if recentPlans[slot].key == key, let recent = recentPlans[slot].plan {
+            // Planned before in this chunk: its body is compiled and cached (a
+            // lookup would spend nothing), its plan is this one.
+            plan = recent
+        } else {
+            let body: Range<Int32>
+            do { body = try compiledTemplate(at: op.a, depth: runDepth + 1) } catch { return false }
+            guard let made = self.plan(op.a, body, context: context) else { return false }
+            recentPlans[slot] = RecentPlan(key: key, plan: made)
+            plan = made
+        }
         budget &-= plan.opCount
         guard budget >= reserve else { return false }
         let first = Int(op.b), count = Int(op.c)

@@ -36,25 +36,32 @@ public enum EvtxEventMapper {
     }
 
     /// A Sysmon record field for field, or nil when it has a field `kind` lacks.
+    /// Values go into the event as UTF-8 bytes (its arena), straight from the
+    /// record's value buffer: no String per value (the reader wrote them, so
+    /// they are valid UTF-8: UTF-16 transcoded with U+FFFD for unpaired
+    /// surrogates, ANSI as UTF-8 or Latin-1).
     static func sysmon(_ r: EvtxRecord, _ kind: EventKind, _ time: EventTime, _ utcTime: String) -> Event? {
         var e = Event(kind, time: time, utcTime: kind.utcTimeIndex == nil ? Event.absent : utcTime)
         let fields = kind.fields
-        // Records carry the fields in schema order: try the next one first.
-        var next = 0
         let values = r.values
-        for k in 0..<values.count {
-            let name = values.items[k].name
-            let i: Int
-            if next < fields.count, fields[next].utf8.count == name.utf8.count, fields[next] == name {
-                i = next
-            } else {
-                guard let found = kind.index(of: name) else { return nil }
-                i = found
+        let complete = values.bytes.withUnsafeBufferPointer { bytes -> Bool in
+            // Records carry the fields in schema order: try the next one first.
+            var next = 0
+            for k in 0..<values.count {
+                let name = values.names[k]
+                let i: Int
+                if next < fields.count, fields[next].utf8.count == name.utf8.count, fields[next] == name {
+                    i = next
+                } else {
+                    guard let found = kind.index(of: name) else { return false }
+                    i = found
+                }
+                e.setValidUTF8(i, UnsafeBufferPointer(rebasing: bytes[values.range(k)]))
+                next = i + 1
             }
-            e[i] = values.string(k)
-            next = i + 1
+            return true
         }
-        return e
+        return complete ? e : nil
     }
 
     /// Security 4688 as a ProcessCreate (see docs/evtx.md for the table).
@@ -110,8 +117,8 @@ public enum EvtxEventMapper {
         set(10, (r.eventRecordID ?? r.recordID).description)
         set(11, r.channel)
         set(12, r.computer)
-        set(13, r.processID.map { String($0) })
-        set(14, r.threadID.map { String($0) })
+        set(13, r.processID.map { numbers.text(5, $0) })
+        set(14, r.threadID.map { numbers.text(6, $0) })
         set(15, r.userID)
         set(16, data)
         return e
@@ -159,6 +166,16 @@ public struct EvtxEventMaker {
     /// ``keyCacheSize``; a Security log has a few dozen, one per event type).
     private var keySets: [DataKeys] = []
     static let keyCacheSize = 64
+    /// The keys last found for a list of names, by the address of the
+    /// names' storage (a plan's array, shared by its records, each chunk's
+    /// plans their own): one comparison instead of walking `keySets`. An
+    /// entry holds the array it was found for, so that address cannot be
+    /// reused by another list while the entry is there.
+    private var keysByStorage = [StoredKeys?](repeating: nil, count: 64)
+    private struct StoredKeys {
+        let names: [String]
+        let keys: DataKeys
+    }
 
     public init() {}
 
@@ -177,8 +194,8 @@ public struct EvtxEventMaker {
         let bytes: [UInt8]
         let ends: [Int]
 
-        init(_ items: [DataValues.Item]) {
-            names = items.map(\.name)
+        init(_ names: [String]) {
+            self.names = names
             var bytes: [UInt8] = [], ends: [Int] = []
             var seen: [String: Int] = [:]
             for (k, name) in names.enumerated() {
@@ -198,22 +215,37 @@ public struct EvtxEventMaker {
             self.ends = ends
         }
 
-        func matches(_ items: [DataValues.Item]) -> Bool {
-            guard items.count == names.count else { return false }
-            // Plans hand every record of a template the same name Strings:
-            // equal storage compares in one step.
-            for k in items.indices where items[k].name != names[k] { return false }
+        /// Whether `other` (the first `count` of them) are these names.
+        func matches(_ other: [String], count: Int) -> Bool {
+            guard count == names.count else { return false }
+            // Plans hand every record of a template their one array of
+            // names: the same storage is the same list, in one comparison.
+            let same = other.withUnsafeBufferPointer { a in names.withUnsafeBufferPointer { $0.baseAddress == a.baseAddress } }
+            if same { return true }
+            for k in 0..<count where other[k] != names[k] { return false }
             return true
         }
     }
 
-    private mutating func keys(_ items: [DataValues.Item]) -> DataKeys {
-        for i in keySets.indices where keySets[i].matches(items) {
+    private mutating func keys(_ values: DataValues) -> DataKeys {
+        let address = values.names.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let slot = Int(truncatingIfNeeded: (UInt64(address) >> 4) & 63)
+        if address != 0, let known = keysByStorage[slot], known.names.count == values.count,
+           known.names.withUnsafeBufferPointer({ UInt(bitPattern: $0.baseAddress) }) == address {
+            return known.keys
+        }
+        let found = keys(searching: values)
+        if address != 0, values.names.count == values.count { keysByStorage[slot] = StoredKeys(names: values.names, keys: found) }
+        return found
+    }
+
+    private mutating func keys(searching values: DataValues) -> DataKeys {
+        for i in keySets.indices where keySets[i].matches(values.names, count: values.count) {
             let found = keySets[i]
             if i > 0 { keySets.swapAt(i, i - 1) }  // the frequent ones move to the front
             return found
         }
-        let made = DataKeys(items)
+        let made = DataKeys(values.names.count == values.count ? values.names : Array(values.names[0..<values.count]))
         if keySets.count >= EvtxEventMaker.keyCacheSize { keySets.removeLast() }
         keySets.append(made)
         return made
@@ -222,7 +254,7 @@ public struct EvtxEventMaker {
     /// The record's data as a JSON object (see ``EvtxEventMapper/dataJSON(_:)``),
     /// written into the reused buffer in one pass, then copied into the String.
     public mutating func dataJSON(_ r: EvtxRecord) -> String {
-        let keys = keys(r.values.items)
+        let keys = keys(r.values)
         var root: String?
         if case .userData(let name) = r.section { root = name }
         // Escaping grows a byte to six at most (`\u00xx` for one byte, or for two of a C1 control).
@@ -241,7 +273,7 @@ public struct EvtxEventMaker {
                 var keyStart = 0, valueStart = 0
                 for k in 0..<r.values.count {
                     if k > 0 { out[n] = 0x2C; n += 1 }
-                    let keyEnd = keys.ends[k], valueEnd = r.values.items[k].end
+                    let keyEnd = keys.ends[k], valueEnd = r.values.ends[k]
                     (out.baseAddress! + n).update(from: keyBytes.baseAddress! + keyStart, count: keyEnd - keyStart)
                     n += keyEnd - keyStart
                     n = JSONBytes.writeQuoted(UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), to: out, at: n)
@@ -273,10 +305,11 @@ final class ByteBuffer {
 }
 
 /// The decimal text of the last value of a few small System numbers
-/// (EventID, Version, Level, Task, Opcode), which repeat from record to record.
+/// (EventID, Version, Level, Task, Opcode, the writer's ProcessID and
+/// ThreadID), which repeat from record to record.
 struct NumberTexts {
-    private var values = [UInt32](repeating: 0, count: 5)
-    private var texts = [String](repeating: "0", count: 5)
+    private var values = [UInt32](repeating: 0, count: 7)
+    private var texts = [String](repeating: "0", count: 7)
 
     mutating func text(_ slot: Int, _ value: UInt32) -> String {
         if values[slot] == value { return texts[slot] }

@@ -60,11 +60,9 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachRecord(full: Bool = true, _ body: (EvtxRecord) throws -> Void) rethrows -> Totals {
         try walk(full: full, events: false) { chunk in
-            // Borrowed from the chunk's storage: an array subscript would copy
-            // the record (a retain and a release of each of its strings).
-            try chunk.records.withUnsafeBufferPointer { records in
-                for i in records.indices { try body(records[i]) }
-            }
+            // Borrowed from an immutable array (see ``forEachEvent(_:)``).
+            let records = chunk.records
+            for i in records.indices { try body(records[i]) }
         }
     }
 
@@ -73,11 +71,12 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     @discardableResult
     public func forEachEvent(_ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
         try walk(full: true, events: true) { chunk in
-            try chunk.records.withUnsafeBufferPointer { records in
-                try chunk.events.withUnsafeBufferPointer { events in
-                    for i in records.indices { try body(records[i], events[i]) }
-                }
-            }
+            // Read from immutable arrays, which the body cannot change: the
+            // elements are passed borrowed (through an unsafe buffer, which
+            // the body might write, each was copied: a retain and a release
+            // of every String of the record and of the event).
+            let records = chunk.records, events = chunk.events
+            for i in records.indices { try body(records[i], events[i]) }
         }
     }
 
@@ -139,7 +138,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         if threads == 1 || count == 1 {
             return (first..<(first + count)).map {
                 var d = EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if let makers { d.events = d.records.map { makers[0].event($0) } }
+                if let makers { EvtxReader.makeEvents(&d, &makers[0]) }
                 return d
             }
         }
@@ -166,7 +165,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 }
                 guard k < count else { break }
                 var d = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if let makers = workerMakers?.value { d.events = d.records.map { makers[worker].event($0) } }
+                if let makers = workerMakers?.value { EvtxReader.makeEvents(&d, &makers[worker]) }
                 base.value[k] = d
             }
         }
@@ -176,6 +175,19 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
             out.baseAddress!.moveInitialize(from: results.baseAddress!, count: count)
             initialized = count
         }
+    }
+}
+
+extension EvtxReader {
+    /// One event per record of `d`, the records read in place from an
+    /// immutable array (`map`'s closure copied each record: a retain and a
+    /// release of each of its Strings and arrays).
+    static func makeEvents(_ d: inout EvtxChunk.Decoded, _ maker: inout EvtxEventMaker) {
+        var events: [Event] = []
+        let records = d.records
+        events.reserveCapacity(records.count)
+        for i in records.indices { events.append(maker.event(records[i])) }
+        d.events = events
     }
 }
 

@@ -52,7 +52,7 @@ public struct EvtxRecord: Sendable {
     /// The data items, in record order. Kept as UTF-8 bytes (``values``) and
     /// made into Strings only when asked for.
     public var data: [DataItem] {
-        get { (0..<values.items.count).map { DataItem(name: values.items[$0].name, value: values.string($0)) } }
+        get { (0..<values.count).map { DataItem(name: values.names[$0], value: values.string($0)) } }
         set { values = DataValues(newValue) }
     }
 
@@ -72,30 +72,32 @@ public struct EvtxRecord: Sendable {
     }
 }
 
-/// Data items without a String per value: names, and where each value's UTF-8
-/// ends in `bytes` (it starts where the previous one ends).
+/// Data items without a String per value: their names, and where each
+/// value's UTF-8 ends in `bytes` (it starts where the previous one ends).
+///
+/// `names` is often the very array of a ``TemplatePlan`` (every record of a
+/// planned template shares it: no String retained per item, and
+/// ``EvtxEventMaker`` recognises the list of names by its storage).
 struct DataValues: Sendable {
-    struct Item: Sendable {
-        var name: String
-        var end: Int
-    }
     var bytes: [UInt8] = []
-    var items: [Item] = []
+    var names: [String] = []
+    var ends: [Int] = []
 
     init() {}
 
     init(_ data: [EvtxRecord.DataItem]) {
         for item in data {
             bytes.append(contentsOf: item.value.utf8)
-            items.append(Item(name: item.name, end: bytes.count))
+            names.append(item.name)
+            ends.append(bytes.count)
         }
     }
 
-    var count: Int { items.count }
+    var count: Int { ends.count }
 
     @inline(__always)
     func range(_ i: Int) -> Range<Int> {
-        (i == 0 ? 0 : items[i - 1].end)..<items[i].end
+        (i == 0 ? 0 : ends[i - 1])..<ends[i]
     }
 
     func string(_ i: Int) -> String {
@@ -105,7 +107,7 @@ struct DataValues: Sendable {
 
     func index(of name: String) -> Int? {
         let length = name.utf8.count
-        for i in items.indices where items[i].name.utf8.count == length && items[i].name == name { return i }
+        for i in 0..<count where names[i].utf8.count == length && names[i] == name { return i }
         return nil
     }
 }

@@ -38,6 +38,10 @@ struct RecordCollector {
     /// Reused for the text of System fields decoded through a ``TemplatePlan``.
     var scratch: [UInt8] = []
     var lastStrings = RecentStrings()
+    /// The plan whose `names` array ``record``'s data names currently are
+    /// (shared, not copied: see ``apply(_:of:values:)``); nil when they are
+    /// the record's own.
+    var namesShared: ObjectIdentifier?
 
     init(chunk: ChunkBytes, full: Bool) {
         self.chunk = chunk
@@ -51,7 +55,7 @@ struct RecordCollector {
         if full {
             // One allocation each for the record's values and items (a record has a few dozen at most).
             record.values.bytes.reserveCapacity(capacity)
-            record.values.items.reserveCapacity(24)
+            record.values.ends.reserveCapacity(24)
         }
         stack.removeAll(keepingCapacity: true)
         inAttribute = false
@@ -59,11 +63,13 @@ struct RecordCollector {
         capture = .none
         dataName = nil
         committed = 0
+        namesShared = nil
     }
 
     /// The record collected since ``begin(_:capacity:)``.
     mutating func finish() -> EvtxRecord {
         if record.values.bytes.count > committed { record.values.bytes.removeSubrange(committed...) }
+        if record.values.names.count > record.values.ends.count { ownNames() }
         var r = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
         swap(&r, &record)
         return r
@@ -288,9 +294,19 @@ struct RecordCollector {
     }
 
     /// Ends the current data item: its value is the bytes since the last one.
-    private mutating func commit(_ name: String) {
+    mutating func commit(_ name: String) {
+        if namesShared != nil { ownNames() }
         committed = record.values.bytes.count
-        record.values.items.append(DataValues.Item(name: name, end: committed))
+        record.values.names.append(name)
+        record.values.ends.append(committed)
+    }
+
+    /// The names of the items so far as the record's own array (a plan's
+    /// array, shared until now, may name items not yet there).
+    mutating func ownNames() {
+        namesShared = nil
+        let n = record.values.ends.count
+        if record.values.names.count != n { record.values.names = Array(record.values.names[0..<n]) }
     }
 }
 

@@ -319,8 +319,20 @@ extension RecordCollector {
                     case .slot(let s): if let v = value(s) { BinXmlValues.append(chunk, v, to: &record.values.bytes) }
                     }
                 }
-                committed = record.values.bytes.count
-                record.values.items.append(DataValues.Item(name: plan.names[Int(name)], end: committed))
+                let n = Int(name)
+                if n == record.values.ends.count, n == 0 || namesShared == ObjectIdentifier(plan) {
+                    // The plan's items in its order from the first: the
+                    // record's names are the plan's array (no String
+                    // retained per item; ``EvtxEventMaker`` knows the list by it).
+                    if n == 0 {
+                        record.values.names = plan.names
+                        namesShared = ObjectIdentifier(plan)
+                    }
+                    committed = record.values.bytes.count
+                    record.values.ends.append(committed)
+                } else {
+                    commit(plan.names[n])
+                }
                 record.section = .eventData
             case .nested:
                 break  // handled by the caller (BinXmlChunk), which walks the steps

@@ -72,4 +72,54 @@ final class EvtxPlanTests: XCTestCase {
             XCTAssertEqual(text(1, 0x01, 0, 0), "")
         }
     }
+
+    /// Data names of a planned record are the plan's own array while one
+    /// plan supplies the items in its order; items of another plan (nested
+    /// EventData beside the parent's), a plan used twice, or the interpreter
+    /// in between give the record its own names, each item keeping its name.
+    func testDataNamesFromSeveralPlansStayWithTheirItems() {
+        let raw = [UInt8](repeating: 0, count: 16)
+        raw.withUnsafeBytes { bytes in
+            func plan(_ names: [String]) -> TemplatePlan {
+                var parts = TemplatePlan.Parts()
+                parts.names = names
+                // Item k's value is literal text k of the chunk ("v0", "v1", …).
+                parts.pieces = names.indices.map { .text(Int32($0)) }
+                parts.steps = names.indices.map { .item(name: Int32($0), $0..<($0 + 1)) }
+                return TemplatePlan(parts)
+            }
+            let a = plan(["A1", "A2"]), b = plan(["B1"])
+            var c = RecordCollector(chunk: ChunkBytes(bytes: bytes), full: true)
+            c.strings.texts = ["v0", "v1", "v2"]
+            func record(_ steps: [(TemplatePlan?, Int)]) -> EvtxRecord {
+                c.begin(EvtxRecord(recordID: 1, written: 0, fileOffset: 0), capacity: 64)
+                for (p, k) in steps {
+                    if let p {
+                        c.apply(p.steps[k], of: p, values: UnsafeBufferPointer(start: nil, count: 0))
+                    } else {
+                        c.record.values.bytes += Array("x".utf8)
+                        c.commit("Interpreted")
+                    }
+                }
+                return c.finish()
+            }
+            func pairs(_ r: EvtxRecord) -> [String] { r.data.map { "\($0.name)=\($0.value)" } }
+
+            let whole = record([(a, 0), (a, 1)])
+            XCTAssertEqual(pairs(whole), ["A1=v0", "A2=v1"])
+            XCTAssertTrue(whole.values.names.withUnsafeBufferPointer { n in a.names.withUnsafeBufferPointer { $0.baseAddress == n.baseAddress } },
+                          "one plan's items in order share its names")
+            XCTAssertEqual(pairs(record([(a, 0), (b, 0), (a, 1)])), ["A1=v0", "B1=v0", "A2=v1"])
+            XCTAssertEqual(pairs(record([(b, 0), (a, 0), (a, 1)])), ["B1=v0", "A1=v0", "A2=v1"])
+            XCTAssertEqual(pairs(record([(a, 0), (a, 1), (a, 0), (a, 1)])), ["A1=v0", "A2=v1", "A1=v0", "A2=v1"])
+            XCTAssertEqual(pairs(record([(b, 0), (a, 1)])), ["B1=v0", "A2=v1"])
+            XCTAssertEqual(pairs(record([(a, 0), (nil, 0), (a, 1)])), ["A1=v0", "Interpreted=x", "A2=v1"])
+            XCTAssertEqual(pairs(record([(nil, 0), (a, 0)])), ["Interpreted=x", "A1=v0"])
+            // A plan's items cut short (only its first): the names end with the items.
+            let cut = record([(a, 0)])
+            XCTAssertEqual(pairs(cut), ["A1=v0"])
+            XCTAssertEqual(cut.values.names, ["A1"])
+            XCTAssertEqual(a.names, ["A1", "A2"], "the plan's own names are never changed")
+        }
+    }
 }
