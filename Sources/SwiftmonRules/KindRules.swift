@@ -225,69 +225,29 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
         let values: UnsafeBufferPointer<UnsafeBufferPointer<UInt8>>
         let found: UnsafeMutablePointer<UInt64>
         let scanned: UnsafeMutablePointer<Bool>
-        /// Per slot: ``ExactTable/hash(_:)`` of the value, then of its file
-        /// name, once a table needs it (``hashed``: bit 1 and 2).
-        let hashes: UnsafeMutablePointer<UInt64>
-        let hashed: UnsafeMutablePointer<UInt8>
-
-        @inline(__always)
-        func hash(_ slot: Int, _ v: UnsafeBufferPointer<UInt8>, name: Bool) -> UInt64 {
-            let bit: UInt8 = name ? 2 : 1
-            let k = 2 * slot + (name ? 1 : 0)
-            if hashed[slot] & bit == 0 {
-                hashed[slot] |= bit
-                hashes[k] = ExactTable.hash(v)
-            }
-            return hashes[k]
-        }
     }
 
     /// (logged, RuleName id or -1).
     /// The event's values are read in place (bytes or text: ``Event/withUTF8(_:_:)``).
-    /// Borrowed: the event is not copied (a retain and release of each of
-    /// its buffers per event). (`inout` was worse: each read of a field
-    /// through the closures below then copied the event.)
-    func decide(_ event: borrowing Event) -> (Bool, Int32) {
+    func decide(_ event: Event) -> (Bool, Int32) {
         if blocks.isEmpty { return (defaultLogged, -1) }
-        // Most events' folded fields fit a small stack buffer: fold straight
-        // into it, without a pass over the fields for their sizes first.
-        // (1 KiB: larger temporary allocations ask whether the stack has room.)
-        if let decided = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024, { decide(event, storage: $0) }) {
-            return decided
-        }
         var capacity = 0
         for f in slotFields { capacity += event.utf8Count(f) }
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity * 2 + 1) { storage in
-            decide(event, storage: storage)!  // room for every field: never nil
-        }
-    }
-
-    /// ``decide(_:)`` with the fields folded into `storage`; nil when they
-    /// do not fit (a field may need twice its bytes).
-    private func decide(_ event: borrowing Event, storage: UnsafeMutableBufferPointer<UInt8>) -> (Bool, Int32)? {
         let words = (patternCount + 63) / 64
-        let room = storage.count
-        return withUnsafeTemporaryAllocation(of: UnsafeBufferPointer<UInt8>.self, capacity: max(slotFields.count, 1)) { slotValues in
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(words, 1) + 2 * slotFields.count) { words64 in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity * 2 + 1) { storage in
+        withUnsafeTemporaryAllocation(of: UnsafeBufferPointer<UInt8>.self, capacity: max(slotFields.count, 1)) { slotValues in
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(words, 1)) { found in
         withUnsafeTemporaryAllocation(of: Bool.self, capacity: max(slotFields.count, 1)) { scanned in
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(slotFields.count, 1)) { hashed in
             let base = storage.baseAddress!
-            let found = words64.baseAddress!, hashes = words64.baseAddress! + max(words, 1)
             var offset = 0
             for (s, f) in slotFields.enumerated() {
-                let n = event.withUTF8(f) { src in
-                    offset + 2 * src.count <= room ? CaseFolding.write(utf8: src, into: base + offset) : -1
-                }
-                if n < 0 { return nil }
-                let v = UnsafeBufferPointer(start: base + offset, count: n)
-                slotValues.initializeElement(at: s, to: v)
+                let n = event.withUTF8(f) { CaseFolding.write(utf8: $0, into: base + offset) }
+                slotValues.initializeElement(at: s, to: UnsafeBufferPointer(start: base + offset, count: n))
                 scanned.initializeElement(at: s, to: false)
-                hashed.initializeElement(at: s, to: 0)
                 offset += n
             }
-            found.initialize(repeating: 0, count: max(words, 1))
-            let scratch = Scratch(values: UnsafeBufferPointer(slotValues), found: found, scanned: scanned.baseAddress!,
-                                  hashes: hashes, hashed: hashed.baseAddress!)
+            found.baseAddress!.initialize(repeating: 0, count: max(words, 1))
+            let scratch = Scratch(values: UnsafeBufferPointer(slotValues), found: found.baseAddress!, scanned: scanned.baseAddress!)
             var ruleName: Int32 = -1
             for block in blocks {
                 if matches(block, scratch, &ruleName) {
@@ -431,19 +391,12 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
             var first = ByteTrie.none
             for walk in index.walks {
                 let v = scratch.values[walk.slot]
-                if let t = walk.exact {
-                    first = t._withUnsafeGuaranteedRef {
-                        $0.mayHold(v.count) ? $0.first(v, hash: scratch.hash(walk.slot, v, name: false), bound: first, gates: open) : first
-                    }
-                }
                 if let t = walk.forward {
                     first = t._withUnsafeGuaranteedRef { $0.mayMatch(v, reversed: false) ? $0.first(in: v, reversed: false, bound: first, gates: open) : first }
                 }
                 if let t = walk.fileNames {
                     let name = Bytes.fileName(v)
-                    first = t._withUnsafeGuaranteedRef {
-                        $0.mayHold(name.count) ? $0.first(name, hash: scratch.hash(walk.slot, name, name: true), bound: first, gates: open) : first
-                    }
+                    first = t._withUnsafeGuaranteedRef { $0.mayMatch(name, reversed: false) ? $0.first(in: name, reversed: false, bound: first, gates: open) : first }
                 }
                 if let t = walk.backward {
                     first = t._withUnsafeGuaranteedRef { $0.mayMatch(v, reversed: true) ? $0.first(in: v, reversed: true, bound: first, gates: open) : first }

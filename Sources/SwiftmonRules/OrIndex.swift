@@ -1,8 +1,7 @@
 /// What an OR block needs to find its first matching item quickly.
 ///
-/// `is`/`is any`/`image` filters sit in hash tables (``ExactTable``) and
-/// `begin with`/`end with` filters in tries (``ByteTrie``) that give the
-/// first matching one in a single probe or walk. Every other item gets a
+/// `is`/`is any`/`begin with`/`end with`/`image` filters sit in tries that
+/// give the first matching one in a single walk. Every other item gets a
 /// *gate* where possible: a pattern that must be present for the item to
 /// match at all (for a compound AND rule, one of its first filter's; for a
 /// compound OR rule, one of any filter's). An item whose gate is shut cannot
@@ -10,12 +9,10 @@
 final class OrIndex: @unchecked Sendable {  // the buffers are written in init, only read after, freed in deinit
     struct SlotTries: Sendable {
         let slot: Int
-        /// `is`, `is any`, `image` with a directory.
-        let exact: ExactTable
-        /// `begin with`.
+        /// `is`, `is any`, `image` with a directory, `begin with`.
         let forward: ByteTrie
         /// `image` with a bare file name, matched against the value's file name.
-        let fileNames: ExactTable
+        let fileNames: ByteTrie
         /// `end with`, walked from the value's end.
         let backward: ByteTrie
     }
@@ -25,9 +22,8 @@ final class OrIndex: @unchecked Sendable {  // the buffers are written in init, 
     /// event (the index owns the tries through ``slots``).
     struct Walk {
         let slot: Int
-        let exact: Unmanaged<ExactTable>?
         let forward: Unmanaged<ByteTrie>?
-        let fileNames: Unmanaged<ExactTable>?
+        let fileNames: Unmanaged<ByteTrie>?
         let backward: Unmanaged<ByteTrie>?
     }
     let walks: UnsafeBufferPointer<Walk>
@@ -49,7 +45,7 @@ final class OrIndex: @unchecked Sendable {  // the buffers are written in init, 
 
     init(_ items: [Int32], filters: [KindRules.Filter], tokens: [KindRules.Token], arena: [UInt8],
          compounds: [KindRules.Compound], compoundFilters: [Int32]) {
-        struct Work { var exact = ExactTable.Builder(), forward = ByteTrie.Builder(), names = ExactTable.Builder(), backward = ByteTrie.Builder() }
+        struct Work { var forward = ByteTrie.Builder(), names = ByteTrie.Builder(), backward = ByteTrie.Builder() }
         var work: [Int: Work] = [:]
         let words = max((items.count + 63) / 64, 1)
         var ungated = [UInt64](repeating: 0, count: words)
@@ -81,12 +77,12 @@ final class OrIndex: @unchecked Sendable {  // the buffers are written in init, 
                 if f.slot < 0 { continue }  // never matches, and a miss changes nothing in an OR block
                 let slot = Int(f.slot)
                 switch f.operation {
-                case .equals: work[slot, default: Work()].exact.addExact(bytes(token(f, 0)), n); continue
+                case .equals: work[slot, default: Work()].forward.addExact(bytes(token(f, 0)), n); continue
                 case .beginWith: work[slot, default: Work()].forward.addPrefix(bytes(token(f, 0)), n); continue
                 case .imageName: work[slot, default: Work()].names.addExact(bytes(token(f, 0)), n); continue
                 case .endWith: work[slot, default: Work()].backward.addPrefix(bytes(token(f, 0)).reversed(), n); continue
                 case .isAny:
-                    for k in 0..<Int(f.tokenCount) { work[slot, default: Work()].exact.addExact(bytes(token(f, k)), n) }
+                    for k in 0..<Int(f.tokenCount) { work[slot, default: Work()].forward.addExact(bytes(token(f, k)), n) }
                     continue
                 default: gate = atoms(f)
                 }
@@ -107,17 +103,17 @@ final class OrIndex: @unchecked Sendable {  // the buffers are written in init, 
             guard let gate else { ungated[i >> 6] |= 1 << UInt64(i & 63); continue }
             for atom in gate {
                 switch atom {
-                case .exact(let s, let b): work[s, default: Work()].exact.addGate(b, n)
+                case .exact(let s, let b): work[s, default: Work()].forward.addExactGate(b, n)
                 case .prefix(let s, let b): work[s, default: Work()].forward.addPrefixGate(b, n)
                 case .suffix(let s, let b): work[s, default: Work()].backward.addPrefixGate(b.reversed(), n)
-                case .name(let s, let b): work[s, default: Work()].names.addGate(b, n)
+                case .name(let s, let b): work[s, default: Work()].names.addExactGate(b, n)
                 case .pattern(let s, let p): gates[p, default: []].append(n); scan.insert(s)
                 }
             }
         }
         slots = work.keys.sorted().map { s in
             let w = work[s]!
-            return SlotTries(slot: s, exact: w.exact.build(), forward: w.forward.build(), fileNames: w.names.build(), backward: w.backward.build())
+            return SlotTries(slot: s, forward: w.forward.build(), fileNames: w.names.build(), backward: w.backward.build())
         }
         var list: [(pattern: Int32, start: Int32, count: Int32)] = []
         var flat: [Int32] = []
@@ -147,7 +143,6 @@ final class OrIndex: @unchecked Sendable {  // the buffers are written in init, 
         self.words = words
         walks = KindRules.freeze(slots.map { s in
             Walk(slot: s.slot,
-                 exact: s.exact.isEmpty ? nil : Unmanaged.passUnretained(s.exact),
                  forward: s.forward.isEmpty ? nil : Unmanaged.passUnretained(s.forward),
                  fileNames: s.fileNames.isEmpty ? nil : Unmanaged.passUnretained(s.fileNames),
                  backward: s.backward.isEmpty ? nil : Unmanaged.passUnretained(s.backward))

@@ -28,8 +28,6 @@ public final class RuleSet: Sendable {
     public let fieldSizes: [String: Int]
 
     let byKind: [KindRules?]
-    /// ``byKind`` without a reference count per evaluated event (``byKind`` owns them).
-    private let byKindRefs: [Unmanaged<KindRules>?]
 
     public init(_ config: SysmonConfig) {
         configuration = config
@@ -41,7 +39,6 @@ public final class RuleSet: Sendable {
             table[kind.id] = KindRules(kind: kind, blocks: blocks)
         }
         byKind = table
-        byKindRefs = table.map { $0.map { Unmanaged.passUnretained($0) } }
     }
 
     /// The rule set of swiftmon's embedded default configuration.
@@ -59,21 +56,19 @@ public final class RuleSet: Sendable {
     /// to the name of the rule that matched (`-` when none did).
     public func evaluate(_ event: inout Event) -> Bool {
         let id = event.kind.id
-        guard id >= 0, id < 256, let rules = byKindRefs[id] else {
+        guard id >= 0, id < 256, let rules = byKind[id] else {
             // Kinds without a rule tag (4, 16, 255) cannot be filtered.
             return event.kind.ruleTag == nil || event.kind.loggedWithoutRuleBlock
         }
-        return rules._withUnsafeGuaranteedRef { rules in
-            let (logged, nameID) = rules.decide(event)
-            if logged, let i = rules.ruleNameIndex {
-                // Written only when it changes: the event is often a copy that
-                // shares its values with the caller's batch, and a write copies
-                // them all (one allocation per event for nothing).
-                let name = nameID >= 0 ? rules.names[Int(nameID)] : Event.absent
-                if event[i] != name { event[i] = name }
-            }
-            return logged
+        let (logged, nameID) = rules.decide(event)
+        if logged, let i = rules.ruleNameIndex {
+            // Written only when it changes: the event is often a copy that
+            // shares its values with the caller's batch, and a write copies
+            // them all (one allocation per event for nothing).
+            let name = nameID >= 0 ? rules.names[Int(nameID)] : Event.absent
+            if event[i] != name { event[i] = name }
         }
+        return logged
     }
 
     /// Whether any event of `kind` can be logged under this configuration; a

@@ -2,7 +2,7 @@ import XCTest
 import SwiftmonTestSupport
 @testable import SwiftmonRules
 
-/// The matchers under the rule engines (SubstringAutomaton, ByteTrie, ExactTable) against
+/// The matchers under the rule engines (SubstringAutomaton, ByteTrie) against
 /// naive matchers on random patterns and values (fixed seed): the same
 /// matches, whatever the table layout and scan loop.
 final class MatcherTests: XCTestCase {
@@ -181,67 +181,6 @@ final class MatcherTests: XCTestCase {
                     skipped += may ? 0 : 1
                 }
             }
-        }
-    }
-
-    func testExactTableGivesTheLowestEqualFilterAndEveryOpenGate() {
-        var random = Random(state: 20261203_10)
-        var hits = 0, skipped = 0
-        defer {
-            XCTAssertGreaterThan(hits, 1000, "queries must hit patterns, not only miss")
-            XCTAssertGreaterThan(skipped, 500, "the length shortcut must be exercised")
-        }
-        for round in 0..<300 {
-            var builder = ExactTable.Builder()
-            var exact: [([UInt8], Int32)] = [], gates: [([UInt8], Int32)] = []
-            let count = 1 + random.below(round % 10 == 0 ? 400 : 15)
-            // Lengths across the hash's cases: empty, 1-3, 4-7, whole words, words and a tail.
-            let maxLength = [3, 7, 8, 20][round % 4]
-            for n in 0..<Int32(count) {
-                let p = random.bytes(maxLength: maxLength, alphabet: Self.alphabet)
-                if random.below(3) == 0 { builder.addGate(p, n); gates.append((p, n)) } else { builder.addExact(p, n); exact.append((p, n)) }
-            }
-            let table = builder.build()
-            let words = (count + 63) / 64
-            for q in 0..<40 {
-                // Half the queries are patterns (hits), half random (mostly misses).
-                let all = exact.map(\.0) + gates.map(\.0)
-                let v = q % 2 == 0 ? all[random.below(all.count)] : random.bytes(maxLength: maxLength, alphabet: Self.alphabet)
-                let bound = random.below(3) == 0 ? Int32(random.below(count + 1)) : ByteTrie.none
-                var want = bound
-                for (p, n) in exact where p == v { want = min(want, n) }
-                var wantGates = Set<Int32>()
-                for (p, n) in gates where p == v { wantGates.insert(n) }
-                var open = [UInt64](repeating: 0, count: words)
-                // The value sits at an odd offset in a larger buffer, as a
-                // folded field does in the evaluator's scratch: the hash must
-                // read only its own bytes.
-                let padded = [0xAA] + v + [0x55, 0x66]
-                let got = padded.withUnsafeBufferPointer { whole in
-                    let b = UnsafeBufferPointer(rebasing: whole[1..<(1 + v.count)])
-                    return open.withUnsafeMutableBufferPointer { table.first(b, hash: ExactTable.hash(b), bound: bound, gates: $0.baseAddress!) }
-                }
-                XCTAssertEqual(got, want, "round \(round): \(v) bound \(bound)")
-                XCTAssertEqual(Self.foundIDs(open), wantGates, "round \(round): gates for \(v)")
-                if want != bound || !wantGates.isEmpty { hits += 1 }
-                // The evaluator skips the probe for lengths no pattern has:
-                // only where the probe finds nothing and opens no gate.
-                if !table.mayHold(v.count) {
-                    XCTAssertEqual(want, bound, "round \(round): \(v) skipped but equal to a pattern")
-                    XCTAssertEqual(wantGates, [], "round \(round): \(v) skipped but opens gates")
-                    skipped += 1
-                }
-            }
-        }
-    }
-
-    func testExactTableHashIsTheSameForEqualBytesAnywhere() {
-        var random = Random(state: 99)
-        for _ in 0..<2000 {
-            let v = random.bytes(maxLength: 40, alphabet: Self.alphabet)
-            let a = ([1, 2, 3] + v).withUnsafeBufferPointer { ExactTable.hash(UnsafeBufferPointer(rebasing: $0[3...])) }
-            let b = (v + [9]).withUnsafeBufferPointer { ExactTable.hash(UnsafeBufferPointer(rebasing: $0[..<v.count])) }
-            XCTAssertEqual(a, b, "\(v)")
         }
     }
 }
