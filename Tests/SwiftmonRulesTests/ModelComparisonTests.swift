@@ -111,6 +111,51 @@ final class ModelComparisonTests: XCTestCase {
         XCTAssertLessThan(logged, decisions * 9 / 10)
     }
 
+    /// Long values (hundreds of bytes, patterns at either end) beside short
+    /// ones: the evaluator folds the fields a rule reads into one per-event
+    /// buffer sized from them, and must decide as the reference does for
+    /// both (an evaluator that folds into a fixed buffer with a fallback for
+    /// larger events, tried in commit fbc5c05, needs exactly this test).
+    func testLongValuesAgreeWithTheReference() throws {
+        var rng = Rng(state: 20261203_22)
+        var decisions = 0
+        var logged = 0
+        var long = 0
+        for _ in 0..<150 {
+            let xml = randomConfig(&rng)
+            let (parsed, d) = SysmonConfig.check(bytes: Array(xml.utf8), path: "random.xml")
+            guard let parsed, !d.hasErrors else { return XCTFail("\(d)\n\(xml)") }
+            let set = RuleSet(parsed)
+            let model = ReferenceModel(config: parsed)
+            for _ in 0..<20 {
+                var fields: [String: String] = [:]
+                for f in Self.fields where Bool.random(using: &rng) {
+                    // Up to 700 filler bytes between two random values: some
+                    // events fit 512 bytes, some do not.
+                    let filler = String(repeating: Self.words.randomElement(using: &rng)!, count: Int.random(in: 0...350, using: &rng))
+                    fields[f] = randomValue(&rng) + String(filler.prefix(700)) + randomValue(&rng)
+                }
+                let e = event(fields)
+                // The fields a rule reads, as the evaluator sizes them.
+                let read = set.byKind[EventKind.processCreate.id]?.slotFields ?? []
+                if read.reduce(0, { $0 + e.utf8Count($1) }) > 512 { long += 1 }
+                let expected = model.decide(e)
+                let got = decide(set, e)
+                decisions += 1
+                if expected.0 { logged += 1 }
+                XCTAssertEqual(got.0, expected.0, "logged? \(fields)\n\(xml)")
+                if got.0 && expected.0 {
+                    XCTAssertEqual(got.1, expected.1 ?? "-", "RuleName for \(fields)\n\(xml)")
+                }
+                if got.0 != expected.0 || (got.0 && got.1 != (expected.1 ?? "-")) { return }
+            }
+        }
+        XCTAssertGreaterThan(long, decisions / 4, "events past 512 bytes of fields read must be tried")
+        XCTAssertLessThan(long, decisions * 3 / 4, "events within 512 bytes must be tried")
+        XCTAssertGreaterThan(logged, decisions / 10)
+        XCTAssertLessThan(logged, decisions * 9 / 10)
+    }
+
     func testCorpusConfigurationsAgreeWithTheReference() throws {
         let dir = try corpusDirectory().appendingPathComponent("sysmon-configs")
         var samples = RuleBenchmark.processCreateSamples()
