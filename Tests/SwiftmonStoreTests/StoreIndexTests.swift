@@ -121,6 +121,7 @@ final class StoreIndexTests: XCTestCase {
         let children = StoreReader.childrenSQL(indexed: true, scope: .init(clause: " AND host IS ? COLLATE NOCASE", arguments: ["host0"]))
         let steps = try plan(reader, children, ["{p-0}", "host0"])
         XCTAssertTrue(steps.contains { $0.contains("INDEX event_by_parent_process_guid (parent_process_guid=?") }, "\(steps)")
+        XCTAssertFalse(steps.contains { $0.contains("TEMP B-TREE") }, "children in the index's (time) order: \(steps)")
         XCTAssertEqual(try reader.processTree(of: .guid("{p-0}")).process.children.count, 3)  // {p-4}, {p-8}, {p-12}
     }
 
