@@ -1,5 +1,52 @@
+import GRDB
 import GRDBSQLite
 import SwiftmonCore
+
+/// The keys of the rows one transaction inserts: each event's time in
+/// nanoseconds, or the next free nanosecond above it when a row holds that
+/// key already (see ``EventStore/table(named:)``).
+///
+/// Every key above the highest in the table is free, so an event later than
+/// everything stored — the sensor's, nearly always — costs no lookup. An
+/// earlier one probes the table by key (one B-tree descent) until it finds a
+/// free key; a time met again in this transaction (imported events carry
+/// milliseconds: many share one) resumes where the last probe of that time
+/// stopped, so a burst of n events with one time costs n probes, not n².
+/// Read anew per transaction, which holds the write lock (`BEGIN
+/// IMMEDIATE`): another writer's rows are seen.
+struct TimeKeys {
+    /// No row has a key above this (an upper bound: a key handed out whose
+    /// row was then not inserted only raises it).
+    private var highest: Int64
+    /// Time → the next key to try for it, for times that met a taken key.
+    private var resume: [Int64: Int64] = [:]
+    private let probe: OpaquePointer
+
+    init(_ db: Database) throws {
+        highest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM event") ?? Int64.min
+        probe = try db.cachedStatement(sql: "SELECT 1 FROM event WHERE id = ?").sqliteStatement
+    }
+
+    mutating func key(for time: Int64) -> Int64 {
+        if time > highest {
+            highest = time
+            return time
+        }
+        var candidate = resume[time] ?? time
+        while candidate <= highest, taken(candidate) { candidate &+= 1 }
+        if resume.count >= 4096 { resume.removeAll(keepingCapacity: true) }
+        resume[time] = candidate &+ 1
+        if candidate > highest { highest = candidate }
+        return candidate
+    }
+
+    private func taken(_ key: Int64) -> Bool {
+        sqlite3_bind_int64(probe, 1, key)
+        let found = sqlite3_step(probe) == SQLITE_ROW
+        sqlite3_reset(probe)
+        return found
+    }
+}
 
 /// The values of an event that the store indexes, whatever the event kind
 /// calls them (ProcessAccess spells `SourceProcessGUID`).
@@ -58,9 +105,15 @@ struct IndexedColumns {
 struct EventInsert {
     let statement: OpaquePointer
     private var row: [UInt8] = []
+    private var keys: TimeKeys
+    /// The statement's parameter that takes the row's key (``TimeKeys``): its last.
+    private let keyParameter: Int32
 
-    init(_ statement: OpaquePointer) {
-        self.statement = statement
+    /// For one transaction of `db` (the keys are read anew per transaction).
+    init(_ statement: Statement, in db: Database) throws {
+        self.statement = statement.sqliteStatement
+        keyParameter = sqlite3_bind_parameter_count(statement.sqliteStatement)
+        keys = try TimeKeys(db)
         row.reserveCapacity(8192)
     }
 
@@ -76,7 +129,8 @@ struct EventInsert {
 
     /// Binds and steps one row: columns 1–9 of ``EventStore/insertSQL`` (time,
     /// kind, the indexed columns, `fields`, `raw`, container id) and, for the
-    /// importer's statement, 10 `host` and 11 `import_key`. Returns
+    /// importer's statement, 10 `host` and 11 `import_key`; the last, the
+    /// row's key. Returns
     /// `sqlite3_step`'s result code, or ``skipped`` when `importKey` said
     /// nil; the statement is reset and its bindings cleared either way.
     mutating func insert(_ event: Event, host: String? = nil, importKey: KeyOfRow? = nil) -> Int32 {
@@ -104,13 +158,18 @@ struct EventInsert {
         let hostText = append(host)
         let processID = present(positions.processID).flatMap { i in event.withUTF8(i) { Int64(String(decoding: $0, as: UTF8.self)) } }
 
-        return row.withUnsafeBytes { base -> Int32 in
-            func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: base[range]) }
-            var key: Int64?
-            if let importKey {
-                key = importKey(slice(fields), raw.map(slice))
-                if key == nil { return EventInsert.skipped }
+        var key: Int64?
+        if let importKey {
+            key = row.withUnsafeBytes { base in
+                func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: base[range]) }
+                return importKey(slice(fields), raw.map(slice))
             }
+            if key == nil { return EventInsert.skipped }
+        }
+        // Only for a row that is to be stored: a key handed out is taken.
+        let rowKey = keys.key(for: event.time.nanoseconds)
+        let keyParameter = self.keyParameter
+        return row.withUnsafeBytes { base -> Int32 in
             // A zero-length value still needs a non-null pointer, or SQLite binds NULL.
             func pointer(_ range: Range<Int>) -> UnsafeRawPointer {
                 base.baseAddress.map { $0 + range.lowerBound } ?? UnsafeRawPointer(bitPattern: 1)!
@@ -124,6 +183,7 @@ struct EventInsert {
                 guard let range else { sqlite3_bind_null(statement, index); return }
                 sqlite3_bind_blob(statement, index, pointer(range), Int32(range.count), EventInsert.staticBytes)
             }
+            sqlite3_bind_int64(statement, keyParameter, rowKey)
             sqlite3_bind_int64(statement, 1, event.time.nanoseconds)
             sqlite3_bind_int64(statement, 2, Int64(event.kind.id))
             text(3, guid)

@@ -20,18 +20,30 @@ import SwiftmonSystem
 /// new fields without migrations.
 enum EventStore {
     /// 2 added `container_id`, 3 `host` and `import_key` (`swiftmon import`; see
-    /// ``hostColumns``). An older store is upgraded when a writer opens it, and
-    /// read as it is.
-    static let schemaVersion = 3
-    static let readableVersions = 1...3
+    /// ``hostColumns``), 4 keys rows by time (see ``table(named:)``). An older
+    /// store is upgraded when a writer opens it (``migrate(_:from:)``), and read
+    /// as it is.
+    static let schemaVersion = 4
+    static let readableVersions = 1...4
 
     /// 8 KiB pages: rows of ~800 bytes fit without overflow pages, and a
     /// transaction still writes few bytes per scattered index key to the WAL
     /// (measured: 4 KiB and 16 KiB pages cost ~15 % more CPU per event, 2 KiB 50 %).
     static let pageSize = 8192
 
-    static let schema = """
-        CREATE TABLE IF NOT EXISTS event (
+    /// The event table. Rows are clustered by time: `id`, the table's B-tree
+    /// key, is the event's time in nanoseconds since the epoch, or — when
+    /// another row holds that key already — the next free nanosecond above it
+    /// (see ``TimeKeys``). So the table itself is the time index: `ORDER BY
+    /// id` is time order, `--since`/`--until` are key ranges, retention
+    /// deletes a key range, and the sensor's rows, which arrive in time order,
+    /// are appended at the end of the B-tree. An index on (x) then lists each
+    /// x's rows in time order without holding the time (SQLite keys every
+    /// index entry by the row's key). Key order differs from time order only
+    /// among events that share a nanosecond or lie a few nanoseconds apart.
+    static func table(named name: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(name) (
             id INTEGER PRIMARY KEY,
             time INTEGER NOT NULL,
             event_id INTEGER NOT NULL,
@@ -45,21 +57,57 @@ enum EventStore {
             host TEXT,
             import_key INTEGER
         );
-        CREATE INDEX IF NOT EXISTS event_by_time ON event(time);
-        CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id, time);
+        """
+    }
+
+    /// How far above its time an event's key may lie: a key moves up one
+    /// nanosecond per row already holding the next one, so this many rows
+    /// would have to share one second. Bounds `--until` as a key range.
+    static let maxKeyShift: Int64 = 1_000_000_000
+
+    static let schema = table(named: "event") + """
+        CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id);
         CREATE INDEX IF NOT EXISTS event_by_process_guid ON event(process_guid, event_id);
-        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id, time)
+        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id)
             WHERE parent_process_guid IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_image ON event(image, time);
+        CREATE INDEX IF NOT EXISTS event_by_image ON event(image);
         CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);
         """ + containerIndex + hostIndexes
+
+    /// Rewrites a version 1–3 store's table as version 4's: every row, keyed
+    /// by time in (time, old id) order — the k-th row's key is the least value
+    /// ≥ its time above the previous row's key, worked out by SQL window
+    /// functions (k + max over the rows so far of time − k) — then the
+    /// indexes. One transaction: a store is either migrated whole or not at
+    /// all. Copies the table once (needs that much free disk; the old pages are
+    /// freed at the end).
+    static func migrate(_ db: Database, from version: Int) throws {
+        let columns = Set(try Row.fetchAll(db, sql: "PRAGMA table_info(event)").map { $0["name"] as String })
+        func column(_ name: String) -> String { columns.contains(name) ? name : "NULL" }
+        try db.execute(sql: "DROP TABLE IF EXISTS event_v4")
+        try db.execute(sql: table(named: "event_v4"))
+        try db.execute(sql: """
+            INSERT INTO event_v4 (id, time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
+                                  container_id, host, import_key)
+            SELECT seq + max(time - seq) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING),
+                   time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
+                   \(column("container_id")), \(column("host")), \(column("import_key"))
+            FROM (SELECT row_number() OVER (ORDER BY time, id) AS seq, * FROM event)
+            ORDER BY seq
+            """)
+        try db.execute(sql: "DROP TABLE event")
+        try db.execute(sql: "ALTER TABLE event_v4 RENAME TO event")
+        try createImportKeyIndex(db)
+        try db.execute(sql: schema)
+        try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
+    }
 
     /// Imported events (`swiftmon import`) carry the host that produced them
     /// (`Computer`) and a key of their content, unique per host and EventID, so
     /// importing a file again stores nothing twice. A sensor's own rows have
     /// neither (they are this machine's): partial indexes cost them nothing.
     static let hostIndexes = """
-        CREATE INDEX IF NOT EXISTS event_by_host ON event(host COLLATE NOCASE, time) WHERE host IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS event_by_host ON event(host COLLATE NOCASE) WHERE host IS NOT NULL;
         """ + importKeyIndex
 
     /// What makes a re-import skip what is stored already.
@@ -90,13 +138,13 @@ enum EventStore {
 
     /// Host events have no container id: a partial index costs them nothing.
     static let containerIndex = """
-        CREATE INDEX IF NOT EXISTS event_by_container_id ON event(container_id, time)
+        CREATE INDEX IF NOT EXISTS event_by_container_id ON event(container_id)
             WHERE container_id IS NOT NULL;
         """
 
     /// Every index of the current schema.
     static let indexNames = [
-        "event_by_time", "event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
+        "event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
         "event_by_image", "event_by_process_id", "event_by_container_id", "event_by_host", "event_by_import_key",
     ]
 
@@ -109,10 +157,11 @@ enum EventStore {
         return !Set(indexNames).isSubset(of: Set(present))
     }
 
+    /// The row's key (``TimeKeys``) is the last parameter, as in the importer's statement.
     static let insertSQL = """
         INSERT INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
-                           container_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           container_id, id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Fields searched by `--contains`: command lines and paths.
@@ -137,19 +186,13 @@ enum EventStore {
                     let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
                     guard objects == 0 else { throw StoreError.unsupportedSchema(path: path, version: version) }
                     try initialize(db)
-                } else if version == 1 || version == 2 {
-                    try db.inTransaction {
-                        let columns = Set(try Row.fetchAll(db, sql: "PRAGMA table_info(event)").map { $0["name"] as String })
-                        if !columns.contains("container_id") {
-                            try db.execute(sql: "ALTER TABLE event ADD COLUMN container_id TEXT")
-                        }
-                        try db.execute(sql: containerIndex)
-                        if !columns.contains("host") { try db.execute(sql: "ALTER TABLE event ADD COLUMN host TEXT") }
-                        if !columns.contains("import_key") { try db.execute(sql: "ALTER TABLE event ADD COLUMN import_key INTEGER") }
-                        try db.execute(sql: hostIndexes)
-                        try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
+                } else if (1..<schemaVersion).contains(version) {
+                    try db.inTransaction(.immediate) {
+                        try migrate(db, from: version)
                         return .commit
                     }
+                    // The old table's pages are free now: give them back.
+                    try db.execute(sql: "PRAGMA incremental_vacuum")
                 } else if version != schemaVersion {
                     throw StoreError.unsupportedSchema(path: path, version: version)
                 } else if try missingIndexes(db) {

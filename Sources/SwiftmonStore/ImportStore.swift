@@ -47,8 +47,8 @@ public final class ImportStore {
 
     static let insertSQL = """
         INSERT OR IGNORE INTO event (time, event_id, process_guid, process_id, parent_process_guid, image, fields, raw,
-                                     container_id, host, import_key)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     container_id, host, import_key, id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Whether the indexes were dropped for this import (the store was
@@ -133,9 +133,10 @@ public final class ImportStore {
         var added: [UInt64] = []
         do {
             if let identities, identities.count + events.count > maxIdentities { try buildImportKeyIndex() }
-            try queue.inTransaction { db in
-                let statement = try db.cachedStatement(sql: ImportStore.insertSQL)
-                var insert = EventInsert(statement.sqliteStatement)
+            // IMMEDIATE: the write lock before the keys are read (``TimeKeys``);
+            // a key is free, so OR IGNORE skips only what the import key finds.
+            try queue.inTransaction(.immediate) { db in
+                var insert = try EventInsert(try db.cachedStatement(sql: ImportStore.insertSQL), in: db)
                 for item in events {
                     let rc = insert.insert(item.event, host: item.host) { fields, raw -> Int64? in
                         let content = ImportStore.key(fields: fields, raw: raw)

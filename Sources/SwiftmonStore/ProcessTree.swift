@@ -195,7 +195,8 @@ extension StoreReader {
             var level = [target.node.guid]
             var depth = 0
             let childrenSQL = StoreReader.childrenSQL(
-                indexed: try db.indexes(on: "event").contains { $0.name == "event_by_parent_process_guid" }, scope: scope)
+                indexed: try db.indexes(on: "event").contains { $0.name == "event_by_parent_process_guid" }, scope: scope,
+                keyedByTime: schemaVersion >= 4)
             search: while !level.isEmpty {
                 guard depth < 512 else { truncated = true; break }
                 var next: [String] = []
@@ -229,10 +230,12 @@ extension StoreReader {
     /// The ProcessCreates whose parent is a given GUID, through the parent
     /// GUID index where the store has it (an interrupted import's store has
     /// not yet: see ``ImportStore``; then it scans, and `INDEXED BY` would fail).
-    static func childrenSQL(indexed: Bool, scope: HostScope) -> String {
+    /// In time order: where rows are keyed by time (version 4), the index's
+    /// own order (no sort per parent).
+    static func childrenSQL(indexed: Bool, scope: HostScope, keyedByTime: Bool = true) -> String {
         """
         SELECT event_id, time, fields, raw FROM event\(indexed ? " INDEXED BY event_by_parent_process_guid" : "")
-        WHERE parent_process_guid = ? AND event_id = 1\(scope.clause) ORDER BY time, id
+        WHERE parent_process_guid = ? AND event_id = 1\(scope.clause) ORDER BY \(keyedByTime ? "id" : "time, id")
         """
     }
 

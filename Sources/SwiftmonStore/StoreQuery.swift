@@ -43,7 +43,8 @@ public final class StoreReader: Sendable {
         schemaVersion = opened.version
     }
 
-    /// The events matching `filter`, in time order.
+    /// The events matching `filter`, in time order (the store's key order:
+    /// see ``EventStore/table(named:)``).
     public func events(matching filter: StoreFilter) throws -> [Event] {
         var out: [Event] = []
         try forEachEvent(matching: filter) { out.append($0) }
@@ -90,13 +91,26 @@ public final class StoreReader: Sendable {
             clauses.append("process_id = ?")
             arguments.append(pid)
         }
+        // Rows keyed by time (version 4: ``EventStore/table(named:)``): a time
+        // window is a key range; a key lies at or at most
+        // ``EventStore/maxKeyShift`` above its time, and `time` itself decides.
+        let keyedByTime = schemaVersion >= 4
         if let since = filter.since {
             clauses.append("time >= ?")
             arguments.append(since.nanoseconds)
+            if keyedByTime {
+                clauses.append("id >= ?")
+                arguments.append(since.nanoseconds)
+            }
         }
         if let until = filter.until {
             clauses.append("time <= ?")
             arguments.append(until.nanoseconds)
+            if keyedByTime {
+                clauses.append("id <= ?")
+                let (bound, overflow) = until.nanoseconds.addingReportingOverflow(EventStore.maxKeyShift)
+                arguments.append(overflow ? Int64.max : bound)
+            }
         }
         if let prefix = filter.containerID {
             guard schemaVersion >= 2 else {
@@ -122,7 +136,11 @@ public final class StoreReader: Sendable {
         }
         var sql = "SELECT event_id, time, fields, raw FROM event"
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
-        sql += filter.newestFirst ? " ORDER BY time DESC, id DESC" : " ORDER BY time, id"
+        if keyedByTime {
+            sql += filter.newestFirst ? " ORDER BY id DESC" : " ORDER BY id"
+        } else {
+            sql += filter.newestFirst ? " ORDER BY time DESC, id DESC" : " ORDER BY time, id"
+        }
         if let limit = filter.limit {
             sql += " LIMIT ?"
             arguments.append(max(0, limit))

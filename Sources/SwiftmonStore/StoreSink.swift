@@ -265,9 +265,9 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
     /// sink's writer, and `bench store`'s floor).
     static func insert(_ events: ArraySlice<Event>, into queue: DatabaseQueue, path: String) throws {
         do {
-            try queue.inTransaction { db in
-                let statement = try db.cachedStatement(sql: EventStore.insertSQL)
-                var insert = EventInsert(statement.sqliteStatement)
+            // IMMEDIATE: the write lock before the keys are read (``TimeKeys``).
+            try queue.inTransaction(.immediate) { db in
+                var insert = try EventInsert(try db.cachedStatement(sql: EventStore.insertSQL), in: db)
                 for event in events {
                     let rc = insert.insert(event)
                     guard rc == SQLITE_DONE else {
@@ -290,11 +290,13 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
         var deleted = 0
         if let maxAge = options.maxAge {
             let cutoff = EventTime.now().nanoseconds - Int64(maxAge * 1_000_000_000)
-            // In slices, so readers and the next batch never wait long.
+            // A key range (rows are keyed by time: ``EventStore/table(named:)``;
+            // a row whose key lies above its time goes a little later), in
+            // slices, so readers and the next batch never wait long.
             while true {
                 let n = try queue.write { db -> Int in
                     try db.execute(sql: """
-                        DELETE FROM event WHERE id IN (SELECT id FROM event WHERE time < ? ORDER BY time LIMIT 50000)
+                        DELETE FROM event WHERE id IN (SELECT id FROM event WHERE id < ? ORDER BY id LIMIT 50000)
                         """, arguments: [cutoff])
                     return db.changesCount
                 }
@@ -313,6 +315,7 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                     guard let low = try Int64.fetchOne(db, sql: "SELECT min(id) FROM event"),
                           let high = try Int64.fetchOne(db, sql: "SELECT max(id) FROM event")
                     else { return 0 }
+                    // Keys are times: the oldest part of the time span stored.
                     // Aim 10 % below the limit so deletion is not needed on every check.
                     let fraction = min(0.5, max(0.01, 1 - Double(dataLimit) * 0.9 / Double(live)))
                     let count = max(1, Int64(Double(high - low + 1) * fraction))

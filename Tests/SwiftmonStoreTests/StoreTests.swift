@@ -93,7 +93,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA auto_vacuum") }, 2, "incremental")
         XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA page_size") }, 8192)
         let indexes = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") }
-        for name in ["event_by_time", "event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
+        for name in ["event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
                      "event_by_image", "event_by_process_id"] {
             XCTAssertTrue(indexes.contains(name), name)
         }
