@@ -94,10 +94,11 @@ final class ProcessEventBuilder {
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
         e[F.parentProcessId] = String(r.raw.parent_pid)
         e.setGuid(F.parentProcessGuid, parentGuid)
-        if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
-            e.setText(F.parentImage, parent.image, exact: parent.imageBytes)
+        // The parent's entry read in place (no copy of it per exec).
+        cache.withEntry(pid: r.raw.parent_pid, guid: parentGuid) { parent in
+            e.setImage(F.parentImage, of: parent)
             if !pendingCommandLines.copy(of: parentGuid, into: &e, F.parentCommandLine) {
-                e.setText(F.parentCommandLine, parent.commandLine, exact: parent.commandLineBytes)
+                e.setCommandLine(F.parentCommandLine, of: parent)
             }
             e[F.parentUser] = parent.user
         }
@@ -122,8 +123,10 @@ final class ProcessEventBuilder {
         if r.isThread {
             let time = host.time(bootNanoseconds: h.time_boot_ns)
             var e = newEvent(.threadCreate, time: time)
-            e.fill(process: guid, pid: h.pid,
-                   from: cache.lookup(pid: h.pid, guid: guid), fallbackUser: users.name(r.raw.credentials.euid))
+            let user = users.name(r.raw.credentials.euid)
+            if cache.withEntry(pid: h.pid, guid: guid, { e.fill(process: guid, pid: h.pid, from: $0, fallbackUser: user) }) == nil {
+                e.fill(process: guid, pid: h.pid, from: nil, fallbackUser: user)
+            }
             e[ThreadField.createThreadId] = String(h.tid)
             out.append(e)
             return
@@ -151,20 +154,28 @@ final class ProcessEventBuilder {
     private func exit(_ r: ExitRecord, into out: inout [Event]) {
         let h = r.raw.header
         let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
-        let entry = cache.lookup(pid: h.pid, guid: guid)
         let time = host.time(bootNanoseconds: h.time_boot_ns)
         if r.isThread {
             var e = newEvent(.threadTerminate, time: time)
-            e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
+            fill(&e, process: guid, pid: h.pid)
             e[ThreadField.terminateThreadId] = String(h.tid)
             out.append(e)
         }
         guard r.isLastThread else { return }
         var e = newEvent(.processTerminate, time: time)
-        e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
+        fill(&e, process: guid, pid: h.pid)
         e[ProcessTerminateField.exitCode] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
         out.append(e)
         cache.markExited(pid: h.pid, guid: guid)
+    }
+
+    /// Fills `e`'s process fields from the cache entry of `guid`, read in
+    /// place (no copy of the entry per event), or with what the record says
+    /// when there is none.
+    private func fill(_ e: inout Event, process guid: ProcessGuid, pid: UInt32) {
+        if cache.withEntry(pid: pid, guid: guid, { e.fill(process: guid, pid: pid, from: $0, fallbackUser: nil) }) == nil {
+            e.fill(process: guid, pid: pid, from: nil, fallbackUser: nil)
+        }
     }
 
     /// Keeps the command line the exec's event holds as bytes among the
@@ -217,7 +228,7 @@ extension Event {
         setGuid(fields.processGuid, guid)
         self[fields.processId] = String(pid)
         if let entry {
-            setText(fields.image, entry.image, exact: entry.imageBytes)
+            setImage(fields.image, of: entry)
             self[fields.user] = entry.user
         } else if let fallbackUser {
             self[fields.user] = fallbackUser
