@@ -27,7 +27,10 @@ public struct Event: Sendable {
     /// sinks that can carry bytes losslessly (JSON) use these instead.
     public private(set) var rawBytes: [Int: [UInt8]]
 
-    public static let absent = "-"
+    /// (A literal, not a stored global: events are filled with it per
+    /// field, and a stored String's value is retained per copy — a call per
+    /// field per event — where the compiler knows a literal needs none.)
+    @inlinable public static var absent: String { "-" }
 
     /// An event with every field absent but `UtcTime`.
     public init(_ kind: EventKind, time: EventTime) {

@@ -134,6 +134,17 @@ public struct ProcessCache: Sendable {
         }
     }
 
+    /// Runs `body` on the entry for `pid`, in place, if it is the process
+    /// named by `guid`; returns whether there was one. (A ``lookup(pid:guid:)``
+    /// and ``update(_:)`` pair copies the entry twice.) Not an operation for
+    /// the retention clock.
+    @discardableResult
+    public mutating func modifyEntry(pid: UInt32, guid: ProcessGuid, _ body: (inout ProcessEntry) -> Void) -> Bool {
+        guard let at = positions[pid], entries[Int(at)].guid == guid else { return false }
+        body(&entries[Int(at)])
+        return true
+    }
+
     /// Replaces the entry of the process `entry` names, if it is still held
     /// (no other effect: not an operation for the retention clock).
     public mutating func update(_ entry: ProcessEntry) {

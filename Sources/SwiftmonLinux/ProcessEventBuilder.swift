@@ -95,7 +95,7 @@ final class ProcessEventBuilder {
         e[F.parentProcessId] = String(r.raw.parent_pid)
         e.setGuid(F.parentProcessGuid, parentGuid)
         // The parent's entry read in place (no copy of it per exec).
-        cache.withEntry(pid: r.raw.parent_pid, guid: parentGuid) { parent in
+        withCachedEntry(pid: r.raw.parent_pid, guid: parentGuid) { parent in
             e.setImage(F.parentImage, of: parent)
             if !pendingCommandLines.copy(of: parentGuid, into: &e, F.parentCommandLine) {
                 e.setCommandLine(F.parentCommandLine, of: parent)
@@ -124,7 +124,7 @@ final class ProcessEventBuilder {
             let time = host.time(bootNanoseconds: h.time_boot_ns)
             var e = newEvent(.threadCreate, time: time)
             let user = users.name(r.raw.credentials.euid)
-            if cache.withEntry(pid: h.pid, guid: guid, { e.fill(process: guid, pid: h.pid, from: $0, fallbackUser: user) }) == nil {
+            if withCachedEntry(pid: h.pid, guid: guid, { e.fill(process: guid, pid: h.pid, from: $0, fallbackUser: user) }) == nil {
                 e.fill(process: guid, pid: h.pid, from: nil, fallbackUser: user)
             }
             e[ThreadField.createThreadId] = String(h.tid)
@@ -139,7 +139,7 @@ final class ProcessEventBuilder {
         // The child inherits the parent's entry, command line included: it
         // becomes text in the parent's entry now (once per parent).
         materializeCommandLine(of: parentGuid)
-        var entry = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid)
+        var entry = withCachedEntry(pid: r.raw.parent_pid, guid: parentGuid, { $0 })
             ?? ProcessEntry(guid: guid, pid: h.pid, image: [], commandLine: [], user: user)
         entry.guid = guid
         entry.pid = h.pid
@@ -169,11 +169,21 @@ final class ProcessEventBuilder {
         cache.markExited(pid: h.pid, guid: guid)
     }
 
+    /// ``ProcessCache/withEntry(pid:guid:_:)`` on this builder's cache, lent
+    /// through an inout access: a read of a class's stored struct copies it
+    /// for the call (a retain and a release of each of the cache's four
+    /// buffers per record: the live sensor's profile). The reader's thread
+    /// owns the cache; `body` must not touch it.
+    func withCachedEntry<R>(pid: UInt32, guid: ProcessGuid, _ body: (ProcessEntry) -> R) -> R? {
+        func lend(_ cache: inout ProcessCache) -> R? { cache.withEntry(pid: pid, guid: guid, body) }
+        return lend(&cache)
+    }
+
     /// Fills `e`'s process fields from the cache entry of `guid`, read in
     /// place (no copy of the entry per event), or with what the record says
     /// when there is none.
     private func fill(_ e: inout Event, process guid: ProcessGuid, pid: UInt32) {
-        if cache.withEntry(pid: pid, guid: guid, { e.fill(process: guid, pid: pid, from: $0, fallbackUser: nil) }) == nil {
+        if withCachedEntry(pid: pid, guid: guid, { e.fill(process: guid, pid: pid, from: $0, fallbackUser: nil) }) == nil {
             e.fill(process: guid, pid: pid, from: nil, fallbackUser: nil)
         }
     }
@@ -194,9 +204,8 @@ final class ProcessEventBuilder {
     /// Moves `guid`'s pending command line, if any, into its cache entry as text.
     func materializeCommandLine(of guid: ProcessGuid) {
         guard pendingCommandLines.owner(ofSlotFor: guid.pid) == guid else { return }
-        if var entry = cache.lookup(pid: guid.pid, guid: guid) {
+        cache.modifyEntry(pid: guid.pid, guid: guid) { entry in
             pendingCommandLines.withBytes(ofSlotFor: guid.pid) { entry.setCommandLine(utf8: $0) }
-            cache.update(entry)
         }
         pendingCommandLines.release(slotFor: guid.pid)
     }
