@@ -27,7 +27,10 @@ public struct Event: Sendable {
     /// sinks that can carry bytes losslessly (JSON) use these instead.
     public private(set) var rawBytes: [Int: [UInt8]]
 
-    public static let absent = "-"
+    /// (A literal, not a stored global: events are filled with it per
+    /// field, and a stored String's value is retained per copy — a call per
+    /// field per event — where the compiler knows a literal needs none.)
+    @inlinable public static var absent: String { "-" }
 
     /// An event with every field absent but `UtcTime`.
     public init(_ kind: EventKind, time: EventTime) {
@@ -39,7 +42,7 @@ public struct Event: Sendable {
     public init(_ kind: EventKind, time: EventTime, utcTime: String) {
         self.kind = kind
         self.time = time
-        self.texts = Array(repeating: Event.absent, count: kind.fields.count)
+        self.texts = Array(repeating: Event.absent, count: kind.fieldCount)
         self.arena = []
         self.rawBytes = [:]
         if let i = kind.utcTimeIndex { texts[i] = utcTime }
@@ -62,7 +65,7 @@ public struct Event: Sendable {
         self.arena = []
         swap(&self.texts, &storage.texts)
         swap(&self.arena, &storage.arena)
-        self.texts.append(contentsOf: repeatElement(Event.absent, count: kind.fields.count))
+        self.texts.append(contentsOf: repeatElement(Event.absent, count: kind.fieldCount))
         if let i = kind.utcTimeIndex { self.texts[i] = utcTime }
     }
 
@@ -194,7 +197,7 @@ public struct Event: Sendable {
 
     @inline(__always)
     private mutating func prepareArena() {
-        if arena.isEmpty { arena.append(contentsOf: repeatElement(0, count: 8 * kind.fields.count)) }
+        if arena.isEmpty { arena.append(contentsOf: repeatElement(0, count: 8 * kind.fieldCount)) }
     }
 
     @inline(__always)

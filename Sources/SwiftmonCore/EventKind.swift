@@ -7,23 +7,58 @@
 public struct EventKind: Sendable, Hashable, CustomStringConvertible {
     /// Sysmon's EventID.
     public let id: Int
+    /// Everything else about the kind, built once per kind and never freed
+    /// (the kinds are the static members below: a few dozen, for the life of
+    /// the process). Held unmanaged so that an `EventKind` is a trivial
+    /// value: an event carries its kind with no reference count to touch
+    /// when it is made, copied or destroyed (issue 10: releasing the kind's
+    /// name, rule tag and field array was ~1.5 % of the live sensor's CPU).
+    @usableFromInline let info: Unmanaged<Info>
+
+    @usableFromInline
+    final class Info: Sendable {
+        let ruleTag: String?
+        let name: String
+        @usableFromInline let fields: [String]
+        let sysmonFieldCount: Int
+        let loggedWithoutRuleBlock: Bool
+        let containerFieldsStart: Int?
+        @usableFromInline let utcTimeIndex: Int?
+
+        init(ruleTag: String?, name: String, fields: [String], sysmonFieldCount: Int,
+             loggedWithoutRuleBlock: Bool, containerFieldsStart: Int?, utcTimeIndex: Int?) {
+            self.ruleTag = ruleTag
+            self.name = name
+            self.fields = fields
+            self.sysmonFieldCount = sysmonFieldCount
+            self.loggedWithoutRuleBlock = loggedWithoutRuleBlock
+            self.containerFieldsStart = containerFieldsStart
+            self.utcTimeIndex = utcTimeIndex
+        }
+    }
+
     /// The element name a Sysmon configuration uses to filter this event, or
     /// `nil` for the events that cannot be filtered (4, 16, 255).
-    public let ruleTag: String?
+    public var ruleTag: String? { info._withUnsafeGuaranteedRef { $0.ruleTag } }
     /// Name shown as `EventName` in JSON and text output: the rule tag, or a
     /// descriptive name for the unfilterable events.
-    public let name: String
+    public var name: String { info._withUnsafeGuaranteedRef { $0.name } }
     /// Every field in output order: Sysmon's fields, then swiftmon's extras.
-    public let fields: [String]
+    @inlinable
+    public var fields: [String] { info._withUnsafeGuaranteedRef { $0.fields } }
+    /// How many of ``fields`` there are (no array to retain for it).
+    @inlinable
+    public var fieldCount: Int { info._withUnsafeGuaranteedRef { $0.fields.count } }
     /// How many of ``fields`` are Sysmon's own; the rest are swiftmon's extras.
-    public let sysmonFieldCount: Int
+    public var sysmonFieldCount: Int { info._withUnsafeGuaranteedRef { $0.sysmonFieldCount } }
     /// Whether Sysmon logs this event when a configuration has no block for it.
-    public let loggedWithoutRuleBlock: Bool
+    public var loggedWithoutRuleBlock: Bool { info._withUnsafeGuaranteedRef { $0.loggedWithoutRuleBlock } }
     /// Where ``ProcessContainer/fieldNames`` start in ``fields``, for the kinds
     /// that describe a process (they come last), else nil.
-    public let containerFieldsStart: Int?
+    public var containerFieldsStart: Int? { info._withUnsafeGuaranteedRef { $0.containerFieldsStart } }
     /// Where `UtcTime` is in ``fields`` (every kind but a few has it).
-    public let utcTimeIndex: Int?
+    @inlinable
+    public var utcTimeIndex: Int? { info._withUnsafeGuaranteedRef { $0.utcTimeIndex } }
 
     public var description: String { name }
     public var extraFields: ArraySlice<String> { fields[sysmonFieldCount...] }
@@ -33,8 +68,10 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
     public func index(of field: String) -> Int? {
         // A kind has at most a few dozen fields, and field names are short:
         // comparing them in order beats hashing the name on the per-event path.
-        for (i, name) in fields.enumerated() where name == field { return i }
-        return nil
+        info._withUnsafeGuaranteedRef { info in
+            for (i, name) in info.fields.enumerated() where name == field { return i }
+            return nil
+        }
     }
 
     init(
@@ -42,13 +79,13 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
         _ sysmon: [String], extra: [String] = [], container: Bool = false
     ) {
         self.id = id
-        self.ruleTag = ruleTag
-        self.name = name ?? ruleTag ?? "Event\(id)"
-        self.fields = sysmon + extra + (container ? ProcessContainer.fieldNames : [])
-        self.containerFieldsStart = container ? sysmon.count + extra.count : nil
-        self.utcTimeIndex = fields.firstIndex(of: "UtcTime")
-        self.sysmonFieldCount = sysmon.count
-        self.loggedWithoutRuleBlock = logged
+        let fields = sysmon + extra + (container ? ProcessContainer.fieldNames : [])
+        // Retained once and never released: see `info`.
+        self.info = Unmanaged.passRetained(Info(
+            ruleTag: ruleTag, name: name ?? ruleTag ?? "Event\(id)", fields: fields,
+            sysmonFieldCount: sysmon.count, loggedWithoutRuleBlock: logged,
+            containerFieldsStart: container ? sysmon.count + extra.count : nil,
+            utcTimeIndex: fields.firstIndex(of: "UtcTime")))
     }
 
     public static func == (a: EventKind, b: EventKind) -> Bool { a.id == b.id }

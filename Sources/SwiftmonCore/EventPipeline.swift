@@ -294,25 +294,29 @@ public final class EventPipeline: @unchecked Sendable {  // `filter` and the var
             // in batch` copy retains and releases its storage per event); the
             // count per kind in runs of one kind (a storm's batches are runs).
             var runKind = Int.min, run: UInt64 = 0
-            for i in batch.indices {
-                let isAlert = batch[i].kind.id == EventKind.sigmaMatch.id
-                if alertUnflushed && !isAlert {
-                    let now = Self.monotonicNanoseconds()
-                    if now - lastAlertFlush >= 1_000_000 {
-                        for output in outputs { output.flush() }
-                        lastAlertFlush = now
-                        alertUnflushed = false
+            // Through the buffer: the array's subscript made a copy of each
+            // event (a retain and a release of its three arrays) to lend it.
+            batch.withUnsafeBufferPointer { batch in
+                for i in batch.indices {
+                    let isAlert = batch[i].kind.id == EventKind.sigmaMatch.id
+                    if alertUnflushed && !isAlert {
+                        let now = Self.monotonicNanoseconds()
+                        if now - lastAlertFlush >= 1_000_000 {
+                            for output in outputs { output.flush() }
+                            lastAlertFlush = now
+                            alertUnflushed = false
+                        }
                     }
+                    for output in outputs { output.emit(batch[i]) }
+                    let id = batch[i].kind.id
+                    if id != runKind {
+                        if run > 0 { byKind[runKind, default: 0] += run }
+                        runKind = id
+                        run = 0
+                    }
+                    run += 1
+                    if isAlert { alertUnflushed = true }
                 }
-                for output in outputs { output.emit(batch[i]) }
-                let id = batch[i].kind.id
-                if id != runKind {
-                    if run > 0 { byKind[runKind, default: 0] += run }
-                    runKind = id
-                    run = 0
-                }
-                run += 1
-                if isAlert { alertUnflushed = true }
             }
             if run > 0 { byKind[runKind, default: 0] += run }
             let idle: Bool

@@ -14,7 +14,7 @@ public struct ProcessEntry: Sendable {
     /// Its id in its own pid namespace (0 when unknown).
     public var containerPid: UInt32 = 0
     fileprivate var imageText: String
-    private var commandLineText: String
+    fileprivate var commandLineText: String
     public var user: String
     /// Exact bytes of image/command line when they were not valid UTF-8 (rare).
     private var inexact: InexactBytes?
@@ -84,9 +84,9 @@ private final class InexactBytes: Sendable {
 /// power of two), 88 bytes each — 5.8 MiB for 32,000 processes where the
 /// array and the table take 3.3 (measured in scripts/bench-memory.sh).
 public struct ProcessCache: Sendable {
-    private var entries: ContiguousArray<ProcessEntry> = []
+    @usableFromInline var entries: ContiguousArray<ProcessEntry> = []
     /// Where each live pid's entry is in `entries`.
-    private var positions: [UInt32: UInt32] = [:]
+    @usableFromInline var positions: [UInt32: UInt32] = [:]
     /// The most entries held since the storage was last made smaller.
     private var liveHighWater = 0
     /// One copy of each image path (up to `internLimit`), shared by the
@@ -122,6 +122,29 @@ public struct ProcessCache: Sendable {
         return info.guid == guid ? info : nil
     }
 
+    /// Runs `body` on the entry for `pid` if it is the process named by
+    /// `guid`, lent in place (``lookup(pid:guid:)`` returns a copy: a retain
+    /// and a release of each of its references, per record on the reader's
+    /// hot path). Nil when there is no such entry.
+    @inlinable
+    public func withEntry<R>(pid: UInt32, guid: ProcessGuid, _ body: (ProcessEntry) throws -> R) rethrows -> R? {
+        guard let at = positions[pid] else { return nil }
+        return try entries.withUnsafeBufferPointer { entries in
+            entries[Int(at)].guid == guid ? try body(entries[Int(at)]) : nil
+        }
+    }
+
+    /// Runs `body` on the entry for `pid`, in place, if it is the process
+    /// named by `guid`; returns whether there was one. (A ``lookup(pid:guid:)``
+    /// and ``update(_:)`` pair copies the entry twice.) Not an operation for
+    /// the retention clock.
+    @discardableResult
+    public mutating func modifyEntry(pid: UInt32, guid: ProcessGuid, _ body: (inout ProcessEntry) -> Void) -> Bool {
+        guard let at = positions[pid], entries[Int(at)].guid == guid else { return false }
+        body(&entries[Int(at)])
+        return true
+    }
+
     /// Replaces the entry of the process `entry` names, if it is still held
     /// (no other effect: not an operation for the retention clock).
     public mutating func update(_ entry: ProcessEntry) {
@@ -129,9 +152,10 @@ public struct ProcessCache: Sendable {
         entries[Int(at)] = entry
     }
 
-    public mutating func insert(_ info: ProcessEntry) {
+    /// Takes `info` (consumed: the caller's last use of an entry moves it
+    /// in, with no copy of its references).
+    public mutating func insert(_ info: consuming ProcessEntry) {
         tick()
-        var info = info
         // Strings of up to 15 UTF-8 bytes are held inline: only longer ones are worth sharing.
         if info.imageText.utf8.count > 15 {
             if let shared = images.firstIndex(of: info.imageText) {
@@ -211,5 +235,31 @@ public struct ProcessCache: Sendable {
             if images.count > entries.count { images = Set(entries.lazy.map(\.imageText).filter { $0.utf8.count > 15 }) }
             shrank = true
         }
+    }
+}
+
+extension Event {
+    /// Writes `entry`'s image into the field at `i`; with ``setCommandLine(_:of:)``
+    /// the process values an event takes from the cache. A text of more than
+    /// 15 bytes is copied into the event's arena rather than shared: a
+    /// shared String would be retained here, on the reader's thread, and
+    /// released on the sink's, its reference count bouncing between the
+    /// cores once per event. Values are the same either way; an absent
+    /// (empty) text leaves the field absent.
+    public mutating func setImage(_ i: Int, of entry: ProcessEntry) {
+        setEntryText(i, entry.imageText, exact: entry.imageBytes)
+    }
+
+    /// The same for the entry's command line.
+    public mutating func setCommandLine(_ i: Int, of entry: ProcessEntry) {
+        setEntryText(i, entry.commandLineText, exact: entry.commandLineBytes)
+    }
+
+    private mutating func setEntryText(_ i: Int, _ text: String, exact: [UInt8]?) {
+        if let exact { set(i, bytes: exact); return }
+        guard !text.isEmpty else { return }
+        // A native String's bytes are valid UTF-8, in place.
+        if text.utf8.count > 15, text.utf8.withContiguousStorageIfAvailable({ setValidUTF8(i, $0) }) != nil { return }
+        self[i] = text
     }
 }

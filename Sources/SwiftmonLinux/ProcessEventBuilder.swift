@@ -94,10 +94,11 @@ final class ProcessEventBuilder {
         let parentGuid = host.guid(pid: r.raw.parent_pid, startBootNanoseconds: r.raw.parent_start_boot_ns)
         e[F.parentProcessId] = String(r.raw.parent_pid)
         e.setGuid(F.parentProcessGuid, parentGuid)
-        if let parent = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid) {
-            e.setText(F.parentImage, parent.image, exact: parent.imageBytes)
+        // The parent's entry read in place (no copy of it per exec).
+        withCachedEntry(pid: r.raw.parent_pid, guid: parentGuid) { parent in
+            e.setImage(F.parentImage, of: parent)
             if !pendingCommandLines.copy(of: parentGuid, into: &e, F.parentCommandLine) {
-                e.setText(F.parentCommandLine, parent.commandLine, exact: parent.commandLineBytes)
+                e.setCommandLine(F.parentCommandLine, of: parent)
             }
             e[F.parentUser] = parent.user
         }
@@ -122,8 +123,10 @@ final class ProcessEventBuilder {
         if r.isThread {
             let time = host.time(bootNanoseconds: h.time_boot_ns)
             var e = newEvent(.threadCreate, time: time)
-            e.fill(process: guid, pid: h.pid,
-                   from: cache.lookup(pid: h.pid, guid: guid), fallbackUser: users.name(r.raw.credentials.euid))
+            let user = users.name(r.raw.credentials.euid)
+            if withCachedEntry(pid: h.pid, guid: guid, { e.fill(process: guid, pid: h.pid, from: $0, fallbackUser: user) }) == nil {
+                e.fill(process: guid, pid: h.pid, from: nil, fallbackUser: user)
+            }
             e[ThreadField.createThreadId] = String(h.tid)
             out.append(e)
             return
@@ -136,7 +139,7 @@ final class ProcessEventBuilder {
         // The child inherits the parent's entry, command line included: it
         // becomes text in the parent's entry now (once per parent).
         materializeCommandLine(of: parentGuid)
-        var entry = cache.lookup(pid: r.raw.parent_pid, guid: parentGuid)
+        var entry = withCachedEntry(pid: r.raw.parent_pid, guid: parentGuid, { $0 })
             ?? ProcessEntry(guid: guid, pid: h.pid, image: [], commandLine: [], user: user)
         entry.guid = guid
         entry.pid = h.pid
@@ -151,20 +154,38 @@ final class ProcessEventBuilder {
     private func exit(_ r: ExitRecord, into out: inout [Event]) {
         let h = r.raw.header
         let guid = host.guid(pid: h.pid, startBootNanoseconds: h.start_boot_ns)
-        let entry = cache.lookup(pid: h.pid, guid: guid)
         let time = host.time(bootNanoseconds: h.time_boot_ns)
         if r.isThread {
             var e = newEvent(.threadTerminate, time: time)
-            e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
+            fill(&e, process: guid, pid: h.pid)
             e[ThreadField.terminateThreadId] = String(h.tid)
             out.append(e)
         }
         guard r.isLastThread else { return }
         var e = newEvent(.processTerminate, time: time)
-        e.fill(process: guid, pid: h.pid, from: entry, fallbackUser: nil)
+        fill(&e, process: guid, pid: h.pid)
         e[ProcessTerminateField.exitCode] = String(ProcessEventBuilder.exitStatus(r.raw.exit_code))
         out.append(e)
         cache.markExited(pid: h.pid, guid: guid)
+    }
+
+    /// ``ProcessCache/withEntry(pid:guid:_:)`` on this builder's cache, lent
+    /// through an inout access: a read of a class's stored struct copies it
+    /// for the call (a retain and a release of each of the cache's four
+    /// buffers per record: the live sensor's profile). The reader's thread
+    /// owns the cache; `body` must not touch it.
+    func withCachedEntry<R>(pid: UInt32, guid: ProcessGuid, _ body: (ProcessEntry) -> R) -> R? {
+        func lend(_ cache: inout ProcessCache) -> R? { cache.withEntry(pid: pid, guid: guid, body) }
+        return lend(&cache)
+    }
+
+    /// Fills `e`'s process fields from the cache entry of `guid`, read in
+    /// place (no copy of the entry per event), or with what the record says
+    /// when there is none.
+    private func fill(_ e: inout Event, process guid: ProcessGuid, pid: UInt32) {
+        if withCachedEntry(pid: pid, guid: guid, { e.fill(process: guid, pid: pid, from: $0, fallbackUser: nil) }) == nil {
+            e.fill(process: guid, pid: pid, from: nil, fallbackUser: nil)
+        }
     }
 
     /// Keeps the command line the exec's event holds as bytes among the
@@ -183,9 +204,8 @@ final class ProcessEventBuilder {
     /// Moves `guid`'s pending command line, if any, into its cache entry as text.
     func materializeCommandLine(of guid: ProcessGuid) {
         guard pendingCommandLines.owner(ofSlotFor: guid.pid) == guid else { return }
-        if var entry = cache.lookup(pid: guid.pid, guid: guid) {
+        cache.modifyEntry(pid: guid.pid, guid: guid) { entry in
             pendingCommandLines.withBytes(ofSlotFor: guid.pid) { entry.setCommandLine(utf8: $0) }
-            cache.update(entry)
         }
         pendingCommandLines.release(slotFor: guid.pid)
     }
@@ -217,7 +237,7 @@ extension Event {
         setGuid(fields.processGuid, guid)
         self[fields.processId] = String(pid)
         if let entry {
-            setText(fields.image, entry.image, exact: entry.imageBytes)
+            setImage(fields.image, of: entry)
             self[fields.user] = entry.user
         } else if let fallbackUser {
             self[fields.user] = fallbackUser

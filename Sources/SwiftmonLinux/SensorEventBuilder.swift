@@ -71,8 +71,11 @@ extension ProcessEventBuilder {
         let time = host.time(bootNanoseconds: header.time_boot_ns)
         var e = newEvent(kind, time: time)
         let guid = host.guid(pid: header.pid, startBootNanoseconds: header.start_boot_ns)
-        e.fill(process: guid, pid: header.pid,
-               from: cache.lookup(pid: header.pid, guid: guid), fallbackUser: users.name(euid))
+        let user = users.name(euid)
+        // The entry read in place (no copy of it per event).
+        if withCachedEntry(pid: header.pid, guid: guid, { e.fill(process: guid, pid: header.pid, from: $0, fallbackUser: user) }) == nil {
+            e.fill(process: guid, pid: header.pid, from: nil, fallbackUser: user)
+        }
         return e
     }
 

@@ -34,19 +34,51 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
     public static func render(_ event: Event, into out: inout [UInt8]) {
         let id = event.kind.id
         let prefix = (id >= 0 && id < prefixTable.count ? prefixTable[id] : nil) ?? JSONLinesSink.prefixes(for: event.kind)
+        let fieldCount = min(prefix.keyEnds.count, event.kind.fieldCount)
+        if !event.rawBytes.isEmpty {
+            renderAppending(event, prefix, fieldCount, into: &out)
+            return
+        }
+        // Written through one pointer into room made once per event: at most
+        // 6 bytes per value byte (`\u00XX`) and 2 quotes per value. (Two
+        // `append(contentsOf:)` per field, each a capacity check and a call,
+        // were most of the render: issue 10's profile of the live sensor.)
+        var bound = prefix.head.count + prefix.keyBytes.count + 2
+        for i in 0..<fieldCount { bound += 2 + 6 * event.utf8Count(i) }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bound))
+        let written = out.withUnsafeMutableBufferPointer { buffer -> Int in
+            let first = buffer.baseAddress! + start
+            var p = first
+            prefix.head.withUnsafeBufferPointer { copy($0, to: &p) }
+            prefix.keyBytes.withUnsafeBufferPointer { keys in
+                prefix.keyEnds.withUnsafeBufferPointer { ends in
+                    var keyStart = 0
+                    for i in 0..<fieldCount {
+                        copy(UnsafeBufferPointer(rebasing: keys[keyStart..<ends[i]]), to: &p)
+                        keyStart = ends[i]
+                        event.withUTF8(i) { writeText($0, to: &p) }
+                    }
+                }
+            }
+            p[0] = UInt8(ascii: "}")
+            p[1] = 0x0A
+            return p + 2 - first
+        }
+        out.removeLast(bound - written)
+    }
+
+    /// The same, appending, for an event that holds exact bytes that are not
+    /// valid UTF-8 (rare: hostile names).
+    private static func renderAppending(_ event: Event, _ prefix: Prefixes, _ fieldCount: Int, into out: inout [UInt8]) {
         out.append(contentsOf: prefix.head)
-        let exact = !event.rawBytes.isEmpty
-        // Keys from one flat buffer and values read in place (a String's
-        // bytes or the event's arena: ``Event/withUTF8(_:_:)``), written
-        // straight into `out`: no retain/release of a key array, no String
-        // made per field.
         prefix.keyBytes.withUnsafeBufferPointer { keys in
             prefix.keyEnds.withUnsafeBufferPointer { ends in
                 var start = 0
-                for i in 0..<min(ends.count, event.kind.fields.count) {
+                for i in 0..<fieldCount {
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[start..<ends[i]]))
                     start = ends[i]
-                    if exact, let bytes = event.rawBytes[i] {
+                    if let bytes = event.rawBytes[i] {
                         appendBytes(bytes, to: &out)
                     } else {
                         event.withUTF8(i) { appendText($0, to: &out) }
@@ -56,6 +88,61 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         }
         out.append(UInt8(ascii: "}"))
         out.append(0x0A)
+    }
+
+    @inline(__always)
+    static func copy(_ bytes: UnsafeBufferPointer<UInt8>, to p: inout UnsafeMutablePointer<UInt8>) {
+        if let base = bytes.baseAddress { p.update(from: base, count: bytes.count) }
+        p += bytes.count
+    }
+
+    /// ``appendText(_:to:)`` written at `p` (room checked by the caller:
+    /// 2 + 6 bytes per byte of `bytes`).
+    @inline(__always)
+    static func writeText(_ bytes: UnsafeBufferPointer<UInt8>, to p: inout UnsafeMutablePointer<UInt8>) {
+        p.pointee = UInt8(ascii: "\"")
+        p += 1
+        var runStart = 0
+        var i = 0
+        let n = bytes.count
+        if let base = bytes.baseAddress {
+            while i < n {
+                if i + 8 <= n, !wordNeedsEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
+                    i += 8
+                    continue
+                }
+                if needsEscape(base[i]) {
+                    if runStart < i { copy(UnsafeBufferPointer(rebasing: bytes[runStart..<i]), to: &p) }
+                    writeEscaped(base[i], to: &p)
+                    runStart = i + 1
+                }
+                i += 1
+            }
+        }
+        if runStart < n { copy(UnsafeBufferPointer(rebasing: bytes[runStart...]), to: &p) }
+        p.pointee = UInt8(ascii: "\"")
+        p += 1
+    }
+
+    /// ``appendEscaped(_:to:)`` for a byte that ``needsEscape(_:)``, written at `p`.
+    static func writeEscaped(_ b: UInt8, to p: inout UnsafeMutablePointer<UInt8>) {
+        let short: UInt8
+        switch b {
+        case UInt8(ascii: "\""): short = 0x22
+        case UInt8(ascii: "\\"): short = 0x5C
+        case 0x0A: short = UInt8(ascii: "n")
+        case 0x0D: short = UInt8(ascii: "r")
+        case 0x09: short = UInt8(ascii: "t")
+        default:
+            p[0] = 0x5C; p[1] = UInt8(ascii: "u"); p[2] = 0x30; p[3] = 0x30
+            p[4] = hex[Int(b >> 4)]
+            p[5] = hex[Int(b & 15)]
+            p += 6
+            return
+        }
+        p[0] = 0x5C
+        p[1] = short
+        p += 2
     }
 
     /// The constant bytes of each kind's object: `{"EventID":1,"EventName":"…"`

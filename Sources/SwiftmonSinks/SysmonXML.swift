@@ -101,7 +101,7 @@ public struct SysmonXMLRenderer: Sendable {
         SysmonXML.appendDecimal(Int64(header.userID), to: &out)
         put("\"/></System><EventData>")
         let names = SysmonXML.dataNamePrefixes(event.kind)
-        for i in 0..<event.kind.fields.count {
+        for i in 0..<event.kind.fieldCount {
             out.append(contentsOf: names[i])
             if let raw = event.rawBytes[i] {
                 escaped(SysmonXML.readableText(raw), attribute: false)
