@@ -48,9 +48,18 @@ now() { date +%s.%N; }
 storm() { local t0; t0=$(now); "$HELPER" storm "$EXECS" "$1" >/dev/null; echo "$(now) - $t0" | bc -l; }
 wait_for() { for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 lines() { wc -l < "$1" 2>/dev/null || echo 0; }
-# auditd's execve records carrying the bench's key, over audit.log and the files it
-# rotated to (auditd rotates by size: audit.log alone shrinks in the middle of a round).
-audit_records() { cat /var/log/audit/audit.log* 2>/dev/null | grep -c 'key="swiftmon-bench"' || true; }
+# auditd's execve records carrying the bench's key stamped at or after T0 (epoch s),
+# over audit.log and the files it rotated to (auditd rotates by size and deletes
+# its oldest file: a round's records span several files), and whether the logs
+# still reach back to T0 ("complete") or the oldest was deleted first ("partial").
+audit_records_since() {
+  cat /var/log/audit/audit.log* 2>/dev/null | awk -v t0="$1" '
+    { i = index($0, "msg=audit("); if (i == 0) next
+      t = substr($0, i + 10); t = substr(t, 1, index(t, ":") - 1) + 0
+      if (first == "" || t < first) first = t
+      if (t >= t0 && index($0, "key=\"swiftmon-bench\"")) n++ }
+    END { print n + 0, (first != "" && first <= t0) ? "complete" : "partial" }'
+}
 settle() { # until FILE nearly stops growing (the host's own processes never quite stop it), 30 s at most
   local last now
   last=$(lines "$1")
@@ -135,7 +144,7 @@ for round in $(seq "$ROUNDS"); do
     base=$(storm "base-$round")
     run_monitor "$mon"
     n0=$(lines "$OUT"); c0=$(cpu_ticks "$MON_PID")
-    [ "$mon" = auditd ] && a0=$(audit_records)
+    [ "$mon" = auditd ] && audit_t0=$(date +%s.%N)
     with=$(storm "bench-$mon-$round")
     # Until the monitor has written what the storm caused (its CPU for it included).
     case "$mon" in
@@ -169,9 +178,9 @@ for round in $(seq "$ROUNDS"); do
       bpftrace-count) events=$EXECS; notes="counted in the kernel: $(tr -s ' \n' ' ' < "$OUT")" ;;
       auditd)
         events=$EXECS
-        a1=$(audit_records)
-        if [ "$a1" -ge "$a0" ]; then notes="$((a1 - a0)) execve records with the bench's key; per event = per execve"
-        else notes="execve records not counted (auditd deleted its oldest log meanwhile); per event = per execve"; fi ;;
+        read -r audited reach < <(audit_records_since "$audit_t0")
+        if [ "$reach" = complete ]; then notes="$audited execve records with the bench's key; per event = per execve"
+        else notes="$audited execve records with the bench's key or more (auditd deleted its oldest log meanwhile); per event = per execve"; fi ;;
     esac
     [ "$events" -gt 0 ] || events=1
     slowdown=$(echo "($with - $base) * 100 / $base" | bc -l)
