@@ -45,11 +45,7 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         // were most of the render: issue 10's profile of the live sensor.)
         var bound = prefix.head.count + prefix.keyBytes.count + 2
         for i in 0..<fieldCount { bound += 2 + 6 * event.utf8Count(i) }
-        let start = out.count
-        out.append(contentsOf: repeatElement(0, count: bound))
-        let written = out.withUnsafeMutableBufferPointer { buffer -> Int in
-            let first = buffer.baseAddress! + start
-            var p = first
+        appendWritten(bound: bound, to: &out) { p in
             prefix.head.withUnsafeBufferPointer { copy($0, to: &p) }
             prefix.keyBytes.withUnsafeBufferPointer { keys in
                 prefix.keyEnds.withUnsafeBufferPointer { ends in
@@ -63,7 +59,21 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
             }
             p[0] = UInt8(ascii: "}")
             p[1] = 0x0A
-            return p + 2 - first
+            p += 2
+        }
+    }
+
+    /// Appends what `write` writes through one pointer, given room for `bound`
+    /// bytes (made once, the unused rest removed after).
+    @inline(__always)
+    static func appendWritten(bound: Int, to out: inout [UInt8], _ write: (inout UnsafeMutablePointer<UInt8>) -> Void) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bound))
+        let written = out.withUnsafeMutableBufferPointer { buffer -> Int in
+            let first = buffer.baseAddress! + start
+            var p = first
+            write(&p)
+            return p - first
         }
         out.removeLast(bound - written)
     }
@@ -96,12 +106,22 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         p += bytes.count
     }
 
-    /// ``appendText(_:to:)`` written at `p` (room checked by the caller:
-    /// 2 + 6 bytes per byte of `bytes`).
+    /// A JSON string literal for valid UTF-8 bytes, written at `p` (room
+    /// checked by the caller: 2 + 6 bytes per byte of `bytes`).
     @inline(__always)
     static func writeText(_ bytes: UnsafeBufferPointer<UInt8>, to p: inout UnsafeMutablePointer<UInt8>) {
         p.pointee = UInt8(ascii: "\"")
         p += 1
+        writeEscapedText(bytes, to: &p)
+        p.pointee = UInt8(ascii: "\"")
+        p += 1
+    }
+
+    /// The inside of that literal: runs that need no escape copied in one go
+    /// (most values are one run), eight bytes checked at a time while none
+    /// needs an escape.
+    @inline(__always)
+    static func writeEscapedText(_ bytes: UnsafeBufferPointer<UInt8>, to p: inout UnsafeMutablePointer<UInt8>) {
         var runStart = 0
         var i = 0
         let n = bytes.count
@@ -120,11 +140,9 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
             }
         }
         if runStart < n { copy(UnsafeBufferPointer(rebasing: bytes[runStart...]), to: &p) }
-        p.pointee = UInt8(ascii: "\"")
-        p += 1
     }
 
-    /// ``appendEscaped(_:to:)`` for a byte that ``needsEscape(_:)``, written at `p`.
+    /// A byte that ``needsEscape(_:)``, escaped at `p` (2 or 6 bytes).
     static func writeEscaped(_ b: UInt8, to p: inout UnsafeMutablePointer<UInt8>) {
         let short: UInt8
         switch b {
@@ -186,31 +204,9 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         }
     }
 
-    /// A JSON string literal for valid UTF-8 bytes.
-    @inline(__always)
+    /// A JSON string literal for valid UTF-8 bytes, appended.
     static func appendText(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        // Copy runs that need no escape in one go; most values are one run.
-        // Eight bytes are checked at a time while none needs an escape.
-        var runStart = 0
-        var i = 0
-        let n = bytes.count
-        if let base = bytes.baseAddress {
-            while i < n {
-                if i + 8 <= n, !wordNeedsEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
-                    i += 8
-                    continue
-                }
-                if needsEscape(base[i]) {
-                    if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
-                    appendEscaped(base[i], to: &out)
-                    runStart = i + 1
-                }
-                i += 1
-            }
-        }
-        if runStart < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
-        out.append(UInt8(ascii: "\""))
+        appendWritten(bound: 2 + 6 * bytes.count, to: &out) { writeText(bytes, to: &$0) }
     }
 
     @inline(__always)
@@ -234,8 +230,8 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         out.append(UInt8(ascii: "\""))
         FieldText.forEachSegment(bytes) { segment in
             switch segment {
-            case .text(let text):
-                for b in text.utf8 { appendEscaped(b, to: &out) }
+            case .text(var text):
+                text.withUTF8 { b in appendWritten(bound: 6 * b.count, to: &out) { writeEscapedText(b, to: &$0) } }
             case .invalid(let byte):
                 out += Array("\\udc".utf8)
                 out.append(hex[Int(byte >> 4)])
@@ -243,22 +239,5 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
             }
         }
         out.append(UInt8(ascii: "\""))
-    }
-
-    @inline(__always)
-    static func appendEscaped(_ b: UInt8, to out: inout [UInt8]) {
-        switch b {
-        case 0x20..<0x7F where b != 0x22 && b != 0x5C: out.append(b)
-        case 0x80...0xFF: out.append(b)
-        case UInt8(ascii: "\""): out.append(0x5C); out.append(0x22)
-        case UInt8(ascii: "\\"): out.append(0x5C); out.append(0x5C)
-        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-        default:
-            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30])
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 15)])
-        }
     }
 }
