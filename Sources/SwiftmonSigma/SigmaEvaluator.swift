@@ -275,22 +275,22 @@ public final class SigmaEvaluator {
         if let pattern {
             return present && pattern.pointee.matches(prepare(field, event, cased: cased).inner)
         }
-        // The tests below want the value as a String (made here for a value held as bytes).
-        let value = event[field]
         if let regex {
             guard present else { return false }
-            switch regex.pointee.search(value) {
+            switch regex.pointee.search(event[field]) {
             case .match: return true
             case .noMatch: return false
             case .budgetExceeded: regexBudgetExceeded += 1; return false
             }
         }
         switch leaf.pointee.test {
-        case .null: return !present || value.isEmpty
+        case .null: return !present || event.utf8Count(field) == 0
         case .exists(let want): return present == want
         default: break
         }
         guard present else { return false }
+        // The tests below want the value as a String (made here for a value held as bytes).
+        let value = event[field]
         switch leaf.pointee.test {
         case .pattern(let p):
             return patternMatches(p, field: field, event, cased: cased)
