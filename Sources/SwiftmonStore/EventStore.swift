@@ -123,12 +123,24 @@ enum EventStore {
         UNION ALL SELECT id FROM event_pid_recent WHERE process_id = ?)
         """
 
-    /// Forgets the entries of rows below `key` (retention deleted them).
-    /// Both tables are read whole (narrow: ≈ 20 bytes an entry), once per
-    /// retention pass; an entry whose row is gone meanwhile matches nothing.
-    static func forgetProcessIDs(below key: Int64, _ db: Database) throws {
-        try db.execute(sql: "DELETE FROM event_pid_recent WHERE id < ?", arguments: [key])
-        try db.execute(sql: "DELETE FROM event_pid WHERE id < ?", arguments: [key])
+    /// Deletes the process-id entries of the rows below `key` — of the
+    /// first `limit` of them when given — which retention is about to delete
+    /// (call before the rows go, in the same transaction). Each entry is
+    /// found by its primary key from its row's values, so the cost follows
+    /// the rows deleted, not the size of the store (a `WHERE id < ?` on
+    /// these tables, keyed by process id first, would read them whole).
+    static func forgetProcessIDs(ofRowsBelow key: Int64, limit: Int? = nil, _ db: Database) throws {
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT process_id, id FROM (SELECT id, process_id FROM event WHERE id < ? ORDER BY id LIMIT ?)
+            WHERE process_id IS NOT NULL
+            """, arguments: [key, limit ?? -1])
+        let sealed = try db.makeStatement(sql: "DELETE FROM event_pid WHERE process_id = ? AND id = ?")
+        let open = try db.makeStatement(sql: "DELETE FROM event_pid_recent WHERE process_id = ? AND id = ?")
+        while let row = try rows.next() {
+            let arguments: StatementArguments = [row[0] as Int64, row[1] as Int64]
+            try sealed.execute(arguments: arguments)
+            try open.execute(arguments: arguments)
+        }
     }
 
     /// Fills the sealed level from the table (a migration, or a store whose

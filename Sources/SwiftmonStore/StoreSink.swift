@@ -301,6 +301,8 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
             // slices, so readers and the next batch never wait long.
             while true {
                 let n = try queue.write { db -> Int in
+                    // The slice's process-id entries first, found from its rows.
+                    try EventStore.forgetProcessIDs(ofRowsBelow: cutoff, limit: 50000, db)
                     try db.execute(sql: """
                         DELETE FROM event WHERE id IN (SELECT id FROM event WHERE id < ? ORDER BY id LIMIT 50000)
                         """, arguments: [cutoff])
@@ -309,7 +311,6 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                 deleted += n
                 if n < 50000 { break }
             }
-            if deleted > 0 { try queue.write { try EventStore.forgetProcessIDs(below: cutoff, $0) } }
         }
         if let maxSize = options.maxSize {
             // The WAL gets its own slice of the budget (see `walBudget`); the
@@ -326,10 +327,9 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                     // Aim 10 % below the limit so deletion is not needed on every check.
                     let fraction = min(0.5, max(0.01, 1 - Double(dataLimit) * 0.9 / Double(live)))
                     let count = max(1, Int64(Double(high - low + 1) * fraction))
+                    try EventStore.forgetProcessIDs(ofRowsBelow: low + count, db)
                     try db.execute(sql: "DELETE FROM event WHERE id < ?", arguments: [low + count])
-                    let n = db.changesCount
-                    if n > 0 { try EventStore.forgetProcessIDs(below: low + count, db) }
-                    return n
+                    return db.changesCount
                 }
                 deleted += n
                 try reclaimSpace()
