@@ -108,10 +108,14 @@ struct EventInsert {
     private var keys: TimeKeys
     /// The statement's parameter that takes the row's key (``TimeKeys``): its last.
     private let keyParameter: Int32
+    /// ``EventStore/insertProcessIDSQL``: each stored row with a process id
+    /// gets its entry in the open segment; nil: none (`bench store`'s floor).
+    private let processIDStatement: OpaquePointer?
 
     /// For one transaction of `db` (the keys are read anew per transaction).
-    init(_ statement: Statement, in db: Database) throws {
+    init(_ statement: Statement, processIDs: Statement?, in db: Database) throws {
         self.statement = statement.sqliteStatement
+        processIDStatement = processIDs?.sqliteStatement
         keyParameter = sqlite3_bind_parameter_count(statement.sqliteStatement)
         keys = try TimeKeys(db)
         row.reserveCapacity(8192)
@@ -169,7 +173,7 @@ struct EventInsert {
         // Only for a row that is to be stored: a key handed out is taken.
         let rowKey = keys.key(for: event.time.nanoseconds)
         let keyParameter = self.keyParameter
-        return row.withUnsafeBytes { base -> Int32 in
+        let rc = row.withUnsafeBytes { base -> Int32 in
             // A zero-length value still needs a non-null pointer, or SQLite binds NULL.
             func pointer(_ range: Range<Int>) -> UnsafeRawPointer {
                 base.baseAddress.map { $0 + range.lowerBound } ?? UnsafeRawPointer(bitPattern: 1)!
@@ -207,6 +211,15 @@ struct EventInsert {
             sqlite3_clear_bindings(statement)
             return rc
         }
+        // The row's process-id entry, only when the row was stored (the
+        // importer's OR IGNORE may have skipped it): same transaction.
+        guard rc == SQLITE_DONE, let processID, let processIDStatement,
+              sqlite3_changes(sqlite3_db_handle(statement)) > 0 else { return rc }
+        sqlite3_bind_int64(processIDStatement, 1, processID)
+        sqlite3_bind_int64(processIDStatement, 2, rowKey)
+        let entry = sqlite3_step(processIDStatement)
+        sqlite3_reset(processIDStatement)
+        return entry
     }
 
     /// Copies `text`'s UTF-8 to the end of the row buffer (ASCII lower-cased

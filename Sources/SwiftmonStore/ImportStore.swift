@@ -66,6 +66,8 @@ public final class ImportStore {
     /// ~3.3 GiB collector file.
     public static let maxTrackedIdentities = 3_000_000
     var maxIdentities = ImportStore.maxTrackedIdentities
+    /// Process-id entries per sealed segment (``EventStore/processIDTables``).
+    var processIDSegmentRows = EventStore.processIDSegmentRows
 
     /// `deferIndexes`: into an empty store, insert without any index and
     /// build them once at ``close()`` (a sort instead of a B-tree insert per
@@ -136,7 +138,8 @@ public final class ImportStore {
             // IMMEDIATE: the write lock before the keys are read (``TimeKeys``);
             // a key is free, so OR IGNORE skips only what the import key finds.
             try queue.inTransaction(.immediate) { db in
-                var insert = try EventInsert(try db.cachedStatement(sql: ImportStore.insertSQL), in: db)
+                var insert = try EventInsert(try db.cachedStatement(sql: ImportStore.insertSQL),
+                                             processIDs: try db.cachedStatement(sql: EventStore.insertProcessIDSQL), in: db)
                 for item in events {
                     let rc = insert.insert(item.event, host: item.host) { fields, raw -> Int64? in
                         let content = ImportStore.key(fields: fields, raw: raw)
@@ -155,6 +158,7 @@ public final class ImportStore {
                     }
                     inserted += Int(sqlite3_changes(db.sqliteConnection))
                 }
+                try EventStore.sealProcessIDs(db, segmentRows: processIDSegmentRows)
                 return .commit
             }
         } catch let error as DatabaseError {

@@ -160,7 +160,7 @@ extension StoreReader {
             scope = HostScope(clause: " AND host = ? COLLATE NOCASE", arguments: [host])
         }
         return try read { db in
-            guard var target = try StoreReader.findProcess(db, selector, scope) else {
+            guard var target = try StoreReader.findProcess(db, selector, scope, schemaVersion: schemaVersion) else {
                 let on = host.map { " of host \($0)" } ?? ""
                 switch selector {
                 case .guid(let g): throw StoreError.notFound("no process with GUID \(g)\(on) in \(path)")
@@ -251,7 +251,7 @@ extension StoreReader {
     struct HostScope {
         var clause = ""
         var arguments: [DatabaseValueConvertible?] = []
-        func with(_ first: DatabaseValueConvertible?) -> StatementArguments { StatementArguments([first] + arguments) }
+        func with(_ first: DatabaseValueConvertible?...) -> StatementArguments { StatementArguments(first + arguments) }
     }
 
     /// The columns a tree reads: an event, and its host where the store records hosts.
@@ -261,7 +261,8 @@ extension StoreReader {
 
     static func host(of row: Row) -> String? { row.count > 4 ? row[4] : nil }
 
-    static func findProcess(_ db: Database, _ selector: ProcessSelector, _ scope: HostScope = HostScope()) throws -> FoundProcess? {
+    static func findProcess(_ db: Database, _ selector: ProcessSelector, _ scope: HostScope = HostScope(),
+                            schemaVersion: Int = EventStore.schemaVersion) throws -> FoundProcess? {
         let columns = try columns(db)
         switch selector {
         case .guid(let guid):
@@ -274,14 +275,17 @@ extension StoreReader {
             found.host = host(of: row)
             return found
         case .processID(let pid):
+            // Version 5: through both levels of the process-id index (``EventStore/processIDTables``).
+            let (match, arguments): (String, StatementArguments) = schemaVersion >= 5
+                ? (EventStore.processIDMatch, scope.with(pid, pid, pid)) : ("process_id = ?", scope.with(pid))
             let row = try Row.fetchOne(db, sql: """
-                SELECT \(columns) FROM event WHERE process_id = ? AND event_id = 1\(scope.clause)
+                SELECT \(columns) FROM event WHERE \(match) AND event_id = 1\(scope.clause)
                 ORDER BY time DESC, id DESC LIMIT 1
-                """, arguments: scope.with(pid))
+                """, arguments: arguments)
                 ?? Row.fetchOne(db, sql: """
-                SELECT \(columns) FROM event WHERE process_id = ? AND process_guid IS NOT NULL\(scope.clause)
+                SELECT \(columns) FROM event WHERE \(match) AND process_guid IS NOT NULL\(scope.clause)
                 ORDER BY time DESC, id DESC LIMIT 1
-                """, arguments: scope.with(pid))
+                """, arguments: arguments)
             guard let row else { return nil }
             let event = try event(from: row)
             var found = try processFound(db, from: event, recorded: event.kind.id == EventKind.processCreate.id, scope: scope)

@@ -111,9 +111,11 @@ public enum StoreBenchmark {
     /// at a time.
     public static func floorThroughput(path: String, events: Int, batchSize: Int, keeping: Set<String> = []) throws -> Figures {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
-        let unknown = keeping.subtracting(EventStore.indexNames)
+        // `event_pid`: the process-id entries (``EventStore/processIDTables``), tables rather than an index.
+        let names = EventStore.indexNames + ["event_pid"]
+        let unknown = keeping.subtracting(names)
         guard unknown.isEmpty else {
-            throw StoreError.notFound("no index named \(unknown.sorted().joined(separator: ", ")); the store's: \(EventStore.indexNames.joined(separator: ", "))")
+            throw StoreError.notFound("no index named \(unknown.sorted().joined(separator: ", ")); the store's: \(names.joined(separator: ", "))")
         }
         let prepared = benchmarkEvents(events)
         let queue = try EventStore.openForWriting(path: path)
@@ -136,7 +138,8 @@ public enum StoreBenchmark {
         var first = 0
         while first < prepared.count {
             let last = min(first + max(1, batchSize), prepared.count)
-            try StoreSinkWriter.insert(prepared[first..<last], into: queue, path: path)
+            try StoreSinkWriter.insert(prepared[first..<last], into: queue, path: path,
+                                       processIDSegmentRows: keeping.contains("event_pid") ? EventStore.processIDSegmentRows : nil)
             first = last
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -88,8 +88,14 @@ public final class StoreReader: Sendable {
             arguments.append(StoreReader.normalizedGuid(guid))
         }
         if let pid = filter.processID {
-            clauses.append("process_id = ?")
-            arguments.append(pid)
+            if schemaVersion >= 5 {
+                // Through both levels of the process-id index (``EventStore/processIDTables``).
+                clauses.append(EventStore.processIDMatch)
+                arguments += [pid, pid, pid]
+            } else {
+                clauses.append("process_id = ?")
+                arguments.append(pid)
+            }
         }
         // Rows keyed by time (version 4: ``EventStore/table(named:)``): a time
         // window is a key range; a key lies at or at most

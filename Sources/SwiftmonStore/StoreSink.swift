@@ -33,6 +33,8 @@ public final class StoreSink: EventSink, DeliveryReporting, Sendable {
         public var maxAge: Double? = nil
         /// How often retention is checked (seconds).
         public var retentionInterval: Double = 1
+        /// Process-id entries per sealed segment (see ``EventStore/processIDTables``).
+        public var processIDSegmentRows: Int = EventStore.processIDSegmentRows
 
         public init() {}
     }
@@ -258,16 +260,19 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
     }
 
     private func insert(_ events: ArraySlice<Event>) throws {
-        try StoreSinkWriter.insert(events, into: queue, path: path)
+        try StoreSinkWriter.insert(events, into: queue, path: path, processIDSegmentRows: options.processIDSegmentRows)
     }
 
     /// One transaction of `events` through the cached insert statement (the
-    /// sink's writer, and `bench store`'s floor).
-    static func insert(_ events: ArraySlice<Event>, into queue: DatabaseQueue, path: String) throws {
+    /// sink's writer, and `bench store`'s floor, which passes nil for
+    /// `processIDSegmentRows`: no process-id entries).
+    static func insert(_ events: ArraySlice<Event>, into queue: DatabaseQueue, path: String,
+                       processIDSegmentRows: Int? = EventStore.processIDSegmentRows) throws {
         do {
             // IMMEDIATE: the write lock before the keys are read (``TimeKeys``).
             try queue.inTransaction(.immediate) { db in
-                var insert = try EventInsert(try db.cachedStatement(sql: EventStore.insertSQL), in: db)
+                let processIDs = try processIDSegmentRows.map { _ in try db.cachedStatement(sql: EventStore.insertProcessIDSQL) }
+                var insert = try EventInsert(try db.cachedStatement(sql: EventStore.insertSQL), processIDs: processIDs, in: db)
                 for event in events {
                     let rc = insert.insert(event)
                     guard rc == SQLITE_DONE else {
@@ -275,6 +280,7 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                                             message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                     }
                 }
+                if let processIDSegmentRows { try EventStore.sealProcessIDs(db, segmentRows: processIDSegmentRows) }
                 return .commit
             }
         } catch let error as DatabaseError {
@@ -295,6 +301,8 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
             // slices, so readers and the next batch never wait long.
             while true {
                 let n = try queue.write { db -> Int in
+                    // The slice's process-id entries first, found from its rows.
+                    try EventStore.forgetProcessIDs(ofRowsBelow: cutoff, limit: 50000, db)
                     try db.execute(sql: """
                         DELETE FROM event WHERE id IN (SELECT id FROM event WHERE id < ? ORDER BY id LIMIT 50000)
                         """, arguments: [cutoff])
@@ -319,6 +327,7 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                     // Aim 10 % below the limit so deletion is not needed on every check.
                     let fraction = min(0.5, max(0.01, 1 - Double(dataLimit) * 0.9 / Double(live)))
                     let count = max(1, Int64(Double(high - low + 1) * fraction))
+                    try EventStore.forgetProcessIDs(ofRowsBelow: low + count, db)
                     try db.execute(sql: "DELETE FROM event WHERE id < ?", arguments: [low + count])
                     return db.changesCount
                 }

@@ -101,7 +101,8 @@ final class StoreIndexTests: XCTestCase {
         add("image path", "INDEX event_by_image") { $0.image = "/usr/bin/tool5" }
         add("image name", "INDEX event_by_image") { $0.image = "tool5" }
         add("process guid", "INDEX event_by_process_guid") { $0.processGuid = "{p-8}" }
-        add("pid", "INDEX event_by_process_id") { $0.processID = 8 }
+        // Both levels of the process-id index (EventStore.processIDTables).
+        add("pid", "SEARCH event_pid USING PRIMARY KEY (process_id=?)") { $0.processID = 8 }
         add("container", "INDEX event_by_container_id") { $0.containerID = "abc" }
         add("host", "INDEX event_by_host") { $0.host = "HOST1" }
         add("contains", byKey) { $0.contains = "item 9" }
@@ -279,8 +280,15 @@ final class StoreIndexTests: XCTestCase {
         XCTAssertEqual(stored[1234]["CommandLine"], StoreBenchmark.processCreate(sequence: 1234, time: .now())["CommandLine"])
         XCTAssertEqual(stored[1234]["ProcessId"], String(StoreBenchmark.scatteredPID(1234)))
 
-        _ = try StoreBenchmark.floorThroughput(path: path, events: 300, batchSize: 64, keeping: ["event_by_process_id"])
-        XCTAssertEqual(try indexes(path), ["event_by_process_id"])
+        _ = try StoreBenchmark.floorThroughput(path: path, events: 300, batchSize: 64, keeping: ["event_by_image"])
+        XCTAssertEqual(try indexes(path), ["event_by_image"])
+        let entries = try DatabaseQueue(path: path).read {
+            try Int.fetchOne($0, sql: "SELECT (SELECT count(*) FROM event_pid) + (SELECT count(*) FROM event_pid_recent)")
+        }
+        XCTAssertEqual(entries, 0, "the floor enters no process ids")
+        _ = try StoreBenchmark.floorThroughput(path: path, events: 300, batchSize: 64, keeping: ["event_pid"])
+        XCTAssertEqual(try indexes(path), [])
+        XCTAssertEqual(try StoreProcessIDSegmentTests.processIDEntries(path).open, 300)
         XCTAssertEqual(try StoreReader(path: path).count(), 300)  // the file is made anew
 
         XCTAssertThrowsError(try StoreBenchmark.floorThroughput(path: path, events: 10, batchSize: 10, keeping: ["event_by_nothing"])) {
