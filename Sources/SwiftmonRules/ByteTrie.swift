@@ -22,6 +22,11 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
         var childCount: UInt16
         /// 1: prefix gates end here; 2: exact gates end here.
         var gateFlags: UInt8
+        /// When ≥ 2: the walk from here follows a chain of this many edges
+        /// through nodes with one child that decide nothing (no filter or
+        /// gate ends at them), whose bytes are compared as a run (see
+        /// ``runStart``) instead of one node per byte. 0: step as usual.
+        var runLength: UInt8
         /// Lowest filter number whose pattern is a prefix ending at this node.
         var prefixMin: Int32
         /// Lowest filter number whose pattern ends exactly at this node (`is`).
@@ -35,15 +40,61 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
     private let exactGateStart: UnsafeBufferPointer<Int32>, exactGateCount: UnsafeBufferPointer<Int32>
     private let prefixGateStart: UnsafeBufferPointer<Int32>, prefixGateCount: UnsafeBufferPointer<Int32>
     private let gateItems: UnsafeBufferPointer<Int32>
+    /// Per node with a run: its bytes are `runBytes[runStart[n] ..< runStart[n] + runLength]`
+    /// and the walk lands on node `runEnd[n]`.
+    private let runStart: UnsafeBufferPointer<Int32>
+    private let runEnd: UnsafeBufferPointer<Int32>
+    private let runBytes: UnsafeBufferPointer<UInt8>
+
+    /// The longest run: a node's ``Node/runLength`` is one byte.
+    static let maximumRun = 255
 
     init(childStart: [Int32] = [], childCount: [UInt16] = [], labels: [UInt8] = [],
          exactMin: [Int32] = [], prefixMin: [Int32] = [], exactGateStart: [Int32] = [], exactGateCount: [Int32] = [],
          prefixGateStart: [Int32] = [], prefixGateCount: [Int32] = [], gateItems: [Int32] = []) {
+        // Runs: a node is silent when it decides nothing and has one child.
+        // Only nodes a walk can stand on get one (the root, the children of
+        // nodes without a run, the ends of runs), so every edge is in at most
+        // one run and the run bytes are at most one per node.
+        let count = exactMin.count
+        func silent(_ n: Int) -> Bool {
+            childCount[n] == 1 && exactMin[n] == ByteTrie.none && prefixMin[n] == ByteTrie.none
+                && exactGateCount[n] == 0 && prefixGateCount[n] == 0
+        }
+        var runLength = [UInt8](repeating: 0, count: count)
+        var runStart = [Int32](repeating: 0, count: count), runEnd = [Int32](repeating: 0, count: count)
+        var runBytes: [UInt8] = []
+        var standable = count > 0 ? [0] : []
+        var head = 0
+        while head < standable.count {
+            let n = standable[head]; head += 1
+            var chain: [UInt8] = []
+            var end = n
+            if childCount[n] == 1 {
+                repeat {
+                    end = Int(childStart[end])
+                    chain.append(labels[end])
+                } while chain.count < ByteTrie.maximumRun && silent(end)
+            }
+            if chain.count >= 2 {
+                runLength[n] = UInt8(chain.count)
+                runStart[n] = Int32(runBytes.count)
+                runEnd[n] = Int32(end)
+                runBytes += chain
+                standable.append(end)
+            } else {
+                let first = Int(childStart[n])
+                for c in first..<(first + Int(childCount[n])) { standable.append(c) }
+            }
+        }
         nodes = KindRules.freeze(exactMin.indices.map { n in
             Node(childStart: childStart[n], childCount: childCount[n],
                  gateFlags: (prefixGateCount[n] > 0 ? 1 : 0) | (exactGateCount[n] > 0 ? 2 : 0),
-                 prefixMin: prefixMin[n], exactMin: exactMin[n])
+                 runLength: runLength[n], prefixMin: prefixMin[n], exactMin: exactMin[n])
         })
+        self.runStart = KindRules.freeze(runStart)
+        self.runEnd = KindRules.freeze(runEnd)
+        self.runBytes = KindRules.freeze(runBytes)
         self.labels = KindRules.freeze(labels)
         var root: [UInt64] = [0, 0, 0, 0]
         if let r = childStart.first, let c = childCount.first {
@@ -60,7 +111,11 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
         nodes.deallocate(); labels.deallocate()
         exactGateStart.deallocate(); exactGateCount.deallocate()
         prefixGateStart.deallocate(); prefixGateCount.deallocate(); gateItems.deallocate()
+        runStart.deallocate(); runEnd.deallocate(); runBytes.deallocate()
     }
+
+    /// How many nodes start a run, and the run bytes in all (for tests).
+    var runStatistics: (runs: Int, bytes: Int) { (nodes.reduce(0) { $0 + ($1.runLength > 0 ? 1 : 0) }, runBytes.count) }
 
     var isEmpty: Bool { nodes.isEmpty }
 
@@ -201,6 +256,27 @@ final class ByteTrie: @unchecked Sendable {  // the buffers are written in init,
         let n = v.count
         var i = 0
         while i < n {
+            if node.runLength != 0 {
+                // A chain of silent nodes: the value must carry all of its
+                // bytes; ending or differing inside it finds nothing more
+                // (its nodes decide nothing).
+                let k = Int(node.runLength)
+                if n - i < k { return best }
+                let run = runBytes.baseAddress! + Int(runStart[index])
+                var t = 0
+                if reversed {
+                    while t < k && v[n - 1 - i - t] == run[t] { t += 1 }
+                } else {
+                    while t < k && v[i + t] == run[t] { t += 1 }
+                }
+                if t < k { return best }
+                i += k
+                index = Int(runEnd[index])
+                node = nodes[index]
+                if node.prefixMin < best { best = node.prefixMin }
+                if node.gateFlags & 1 != 0 { mark(prefixGateStart[index], prefixGateCount[index], gates) }
+                continue
+            }
             let b = reversed ? v[n - 1 - i] : v[i]
             let next = ByteTrie.child(node, b, labels)
             if next < 0 { return best }

@@ -16,6 +16,8 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     let mayLog: Bool
     /// Field index (into the kind's fields) of each value slot.
     let slotFields: [Int]
+    /// ``slotFields`` as ``decide(_:)`` reads it: no reference count per event.
+    private let slotFieldBuffer: UnsafeBufferPointer<Int>
 
     struct Filter {
         var slot: Int32            // -1: the kind lacks the field, never matches
@@ -73,6 +75,7 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
         for block in ordered { b.add(block) }
         names = b.names
         slotFields = b.slots
+        slotFieldBuffer = KindRules.freeze(b.slots)
         arena = KindRules.freeze(b.arena)
         filters = KindRules.freeze(b.filters)
         tokens = KindRules.freeze(b.tokens)
@@ -100,7 +103,7 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     deinit {
         arena.deallocate(); filters.deallocate(); tokens.deallocate(); compounds.deallocate()
         compoundFilters.deallocate(); items.deallocate(); blocks.deallocate()
-        automatonTables.deallocate(); orIndexRefs.deallocate(); orScanSlots.deallocate()
+        automatonTables.deallocate(); orIndexRefs.deallocate(); orScanSlots.deallocate(); slotFieldBuffer.deallocate()
     }
 
     static func freeze<T>(_ array: [T]) -> UnsafeBufferPointer<T> {
@@ -231,6 +234,7 @@ final class KindRules: @unchecked Sendable {  // the buffers are written in init
     /// The event's values are read in place (bytes or text: ``Event/withUTF8(_:_:)``).
     func decide(_ event: Event) -> (Bool, Int32) {
         if blocks.isEmpty { return (defaultLogged, -1) }
+        let slotFields = slotFieldBuffer
         var capacity = 0
         for f in slotFields { capacity += event.utf8Count(f) }
         let words = (patternCount + 63) / 64

@@ -28,6 +28,12 @@ public final class RuleSet: Sendable {
     public let fieldSizes: [String: Int]
 
     let byKind: [KindRules?]
+    /// ``byKind`` as ``evaluate(_:)`` reads it: no reference count per event
+    /// (``byKind`` owns the rules).
+    private let kindTable: KindTable
+    struct KindTable: @unchecked Sendable {  // written in init, only read after, freed in deinit
+        let rules: UnsafeMutableBufferPointer<Unmanaged<KindRules>?>
+    }
 
     public init(_ config: SysmonConfig) {
         configuration = config
@@ -39,7 +45,12 @@ public final class RuleSet: Sendable {
             table[kind.id] = KindRules(kind: kind, blocks: blocks)
         }
         byKind = table
+        let refs = UnsafeMutableBufferPointer<Unmanaged<KindRules>?>.allocate(capacity: 256)
+        _ = refs.initialize(from: table.map { $0.map { Unmanaged.passUnretained($0) } })
+        kindTable = KindTable(rules: refs)
     }
+
+    deinit { kindTable.rules.deallocate() }
 
     /// The rule set of swiftmon's embedded default configuration.
     public static let embeddedDefault: RuleSet = {
@@ -56,19 +67,21 @@ public final class RuleSet: Sendable {
     /// to the name of the rule that matched (`-` when none did).
     public func evaluate(_ event: inout Event) -> Bool {
         let id = event.kind.id
-        guard id >= 0, id < 256, let rules = byKind[id] else {
+        guard id >= 0, id < 256, let kindRules = kindTable.rules[id] else {
             // Kinds without a rule tag (4, 16, 255) cannot be filtered.
             return event.kind.ruleTag == nil || event.kind.loggedWithoutRuleBlock
         }
-        let (logged, nameID) = rules.decide(event)
-        if logged, let i = rules.ruleNameIndex {
-            // Written only when it changes: the event is often a copy that
-            // shares its values with the caller's batch, and a write copies
-            // them all (one allocation per event for nothing).
-            let name = nameID >= 0 ? rules.names[Int(nameID)] : Event.absent
-            if event[i] != name { event[i] = name }
+        return kindRules._withUnsafeGuaranteedRef { rules in
+            let (logged, nameID) = rules.decide(event)
+            if logged, let i = rules.ruleNameIndex {
+                // Written only when it changes: the event is often a copy that
+                // shares its values with the caller's batch, and a write copies
+                // them all (one allocation per event for nothing).
+                let name = nameID >= 0 ? rules.names[Int(nameID)] : Event.absent
+                if event[i] != name { event[i] = name }
+            }
+            return logged
         }
-        return logged
     }
 
     /// Whether any event of `kind` can be logged under this configuration; a

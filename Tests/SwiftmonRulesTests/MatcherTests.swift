@@ -183,6 +183,77 @@ final class MatcherTests: XCTestCase {
             }
         }
     }
+
+    /// Path-like patterns with long shared stretches (so that the walk
+    /// compares runs of silent nodes instead of stepping), some longer than
+    /// the longest run, against values cut, extended or changed one byte
+    /// anywhere inside such a stretch: the same first filter and gates as a
+    /// naive comparison with every pattern.
+    func testByteTrieRunsOfSilentNodesAgreeWithANaiveWalk() {
+        var random = Random(state: 20261205)
+        let pieces: [[UInt8]] = ["c:\\", "windows\\", "system32\\", "program files (x86)\\", "/usr/", "bin/", "lib/x86_64-linux-gnu/",
+                                 "cmd.exe", "powershell.exe", "é/", "ß", "a", "b"].map { Array($0.utf8) }
+        var runs = 0, longest = 0, endsInsideRun = 0
+        for round in 0..<300 {
+            var builder = ByteTrie.Builder()
+            var patterns: [(bytes: [UInt8], number: Int32, kind: Int)] = []
+            let count = 1 + random.below(round % 10 == 0 ? 120 : 12)
+            for n in 0..<Int32(count) {
+                var p: [UInt8] = []
+                for _ in 0..<(1 + random.below(5)) { p += pieces[random.below(pieces.count)] }
+                if random.below(20) == 0 { p += [UInt8](repeating: UInt8(ascii: "z"), count: 200 + random.below(200)) + pieces[random.below(pieces.count)] }
+                let kind = random.below(4)
+                switch kind {
+                case 0: builder.addExact(p, n)
+                case 1: builder.addPrefix(p, n)
+                case 2: builder.addExactGate(p, n)
+                default: builder.addPrefixGate(p, n)
+                }
+                patterns.append((p, n, kind))
+            }
+            let trie = builder.build()
+            let stats = trie.runStatistics
+            runs += stats.runs
+            let words = (count + 63) / 64
+            for _ in 0..<30 {
+                var v = patterns[random.below(patterns.count)].bytes
+                switch random.below(5) {
+                case 0: break
+                case 1: v = Array(v.prefix(random.below(v.count + 1)))
+                case 2: v += pieces[random.below(pieces.count)]
+                case 3: if !v.isEmpty { v[random.below(v.count)] ^= UInt8(1 << random.below(8)) }
+                default: v = Array(v.reversed())
+                }
+                longest = max(longest, v.count)
+                let bound = random.below(4) == 0 ? Int32(random.below(count + 1)) : ByteTrie.none
+                for reversed in [false, true] {
+                    let read = reversed ? Array(v.reversed()) : v
+                    var want = bound
+                    var wantGates = Set<Int32>()
+                    var exactHit = false
+                    for p in patterns {
+                        switch p.kind {
+                        case 0: if p.bytes == read { want = min(want, p.number); exactHit = true }
+                        case 1: if read.starts(with: p.bytes) { want = min(want, p.number) }
+                        case 2: if p.bytes == read { wantGates.insert(p.number); exactHit = true }
+                        default: if read.starts(with: p.bytes) { wantGates.insert(p.number) }
+                        }
+                    }
+                    if !exactHit && patterns.contains(where: { $0.bytes.count > read.count && $0.bytes.starts(with: read) }) { endsInsideRun += 1 }
+                    var gates = [UInt64](repeating: 0, count: words)
+                    let got = v.withUnsafeBufferPointer { b in
+                        gates.withUnsafeMutableBufferPointer { trie.first(in: b, reversed: reversed, bound: bound, gates: $0.baseAddress!) }
+                    }
+                    XCTAssertEqual(got, want, "round \(round): \(v) reversed \(reversed) bound \(bound)")
+                    XCTAssertEqual(Self.foundIDs(gates), wantGates, "round \(round): gates for \(v) reversed \(reversed)")
+                    if got != want { return }
+                }
+            }
+        }
+        XCTAssertGreaterThan(runs, 1000, "runs of silent nodes must be exercised")
+        XCTAssertGreaterThan(longest, ByteTrie.maximumRun, "runs longer than one node's run must be exercised")
+        XCTAssertGreaterThan(endsInsideRun, 100, "values ending inside a run must be exercised")
+    }
 }
 
 private extension SplitMix64 {
