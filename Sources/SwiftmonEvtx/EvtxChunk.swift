@@ -114,7 +114,7 @@ struct EvtxChunk {
                 break
             }
             let written = BinXmlValues.nanoseconds(filetime: c.u64u(p + 16))
-            xml.collector.begin(EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset + p), capacity: recordSize)
+            xml.collector.begin(recordID: recordID, written: written, fileOffset: fileOffset + p, capacity: recordSize)
             do {
                 try xml.record(from: p + 24, to: p + recordSize - 4)
                 if let maker {

@@ -58,6 +58,31 @@ struct RecordCollector {
         swap(&values, &record.values)
         record = r
         swap(&values, &record.values)
+        reset(capacity: capacity)
+    }
+
+    /// The same for a record with this framing. Right after
+    /// ``finish(keepData:)`` (the common case), ``record`` is a new record
+    /// already: only its framing is set (no record made, copied in and
+    /// destroyed per record); after a record begun and not finished (a plan
+    /// giving up, the interpreter starting again) it is made anew.
+    mutating func begin(recordID: UInt64, written: Int64, fileOffset: Int, capacity: Int) {
+        guard pristine else {
+            begin(EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset), capacity: capacity)
+            return
+        }
+        record.recordID = recordID
+        record.written = written
+        record.fileOffset = fileOffset
+        reset(capacity: capacity)
+    }
+
+    /// Whether ``record`` is as `EvtxRecord(recordID:written:fileOffset:)`
+    /// made it, but for its framing and value buffers (true after ``finish(keepData:)``).
+    private var pristine = true
+
+    private mutating func reset(capacity: Int) {
+        pristine = false
         record.values.removeAll()
         if full {
             // One allocation each for the record's values and items (a record has a few dozen at most).
@@ -89,6 +114,7 @@ struct RecordCollector {
         var r = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
         swap(&r, &record)
         if !keepData { swap(&r.values, &record.values) }
+        pristine = true
         return r
     }
 
