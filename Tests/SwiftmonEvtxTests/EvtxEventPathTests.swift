@@ -54,9 +54,12 @@ final class EvtxEventPathTests: XCTestCase {
             for (k, (a, b)) in zip(records, expected.records).enumerated() {
                 if keepData {
                     XCTAssertEqual(String(reflecting: a), String(reflecting: b), "\(what): record \(k)")
-                } else {
+                } else if threads == 1 {
                     XCTAssertTrue(a.data.isEmpty, "\(what): record \(k) has no data items")
                     XCTAssertEqual(String(reflecting: a), Self.withoutData(b), "\(what): record \(k)")
+                } else {
+                    // Field for field on one thread above; here (the same records) the framing.
+                    XCTAssertEqual([a.recordID, UInt64(a.fileOffset)], [b.recordID, UInt64(b.fileOffset)], "\(what): record \(k)")
                 }
             }
             for (k, (a, b)) in zip(events, expected.events).enumerated() where a != b {
