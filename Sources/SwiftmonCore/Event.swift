@@ -188,6 +188,14 @@ public struct Event: Sendable {
         finishArenaValue(i, start: start, count: n)
     }
 
+    /// Makes room in the arena for its field table and `capacity` more bytes
+    /// of values, so that values set after it up to that size take one
+    /// allocation (the arena otherwise grows by doubling as values come).
+    public mutating func reserveArena(capacity: Int) {
+        let table = arena.isEmpty ? 8 * kind.fieldCount : 0
+        arena.reserveCapacity(arena.count + table + capacity)
+    }
+
     private mutating func appendToArena(_ i: Int, _ bytes: UnsafeBufferPointer<UInt8>) {
         prepareArena()
         let start = arena.count

@@ -327,7 +327,7 @@ struct BinXmlChunk {
             }
             // Start the record again, through the interpreter (which also
             // reports the error where the plan path gave up on one).
-            collector.begin(EvtxRecord(recordID: id, written: written, fileOffset: offset), capacity: end - start + 28)
+            collector.begin(recordID: id, written: written, fileOffset: offset, capacity: end - start + 28)
             budget = BinXmlChunk.recordBudget
             scratchOps.removeAll(keepingCapacity: true)
             scratchValues.removeAll(keepingCapacity: true)

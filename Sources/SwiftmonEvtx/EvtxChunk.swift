@@ -30,7 +30,14 @@ struct EvtxChunk {
     /// Decodes the chunk at `fileOffset` of `file`; `full: false` keeps only
     /// what counting needs (provider and EventID). `noChecksums`: the file
     /// header's flag 0x4, under which a zero CRC32 means none was written.
-    static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool, noChecksums: Bool = false, plans: Bool = true) -> Decoded {
+    ///
+    /// `maker`: each record's event is made too, as soon as the record is
+    /// collected, from the collector's buffers; `keepData: false` then hands
+    /// the records on without their data items (the events hold them), so a
+    /// record's values are materialised once, in its event, and the
+    /// collector's buffers serve every record of the chunk.
+    static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool, noChecksums: Bool = false, plans: Bool = true,
+                       maker: UnsafeMutablePointer<EvtxEventMaker>? = nil, keepData: Bool = true) -> Decoded {
         var out = Decoded()
         let available = file.count - fileOffset
         if available < size {
@@ -73,6 +80,7 @@ struct EvtxChunk {
         var p = headerSize
         var lastSeen: UInt64?
         out.records.reserveCapacity(128)
+        if maker != nil { out.events.reserveCapacity(128) }
         while p < end, p + 4 <= size {
             let signature = c.u32u(p)
             if signature == 0 {
@@ -106,10 +114,16 @@ struct EvtxChunk {
                 break
             }
             let written = BinXmlValues.nanoseconds(filetime: c.u64u(p + 16))
-            xml.collector.begin(EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset + p), capacity: recordSize)
+            xml.collector.begin(recordID: recordID, written: written, fileOffset: fileOffset + p, capacity: recordSize)
             do {
                 try xml.record(from: p + 24, to: p + recordSize - 4)
-                out.records.append(xml.collector.finish())
+                if let maker {
+                    xml.collector.complete()
+                    out.events.append(maker.pointee.event(xml.collector.record))
+                    out.records.append(xml.collector.finish(keepData: keepData))
+                } else {
+                    out.records.append(xml.collector.finish())
+                }
             } catch {
                 out.recordsFailed += 1
                 out.problems.append(EvtxProblem(.record, offset: fileOffset + p,

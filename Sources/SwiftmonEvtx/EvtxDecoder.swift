@@ -25,7 +25,8 @@ public enum EvtxDecoder {
             // Event IDs are below 256: counted in an array, not hashed per record.
             var byID = [Int](repeating: 0, count: 256)
             var otherIDs: [Int: Int] = [:]
-            summary.totals = try reader.forEachEvent { record, event in
+            // Records without their data items: the events hold the values (one materialisation).
+            summary.totals = try reader.forEachEvent(keepData: false) { record, event in
                 summary.count(record)
                 let id = event.kind.id
                 if id >= 0 && id < 256 { byID[id] += 1 } else { otherIDs[id, default: 0] += 1 }
@@ -43,7 +44,9 @@ public enum EvtxDecoder {
 }
 
 /// A sink that is handed each event with the record it came from, for what
-/// the event's fields do not hold (the record's `Computer`, for one).
+/// the event's fields do not hold (the record's `Computer`, for one). The
+/// record has its framing and System fields, not its data items (they are in
+/// the event: see ``EvtxReader/forEachEvent(keepData:_:)``).
 public protocol EvtxRecordSink: EventSink {
     func emit(_ event: Event, from record: EvtxRecord) throws
 }

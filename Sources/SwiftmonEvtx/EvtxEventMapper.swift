@@ -44,6 +44,7 @@ public enum EvtxEventMapper {
         var e = Event(kind, time: time, utcTime: kind.utcTimeIndex == nil ? Event.absent : utcTime)
         let fields = kind.fields
         let values = r.values
+        e.reserveArena(capacity: values.bytes.count)  // the values in one allocation
         let complete = values.bytes.withUnsafeBufferPointer { bytes -> Bool in
             // Records carry the fields in schema order: try the next one first.
             var next = 0
@@ -183,8 +184,19 @@ public struct EvtxEventMaker {
         let time = EventTime(nanosecondsSinceEpoch: r.timeCreated ?? r.written)
         let utcTime = utcTimes.text(for: time)
         if let e = EvtxEventMapper.event(r, time: time, utcTime: utcTime) { return e }
-        return EvtxEventMapper.windowsEvent(r, time, utcTime, data: r.section == .none ? nil : dataJSON(r), numbers: &numbers)
+        var e = EvtxEventMapper.windowsEvent(r, time, utcTime, data: nil, numbers: &numbers)
+        if r.section != .none {
+            // The EventData JSON goes from the reused buffer into the event's
+            // arena (valid UTF-8: the reader's values, escaped): no String.
+            let json = writeDataJSON(r)
+            e.reserveArena(capacity: json.count)
+            e.setValidUTF8(EvtxEventMaker.dataField, json)
+        }
+        return e
     }
+
+    /// WindowsEvent's `EventData` field (16).
+    static let dataField = EventKind.windowsEvent.index(of: "EventData")!
 
     /// The JSON keys of one list of data names: each `"key":` (escaped, with
     /// `DataN` for an unnamed item and `#N` for a repeated name) one after
@@ -251,9 +263,14 @@ public struct EvtxEventMaker {
         return made
     }
 
-    /// The record's data as a JSON object (see ``EvtxEventMapper/dataJSON(_:)``),
-    /// written into the reused buffer in one pass, then copied into the String.
+    /// The record's data as a JSON object (see ``EvtxEventMapper/dataJSON(_:)``).
     public mutating func dataJSON(_ r: EvtxRecord) -> String {
+        String(decoding: writeDataJSON(r), as: UTF8.self)
+    }
+
+    /// The same written into the reused buffer in one pass: its bytes there,
+    /// valid until the next call.
+    mutating func writeDataJSON(_ r: EvtxRecord) -> UnsafeBufferPointer<UInt8> {
         let keys = keys(r.values)
         var root: String?
         if case .userData(let name) = r.section { root = name }
@@ -284,7 +301,7 @@ public struct EvtxEventMaker {
         }
         out[n] = 0x7D; n += 1
         if root != nil { out[n] = 0x7D; n += 1 }
-        return String(decoding: UnsafeBufferPointer(rebasing: out[0..<n]), as: UTF8.self)
+        return UnsafeBufferPointer(rebasing: out[0..<n])
     }
 }
 

@@ -68,9 +68,14 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
 
     /// Like ``forEachRecord(full:_:)``, with each record's event
     /// (``EvtxEventMapper``) made on the decoding threads.
+    ///
+    /// `keepData: false`: the records come without their data items
+    /// (``EvtxRecord/data`` empty; framing, System fields and section kept):
+    /// their values are then materialised once, in the event, not also in
+    /// the record (the fast path of ``EvtxDecoder``).
     @discardableResult
-    public func forEachEvent(_ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
-        try walk(full: true, events: true) { chunk in
+    public func forEachEvent(keepData: Bool = true, _ body: (EvtxRecord, Event) throws -> Void) rethrows -> Totals {
+        try walk(full: true, events: true, keepData: keepData) { chunk in
             // Read from immutable arrays, which the body cannot change: the
             // elements are passed borrowed (through an unsafe buffer, which
             // the body might write, each was copied: a retain and a release
@@ -80,7 +85,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         }
     }
 
-    private func walk(full: Bool, events: Bool, _ body: (EvtxChunk.Decoded) throws -> Void) rethrows -> Totals {
+    private func walk(full: Bool, events: Bool, keepData: Bool = true, _ body: (EvtxChunk.Decoded) throws -> Void) rethrows -> Totals {
         var totals = Totals()
         // Flag 4 with a zero checksum: a header written without a CRC32 (as in
         // evtx's Application_no_crc32 sample); nothing to check there.
@@ -105,7 +110,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         while first < physicalChunks {
             let count = min(perBatch, physicalChunks - first)
             let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums,
-                                      makers: events ? makers : nil)
+                                      makers: events ? makers : nil, keepData: keepData)
             for chunk in decoded {
                 switch chunk.state {
                 case .used: totals.chunksUsed += 1
@@ -134,12 +139,11 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     /// Decodes `count` chunks from chunk `first`; with `makers` (one per
     /// thread, worker `k` using `makers[k]` only), their events too.
     private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool,
-                             makers: UnsafeMutableBufferPointer<EvtxEventMaker>?) -> [EvtxChunk.Decoded] {
+                             makers: UnsafeMutableBufferPointer<EvtxEventMaker>?, keepData: Bool) -> [EvtxChunk.Decoded] {
         if threads == 1 || count == 1 {
             return (first..<(first + count)).map {
-                var d = EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if let makers { EvtxReader.makeEvents(&d, &makers[0]) }
-                return d
+                EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums,
+                                 maker: makers?.baseAddress, keepData: keepData)
             }
         }
         let results = UnsafeMutableBufferPointer<EvtxChunk.Decoded>.allocate(capacity: count)
@@ -164,9 +168,9 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                     return k
                 }
                 guard k < count else { break }
-                var d = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full, noChecksums: noChecksums)
-                if let makers = workerMakers?.value { EvtxReader.makeEvents(&d, &makers[worker]) }
-                base.value[k] = d
+                base.value[k] = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full,
+                                                 noChecksums: noChecksums, maker: workerMakers.map { $0.value.baseAddress! + worker },
+                                                 keepData: keepData)
             }
         }
         // Moved, not copied: a copy would retain (and the buffer's deinit release)
@@ -175,19 +179,6 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
             out.baseAddress!.moveInitialize(from: results.baseAddress!, count: count)
             initialized = count
         }
-    }
-}
-
-extension EvtxReader {
-    /// One event per record of `d`, the records read in place from an
-    /// immutable array (`map`'s closure copied each record: a retain and a
-    /// release of each of its Strings and arrays).
-    static func makeEvents(_ d: inout EvtxChunk.Decoded, _ maker: inout EvtxEventMaker) {
-        var events: [Event] = []
-        let records = d.records
-        events.reserveCapacity(records.count)
-        for i in records.indices { events.append(maker.event(records[i])) }
-        d.events = events
     }
 }
 

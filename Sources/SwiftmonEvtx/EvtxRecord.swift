@@ -95,6 +95,13 @@ struct DataValues: Sendable {
 
     var count: Int { ends.count }
 
+    /// No items, the buffers' storage kept.
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        names = []
+    }
+
     @inline(__always)
     func range(_ i: Int) -> Range<Int> {
         (i == 0 ? 0 : ends[i - 1])..<ends[i]

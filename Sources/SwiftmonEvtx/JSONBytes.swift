@@ -1,34 +1,8 @@
 /// JSON string literals written from UTF-8 bytes, escaped exactly as
 /// `SwiftmonCore.JSONString` escapes a String (`"`, `\\`, `\n`, `\r`, `\t`;
-/// other C0 controls, DEL, C1 controls and U+2028/2029 as `\u00xx`), in two
-/// steps: the length, then the bytes into storage of that length. The hot
+/// other C0 controls, DEL, C1 controls and U+2028/2029 as `\u00xx`). The hot
 /// path of an event's EventData: plain runs are found eight bytes at a time.
 enum JSONBytes {
-    /// Where the next byte that needs a look is, from `i` (eight plain
-    /// printable ASCII bytes are skipped at a time).
-    @inline(__always)
-    static func skipPlain(_ bytes: UnsafeBufferPointer<UInt8>, from i: Int) -> Int {
-        var i = i
-        let n = bytes.count
-        guard let base = bytes.baseAddress else { return i }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        while i + 8 <= n {
-            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            let control = (w &- ones &* 0x20) & ~w & highs  // a byte below 0x20 (maybe)
-            let high = (w | ((w & ~highs) &+ ones)) & highs  // a byte at or above 0x7F
-            let q = w ^ (ones &* 0x22), bs = w ^ (ones &* 0x5C)
-            let quote = (q &- ones) & ~q & highs, backslash = (bs &- ones) & ~bs & highs
-            if control | high | quote | backslash != 0 { break }
-            i += 8
-        }
-        while i < n {
-            let b = bytes[i]
-            if b < 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C { break }
-            i += 1
-        }
-        return i
-    }
-
     /// The escape at `i` (a byte that needs a look): the scalar it stands for
     /// and its width in bytes, or nil when it is written as it is.
     @inline(__always)
@@ -42,51 +16,53 @@ enum JSONBytes {
         return nil
     }
 
+    /// Whether none of the eight bytes of `w` needs a look (each is
+    /// printable ASCII other than `"` and `\\`).
     @inline(__always)
-    static func escapedLength(_ scalar: UInt32) -> Int {
-        switch scalar {
-        case 0x22, 0x5C, 0x0A, 0x0D, 0x09: return 2
-        default: return 6
-        }
+    static func isPlain(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (w &- ones &* 0x20) & ~w & highs  // a byte below 0x20 (maybe)
+        let high = (w | ((w & ~highs) &+ ones)) & highs  // a byte at or above 0x7F
+        let q = w ^ (ones &* 0x22), bs = w ^ (ones &* 0x5C)
+        let quote = (q &- ones) & ~q & highs, backslash = (bs &- ones) & ~bs & highs
+        return control | high | quote | backslash == 0
     }
 
-    /// Length of `bytes` as a quoted, escaped JSON string.
-    static func quotedLength(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var length = bytes.count + 2
-        var i = skipPlain(bytes, from: 0)
-        while i < bytes.count {
-            if let e = escape(bytes, at: i) {
-                length += escapedLength(e.scalar) - e.width
-                i += e.width
-            } else {
-                i += 1
-            }
-            i = skipPlain(bytes, from: i)
-        }
-        return length
-    }
-
-    static func quotedLength(_ s: String) -> Int {
-        var s = s
-        return s.withUTF8 { quotedLength($0) }
-    }
-
-    /// Writes `bytes` quoted and escaped at `out[n...]`; returns the end.
+    /// Writes `bytes` quoted and escaped at `out[n...]` (room for the
+    /// escaped length, at most six bytes per byte and the quotes); returns
+    /// the end. Plain runs are copied eight bytes at a time as they are
+    /// checked (one load, one store: no copy call per run — the values of
+    /// a record are short, and a call per value cost more than its bytes).
     static func writeQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: UnsafeMutableBufferPointer<UInt8>, at n: Int) -> Int {
         var n = n
         out[n] = 0x22; n += 1
-        var plainFrom = 0
-        var i = skipPlain(bytes, from: 0)
-        func copyPlain(upTo end: Int) {
-            let count = end - plainFrom
-            if count > 0 {
-                (out.baseAddress! + n).update(from: bytes.baseAddress! + plainFrom, count: count)
-                n += count
+        let count = bytes.count
+        guard let source = bytes.baseAddress, count > 0 else { out[n] = 0x22; return n + 1 }
+        let target = UnsafeMutableRawPointer(out.baseAddress!)
+        var i = 0
+        while i < count {
+            if i + 8 <= count {
+                let w = UnsafeRawPointer(source + i).loadUnaligned(as: UInt64.self)
+                if isPlain(w) {
+                    // Eight input bytes, eight output bytes: within the room.
+                    target.storeBytes(of: w, toByteOffset: n, as: UInt64.self)
+                    n += 8
+                    i += 8
+                    continue
+                }
             }
-        }
-        while i < bytes.count {
-            if let e = escape(bytes, at: i) {
-                copyPlain(upTo: i)
+            // Byte by byte up to the next eight (or the end).
+            let stop = min(count, i + 8)
+            while i < stop {
+                let b = source[i]
+                if b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C {
+                    out[n] = b; n += 1; i += 1
+                    continue
+                }
+                guard let e = escape(bytes, at: i) else {
+                    out[n] = b; n += 1; i += 1
+                    continue
+                }
                 out[n] = 0x5C
                 switch e.scalar {
                 case 0x22: out[n + 1] = 0x22; n += 2
@@ -101,14 +77,11 @@ enum JSONBytes {
                     }
                     n += 6
                 }
+                // An escape of two or three bytes may end past `stop`: the
+                // next round starts after it.
                 i += e.width
-                plainFrom = i
-            } else {
-                i += 1
             }
-            i = skipPlain(bytes, from: i)
         }
-        copyPlain(upTo: bytes.count)
         out[n] = 0x22; n += 1
         return n
     }

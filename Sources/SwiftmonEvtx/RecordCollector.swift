@@ -49,13 +49,45 @@ struct RecordCollector {
         stack.reserveCapacity(16)
     }
 
-    /// Starts the next record.
+    /// Starts the next record. The value buffers of the last record, when
+    /// ``finish(keepData:)`` left them here, are reused (emptied, their
+    /// storage kept): a record whose event is made from them here allocates
+    /// none of its own.
     mutating func begin(_ r: EvtxRecord, capacity: Int) {
+        var values = DataValues()
+        swap(&values, &record.values)
         record = r
+        swap(&values, &record.values)
+        reset(capacity: capacity)
+    }
+
+    /// The same for a record with this framing. Right after
+    /// ``finish(keepData:)`` (the common case), ``record`` is a new record
+    /// already: only its framing is set (no record made, copied in and
+    /// destroyed per record); after a record begun and not finished (a plan
+    /// giving up, the interpreter starting again) it is made anew.
+    mutating func begin(recordID: UInt64, written: Int64, fileOffset: Int, capacity: Int) {
+        guard pristine else {
+            begin(EvtxRecord(recordID: recordID, written: written, fileOffset: fileOffset), capacity: capacity)
+            return
+        }
+        record.recordID = recordID
+        record.written = written
+        record.fileOffset = fileOffset
+        reset(capacity: capacity)
+    }
+
+    /// Whether ``record`` is as `EvtxRecord(recordID:written:fileOffset:)`
+    /// made it, but for its framing and value buffers (true after ``finish(keepData:)``).
+    private var pristine = true
+
+    private mutating func reset(capacity: Int) {
+        pristine = false
+        record.values.removeAll()
         if full {
             // One allocation each for the record's values and items (a record has a few dozen at most).
-            record.values.bytes.reserveCapacity(capacity)
-            record.values.ends.reserveCapacity(24)
+            if record.values.bytes.capacity < capacity { record.values.bytes.reserveCapacity(capacity) }
+            if record.values.ends.capacity < 24 { record.values.ends.reserveCapacity(24) }
         }
         stack.removeAll(keepingCapacity: true)
         inAttribute = false
@@ -66,12 +98,23 @@ struct RecordCollector {
         namesShared = nil
     }
 
-    /// The record collected since ``begin(_:capacity:)``.
-    mutating func finish() -> EvtxRecord {
+    /// Ends the record collected since ``begin(_:capacity:)``: its last
+    /// item's bytes committed, its names its own where a plan's array names
+    /// more items. ``record`` is then complete (an event can be made of it).
+    mutating func complete() {
         if record.values.bytes.count > committed { record.values.bytes.removeSubrange(committed...) }
         if record.values.names.count > record.values.ends.count { ownNames() }
+    }
+
+    /// The record collected since ``begin(_:capacity:)``, completed. `keepData: false`: without its data items — their
+    /// buffers stay here for the next record (the caller made the event of
+    /// the record, which holds the values, before).
+    mutating func finish(keepData: Bool = true) -> EvtxRecord {
+        complete()
         var r = EvtxRecord(recordID: 0, written: 0, fileOffset: 0)
         swap(&r, &record)
+        if !keepData { swap(&r.values, &record.values) }
+        pristine = true
         return r
     }
 

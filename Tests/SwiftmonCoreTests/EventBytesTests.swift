@@ -139,3 +139,29 @@ final class EventBytesTests: XCTestCase {
         XCTAssertEqual(reused["CommandLine"], "/bin/other --overwrites-nothing")
     }
 }
+
+/// ``Event/reserveArena(capacity:)``: values set after it fit without the
+/// arena moving, and read back as set.
+final class EventArenaReserveTests: XCTestCase {
+    func testValuesWithinTheReservedRoomTakeOneAllocation() {
+        var e = Event(.processCreate, time: EventTime(nanosecondsSinceEpoch: 1_706_745_599_123_456_789))
+        let image = EventKind.processCreate.index(of: "Image")!
+        let commandLine = EventKind.processCreate.index(of: "CommandLine")!
+        let imageText = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+        let commandText = String(repeating: "-EncodedCommand SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA ", count: 20)
+        e.reserveArena(capacity: imageText.utf8.count + commandText.utf8.count)
+        XCTAssertGreaterThanOrEqual(e.arena.capacity, 8 * EventKind.processCreate.fieldCount + imageText.utf8.count + commandText.utf8.count)
+        let before = e.arena.withUnsafeBufferPointer { $0.baseAddress }
+        Array(imageText.utf8).withUnsafeBufferPointer { e.setValidUTF8(image, $0) }
+        Array(commandText.utf8).withUnsafeBufferPointer { e.setValidUTF8(commandLine, $0) }
+        XCTAssertEqual(e.arena.withUnsafeBufferPointer { $0.baseAddress }, before, "the arena did not move")
+        XCTAssertEqual(e[image], imageText)
+        XCTAssertEqual(e[commandLine], commandText)
+        XCTAssertEqual(e.values.filter { $0 != Event.absent }.count, 3, "UtcTime, Image, CommandLine")
+
+        // Reserving again on a filled arena keeps what it holds.
+        e.reserveArena(capacity: 4096)
+        XCTAssertEqual(e[image], imageText)
+        XCTAssertEqual(e[commandLine], commandText)
+    }
+}
