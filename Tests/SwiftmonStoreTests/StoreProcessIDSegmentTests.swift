@@ -21,36 +21,6 @@ final class StoreProcessIDSegmentTests: XCTestCase {
 
     static let base: Int64 = 1_700_000_000_000_000_000
 
-    /// The schema version 4 wrote (rows keyed by time, a per-row index on
-    /// process_id), as it was.
-    static let versionFourSchema = """
-        CREATE TABLE IF NOT EXISTS event (
-            id INTEGER PRIMARY KEY,
-            time INTEGER NOT NULL,
-            event_id INTEGER NOT NULL,
-            process_guid TEXT,
-            process_id INTEGER,
-            parent_process_guid TEXT,
-            image TEXT,
-            fields BLOB NOT NULL,
-            raw BLOB,
-            container_id TEXT,
-            host TEXT,
-            import_key INTEGER
-        );
-        CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id);
-        CREATE INDEX IF NOT EXISTS event_by_process_guid ON event(process_guid, event_id);
-        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id)
-            WHERE parent_process_guid IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_image ON event(image);
-        CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);
-        CREATE INDEX IF NOT EXISTS event_by_container_id ON event(container_id)
-            WHERE container_id IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_host ON event(host COLLATE NOCASE) WHERE host IS NOT NULL;
-        CREATE UNIQUE INDEX IF NOT EXISTS event_by_import_key ON event(import_key, host, event_id)
-            WHERE import_key IS NOT NULL;
-        """
-
     /// ProcessCreate `n` with pid 100 + n % `pids` (pids recur across segments).
     func create(_ n: Int, pids: Int = 7, at time: Int64) -> Event {
         var e = Event(.processCreate, time: EventTime(nanosecondsSinceEpoch: time))
@@ -177,7 +147,7 @@ final class StoreProcessIDSegmentTests: XCTestCase {
         do {
             let queue = try DatabaseQueue(path: path)
             try queue.write { db in
-                try db.execute(sql: Self.versionFourSchema)
+                try db.execute(sql: PastStoreSchemas.versionFour)
                 for event in events {
                     var fields: [UInt8] = []
                     EventStore.encodeFields(of: event, into: &fields)

@@ -18,36 +18,6 @@ final class StoreTimeKeyTests: XCTestCase {
 
     static let base: Int64 = 1_700_000_000_000_000_000
 
-    /// The schema version 3 wrote (swiftmon before rows were keyed by time), as it was.
-    static let versionThreeSchema = """
-        CREATE TABLE IF NOT EXISTS event (
-            id INTEGER PRIMARY KEY,
-            time INTEGER NOT NULL,
-            event_id INTEGER NOT NULL,
-            process_guid TEXT,
-            process_id INTEGER,
-            parent_process_guid TEXT,
-            image TEXT,
-            fields BLOB NOT NULL,
-            raw BLOB,
-            container_id TEXT,
-            host TEXT,
-            import_key INTEGER
-        );
-        CREATE INDEX IF NOT EXISTS event_by_time ON event(time);
-        CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id, time);
-        CREATE INDEX IF NOT EXISTS event_by_process_guid ON event(process_guid, event_id);
-        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id, time)
-            WHERE parent_process_guid IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_image ON event(image, time);
-        CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);
-        CREATE INDEX IF NOT EXISTS event_by_container_id ON event(container_id, time)
-            WHERE container_id IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_host ON event(host COLLATE NOCASE, time) WHERE host IS NOT NULL;
-        CREATE UNIQUE INDEX IF NOT EXISTS event_by_import_key ON event(import_key, host, event_id)
-            WHERE import_key IS NOT NULL;
-        """
-
     func create(_ n: Int, at time: Int64) -> Event {
         var e = Event(.processCreate, time: EventTime(nanosecondsSinceEpoch: time))
         e["ProcessGuid"] = "{P-\(n)}"
@@ -88,7 +58,7 @@ final class StoreTimeKeyTests: XCTestCase {
         do {
             let queue = try DatabaseQueue(path: path)
             try queue.write { db in
-                try db.execute(sql: Self.versionThreeSchema)
+                try db.execute(sql: PastStoreSchemas.versionThree)
                 for (i, event) in events.enumerated() {
                     var fields: [UInt8] = []
                     EventStore.encodeFields(of: event, into: &fields)
