@@ -12,8 +12,8 @@ public enum LinuxEventLoop {
     /// The reader reads every wake-up at once, so a lone event (and its
     /// alert) is not held back. When events come close together — a drain
     /// that reads two or more, or one that follows the previous drain within
-    /// ``coalescingMicroseconds`` — it then pauses that long before waiting
-    /// again, and what came meanwhile is read in one go: a flow of events
+    /// ``coalescingMicroseconds`` — it then pauses that long (longer while a
+    /// storm lasts: ``coalescingPause``) before waiting again, and what came meanwhile is read in one go: a flow of events
     /// costs the reader (and the outputs' thread, woken per drain) one
     /// wake-up per pause instead of one per record, at every rate, and the
     /// kernel skips the per-record wake-up (it wakes a reader only when the
