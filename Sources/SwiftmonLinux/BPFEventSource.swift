@@ -12,6 +12,7 @@ final class BPFEventSource: LinuxEventSource {
     private let processes: ProcessEventBuilder
     private let attachedPrograms: [String]
     private let skippedPrograms: [String]
+    private let ringBufferBytes: Int
 
     init(options: SensorOptions, host: HostIdentity, hasher: FileHasher?) throws {
         LibbpfLog.verbose = options.verbose
@@ -24,6 +25,7 @@ final class BPFEventSource: LinuxEventSource {
             throw error
         }
         self.sensor = sensor
+        ringBufferBytes = options.ringBufferBytes
         attachedPrograms = sensor.attachedPrograms
         skippedPrograms = sensor.skippedPrograms.map { "\($0.name) (\($0.reason))" }
 
@@ -89,6 +91,8 @@ final class BPFEventSource: LinuxEventSource {
             + (idle.isEmpty ? "" : " idle(" + idle.joined(separator: ",") + ")")
             + (killLedgerProblem.map { " kill-ledger(\($0))" } ?? "")
     }
+
+    var ringBufferUse: (capacityBytes: Int, bytesRead: UInt64)? { (ringBufferBytes, handler.bytesRead) }
 
     func read(into events: inout [Event]) throws {
         try sensor?.consume()
@@ -198,6 +202,9 @@ final class RecordBatcher: RecordHandler {
     var builder: SensorEventBuilder?
     var batch: [Event] = []
     var records: UInt64 = 0
+    /// Ring-buffer bytes the records read took (each with its 8-byte header,
+    /// rounded to 8 as the kernel lays them out): the event loop's rate.
+    var bytesRead: UInt64 = 0
     /// Records read per kind as the header names it (malformed ones too; a
     /// kind out of range or a record too short for a header: slot 0).
     private(set) var recordsByKind = [UInt64](repeating: 0, count: Int(SM_RECORD_KIND_COUNT.rawValue))
@@ -205,6 +212,7 @@ final class RecordBatcher: RecordHandler {
 
     override func handle(_ bytes: UnsafeRawBufferPointer) {
         records += 1
+        bytesRead &+= UInt64((bytes.count + 8 + 7) & ~7)
         var kind = 0
         if bytes.count >= 2, let base = bytes.baseAddress {
             kind = Int(base.loadUnaligned(as: UInt16.self))

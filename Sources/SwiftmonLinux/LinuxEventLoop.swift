@@ -12,8 +12,8 @@ public enum LinuxEventLoop {
     /// The reader reads every wake-up at once, so a lone event (and its
     /// alert) is not held back. When events come close together — a drain
     /// that reads two or more, or one that follows the previous drain within
-    /// ``coalescingMicroseconds`` — it then pauses that long before waiting
-    /// again, and what came meanwhile is read in one go: a flow of events
+    /// ``coalescingMicroseconds`` — it then pauses that long (longer while a
+    /// storm lasts: ``coalescingPause``) before waiting again, and what came meanwhile is read in one go: a flow of events
     /// costs the reader (and the outputs' thread, woken per drain) one
     /// wake-up per pause instead of one per record, at every rate, and the
     /// kernel skips the per-record wake-up (it wakes a reader only when the
@@ -26,6 +26,40 @@ public enum LinuxEventLoop {
     /// storm rates (16 events within 10 ms) left moderate rates (a few hundred
     /// execs/s, what a real host sees) at one wake-up per record per thread.
     static let coalescingMicroseconds: UInt32 = 10_000
+
+    /// While a storm lasts the pause grows: each pausing drain that read at
+    /// least ``stormEvents`` and came straight after the previous pause doubles it, up to ``longestPauseMicroseconds``;
+    /// any other drain puts it back to ``coalescingMicroseconds``. It is
+    /// capped by the ring buffer's headroom: at the rate the last drain saw
+    /// (bytes read ÷ time since the previous drain ended), the bytes expected
+    /// during the pause stay under a quarter of the ring buffer. The cap
+    /// never goes below the base pause, so a longer pause can never cause a
+    /// drop that the 10 ms pause would not; a small `--buffer-size` or a
+    /// fast flow keeps the pause at 10 ms.
+    static let longestPauseMicroseconds: UInt32 = 50_000
+    static let stormEvents = 16
+
+    /// The pause after a drain that pauses (pure: the event loop's rule).
+    /// - Parameters:
+    ///   - previous: the pause after the previous drain (µs).
+    ///   - eventsRead: events the drain read.
+    ///   - bytesRead: ring-buffer bytes the drain read.
+    ///   - nanoseconds: from the end of the previous drain to the end of this one.
+    ///   - ringBufferBytes: the ring buffer's size; nil for a source without one.
+    static func coalescingPause(previous: UInt32, eventsRead: Int, bytesRead: UInt64,
+                                overNanoseconds nanoseconds: Int64, ringBufferBytes: Int?) -> UInt32 {
+        let base = coalescingMicroseconds
+        // Only a drain that comes straight after a pause (the previous
+        // drain's end is at most twice that pause ago) grows it: its rate is
+        // measured over the pause. After a quiet spell the interval would
+        // make a burst look slow.
+        guard let ringBufferBytes, eventsRead >= stormEvents, nanoseconds > 0,
+              nanoseconds <= 2 * Int64(max(previous, base)) * 1000 else { return base }
+        let grown = min(max(previous, base) * 2, longestPauseMicroseconds)
+        // Microseconds until a quarter of the ring buffer fills at this rate.
+        let headroom = Double(ringBufferBytes / 4) * Double(nanoseconds) / 1000 / Double(max(bytesRead, 1))
+        return max(base, min(grown, UInt32(min(headroom, Double(longestPauseMicroseconds)))))
+    }
 
     /// The signalfd, made once (-1 until ``takeOverSignals()``).
     private static let signalDescriptor = Mutex<Int32>(-1)
@@ -93,19 +127,28 @@ public enum LinuxEventLoop {
         // When the last drain that read events ended (monotonic ns).
         var lastDrainEnded: Int64 = .min / 2
         let pauseNanoseconds = Int64(coalescingMicroseconds) * 1000
+        // The current pause (grows while a storm lasts; see coalescingPause).
+        var pause = coalescingMicroseconds
         while running {
             for token in try Syscalls.epollWait(epoll, timeoutMilliseconds: -1) {
                 switch Token(rawValue: token) {
                 case .source:
                     let woke = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
+                    let bytesBefore = source.ringBufferUse?.bytesRead ?? 0
                     let read = try session.readSource()
                     guard read > 0 else { break }
                     // A record that comes during a pause waits at most the
                     // pause; the kernel marks the ring buffer ready meanwhile.
                     if read >= 2 || woke - lastDrainEnded < pauseNanoseconds {
-                        Syscalls.sleep(microseconds: coalescingMicroseconds)
+                        let use = source.ringBufferUse
+                        pause = coalescingPause(previous: pause, eventsRead: read,
+                                                bytesRead: (use?.bytesRead ?? 0) &- bytesBefore,
+                                                overNanoseconds: Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - lastDrainEnded,
+                                                ringBufferBytes: use?.capacityBytes)
+                        Syscalls.sleep(microseconds: pause)
                         lastDrainEnded = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
                     } else {
+                        pause = coalescingMicroseconds
                         lastDrainEnded = woke
                     }
                 case .signal:

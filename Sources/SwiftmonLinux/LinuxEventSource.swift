@@ -7,6 +7,13 @@ import SwiftmonSystem
 public protocol LinuxEventSource: EventSource {
     /// Descriptors that become readable when the source has records.
     func readinessDescriptors() throws -> [Int32]
+    /// The kernel ring buffer's size and the bytes read from it so far; nil
+    /// for a source without one (the event loop then keeps its base pause).
+    var ringBufferUse: (capacityBytes: Int, bytesRead: UInt64)? { get }
+}
+
+extension LinuxEventSource {
+    public var ringBufferUse: (capacityBytes: Int, bytesRead: UInt64)? { nil }
 }
 
 /// Opens the sources `swiftmon run` asked for: the eBPF sensor, or the
