@@ -33,9 +33,12 @@ public enum LinuxEventLoop {
     /// capped by the ring buffer's headroom: at the rate the last drain saw
     /// (bytes read ÷ time since the previous drain ended), the bytes expected
     /// during the pause stay under a quarter of the ring buffer. The cap
-    /// never goes below the base pause, so a longer pause can never cause a
-    /// drop that the 10 ms pause would not; a small `--buffer-size` or a
-    /// fast flow keeps the pause at 10 ms.
+    /// never goes below the base pause; a small `--buffer-size` or a fast
+    /// flow keeps the pause at 10 ms. Only a rate that rises more than 4×
+    /// within one pause can fill the ring where the 10 ms pause would not.
+    /// (The loop measures the rate from the end of the pause, so it
+    /// overstates it and the cap binds early: safe, but small rings rarely
+    /// grow the pause.)
     static let longestPauseMicroseconds: UInt32 = 50_000
     static let stormEvents = 16
 
