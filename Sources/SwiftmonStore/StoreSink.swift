@@ -291,7 +291,8 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
     // MARK: Retention
 
     /// Deletes events older than `maxAge` and, while the store is larger than
-    /// `maxSize`, the oldest tenth of what remains; then gives freed pages back.
+    /// `maxSize`, the oldest rows (by count: enough to come 10 % under it); then
+    /// gives freed pages back.
     func enforceRetention() throws {
         var deleted = 0
         if let maxAge = options.maxAge {
@@ -320,15 +321,20 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                 let live = try liveBytes()
                 guard live > dataLimit else { break }
                 let n = try queue.write { db -> Int in
-                    guard let low = try Int64.fetchOne(db, sql: "SELECT min(id) FROM event"),
-                          let high = try Int64.fetchOne(db, sql: "SELECT max(id) FROM event")
-                    else { return 0 }
-                    // Keys are times: the oldest part of the time span stored.
+                    // The oldest rows by count, not the oldest part of the time
+                    // span: times have gaps (a host switched off for a week, a
+                    // clock step), and a fraction of a span with a gap in it can
+                    // take every row but the newest.
                     // Aim 10 % below the limit so deletion is not needed on every check.
                     let fraction = min(0.5, max(0.01, 1 - Double(dataLimit) * 0.9 / Double(live)))
-                    let count = max(1, Int64(Double(high - low + 1) * fraction))
-                    try EventStore.forgetProcessIDs(ofRowsBelow: low + count, db)
-                    try db.execute(sql: "DELETE FROM event WHERE id < ?", arguments: [low + count])
+                    let rows = try Int64.fetchOne(db, sql: "SELECT count(*) FROM event") ?? 0
+                    guard rows > 0 else { return 0 }
+                    let count = max(1, Int64(Double(rows) * fraction))
+                    // Keys are unique, so the key `count` rows in is where the kept rows start.
+                    let cutoff = try Int64.fetchOne(
+                        db, sql: "SELECT id FROM event ORDER BY id LIMIT 1 OFFSET ?", arguments: [count]) ?? Int64.max
+                    try EventStore.forgetProcessIDs(ofRowsBelow: cutoff, db)
+                    try db.execute(sql: "DELETE FROM event WHERE id < ?", arguments: [cutoff])
                     return db.changesCount
                 }
                 deleted += n

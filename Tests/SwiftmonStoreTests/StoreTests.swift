@@ -311,6 +311,40 @@ final class StoreTests: XCTestCase {
         _ = try StoreProcessIDSegmentTests.processIDEntries(path)  // the deleted rows' entries went with them
     }
 
+    /// A store whose times have a gap (a host switched off for months, a clock
+    /// step) loses its oldest rows by count when over size, not the oldest
+    /// part of its time span: that part can hold every row but the newest.
+    func testRetentionBySizeAcrossAGapInTimeKeepsTheNewestRowsByCount() throws {
+        let path = directory + "/events.db"
+        var options = StoreSink.Options()
+        options.maxSize = 4 << 20
+        options.retentionInterval = 3600  // only the call below enforces it
+        let sink = try StoreSink(path: path, options: options)
+        let filler = String(repeating: "z", count: 1000)
+        for n in 0..<6000 {  // ≈ 7 MB of rows
+            var e = StoreBenchmark.processCreate(sequence: n, time: Self.time(n))
+            e["ParentCommandLine"] = filler
+            try sink.emit(e)
+        }
+        try sink.emit(StoreBenchmark.processCreate(sequence: 99_999, time: Self.time(10_000_000)))  // 115 days on
+        try sink.flush()
+        try sink.writer.enforceRetention()
+
+        let dataLimit = Int64(4 << 20) - StoreSinkWriter.walBudget(4 << 20)
+        XCTAssertLessThanOrEqual(try sink.writer.liveBytes(), dataLimit)
+        let reader = try StoreReader(path: path)
+        let kept = try reader.count()
+        XCTAssertGreaterThan(kept, 2000, "the store keeps what fits, not only the newest row")
+        var oldestFirst = StoreFilter()
+        oldestFirst.limit = 1
+        let oldestKept = try XCTUnwrap(Int(try reader.events(matching: oldestFirst).first?["ProcessId"] ?? ""))
+        XCTAssertEqual(oldestKept, 6000 - (kept - 1), "the rows kept are the newest ones, without a hole")
+        XCTAssertEqual(Int(sink.status.deletedByRetention), 6001 - kept)
+        XCTAssertEqual(try reader.integrityCheck(), ["ok"])
+        sink.close()
+        _ = try StoreProcessIDSegmentTests.processIDEntries(path)
+    }
+
     func testReleasingTheSinkWithoutCloseCommitsWhatWasEmitted() throws {
         let path = directory + "/events.db"
         do {
