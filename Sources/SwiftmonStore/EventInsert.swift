@@ -108,14 +108,22 @@ struct EventInsert {
     private var keys: TimeKeys
     /// The statement's parameter that takes the row's key (``TimeKeys``): its last.
     private let keyParameter: Int32
-    /// ``EventStore/insertProcessIDSQL``: each stored row with a process id
-    /// gets its entry in the open segment; nil: none (`bench store`'s floor).
+    /// ``EventStore/insertProcessIDSQL``: a stored row at or below the sealed
+    /// key gets its process-id entry in the sealed level; nil: none (`bench
+    /// store`'s floor).
     private let processIDStatement: OpaquePointer?
+    /// ``EventStore/sealedProcessIDKey(_:)``, read per transaction (another
+    /// writer may have sealed).
+    private let sealedKey: Int64
+    /// Rows this transaction stored above the sealed key: the open segment's
+    /// (``ProcessIDSegment``).
+    private(set) var openSegmentRows = 0
 
     /// For one transaction of `db` (the keys are read anew per transaction).
     init(_ statement: Statement, processIDs: Statement?, in db: Database) throws {
         self.statement = statement.sqliteStatement
         processIDStatement = processIDs?.sqliteStatement
+        sealedKey = processIDs == nil ? Int64.max : try EventStore.sealedProcessIDKey(db)
         keyParameter = sqlite3_bind_parameter_count(statement.sqliteStatement)
         keys = try TimeKeys(db)
         row.reserveCapacity(8192)
@@ -160,7 +168,7 @@ struct EventInsert {
         let image = append(present(positions.image), of: event)
         let container = append(present(positions.containerID), of: event)
         let hostText = append(host)
-        let processID = present(positions.processID).flatMap { i in event.withUTF8(i) { Int64(String(decoding: $0, as: UTF8.self)) } }
+        let processID = present(positions.processID).flatMap { i in event.withUTF8(i, EventInsert.decimal) }
 
         var key: Int64?
         if let importKey {
@@ -211,15 +219,38 @@ struct EventInsert {
             sqlite3_clear_bindings(statement)
             return rc
         }
-        // The row's process-id entry, only when the row was stored (the
-        // importer's OR IGNORE may have skipped it): same transaction.
-        guard rc == SQLITE_DONE, let processID, let processIDStatement,
+        // Only a row that was stored (the importer's OR IGNORE may have
+        // skipped it) counts; above the sealed key it is the open segment's,
+        // at or below it gets its entry now, in the same transaction.
+        guard rc == SQLITE_DONE, let processIDStatement,
               sqlite3_changes(sqlite3_db_handle(statement)) > 0 else { return rc }
+        guard rowKey <= sealedKey else {
+            openSegmentRows += 1
+            return rc
+        }
+        guard let processID else { return rc }
         sqlite3_bind_int64(processIDStatement, 1, processID)
         sqlite3_bind_int64(processIDStatement, 2, rowKey)
         let entry = sqlite3_step(processIDStatement)
         sqlite3_reset(processIDStatement)
         return entry
+    }
+
+    /// A decimal process id (an optional sign, then digits), read without
+    /// making a String of it; nil for anything else or out of range.
+    static func decimal(_ utf8: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var i = 0
+        let negative = utf8.first == UInt8(ascii: "-")
+        if negative || utf8.first == UInt8(ascii: "+") { i = 1 }
+        guard i < utf8.count, utf8.count - i <= 18 else { return nil }
+        var value: Int64 = 0
+        while i < utf8.count {
+            let digit = utf8[i] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int64(digit)
+            i += 1
+        }
+        return negative ? -value : value
     }
 
     /// Copies `text`'s UTF-8 to the end of the row buffer (ASCII lower-cased

@@ -22,10 +22,11 @@ enum EventStore {
     /// 2 added `container_id`, 3 `host` and `import_key` (`swiftmon import`; see
     /// ``hostColumns``), 4 keys rows by time (see ``table(named:)``), 5 moves
     /// the process-id index out of the row's insert into sealed segments (see
-    /// ``processIDTables``). An older store is upgraded when a writer opens it
-    /// (``migrate(_:from:)``), and read as it is.
-    static let schemaVersion = 5
-    static let readableVersions = 1...5
+    /// ``processIDTables``), 6 leaves the open segment's rows without entries
+    /// (found from the table above the sealed key). An older store is upgraded
+    /// when a writer opens it (``migrate(_:from:)``), and read as it is.
+    static let schemaVersion = 6
+    static let readableVersions = 1...6
 
     /// 8 KiB pages: rows of ~800 bytes fit without overflow pages, and a
     /// transaction still writes few bytes per scattered index key to the WAL
@@ -74,86 +75,6 @@ enum EventStore {
         CREATE INDEX IF NOT EXISTS event_by_image ON event(image);
         """ + containerIndex + hostIndexes + processIDTables
 
-    /// The process-id index in two levels, as sealed segments of an LSM tree.
-    /// Process ids are scattered (pid_max is 4,194,304 and pids wrap), so an
-    /// index on `event(process_id)` put each row's entry on a page of its own:
-    /// every transaction dirtied (and wrote to the WAL) a page per few rows, and
-    /// that one index cost as much as the other four together (measured with
-    /// SQLite alone: 4.3 µs of 8 µs per row). Here a row's entry goes into
-    /// `event_pid_recent`, which holds the open segment's entries only (at most
-    /// ``processIDSegmentRows`` plus a transaction), so its pages stay few and
-    /// cached; when the segment is full, its entries are merged into
-    /// `event_pid` in one pass in key order (``sealProcessIDs(_:segmentRows:)``),
-    /// which touches each page of the large tree once per segment rather than
-    /// once per few rows. A lookup probes both (``processIDMatch``). Both are
-    /// written in the transaction that writes the rows: a crash loses none.
-    static let processIDTables = """
-        CREATE TABLE IF NOT EXISTS event_pid_recent (
-            process_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (process_id, id)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS event_pid (
-            process_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (process_id, id)) WITHOUT ROWID;
-        """
-
-    /// Entries in `event_pid_recent` that seal a segment: 65,536 rows ≈ 1 MiB
-    /// of entries (128 pages). Larger segments cost no less per row (measured:
-    /// 131,072 alike), smaller ones touch the large tree more often.
-    static let processIDSegmentRows = 65_536
-
-    /// A row's entry in the open segment (parameters: process id, the row's
-    /// key). OR REPLACE: one change whether or not a stale entry of a deleted
-    /// row with this key was still there (the importer counts changes).
-    static let insertProcessIDSQL = "INSERT OR REPLACE INTO event_pid_recent (process_id, id) VALUES (?, ?)"
-
-    /// Seals the open segment when it holds `segmentRows` entries or more:
-    /// its entries move into `event_pid` in key order (the recent table is
-    /// read in its primary-key order). Call inside the writing transaction.
-    static func sealProcessIDs(_ db: Database, segmentRows: Int = processIDSegmentRows) throws {
-        let open = try Int.fetchOne(db, sql: "SELECT count(*) FROM event_pid_recent") ?? 0
-        guard open >= segmentRows else { return }
-        try db.execute(sql: """
-            INSERT OR IGNORE INTO event_pid (process_id, id) SELECT process_id, id FROM event_pid_recent;
-            DELETE FROM event_pid_recent;
-            """)
-    }
-
-    /// Rows with this process id (the id bound three times), through both
-    /// levels of the index; the row's own column decides.
-    static let processIDMatch = """
-        process_id = ? AND id IN (SELECT id FROM event_pid WHERE process_id = ? \
-        UNION ALL SELECT id FROM event_pid_recent WHERE process_id = ?)
-        """
-
-    /// Deletes the process-id entries of the rows below `key` — of the
-    /// first `limit` of them when given — which retention is about to delete
-    /// (call before the rows go, in the same transaction). Each entry is
-    /// found by its primary key from its row's values, so the cost follows
-    /// the rows deleted, not the size of the store (a `WHERE id < ?` on
-    /// these tables, keyed by process id first, would read them whole).
-    static func forgetProcessIDs(ofRowsBelow key: Int64, limit: Int? = nil, _ db: Database) throws {
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT process_id, id FROM (SELECT id, process_id FROM event WHERE id < ? ORDER BY id LIMIT ?)
-            WHERE process_id IS NOT NULL
-            """, arguments: [key, limit ?? -1])
-        let sealed = try db.makeStatement(sql: "DELETE FROM event_pid WHERE process_id = ? AND id = ?")
-        let open = try db.makeStatement(sql: "DELETE FROM event_pid_recent WHERE process_id = ? AND id = ?")
-        while let row = try rows.next() {
-            let arguments: StatementArguments = [row[0] as Int64, row[1] as Int64]
-            try sealed.execute(arguments: arguments)
-            try open.execute(arguments: arguments)
-        }
-    }
-
-    /// Fills the sealed level from the table (a migration, or a store whose
-    /// rows came without entries): one sorted pass.
-    static func rebuildProcessIDs(_ db: Database) throws {
-        try db.execute(sql: """
-            DELETE FROM event_pid_recent;
-            DELETE FROM event_pid;
-            INSERT INTO event_pid (process_id, id)
-                SELECT process_id, id FROM event WHERE process_id IS NOT NULL ORDER BY process_id, id;
-            """)
-    }
-
     /// Rewrites a version 1–3 store's table as version 4's: every row, keyed
     /// by time in (time, old id) order — the k-th row's key is the least value
     /// ≥ its time above the previous row's key, worked out by SQL window
@@ -162,15 +83,23 @@ enum EventStore {
     /// all. Copies the table once (needs that much free disk; the old pages are
     /// freed at the end).
     ///
-    /// Version 4 (and a rewritten older one) then gets version 5's process-id
-    /// tables: the old per-row index is dropped and the sealed level filled
-    /// from the table in one sorted pass (``rebuildProcessIDs(_:)``).
+    /// Version 4 (and a rewritten older one) then gets the process-id level
+    /// filled from the table in one sorted pass (``rebuildProcessIDs(_:)``);
+    /// version 5's open segment (`event_pid_recent`) is merged into it.
+    /// Either way every row then has its entry: the sealed key is the highest.
     static func migrate(_ db: Database, from version: Int) throws {
         if version < 4 { try rewriteKeyedByTime(db) }
         try db.execute(sql: "DROP INDEX IF EXISTS event_by_process_id")
         try createImportKeyIndex(db)
+        if version == 5 {
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO event_pid (process_id, id) SELECT process_id, id FROM event_pid_recent;
+                """)
+        }
+        try db.execute(sql: "DROP TABLE IF EXISTS event_pid_recent")
         try db.execute(sql: schema)
-        try rebuildProcessIDs(db)
+        if version < 5 { try rebuildProcessIDs(db) }
+        try db.execute(sql: "UPDATE pid_sealed SET through = coalesce((SELECT max(id) FROM event), through)")
         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
     }
 

@@ -98,7 +98,17 @@ public final class ImportStore {
             throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
         }
         if deferredIndexes { identities = [] }
+        do {
+            processIDs = try queue.read { try ProcessIDSegment($0) }
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "open", message: error.message ?? "\(error)")
+        }
     }
+
+    /// The open segment's rows (``EventStore/processIDTables``). While the
+    /// indexes are deferred nothing is sealed: ``close()`` seals the whole
+    /// import in one sorted pass, with the other index builds.
+    private var processIDs: ProcessIDSegment?
 
     /// Rows another import had stored too, deleted when the import-key index
     /// was built at the bound; ``close()`` reports them with its own.
@@ -133,6 +143,7 @@ public final class ImportStore {
         var inserted = 0
         // Identities this transaction added: forgotten again if it fails.
         var added: [UInt64] = []
+        var segment = processIDs
         do {
             if let identities, identities.count + events.count > maxIdentities { try buildImportKeyIndex() }
             // IMMEDIATE: the write lock before the keys are read (``TimeKeys``);
@@ -158,13 +169,14 @@ public final class ImportStore {
                     }
                     inserted += Int(sqlite3_changes(db.sqliteConnection))
                 }
-                try EventStore.sealProcessIDs(db, segmentRows: processIDSegmentRows)
+                try segment?.add(insert.openSegmentRows, segmentRows: deferredIndexes ? nil : processIDSegmentRows, db)
                 return .commit
             }
         } catch let error as DatabaseError {
             if identities != nil { for identity in added { identities!.remove(identity) } }
             throw StoreError.sqlite(path: path, operation: "insert", message: error.message ?? "\(error)")
         }
+        processIDs = segment
         return (inserted, events.count - inserted)
     }
 
@@ -204,6 +216,7 @@ public final class ImportStore {
                     try db.inTransaction {
                         removed = try EventStore.createImportKeyIndex(db)
                         try db.execute(sql: EventStore.schema)
+                        try EventStore.sealProcessIDs(db)
                         return .commit
                     }
                     try db.execute(sql: "PRAGMA temp_store = MEMORY")

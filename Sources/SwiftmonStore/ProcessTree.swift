@@ -275,9 +275,9 @@ extension StoreReader {
             found.host = host(of: row)
             return found
         case .processID(let pid):
-            // Version 5: through both levels of the process-id index (``EventStore/processIDTables``).
+            // Version 5 on: the sealed segments' entries and the open segment (``EventStore/processIDTables``).
             let (match, arguments): (String, StatementArguments) = schemaVersion >= 5
-                ? (EventStore.processIDMatch, scope.with(pid, pid, pid)) : ("process_id = ?", scope.with(pid))
+                ? (EventStore.processIDMatch(schemaVersion: schemaVersion), scope.with(pid, pid, pid)) : ("process_id = ?", scope.with(pid))
             let row = try Row.fetchOne(db, sql: """
                 SELECT \(columns) FROM event WHERE \(match) AND event_id = 1\(scope.clause)
                 ORDER BY time DESC, id DESC LIMIT 1

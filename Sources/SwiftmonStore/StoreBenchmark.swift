@@ -133,13 +133,13 @@ public enum StoreBenchmark {
         } catch let error as DatabaseError {
             throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
         }
+        var processIDs = keeping.contains("event_pid") ? try queue.read { try ProcessIDSegment($0) } : nil
         let start = DispatchTime.now().uptimeNanoseconds
         let cpuStart = processCPUSeconds()
         var first = 0
         while first < prepared.count {
             let last = min(first + max(1, batchSize), prepared.count)
-            try StoreSinkWriter.insert(prepared[first..<last], into: queue, path: path,
-                                       processIDSegmentRows: keeping.contains("event_pid") ? EventStore.processIDSegmentRows : nil)
+            try StoreSinkWriter.insert(prepared[first..<last], into: queue, path: path, processIDs: &processIDs)
             first = last
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

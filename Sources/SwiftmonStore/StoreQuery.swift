@@ -89,8 +89,8 @@ public final class StoreReader: Sendable {
         }
         if let pid = filter.processID {
             if schemaVersion >= 5 {
-                // Through both levels of the process-id index (``EventStore/processIDTables``).
-                clauses.append(EventStore.processIDMatch)
+                // The sealed segments' entries and the open segment (``EventStore/processIDTables``).
+                clauses.append(EventStore.processIDMatch(schemaVersion: schemaVersion))
                 arguments += [pid, pid, pid]
             } else {
                 clauses.append("process_id = ?")

@@ -125,8 +125,16 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
         } catch let error as DatabaseError {
             throw StoreError.sqlite(path: path, operation: "configure", message: error.message ?? "\(error)")
         }
+        do {
+            processIDs = try queue.read { try ProcessIDSegment($0) }
+        } catch let error as DatabaseError {
+            throw StoreError.sqlite(path: path, operation: "open", message: error.message ?? "\(error)")
+        }
         pending.reserveCapacity(options.batchSize)
     }
+
+    /// The writer thread's count of the open segment's rows.
+    private var processIDs: ProcessIDSegment?
 
     /// The thread holds the writer, not the sink: releasing the sink closes it.
     func start() {
@@ -260,19 +268,22 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
     }
 
     private func insert(_ events: ArraySlice<Event>) throws {
-        try StoreSinkWriter.insert(events, into: queue, path: path, processIDSegmentRows: options.processIDSegmentRows)
+        try StoreSinkWriter.insert(events, into: queue, path: path, processIDs: &processIDs,
+                                   segmentRows: options.processIDSegmentRows)
     }
 
     /// One transaction of `events` through the cached insert statement (the
     /// sink's writer, and `bench store`'s floor, which passes nil for
-    /// `processIDSegmentRows`: no process-id entries).
+    /// `processIDs`: no process-id entries). `processIDs` changes only when
+    /// the transaction commits.
     static func insert(_ events: ArraySlice<Event>, into queue: DatabaseQueue, path: String,
-                       processIDSegmentRows: Int? = EventStore.processIDSegmentRows) throws {
+                       processIDs: inout ProcessIDSegment?, segmentRows: Int = EventStore.processIDSegmentRows) throws {
+        var segment = processIDs
         do {
             // IMMEDIATE: the write lock before the keys are read (``TimeKeys``).
             try queue.inTransaction(.immediate) { db in
-                let processIDs = try processIDSegmentRows.map { _ in try db.cachedStatement(sql: EventStore.insertProcessIDSQL) }
-                var insert = try EventInsert(try db.cachedStatement(sql: EventStore.insertSQL), processIDs: processIDs, in: db)
+                let entries = try segment.map { _ in try db.cachedStatement(sql: EventStore.insertProcessIDSQL) }
+                var insert = try EventInsert(try db.cachedStatement(sql: EventStore.insertSQL), processIDs: entries, in: db)
                 for event in events {
                     let rc = insert.insert(event)
                     guard rc == SQLITE_DONE else {
@@ -280,12 +291,13 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
                                             message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                     }
                 }
-                if let processIDSegmentRows { try EventStore.sealProcessIDs(db, segmentRows: processIDSegmentRows) }
+                try segment?.add(insert.openSegmentRows, segmentRows: segmentRows, db)
                 return .commit
             }
         } catch let error as DatabaseError {
             throw StoreError.sqlite(path: path, operation: "insert", message: error.message ?? "\(error)")
         }
+        processIDs = segment
     }
 
     // MARK: Retention

@@ -16,10 +16,13 @@ struct BenchStore: ParsableCommand {
     @Flag(help: "Skip the floor (the same rows into the table without indexes) beside each run.") var noFloor = false
     @Option(help: ArgumentHelp("Index the floor keeps (repeatable): what that index alone costs.", visibility: .hidden))
     var floorKeep: [String] = []
+    @Option(help: ArgumentHelp("Rows per process-id segment (the open segment a --pid lookup scans).", visibility: .hidden))
+    var processIDSegmentRows: Int?
 
     func run() throws {
         var options = StoreSink.Options()
         options.batchSize = batchSize
+        if let processIDSegmentRows { options.processIDSegmentRows = processIDSegmentRows }
         var rates: [Double] = [], cpuRates: [Double] = []
         var floorMicroseconds: [Double] = [], indexMicroseconds: [Double] = []
         // Its own file: the query timings below read the store's.

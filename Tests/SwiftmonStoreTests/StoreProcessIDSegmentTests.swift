@@ -4,11 +4,12 @@ import XCTest
 @testable import SwiftmonStore
 import SwiftmonCore
 
-/// The process-id index in sealed segments (schema version 5,
-/// ``EventStore/processIDTables``): entries of the open segment in
-/// `event_pid_recent`, merged into `event_pid` when it is full; lookups see
-/// both; retention forgets the entries of deleted rows; a version-4 store is
-/// migrated with no event lost.
+/// The process-id index in sealed segments (``EventStore/processIDTables``):
+/// rows above the sealed key (the open segment) have no entries and are found
+/// from the table's key range; a full segment is sealed into `event_pid`; a
+/// row stored at or below the sealed key gets its entry at once; lookups see
+/// both, from another connection too; retention forgets the entries of
+/// deleted rows; version-4 and version-5 stores are migrated with no event lost.
 final class StoreProcessIDSegmentTests: XCTestCase {
     var directory = ""
 
@@ -47,20 +48,22 @@ final class StoreProcessIDSegmentTests: XCTestCase {
         return try StoreReader(path: path).events(matching: filter)
     }
 
-    /// (entries in the open segment, entries sealed); and checks that the
-    /// entries are exactly the stored rows' (process id, key), no more, no less.
+    /// (rows in the open segment, entries sealed); and checks that the sealed
+    /// entries are exactly the (process id, key) of the rows at or below the
+    /// sealed key, no more, no less.
     static func processIDEntries(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws -> (open: Int, sealed: Int) {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         return try queue.read { db in
-            let open = try Int.fetchOne(db, sql: "SELECT count(*) FROM event_pid_recent") ?? -1
+            let through = "(SELECT through FROM pid_sealed)"
+            let open = try Int.fetchOne(db, sql: "SELECT count(*) FROM event WHERE id > \(through) AND process_id IS NOT NULL") ?? -1
             let sealed = try Int.fetchOne(db, sql: "SELECT count(*) FROM event_pid") ?? -1
-            let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM event WHERE process_id IS NOT NULL") ?? -1
+            let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM event WHERE id <= \(through) AND process_id IS NOT NULL") ?? -1
             let matched = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM (SELECT process_id, id FROM event_pid UNION ALL SELECT process_id, id FROM event_pid_recent) p
-                JOIN event e ON e.id = p.id AND e.process_id = p.process_id
+                SELECT count(*) FROM event_pid p JOIN event e ON e.id = p.id AND e.process_id = p.process_id
+                WHERE e.id <= \(through)
                 """) ?? -1
-            XCTAssertEqual(open + sealed, rows, "an entry per row with a process id", file: file, line: line)
+            XCTAssertEqual(sealed, rows, "an entry per sealed row with a process id", file: file, line: line)
             XCTAssertEqual(matched, rows, "every entry names its row", file: file, line: line)
             return (open, sealed)
         }
@@ -82,6 +85,8 @@ final class StoreProcessIDSegmentTests: XCTestCase {
         try sink.flush()
         sink.close()
         XCTAssertEqual(sink.deliveryCounts.delivered, 1000)
+        // While the writer is open, another connection finds the open segment's rows.
+        XCTAssertEqual(try all(path) { $0.processID = 100 + 998 % 7; $0.newestFirst = true; $0.limit = 1 }.first?["ProcessGuid"], "{P-998}")
         let (open, sealed) = try Self.processIDEntries(path)
         XCTAssertGreaterThanOrEqual(sealed, 800, "segments were sealed")
         XCTAssertLessThan(open, 150 + 64, "the open segment stays below a segment and a transaction")
@@ -183,8 +188,9 @@ final class StoreProcessIDSegmentTests: XCTestCase {
         XCTAssertFalse(indexes.contains("event_by_process_id"))
         XCTAssertEqual(try StoreReader(path: path).integrityCheck(), ["ok"])
         let entries = try Self.processIDEntries(path)
-        XCTAssertEqual(entries.sealed, events.count, "the migration seals every old row's entry")
-        XCTAssertEqual(entries.open, 1, "the import after it enters its row in the open segment")
+        XCTAssertEqual(entries.sealed, events.count + 1,
+                       "the migration seals every old row's entry; the import's older row gets its entry at once")
+        XCTAssertEqual(entries.open, 0)
 
         let after = try all(path)
         XCTAssertEqual(after.count, events.count + 1)
@@ -202,5 +208,96 @@ final class StoreProcessIDSegmentTests: XCTestCase {
         }
         XCTAssertEqual(try all(path) { $0.processID = 100 + 99 % 7 }.filter { $0["CommandLine"] == "tool --n 99" }.count, 1)
         XCTAssertEqual(try StoreReader(path: path).processTree(of: .processID(100 + 39 % 7)).process.guid, "{P-39}")
+    }
+
+    /// A version-5 store (the open segment's entries in `event_pid_recent`)
+    /// is migrated by the next writer's open: every entry sealed, the old
+    /// table gone, lookups alike before and after, and new rows entered as
+    /// version 6 enters them.
+    func testAVersionFiveStoreIsMigratedWithNoEntryLost() throws {
+        let path = directory + "/v5.db"
+        let events = (0..<40).map { n in n % 3 == 2 ? terminate(n - 2, at: Self.base + Int64(n) * 1000) : create(n, at: Self.base + Int64(n) * 1000) }
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try queue.write { db in
+                try db.execute(sql: PastStoreSchemas.versionFive)
+                for (i, event) in events.enumerated() {
+                    var fields: [UInt8] = []
+                    EventStore.encodeFields(of: event, into: &fields)
+                    let pid = Int(event["ProcessId"]!)!
+                    try db.execute(sql: """
+                        INSERT INTO event (id, time, event_id, process_guid, process_id, parent_process_guid, image, fields)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [event.time.nanoseconds, event.time.nanoseconds, event.kind.id,
+                                         event["ProcessGuid"]!.lowercased(), pid,
+                                         event.kind.id == EventKind.processCreate.id ? event["ParentProcessGuid"]!.lowercased() : nil,
+                                         event["Image"], Data(fields)])
+                    // The first 25 rows' entries sealed, the rest in the open segment.
+                    try db.execute(sql: "INSERT INTO \(i < 25 ? "event_pid" : "event_pid_recent") (process_id, id) VALUES (?, ?)",
+                                   arguments: [pid, event.time.nanoseconds])
+                }
+                try db.execute(sql: "PRAGMA user_version = 5")
+            }
+            try queue.close()
+        }
+        let before = try (100..<107).map { pid in try all(path) { $0.processID = pid }.map { $0["CommandLine"] ?? $0["ProcessGuid"] ?? "" } }
+        XCTAssertEqual(before.map(\.count).reduce(0, +), events.count, "read as version 5")
+
+        var options = StoreSink.Options()
+        options.processIDSegmentRows = 1000
+        let sink = try StoreSink(path: path, options: options)  // the migration
+        try sink.emit(create(50, at: Self.base + 50_000))
+        try sink.emit(create(51, at: Self.base + 10_500))  // older than the newest row: below the sealed key
+        try sink.flush()
+        sink.close()
+
+        let queue = try DatabaseQueue(path: path)
+        let tables = try queue.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+        XCTAssertEqual(try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") }, EventStore.schemaVersion)
+        try queue.close()
+        XCTAssertFalse(tables.contains("event_pid_recent"), "\(tables)")
+        XCTAssertEqual(try StoreReader(path: path).integrityCheck(), ["ok"])
+        let entries = try Self.processIDEntries(path)
+        XCTAssertEqual(entries.sealed, events.count + 1, "every old row's entry sealed, and the older new row's")
+        XCTAssertEqual(entries.open, 1, "the newest row is in the open segment")
+        for (i, pid) in (100..<107).enumerated() {
+            let now = try all(path) { $0.processID = pid }.map { $0["CommandLine"] ?? $0["ProcessGuid"] ?? "" }
+            XCTAssertEqual(now.filter { $0 != "tool --n 50" && $0 != "tool --n 51" }, before[i], "pid \(pid)")
+        }
+        XCTAssertEqual(try all(path) { $0.processID = 100 + 50 % 7 }.filter { $0["CommandLine"] == "tool --n 50" }.count, 1)
+        XCTAssertEqual(try all(path) { $0.processID = 100 + 51 % 7 }.filter { $0["CommandLine"] == "tool --n 51" }.count, 1)
+        XCTAssertEqual(try StoreReader(path: path).processTree(of: .processID(100 + 50 % 7)).process.guid, "{P-50}")
+    }
+
+    /// A writer that reopens the store counts the open segment from the
+    /// table (the count is not stored), and seals it once the rows it adds
+    /// fill it; retention forgets sealed entries of the rows it deletes.
+    func testReopenedWriterCountsTheOpenSegmentAndRetentionForgetsEntries() throws {
+        let path = directory + "/reopen.db"
+        var options = StoreSink.Options()
+        options.processIDSegmentRows = 100
+        options.batchSize = 30
+        let now = EventTime.now().nanoseconds
+        func emit(_ sink: StoreSink, _ range: Range<Int>) throws {
+            for n in range { try sink.emit(create(n, at: now - Int64(200 - n) * 1_000_000_000)) }
+            try sink.flush()
+        }
+        let first = try StoreSink(path: path, options: options)
+        try emit(first, 0..<60)
+        first.close()
+        XCTAssertEqual(try Self.processIDEntries(path).open, 60)
+        let second = try StoreSink(path: path, options: options)
+        try emit(second, 60..<100)
+        second.close()
+        XCTAssertEqual(try Self.processIDEntries(path).sealed, 100, "60 counted at open + 40 fill a segment of 100")
+
+        options.maxAge = 150.5  // rows 0..<50 are older
+        let third = try StoreSink(path: path, options: options)
+        try emit(third, 100..<110)
+        try third.writer.enforceRetention()
+        third.close()
+        let entries = try Self.processIDEntries(path)  // checks every entry names its row
+        XCTAssertEqual(entries.sealed + entries.open, 60)
+        XCTAssertEqual(try all(path) { $0.processID = 100 }.count, (50..<110).filter { $0 % 7 == 0 }.count)
     }
 }

@@ -97,9 +97,9 @@ final class StoreTests: XCTestCase {
                      "event_by_image"] {
             XCTAssertTrue(indexes.contains(name), name)
         }
-        // Process ids: two levels of sealed segments instead of a per-row index (EventStore.processIDTables).
+        // Process ids: sealed segments instead of a per-row index (EventStore.processIDTables).
         let tables = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
-        XCTAssertTrue(Set(tables).isSuperset(of: ["event", "event_pid", "event_pid_recent"]), "\(tables)")
+        XCTAssertTrue(Set(tables).isSuperset(of: ["event", "event_pid", "pid_sealed"]), "\(tables)")
         // The queries use them.
         let guidPlan = try db.read { db -> String in
             let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM event WHERE process_guid = ?", arguments: ["{a}"])
