@@ -334,7 +334,7 @@ final class StoreTests: XCTestCase {
         XCTAssertLessThanOrEqual(try sink.writer.liveBytes(), dataLimit)
         let reader = try StoreReader(path: path)
         let kept = try reader.count()
-        XCTAssertGreaterThan(kept, 2000, "the store keeps what fits, not only the newest row")
+        XCTAssertGreaterThan(kept, 1000, "the store keeps what fits (≈ 1,750 rows), not only the newest row")
         var oldestFirst = StoreFilter()
         oldestFirst.limit = 1
         let oldestKept = try XCTUnwrap(Int(try reader.events(matching: oldestFirst).first?["ProcessId"] ?? ""))
