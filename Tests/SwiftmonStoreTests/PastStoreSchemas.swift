@@ -52,18 +52,10 @@ enum PastStoreSchemas {
             WHERE import_key IS NOT NULL;
         """
 
-    /// Version 5 (process ids in two levels: the open segment's entries per row in `event_pid_recent`).
-    static let versionFive = eventTable + "\n" + """
-        CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id);
-        CREATE INDEX IF NOT EXISTS event_by_process_guid ON event(process_guid, event_id);
-        CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id)
-            WHERE parent_process_guid IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_image ON event(image);
-        CREATE INDEX IF NOT EXISTS event_by_container_id ON event(container_id)
-            WHERE container_id IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS event_by_host ON event(host COLLATE NOCASE) WHERE host IS NOT NULL;
-        CREATE UNIQUE INDEX IF NOT EXISTS event_by_import_key ON event(import_key, host, event_id)
-            WHERE import_key IS NOT NULL;
+    /// Version 5: version 4 without the per-row process-id index, and process
+    /// ids in two levels (the open segment's entries per row in `event_pid_recent`).
+    static let versionFive = versionFour.replacingOccurrences(
+        of: "CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);\n", with: "") + "\n" + """
         CREATE TABLE IF NOT EXISTS event_pid_recent (
             process_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (process_id, id)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS event_pid (

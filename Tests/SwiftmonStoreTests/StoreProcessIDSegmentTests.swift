@@ -216,6 +216,7 @@ final class StoreProcessIDSegmentTests: XCTestCase {
     /// version 6 enters them.
     func testAVersionFiveStoreIsMigratedWithNoEntryLost() throws {
         let path = directory + "/v5.db"
+        XCTAssertFalse(PastStoreSchemas.versionFive.contains("event_by_process_id"), "version 5 had no per-row process-id index")
         let events = (0..<40).map { n in n % 3 == 2 ? terminate(n - 2, at: Self.base + Int64(n) * 1000) : create(n, at: Self.base + Int64(n) * 1000) }
         do {
             let queue = try DatabaseQueue(path: path)
