@@ -262,7 +262,9 @@ struct BinXmlChunk {
             }
             try chunk.check(v, size, "substitution value")
             guard v + size <= end else { throw BinXmlError(offset: v, "substitution value at chunk offset \(v) runs past the record") }
-            try BinXmlValues.validate(chunk, type: type, offset: v, size: size)
+            if !BinXmlValues.plainlyValid(type: type, size: size) {
+                try BinXmlValues.validate(chunk, type: type, offset: v, size: size)
+            }
             scratchValues.append(ValueRef(type: type, offset: Int32(v), size: Int32(size)))
             v += size
         }
