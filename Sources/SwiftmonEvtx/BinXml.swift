@@ -6,64 +6,6 @@ struct ValueRef {
     let size: Int32
 }
 
-/// The element and attribute names the reader acts on, so that the hot path
-/// compares small numbers instead of strings. Every other name is `other`.
-enum NameCode: UInt8 {
-    case other
-    case system, eventData, userData
-    case provider, eventID, version, level, task, opcode, keywords, timeCreated, eventRecordID
-    case correlation, execution, channel, computer, security, data
-    case name, guid, eventSourceName, qualifiers, systemTime, activityID, relatedActivityID
-    case processID, threadID, userID
-
-    init(_ s: String) {
-        switch s {
-        case "System": self = .system
-        case "EventData": self = .eventData
-        case "UserData": self = .userData
-        case "Provider": self = .provider
-        case "EventID": self = .eventID
-        case "Version": self = .version
-        case "Level": self = .level
-        case "Task": self = .task
-        case "Opcode": self = .opcode
-        case "Keywords": self = .keywords
-        case "TimeCreated": self = .timeCreated
-        case "EventRecordID": self = .eventRecordID
-        case "Correlation": self = .correlation
-        case "Execution": self = .execution
-        case "Channel": self = .channel
-        case "Computer": self = .computer
-        case "Security": self = .security
-        case "Data": self = .data
-        case "Name": self = .name
-        case "Guid": self = .guid
-        case "EventSourceName": self = .eventSourceName
-        case "Qualifiers": self = .qualifiers
-        case "SystemTime": self = .systemTime
-        case "ActivityID": self = .activityID
-        case "RelatedActivityID": self = .relatedActivityID
-        case "ProcessID": self = .processID
-        case "ThreadID": self = .threadID
-        case "UserID": self = .userID
-        default: self = .other
-        }
-    }
-}
-
-/// A name of the chunk's string table, with its code.
-struct ChunkName {
-    let string: String
-    let code: NameCode
-}
-
-/// The strings a chunk's compiled XML refers to by index: element and
-/// attribute names, and literal text (template text, CDATA, entities).
-struct ChunkStrings {
-    var names: [ChunkName] = []
-    var texts: [String] = []
-}
-
 /// One step of a compiled binary XML stream (a template body or a record).
 /// Plain numbers: running a compiled template touches no reference counts.
 struct BinXmlOp {
@@ -113,10 +55,16 @@ struct BinXmlChunk {
         let key: Int
         let plan: TemplatePlan?
     }
-    /// The open elements (name indices) where templates were met, numbered;
-    /// 0 is the record's root (nothing open).
-    private var contexts: [[Int32]] = [[]]
-    private var contextIDs: [[Int32]: Int] = [[]: 0]
+    /// Plans shared with the chunks decoded before this one (on this thread),
+    /// and the numbering of the contexts plans are made for.
+    let cache: TemplateCache
+    /// Per template offset: what its compiled form depends on besides its
+    /// body — how far its compile read (a damaged body's last token can read
+    /// past its size) and where its name references are (a 4-byte chunk
+    /// offset each), whether each names the name defined in place.
+    private var templateReads: [Int: (end: Int, names: [TemplateCache.NameField])] = [:]
+    /// Set while a template body is compiled: its name references.
+    private var recordingNames: [TemplateCache.NameField]?
     /// Whether records that are one instance of a planned template are decoded
     /// through its ``TemplatePlan`` (false: always interpreted, for tests).
     var usePlans = true
@@ -143,9 +91,11 @@ struct BinXmlChunk {
         }
     }
 
-    init(_ chunk: ChunkBytes, full: Bool) {
+    init(_ chunk: ChunkBytes, full: Bool, cache: TemplateCache? = nil) {
         self.chunk = chunk
         collector = RecordCollector(chunk: chunk, full: full)
+        self.cache = cache.flatMap { $0.full == full ? $0 : nil } ?? TemplateCache(full: full)
+        self.cache.trim()
         scratchOps.reserveCapacity(16)
         scratchValues.reserveCapacity(64)
     }
@@ -172,6 +122,7 @@ struct BinXmlChunk {
     private mutating func nameRef(_ p: inout Int) throws(BinXmlError) -> Int32 {
         let offset = Int(try chunk.u32(p, "name offset"))
         p += 4
+        recordingNames?.append(TemplateCache.NameField(position: p - 4, inPlace: offset == p))
         if offset == p {
             let units = Int(try chunk.u16(p + 6, "name length"))
             try chunk.check(p, 10 + 2 * units, "name")
@@ -187,15 +138,18 @@ struct BinXmlChunk {
         if let cached = templates[offset] { return try cached.get() }
         let result: Result<Range<Int32>, BinXmlError>
         let mark = templateOps.count
+        recordingNames = []
         do {
             let size = Int(try chunk.u32(offset + 20, "template data size"))
             try chunk.check(offset + 24, size, "template body")
-            try compile(from: offset + 24, to: offset + 24 + size, template: true, depth: depth)
+            let end = try compile(from: offset + 24, to: offset + 24 + size, template: true, depth: depth)
             result = .success(Int32(mark)..<Int32(templateOps.count))
+            templateReads[offset] = (max(end, offset + 24 + size), recordingNames ?? [])
         } catch {
             templateOps.removeSubrange(mark...)
             result = .failure(error)
         }
+        recordingNames = nil
         templates[offset] = result
         return try result.get()
     }
@@ -208,8 +162,10 @@ struct BinXmlChunk {
     /// Compiles the binary XML in `start..<end`, appending to the template ops
     /// (`template`: a template body, with dependency identifiers and
     /// placeholders) or to the record's scratch ops (a record stream, with
-    /// template instances instead).
-    mutating func compile(from start: Int, to end: Int, template: Bool, depth: Int) throws(BinXmlError) {
+    /// template instances instead). Returns where it stopped: every byte it
+    /// read (but names referred to by offset) is before that.
+    @discardableResult
+    mutating func compile(from start: Int, to end: Int, template: Bool, depth: Int) throws(BinXmlError) -> Int {
         guard depth <= BinXmlChunk.maximumDepth else {
             throw BinXmlError(offset: start, "binary XML nested more than \(BinXmlChunk.maximumDepth) deep")
         }
@@ -220,7 +176,7 @@ struct BinXmlChunk {
             p += 1
             switch token {
             case 0x00:
-                return
+                return p
             case 0x01, 0x41:
                 if template { p += 2 }
                 p += 4  // data size
@@ -276,6 +232,7 @@ struct BinXmlChunk {
                 throw BinXmlError(offset: p - 1, "invalid binary XML token 0x\(String(token, radix: 16)) at chunk offset \(p - 1)")
             }
         }
+        return p
     }
 
     /// A template instance at `p` (after its token): reserved byte, template
@@ -305,7 +262,9 @@ struct BinXmlChunk {
             }
             try chunk.check(v, size, "substitution value")
             guard v + size <= end else { throw BinXmlError(offset: v, "substitution value at chunk offset \(v) runs past the record") }
-            try BinXmlValues.validate(chunk, type: type, offset: v, size: size)
+            if !BinXmlValues.plainlyValid(type: type, size: size) {
+                try BinXmlValues.validate(chunk, type: type, offset: v, size: size)
+            }
             scratchValues.append(ValueRef(type: type, offset: Int32(v), size: Int32(size)))
             v += size
         }
@@ -359,9 +318,7 @@ struct BinXmlChunk {
             // lookup would spend nothing), its plan is this one.
             plan = recent
         } else {
-            let body: Range<Int32>
-            do { body = try compiledTemplate(at: op.a, depth: runDepth + 1) } catch { return false }
-            guard let made = self.plan(op.a, body, context: context) else { return false }
+            guard let made = self.plan(op.a, context: context, depth: runDepth + 1) else { return false }
             recentPlans[slot] = RecentPlan(key: key, plan: made)
             plan = made
         }
@@ -399,28 +356,30 @@ struct BinXmlChunk {
         return true
     }
 
-    /// The plan of the template at `offset` (compiled to `body`) where the
-    /// elements of `context` are open, made on first use.
-    private mutating func plan(_ offset: Int, _ body: Range<Int32>, context: Int) -> TemplatePlan? {
+    /// The plan of the template at `offset` where the elements of `context`
+    /// are open: this chunk's, else the one an earlier chunk made of the same
+    /// template (``TemplateCache``), else made now. Nil when the template
+    /// does not compile (nothing cached: the interpreter meets the same error)
+    /// or has no plan.
+    private mutating func plan(_ offset: Int, context: Int, depth: Int) -> TemplatePlan? {
         let key = offset &* 4096 &+ context
         if let cached = plans[key] { return cached }
+        if let shared = cache.plan(chunk, template: offset, context: context) {
+            plans[key] = shared
+            return shared
+        }
+        let body: Range<Int32>
+        do { body = try compiledTemplate(at: offset, depth: depth) } catch { return nil }
         var plan = TemplatePlanBuilder.plan(templateOps[Int(body.lowerBound)..<Int(body.upperBound)],
-                                            context: contexts[context], strings: collector.strings, full: collector.full)
+                                            context: cache.contexts[context], strings: collector.strings, full: collector.full)
         if let p = plan {
-            for c in p.contexts {
-                if let id = contextIDs[c] {
-                    p.contextIDs.append(id)
-                } else if contexts.count < 4096 {
-                    contextIDs[c] = contexts.count
-                    p.contextIDs.append(contexts.count)
-                    contexts.append(c)
-                } else {
-                    p.contextIDs.append(-1)
-                }
-            }
+            for c in p.contexts { p.contextIDs.append(cache.contextID(c)) }
             plan = p.contextIDs.contains(-1) ? nil : p
         }
         plans[key] = plan
+        if let plan, let reads = templateReads[offset] {
+            cache.insert(plan, chunk, template: offset, context: context, readEnd: reads.end, names: reads.names)
+        }
         return plan
     }
 

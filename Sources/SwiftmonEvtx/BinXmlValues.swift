@@ -17,6 +17,23 @@ enum BinXmlValues {
         }
     }
 
+    /// Whether ``validate(_:type:offset:size:)`` accepts a value of the
+    /// common types without a call: the types a Security or Sysmon record's
+    /// values mostly have, by the same rules; anything else is checked by it.
+    @inline(__always)
+    static func plainlyValid(type: UInt8, size: Int) -> Bool {
+        switch type {
+        case 0x00, 0x21: return true
+        case 0x01: return size & 1 == 0
+        case 0x04: return size >= 1
+        case 0x06: return size >= 2
+        case 0x08, 0x14: return size >= 4
+        case 0x0A, 0x11, 0x15: return size >= 8
+        case 0x0F: return size >= 16
+        default: return false
+        }
+    }
+
     /// Rejects a value whose size cannot hold its type.
     static func validate(_ c: ChunkBytes, type: UInt8, offset: Int, size: Int) throws(BinXmlError) {
         let natural = naturalSize(type)

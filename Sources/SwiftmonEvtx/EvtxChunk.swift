@@ -36,8 +36,12 @@ struct EvtxChunk {
     /// the records on without their data items (the events hold them), so a
     /// record's values are materialised once, in its event, and the
     /// collector's buffers serve every record of the chunk.
+    ///
+    /// `cache`: template plans shared with the chunks decoded before on this
+    /// thread (nil: this chunk's own only).
     static func decode(_ file: UnsafeRawBufferPointer, at fileOffset: Int, full: Bool, noChecksums: Bool = false, plans: Bool = true,
-                       maker: UnsafeMutablePointer<EvtxEventMaker>? = nil, keepData: Bool = true) -> Decoded {
+                       maker: UnsafeMutablePointer<EvtxEventMaker>? = nil, keepData: Bool = true,
+                       cache: TemplateCache? = nil) -> Decoded {
         var out = Decoded()
         let available = file.count - fileOffset
         if available < size {
@@ -75,7 +79,7 @@ struct EvtxChunk {
                 "CRC32 of the chunk's records (bytes 512–\(end)) is 0x\(String(computedRecords, radix: 16)), the header says 0x\(String(recordsChecksum, radix: 16))"))
         }
 
-        var xml = BinXmlChunk(c, full: full)
+        var xml = BinXmlChunk(c, full: full, cache: cache)
         xml.usePlans = plans
         var p = headerSize
         var lastSeen: UInt64?

@@ -103,6 +103,9 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
             makers.baseAddress!.deinitialize(count: threads)
             makers.deallocate()
         }
+        // And one template cache per decoding thread: a chunk's templates
+        // are mostly those of the chunk before (``TemplateCache``).
+        let caches = (0..<threads).map { _ in TemplateCache(full: full) }
         // Batches of about `batchSize` chunks, of equal size (no last batch of one chunk on one core).
         let batches = max(1, (physicalChunks + batchSize - 1) / max(1, batchSize))
         let perBatch = threads == 1 ? 1 : max(1, (physicalChunks + batches - 1) / batches)
@@ -110,7 +113,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         while first < physicalChunks {
             let count = min(perBatch, physicalChunks - first)
             let decoded = decodeBatch(bytes, first: first, count: count, full: full, noChecksums: noChecksums,
-                                      makers: events ? makers : nil, keepData: keepData)
+                                      makers: events ? makers : nil, caches: caches, keepData: keepData)
             for chunk in decoded {
                 switch chunk.state {
                 case .used: totals.chunksUsed += 1
@@ -137,13 +140,15 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
     }
 
     /// Decodes `count` chunks from chunk `first`; with `makers` (one per
-    /// thread, worker `k` using `makers[k]` only), their events too.
+    /// thread, worker `k` using `makers[k]` only), their events too. Worker
+    /// `k` uses `caches[k]` only.
     private func decodeBatch(_ bytes: UnsafeRawBufferPointer, first: Int, count: Int, full: Bool, noChecksums: Bool,
-                             makers: UnsafeMutableBufferPointer<EvtxEventMaker>?, keepData: Bool) -> [EvtxChunk.Decoded] {
+                             makers: UnsafeMutableBufferPointer<EvtxEventMaker>?, caches: [TemplateCache],
+                             keepData: Bool) -> [EvtxChunk.Decoded] {
         if threads == 1 || count == 1 {
             return (first..<(first + count)).map {
                 EvtxChunk.decode(bytes, at: EvtxFileHeader.size + $0 * EvtxChunk.size, full: full, noChecksums: noChecksums,
-                                 maker: makers?.baseAddress, keepData: keepData)
+                                 maker: makers?.baseAddress, keepData: keepData, cache: caches[0])
             }
         }
         let results = UnsafeMutableBufferPointer<EvtxChunk.Decoded>.allocate(capacity: count)
@@ -160,6 +165,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         defer { next.value.deallocate() }
         let lock = Lock()
         let workerMakers = makers.map(UnsafeSendable.init)
+        let workerCaches = UnsafeSendable(caches)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             while true {
                 let k = lock.withLock { () -> Int in
@@ -170,7 +176,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 guard k < count else { break }
                 base.value[k] = EvtxChunk.decode(source.value, at: EvtxFileHeader.size + (first + k) * EvtxChunk.size, full: full,
                                                  noChecksums: noChecksums, maker: workerMakers.map { $0.value.baseAddress! + worker },
-                                                 keepData: keepData)
+                                                 keepData: keepData, cache: workerCaches.value[worker])
             }
         }
         // Moved, not copied: a copy would retain (and the buffer's deinit release)

@@ -17,6 +17,10 @@
 /// interpreter (``BinXmlChunk``), which counts them. `EvtxPlanTests` checks
 /// both paths give identical records on every record of the corpus.
 ///
+/// A plan refers to nothing of its chunk (its literal texts are its own, its
+/// contexts are names, not a chunk's indices), so one made in a chunk serves
+/// the same template in later chunks (``TemplateCache``).
+///
 /// A class: a record's walk then retains one object, not each of its arrays.
 final class TemplatePlan {
     enum Field: UInt8 {
@@ -33,7 +37,7 @@ final class TemplatePlan {
     enum Source: Equatable {
         /// Nothing (an empty element or attribute).
         case empty
-        /// A literal text of the template (index in the chunk's texts).
+        /// A literal text of the template (index in the plan's `texts`).
         case text(Int32)
         /// The instance's value `n` (empty when absent or NULL).
         case slot(Int)
@@ -56,8 +60,9 @@ final class TemplatePlan {
         var steps: [Step] = []
         var pieces: [Source] = []
         var names: [String] = []
+        var texts: [String] = []
         var opCount = 0
-        var contexts: [[Int32]] = []
+        var contexts: [[ChunkName]] = []
         var nestedAllowed: [Bool] = []
     }
 
@@ -67,11 +72,13 @@ final class TemplatePlan {
     let pieces: [Source]
     /// Names of the EventData items.
     let names: [String]
+    /// The literal texts the steps use.
+    let texts: [String]
     /// Ops of the template: what interpreting it spends of the record's budget.
     let opCount: Int
-    /// The open elements (name indices) at each `nested` step.
-    let contexts: [[Int32]]
-    /// `contexts` as the chunk numbers them (set by ``BinXmlChunk``).
+    /// The open elements at each `nested` step.
+    let contexts: [[ChunkName]]
+    /// `contexts` as the ``TemplateCache`` numbers them (set by ``BinXmlChunk``).
     var contextIDs: [Int] = []
     /// Per slot: whether nested binary XML there can be planned (it is used
     /// only at `nested` steps). A nested value elsewhere sends the record to
@@ -82,6 +89,7 @@ final class TemplatePlan {
         steps = parts.steps
         pieces = parts.pieces
         names = parts.names
+        texts = parts.texts
         opCount = parts.opCount
         contexts = parts.contexts
         nestedAllowed = parts.nestedAllowed
@@ -97,8 +105,8 @@ struct TemplatePlanBuilder {
     let full: Bool
     private var plan = TemplatePlan.Parts()
     private struct Frame {
-        let index: Int32
-        let code: NameCode
+        let name: ChunkName
+        var code: NameCode { name.code }
     }
     private var stack: [Frame] = []
     private var inAttribute = false
@@ -119,10 +127,10 @@ struct TemplatePlanBuilder {
     }
 
     /// The plan of the template `ops`, run where the elements `context` are open.
-    static func plan(_ ops: ArraySlice<BinXmlOp>, context: [Int32], strings: ChunkStrings, full: Bool) -> TemplatePlan? {
+    static func plan(_ ops: ArraySlice<BinXmlOp>, context: [ChunkName], strings: ChunkStrings, full: Bool) -> TemplatePlan? {
         var b = TemplatePlanBuilder(strings: strings, full: full)
         b.plan.opCount = ops.count
-        for index in context { b.stack.append(Frame(index: index, code: strings.names[Int(index)].code)) }
+        for name in context { b.stack.append(Frame(name: name)) }
         b.contextDepth = context.count
         for op in ops {
             switch op.kind {
@@ -131,7 +139,10 @@ struct TemplatePlanBuilder {
             case .closeStart: b.finishAttribute()
             case .closeEmpty: b.finishAttribute(); b.end()
             case .end: b.end()
-            case .text: b.piece(.text(Int32(op.a)))
+            case .text:
+                // The plan's own copy of the text: no index into this chunk's.
+                b.plan.texts.append(strings.texts[op.a])
+                b.piece(.text(Int32(b.plan.texts.count - 1)))
             case .substitution: b.substitution(op.a)
             case .instance: b.unplannable = true
             }
@@ -146,7 +157,7 @@ struct TemplatePlanBuilder {
     private mutating func substitution(_ slot: Int) {
         while plan.nestedAllowed.count <= slot { plan.nestedAllowed.append(true) }
         if !inAttribute && capture == .none {
-            plan.contexts.append(stack.map(\.index))
+            plan.contexts.append(stack.map(\.name))
             plan.steps.append(.nested(slot: slot, context: plan.contexts.count - 1))
         } else {
             plan.nestedAllowed[slot] = false
@@ -159,7 +170,7 @@ struct TemplatePlanBuilder {
         // A child inside a kept field: the collector then drops or truncates
         // the field's text; not worth mirroring.
         if capture != .none { unplannable = true; return }
-        stack.append(Frame(index: index, code: strings.names[Int(index)].code))
+        stack.append(Frame(name: strings.names[Int(index)]))
         dataName = nil
         capture = wantsText()
         content.removeAll(keepingCapacity: true)
@@ -281,11 +292,11 @@ struct TemplatePlanBuilder {
             if stack[2].code == .data {
                 switch dataName ?? .empty {
                 case .empty: name = ""
-                case .text(let i): name = strings.texts[Int(i)]
+                case .text(let i): name = plan.texts[Int(i)]
                 case .slot: unplannable = true; return
                 }
             } else {
-                name = strings.names[Int(stack[2].index)].string
+                name = stack[2].name.string
             }
             let first = plan.pieces.count
             plan.pieces += content
@@ -315,7 +326,7 @@ extension RecordCollector {
                 for k in range {
                     switch plan.pieces[k] {
                     case .empty: break
-                    case .text(let i): record.values.bytes.append(contentsOf: strings.texts[Int(i)].utf8)
+                    case .text(let i): record.values.bytes.append(contentsOf: plan.texts[Int(i)].utf8)
                     case .slot(let s): if let v = value(s) { BinXmlValues.append(chunk, v, to: &record.values.bytes) }
                     }
                 }
@@ -338,10 +349,10 @@ extension RecordCollector {
                 break  // handled by the caller (BinXmlChunk), which walks the steps
             case .field(let field, let source):
                 var ref: ValueRef?
-                var text: Int32 = -1
+                var text: String?
                 switch source {
                 case .empty: break
-                case .text(let i): text = i
+                case .text(let i): text = plan.texts[Int(i)]
                 case .slot(let s): ref = value(s)
                 }
                 setField(field, ref, text)
@@ -354,22 +365,21 @@ extension RecordCollector {
     /// field's value in the previous record reuses that String without
     /// rendering it (provider, GUID, channel, computer, user repeat record
     /// after record); others are rendered into the reused ``scratch`` buffer.
-    private mutating func pieceString(_ ref: ValueRef?, _ text: Int32, _ field: TemplatePlan.Field) -> String {
+    private mutating func pieceString(_ ref: ValueRef?, _ text: String?, _ field: TemplatePlan.Field) -> String {
         if let v = ref {
             return lastStrings.string(for: field.rawValue, chunk, v, scratch: &scratch)
         }
-        if text >= 0 { return strings.texts[Int(text)] }
-        return ""
+        return text ?? ""
     }
 
-    private mutating func pieceInteger(_ ref: ValueRef?, _ text: Int32, _ field: TemplatePlan.Field) -> UInt64? {
+    private mutating func pieceInteger(_ ref: ValueRef?, _ text: String?, _ field: TemplatePlan.Field) -> UInt64? {
         if let v = ref, let n = BinXmlValues.integer(chunk, v) { return n }
         let t = pieceString(ref, text, field)
         if t.hasPrefix("0x") || t.hasPrefix("0X") { return UInt64(t.dropFirst(2), radix: 16) }
         return UInt64(t)
     }
 
-    private mutating func setField(_ field: TemplatePlan.Field, _ ref: ValueRef?, _ text: Int32) {
+    private mutating func setField(_ field: TemplatePlan.Field, _ ref: ValueRef?, _ text: String?) {
         @inline(__always) func u32() -> UInt32? { pieceInteger(ref, text, field).map { UInt32(truncatingIfNeeded: $0) } }
         switch field {
         case .providerName: record.providerName = pieceString(ref, text, field)

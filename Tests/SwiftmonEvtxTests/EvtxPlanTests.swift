@@ -83,14 +83,14 @@ final class EvtxPlanTests: XCTestCase {
             func plan(_ names: [String]) -> TemplatePlan {
                 var parts = TemplatePlan.Parts()
                 parts.names = names
-                // Item k's value is literal text k of the chunk ("v0", "v1", …).
+                // Item k's value is the plan's literal text k ("v0", "v1", …).
+                parts.texts = ["v0", "v1", "v2"]
                 parts.pieces = names.indices.map { .text(Int32($0)) }
                 parts.steps = names.indices.map { .item(name: Int32($0), $0..<($0 + 1)) }
                 return TemplatePlan(parts)
             }
             let a = plan(["A1", "A2"]), b = plan(["B1"])
             var c = RecordCollector(chunk: ChunkBytes(bytes: bytes), full: true)
-            c.strings.texts = ["v0", "v1", "v2"]
             func record(_ steps: [(TemplatePlan?, Int)]) -> EvtxRecord {
                 c.begin(EvtxRecord(recordID: 1, written: 0, fileOffset: 0), capacity: 64)
                 for (p, k) in steps {

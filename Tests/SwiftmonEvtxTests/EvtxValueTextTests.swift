@@ -101,4 +101,28 @@ final class EvtxValueTextTests: XCTestCase {
             XCTAssertEqual(EvtxEventMapper.dataJSON(record), expected, "round \(round)")
         }
     }
+
+    /// The inline check of common value types accepts exactly what
+    /// `validate` accepts for them (every type and size up to 40 bytes).
+    func testPlainlyValidAgreesWithValidate() throws {
+        let raw = [UInt8](repeating: 0, count: 64)
+        try raw.withUnsafeBytes { bytes in
+            let c = ChunkBytes(bytes: bytes)
+            var plain = 0
+            for type in 0...255 {
+                for size in 0...40 {
+                    guard BinXmlValues.plainlyValid(type: UInt8(type), size: size) else { continue }
+                    plain += 1
+                    XCTAssertNoThrow(try BinXmlValues.validate(c, type: UInt8(type), offset: 0, size: size), "type \(type) size \(size)")
+                }
+                for size in 0...40 where !BinXmlValues.plainlyValid(type: UInt8(type), size: size) {
+                    // Rejected inline for a common type: validate rejects it too.
+                    if [0x01, 0x04, 0x06, 0x08, 0x14, 0x0A, 0x11, 0x15, 0x0F].contains(type) {
+                        XCTAssertThrowsError(try BinXmlValues.validate(c, type: UInt8(type), offset: 0, size: size), "type \(type) size \(size)")
+                    }
+                }
+            }
+            XCTAssertGreaterThan(plain, 300)
+        }
+    }
 }
