@@ -31,14 +31,12 @@ public enum LinuxEventLoop {
     /// least ``stormEvents`` and came straight after the previous pause doubles it, up to ``longestPauseMicroseconds``;
     /// any other drain puts it back to ``coalescingMicroseconds``. It is
     /// capped by the ring buffer's headroom: at the rate the last drain saw
-    /// (bytes read ÷ time since the previous drain ended), the bytes expected
+    /// (bytes read ÷ time since the previous drain's read ended), the bytes expected
     /// during the pause stay under a quarter of the ring buffer. The cap
     /// never goes below the base pause; a small `--buffer-size` or a fast
     /// flow keeps the pause at 10 ms. Only a rate that rises more than 4×
     /// within one pause can fill the ring where the 10 ms pause would not.
-    /// (The loop measures the rate from the end of the pause, so it
-    /// overstates it and the cap binds early: safe, but small rings rarely
-    /// grow the pause.)
+    /// The rate is measured over the previous pause too (``DrainPacing``).
     static let longestPauseMicroseconds: UInt32 = 50_000
     static let stormEvents = 16
 
@@ -47,13 +45,14 @@ public enum LinuxEventLoop {
     ///   - previous: the pause after the previous drain (µs).
     ///   - eventsRead: events the drain read.
     ///   - bytesRead: ring-buffer bytes the drain read.
-    ///   - nanoseconds: from the end of the previous drain to the end of this one.
+    ///   - nanoseconds: from the end of the previous drain's read (before its
+    ///     pause) to the end of this drain's read: the span the bytes came in.
     ///   - ringBufferBytes: the ring buffer's size; nil for a source without one.
     static func coalescingPause(previous: UInt32, eventsRead: Int, bytesRead: UInt64,
                                 overNanoseconds nanoseconds: Int64, ringBufferBytes: Int?) -> UInt32 {
         let base = coalescingMicroseconds
         // Only a drain that comes straight after a pause (the previous
-        // drain's end is at most twice that pause ago) grows it: its rate is
+        // drain's read ended at most twice that pause ago) grows it: its rate is
         // measured over the pause. After a quiet spell the interval would
         // make a burst look slow.
         guard let ringBufferBytes, eventsRead >= stormEvents, nanoseconds > 0,
@@ -127,32 +126,23 @@ public enum LinuxEventLoop {
         // Every probe is attached and the outputs run: the service is up.
         notifier.ready(status: "started; " + session.statusSummary)
         var running = !session.stopRequested
-        // When the last drain that read events ended (monotonic ns).
-        var lastDrainEnded: Int64 = .min / 2
-        let pauseNanoseconds = Int64(coalescingMicroseconds) * 1000
-        // The current pause (grows while a storm lasts; see coalescingPause).
-        var pause = coalescingMicroseconds
+        // Whether a drain pauses, and how long (grows while a storm lasts).
+        var pacing = DrainPacing()
         while running {
             for token in try Syscalls.epollWait(epoll, timeoutMilliseconds: -1) {
                 switch Token(rawValue: token) {
                 case .source:
                     let woke = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
-                    let bytesBefore = source.ringBufferUse?.bytesRead ?? 0
                     let read = try session.readSource()
                     guard read > 0 else { break }
                     // A record that comes during a pause waits at most the
                     // pause; the kernel marks the ring buffer ready meanwhile.
-                    if read >= 2 || woke - lastDrainEnded < pauseNanoseconds {
-                        let use = source.ringBufferUse
-                        pause = coalescingPause(previous: pause, eventsRead: read,
-                                                bytesRead: (use?.bytesRead ?? 0) &- bytesBefore,
-                                                overNanoseconds: Syscalls.clockNanoseconds(CLOCK_MONOTONIC) - lastDrainEnded,
-                                                ringBufferBytes: use?.capacityBytes)
+                    let use = source.ringBufferUse
+                    if let pause = pacing.drained(events: read, woke: woke,
+                                                  readEnded: Syscalls.clockNanoseconds(CLOCK_MONOTONIC),
+                                                  bytesRead: use?.bytesRead ?? 0, ringBufferBytes: use?.capacityBytes) {
                         Syscalls.sleep(microseconds: pause)
-                        lastDrainEnded = Syscalls.clockNanoseconds(CLOCK_MONOTONIC)
-                    } else {
-                        pause = coalescingMicroseconds
-                        lastDrainEnded = woke
+                        pacing.paused(until: Syscalls.clockNanoseconds(CLOCK_MONOTONIC))
                     }
                 case .signal:
                     for signal in Syscalls.readSignals(signals) {
