@@ -34,7 +34,16 @@ final class LiveOutputRotationTests: XCTestCase {
         let moved = dir.appendingPathComponent("events.jsonl.moved")
         try FileManager.default.moveItem(at: file, to: moved)
         kill(run.process.processIdentifier, SIGUSR1)
-        usleep(200_000)
+        // The reopen happens before the next write: once FILE is back, every
+        // later event goes there. Execs until it is (other processes' events
+        // may get there first, on a busy host), so storm b starts after it.
+        let helper = try XCTUnwrap(LiveSensor.helper)
+        let reopened = Date(timeIntervalSinceNow: 20)
+        while !FileManager.default.fileExists(atPath: file.path), Date() < reopened {
+            _ = try runToCompletion(helper.path, ["exec", "/bin/true", mark + "c"])
+            usleep(50_000)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file.path), "SIGUSR1 reopened FILE")
         try storm(1_000, mark + "b")
         let stats = run.stop()
         XCTAssertEqual(run.process.terminationStatus, 0, stats)
@@ -54,7 +63,11 @@ final class LiveOutputRotationTests: XCTestCase {
             XCTAssertEqual(creates.count, 1_000, "storm \(part)")
             XCTAssertEqual(Set(creates).count, 1_000, "no event written twice")
         }
-        XCTAssertTrue(marked(lines(moved), mark + "a").count > 0, "the moved file keeps what was written before SIGUSR1")
+        // What the moved file holds is what was written before SIGUSR1: the
+        // newest events then (storm a's, or on a busy host other processes'),
+        // and nothing of storm b.
+        XCTAssertFalse(lines(moved).isEmpty, "the moved file keeps what was written before SIGUSR1")
+        XCTAssertTrue(marked(lines(moved), mark + "b").isEmpty, "nothing written after the reopen goes to the moved file")
         for url in [file] + rotated {
             let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber).intValue
             XCTAssertLessThanOrEqual(size, 64 << 10, url.path)
