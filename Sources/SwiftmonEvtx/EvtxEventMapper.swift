@@ -275,7 +275,8 @@ public struct EvtxEventMaker {
         var root: String?
         if case .userData(let name) = r.section { root = name }
         // Escaping grows a byte to six at most (`\u00xx` for one byte, or for two of a C1 control).
-        var bound = 6 * r.values.bytes.count + 3 * r.values.count + keys.bytes.count + 4  // quotes, commas, braces
+        // Eight more: a value's last word is stored whole (JSONBytes.writeQuoted).
+        var bound = 6 * r.values.bytes.count + 3 * r.values.count + keys.bytes.count + 4 + 8  // quotes, commas, braces
         if let root { bound += 6 * root.utf8.count + 4 }
         let out = buffer.reserve(bound)
         var n = 0
@@ -293,7 +294,9 @@ public struct EvtxEventMaker {
                     let keyEnd = keys.ends[k], valueEnd = r.values.ends[k]
                     (out.baseAddress! + n).update(from: keyBytes.baseAddress! + keyStart, count: keyEnd - keyStart)
                     n += keyEnd - keyStart
-                    n = JSONBytes.writeQuoted(UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), to: out, at: n)
+                    // The values lie one after the other: the next ones may be read past this one's end.
+                    n = JSONBytes.writeQuoted(UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]),
+                                              readable: bytes.count - valueStart, to: out, at: n)
                     keyStart = keyEnd
                     valueStart = valueEnd
                 }
