@@ -269,32 +269,9 @@ public struct SysmonLineParser {
         return UnsafeBufferPointer(rebasing: bytes[start..<end])
     }
 
-    /// A decimal number as `Int(text)` reads it: an optional sign, then ASCII
-    /// digits, no overflow.
-    static func integer(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        var k = 0
-        var negative = false
-        if k < bytes.count, bytes[k] == UInt8(ascii: "+") || bytes[k] == UInt8(ascii: "-") {
-            negative = bytes[k] == UInt8(ascii: "-")
-            k += 1
-        }
-        guard k < bytes.count else { return nil }
-        var value = 0
-        while k < bytes.count {
-            let d = bytes[k] &- 0x30
-            guard d < 10 else { return nil }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = negative ? m.subtractingReportingOverflow(Int(d)) : m.addingReportingOverflow(Int(d))
-            guard !o1, !o2 else { return nil }
-            value = s
-            k += 1
-        }
-        return value
-    }
-
     /// The EventID of an element's text: `Int(text.trimmingSpaces)`, from bytes.
     static func eventID(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        if let trimmed = trimmedASCII(bytes) { return integer(trimmed) }
+        if let trimmed = trimmedASCII(bytes) { return FieldText.integer(trimmed) }
         return Int(String(decoding: bytes, as: UTF8.self).trimmingSpaces)
     }
 

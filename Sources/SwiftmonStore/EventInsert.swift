@@ -168,7 +168,7 @@ struct EventInsert {
         let image = append(present(positions.image), of: event)
         let container = append(present(positions.containerID), of: event)
         let hostText = append(host)
-        let processID = present(positions.processID).flatMap { i in event.withUTF8(i, EventInsert.decimal) }
+        let processID = present(positions.processID).flatMap { i in event.withUTF8(i, FieldText.integer).map(Int64.init) }
 
         var key: Int64?
         if let importKey {
@@ -234,23 +234,6 @@ struct EventInsert {
         let entry = sqlite3_step(processIDStatement)
         sqlite3_reset(processIDStatement)
         return entry
-    }
-
-    /// A decimal process id (an optional sign, then digits), read without
-    /// making a String of it; nil for anything else or out of range.
-    static func decimal(_ utf8: UnsafeBufferPointer<UInt8>) -> Int64? {
-        var i = 0
-        let negative = utf8.first == UInt8(ascii: "-")
-        if negative || utf8.first == UInt8(ascii: "+") { i = 1 }
-        guard i < utf8.count, utf8.count - i <= 18 else { return nil }
-        var value: Int64 = 0
-        while i < utf8.count {
-            let digit = utf8[i] &- UInt8(ascii: "0")
-            guard digit < 10 else { return nil }
-            value = value * 10 + Int64(digit)
-            i += 1
-        }
-        return negative ? -value : value
     }
 
     /// Copies `text`'s UTF-8 to the end of the row buffer (ASCII lower-cased

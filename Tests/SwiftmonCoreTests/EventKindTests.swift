@@ -111,29 +111,6 @@ final class EventKindTests: XCTestCase {
     }
 }
 
-final class FieldTextTests: XCTestCase {
-    func testValidUTF8IsKept() {
-        let t = FieldText(Array("ünï \\ code".utf8))
-        XCTAssertTrue(t.isExact)
-        XCTAssertEqual(t.string, "ünï \\ code")
-    }
-
-    func testInvalidBytesAreEscapedUnambiguously() {
-        let t = FieldText([0x61, 0xFF, 0x5C, 0x78, 0x66, 0x66, 0xC3])  // a, 0xff, "\xff" typed, truncated é
-        XCTAssertFalse(t.isExact)
-        XCTAssertEqual(t.string, #"a\xff\\xff\xc3"#)
-    }
-
-    func testEventKeepsExactBytes() {
-        var e = Event(.processCreate, time: .now())
-        e.set("Image", bytes: [0x2F, 0x62, 0xFE])
-        XCTAssertEqual(e["Image"], #"/b\xfe"#)
-        XCTAssertEqual(e.rawBytes[e.kind.index(of: "Image")!], [0x2F, 0x62, 0xFE])
-        e["Image"] = "/ok"
-        XCTAssertTrue(e.rawBytes.isEmpty)
-    }
-}
-
 final class ProcessGuidTests: XCTestCase {
     let host = HostIdentity(machine: 0x3D12_19C7, ticksPerSecond: 100, bootEpochNanoseconds: 0)
 
