@@ -105,10 +105,11 @@ public struct FieldText: Sendable {
 }
 
 extension FieldText {
-    /// A decimal number as `Int(text)` reads it — an optional sign, then ASCII
+    /// A decimal number as `T(text)` reads it — an optional sign, then ASCII
     /// digits, nil on anything else or overflow — from a value's bytes, without
-    /// making a String of them (the store's process ids, the importer's EventIDs).
-    public static func integer(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+    /// making a String of them (the store's process ids, the importer's
+    /// EventIDs and EventRecordIDs).
+    public static func integer<T: FixedWidthInteger>(_ bytes: UnsafeBufferPointer<UInt8>, as type: T.Type = Int.self) -> T? {
         var k = 0
         var negative = false
         if k < bytes.count, bytes[k] == UInt8(ascii: "+") || bytes[k] == UInt8(ascii: "-") {
@@ -116,12 +117,12 @@ extension FieldText {
             k += 1
         }
         guard k < bytes.count else { return nil }
-        var value = 0
+        var value: T = 0
         while k < bytes.count {
             let d = bytes[k] &- 0x30
             guard d < 10 else { return nil }
             let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = negative ? m.subtractingReportingOverflow(Int(d)) : m.addingReportingOverflow(Int(d))
+            let (s, o2) = negative ? m.subtractingReportingOverflow(T(d)) : m.addingReportingOverflow(T(d))
             guard !o1, !o2 else { return nil }
             value = s
             k += 1

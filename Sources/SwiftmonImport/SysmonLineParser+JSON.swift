@@ -20,7 +20,7 @@ extension SysmonLineParser {
                 let value = try scanner.value(into: &arena)
                 switch withText(key, bytes, JSONKey.init) {
                 case .eventID:
-                    guard let id = withText(value, bytes, FieldText.integer), id >= 0 else {
+                    guard let id = withText(value, bytes, { FieldText.integer($0) }), id >= 0 else {
                         return .malformed("EventID is not a number")
                     }
                     guard let first = eventID else {

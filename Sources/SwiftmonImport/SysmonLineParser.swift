@@ -277,25 +277,8 @@ public struct SysmonLineParser {
 
     /// The EventRecordID of an element's text: `UInt64(text.trimmingSpaces)`, from bytes.
     static func recordID(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
-        guard let trimmed = trimmedASCII(bytes) else { return UInt64(String(decoding: bytes, as: UTF8.self).trimmingSpaces) }
-        var k = 0
-        var negative = false
-        if k < trimmed.count, trimmed[k] == UInt8(ascii: "+") || trimmed[k] == UInt8(ascii: "-") {
-            negative = trimmed[k] == UInt8(ascii: "-")
-            k += 1
-        }
-        guard k < trimmed.count else { return nil }
-        var value: UInt64 = 0
-        while k < trimmed.count {
-            let d = trimmed[k] &- 0x30
-            guard d < 10 else { return nil }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.addingReportingOverflow(UInt64(d))
-            guard !o1, !o2 else { return nil }
-            value = s
-            k += 1
-        }
-        return negative && value != 0 ? nil : value  // "-0" is 0, as UInt64("-0") reads it
+        if let trimmed = trimmedASCII(bytes) { return FieldText.integer(trimmed, as: UInt64.self) }
+        return UInt64(String(decoding: bytes, as: UTF8.self).trimmingSpaces)
     }
 }
 

@@ -168,7 +168,7 @@ struct EventInsert {
         let image = append(present(positions.image), of: event)
         let container = append(present(positions.containerID), of: event)
         let hostText = append(host)
-        let processID = present(positions.processID).flatMap { i in event.withUTF8(i, FieldText.integer).map(Int64.init) }
+        let processID = present(positions.processID).flatMap { i in event.withUTF8(i) { FieldText.integer($0, as: Int64.self) } }
 
         var key: Int64?
         if let importKey {

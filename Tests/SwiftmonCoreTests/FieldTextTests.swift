@@ -28,10 +28,13 @@ final class FieldTextTests: XCTestCase {
     func testIntegerFromBytesAgreesWithIntOfTheText() {
         let cases = ["0", "4242", "+17", "-17", "-0", "", "+", "-", " 1", "1 ", "12a", "0x10", "٣",
                      "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-                     "-9223372036854775809", "00000000000000000000000000042", "99999999999999999999"]
+                     "-9223372036854775809", "00000000000000000000000000042", "99999999999999999999",
+                     "18446744073709551615", "18446744073709551616", "-5"]
         for text in cases {
             let fromBytes = Array(text.utf8).withUnsafeBufferPointer { FieldText.integer($0) }
             XCTAssertEqual(fromBytes, Int(text), "\"\(text)\"")
+            let unsigned = Array(text.utf8).withUnsafeBufferPointer { FieldText.integer($0, as: UInt64.self) }
+            XCTAssertEqual(unsigned, UInt64(text), "\"\(text)\" as UInt64")
         }
     }
 }
