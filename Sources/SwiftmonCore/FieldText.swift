@@ -109,6 +109,7 @@ extension FieldText {
     /// digits, nil on anything else or overflow — from a value's bytes, without
     /// making a String of them (the store's process ids, the importer's
     /// EventIDs and EventRecordIDs).
+    @inlinable  // specialised where it is called: per event on the import and store paths
     public static func integer<T: FixedWidthInteger>(_ bytes: UnsafeBufferPointer<UInt8>, as type: T.Type = Int.self) -> T? {
         var k = 0
         var negative = false
