@@ -280,7 +280,10 @@ final class StoreProcessIDSegmentTests: XCTestCase {
         options.batchSize = 30
         let now = EventTime.now().nanoseconds
         func emit(_ sink: StoreSink, _ range: Range<Int>) throws {
-            for n in range { try sink.emit(create(n, at: now - Int64(200 - n) * 1_000_000_000)) }
+            // Ten seconds apart: the retention cut below falls five seconds from
+            // the nearest row, whatever the load (one second apart, a slow run
+            // moved the cut past a row).
+            for n in range { try sink.emit(create(n, at: now - Int64(200 - n) * 10_000_000_000)) }
             try sink.flush()
         }
         let first = try StoreSink(path: path, options: options)
@@ -292,7 +295,7 @@ final class StoreProcessIDSegmentTests: XCTestCase {
         second.close()
         XCTAssertEqual(try Self.processIDEntries(path).sealed, 100, "60 counted at open + 40 fill a segment of 100")
 
-        options.maxAge = 150.5  // rows 0..<50 are older
+        options.maxAge = 1505  // rows 0..<50 are older
         let third = try StoreSink(path: path, options: options)
         try emit(third, 100..<110)
         try third.writer.enforceRetention()
