@@ -118,10 +118,14 @@ struct EventInsert {
     /// Rows this transaction stored above the sealed key: the open segment's
     /// (``ProcessIDSegment``).
     private(set) var openSegmentRows = 0
+    /// Each stored row's EventID into its key block (``EventStore/kindBlockTable``);
+    /// nil: none (`bench store`'s floor).
+    private var kindBlocks: KindBlockMarker?
 
     /// For one transaction of `db` (the keys are read anew per transaction).
-    init(_ statement: Statement, processIDs: Statement?, in db: Database) throws {
+    init(_ statement: Statement, processIDs: Statement?, kindBlocks: Statement?, in db: Database) throws {
         self.statement = statement.sqliteStatement
+        self.kindBlocks = kindBlocks.map(KindBlockMarker.init)
         processIDStatement = processIDs?.sqliteStatement
         sealedKey = processIDs == nil ? Int64.max : try EventStore.sealedProcessIDKey(db)
         keyParameter = sqlite3_bind_parameter_count(statement.sqliteStatement)
@@ -220,10 +224,16 @@ struct EventInsert {
             return rc
         }
         // Only a row that was stored (the importer's OR IGNORE may have
-        // skipped it) counts; above the sealed key it is the open segment's,
-        // at or below it gets its entry now, in the same transaction.
-        guard rc == SQLITE_DONE, let processIDStatement,
+        // skipped it) counts: its kind's bit in its block, and above the
+        // sealed key it is the open segment's, at or below it gets its
+        // process-id entry now, in the same transaction.
+        guard rc == SQLITE_DONE, kindBlocks != nil || processIDStatement != nil,
               sqlite3_changes(sqlite3_db_handle(statement)) > 0 else { return rc }
+        if kindBlocks != nil {
+            let marked = kindBlocks!.mark(eventID: event.kind.id, key: rowKey)
+            guard marked == SQLITE_DONE else { return marked }
+        }
+        guard let processIDStatement else { return rc }
         guard rowKey <= sealedKey else {
             openSegmentRows += 1
             return rc

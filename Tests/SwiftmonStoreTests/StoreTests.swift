@@ -93,13 +93,13 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA auto_vacuum") }, 2, "incremental")
         XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA page_size") }, 8192)
         let indexes = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") }
-        for name in ["event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
-                     "event_by_image"] {
+        for name in ["event_by_process_guid", "event_by_parent_process_guid", "event_by_image"] {
             XCTAssertTrue(indexes.contains(name), name)
         }
         // Process ids: sealed segments instead of a per-row index (EventStore.processIDTables).
         let tables = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
-        XCTAssertTrue(Set(tables).isSuperset(of: ["event", "event_pid", "pid_sealed"]), "\(tables)")
+        XCTAssertTrue(Set(tables).isSuperset(of: ["event", "event_pid", "pid_sealed", "event_kinds"]), "\(tables)")
+        XCTAssertFalse(indexes.contains("event_by_event_id"), "EventIDs: kind blocks instead (EventStore.kindBlockTable)")
         // The queries use them.
         let guidPlan = try db.read { db -> String in
             let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM event WHERE process_guid = ?", arguments: ["{a}"])
