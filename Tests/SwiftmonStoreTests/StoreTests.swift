@@ -79,6 +79,28 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The writer's own buffer (``RowBytes``) encodes exactly as the array
+    /// encoder: every kind, values short and long (lengths of one to three
+    /// varint bytes, and past the buffer's first capacity so it grows), one
+    /// row after another in one buffer.
+    func testRowBytesEncodeAsTheArrayEncoder() {
+        let row = RowBytes(capacity: 64)
+        for (n, kind) in EventKind.all.enumerated() {
+            var e = Event(kind, time: Self.time(n))
+            for i in kind.fields.indices where kind.fields[i] != "UtcTime" {
+                e[i] = String(repeating: "v\(i)ü", count: [1, 40, 9000][(n + i) % 3])
+            }
+            var expected: [UInt8] = [0xAB]
+            EventStore.encodeFields(of: e, into: &expected)
+            row.removeAll()
+            row.append([0xAB])
+            EventStore.encodeFields(of: e, into: row)
+            XCTAssertEqual(Array(row.bytes), expected, kind.name)
+            row.truncate(to: 1)
+            XCTAssertEqual(Array(row.bytes), [0xAB])
+        }
+    }
+
     func testStoreFilesAreMode0600AndUseWAL() throws {
         let path = directory + "/events.db"
         let sink = try StoreSink(path: path)
