@@ -99,12 +99,12 @@ struct IndexedColumns {
 /// written into one buffer reused from row to row, and bound
 /// `SQLITE_STATIC` (no copy, no malloc per value inside SQLite). That is sound
 /// because the buffer is neither changed nor freed while the statement holds
-/// the pointers: they are bound, stepped, and the bindings cleared inside one
-/// `withUnsafeBytes` of it (measured: the per-value copies and their
-/// malloc/free were ~10 % of the writer's CPU).
+/// the pointers: they are bound, stepped, and the bindings cleared on one
+/// view of it (``RowBytes/bytes``) with no append in between (measured: the
+/// per-value copies and their malloc/free were ~10 % of the writer's CPU).
 struct EventInsert {
     let statement: OpaquePointer
-    private var row: [UInt8] = []
+    private let row = RowBytes()
     private var keys: TimeKeys
     /// The statement's parameter that takes the row's key (``TimeKeys``): its last.
     private let keyParameter: Int32
@@ -118,15 +118,18 @@ struct EventInsert {
     /// Rows this transaction stored above the sealed key: the open segment's
     /// (``ProcessIDSegment``).
     private(set) var openSegmentRows = 0
+    /// Each stored row's EventID into its key block (``EventStore/kindBlockTable``);
+    /// nil: none (`bench store`'s floor).
+    private var kindBlocks: KindBlockMarker?
 
     /// For one transaction of `db` (the keys are read anew per transaction).
-    init(_ statement: Statement, processIDs: Statement?, in db: Database) throws {
+    init(_ statement: Statement, processIDs: Statement?, kindBlocks: Statement?, in db: Database) throws {
         self.statement = statement.sqliteStatement
+        self.kindBlocks = kindBlocks.map(KindBlockMarker.init)
         processIDStatement = processIDs?.sqliteStatement
         sealedKey = processIDs == nil ? Int64.max : try EventStore.sealedProcessIDKey(db)
         keyParameter = sqlite3_bind_parameter_count(statement.sqliteStatement)
         keys = try TimeKeys(db)
-        row.reserveCapacity(8192)
     }
 
     /// SQLite reads the bytes in place; see the type's comment for why that is safe here.
@@ -153,14 +156,16 @@ struct EventInsert {
             guard let index, !event.isAbsent(index) else { return nil }
             return index
         }
-        row.removeAll(keepingCapacity: true)
+        row.removeAll()
         let fieldsStart = row.count
-        EventStore.encodeFields(of: event, into: &row)
+        EventStore.encodeFields(of: event, into: row)
         let fields = fieldsStart..<row.count
         var raw: Range<Int>?
         if !event.rawBytes.isEmpty {
             let rawStart = row.count
-            EventStore.encodeRaw(event.rawBytes, into: &row)
+            var encoded: [UInt8] = []
+            EventStore.encodeRaw(event.rawBytes, into: &encoded)
+            row.append(encoded)
             raw = rawStart..<row.count
         }
         let guid = append(present(positions.processGuid), of: event, lowercased: true)
@@ -172,16 +177,15 @@ struct EventInsert {
 
         var key: Int64?
         if let importKey {
-            key = row.withUnsafeBytes { base in
-                func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: base[range]) }
-                return importKey(slice(fields), raw.map(slice))
-            }
+            let base = row.bytes
+            func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: base[range]) }
+            key = importKey(slice(fields), raw.map(slice))
             if key == nil { return EventInsert.skipped }
         }
         // Only for a row that is to be stored: a key handed out is taken.
         let rowKey = keys.key(for: event.time.nanoseconds)
         let keyParameter = self.keyParameter
-        let rc = row.withUnsafeBytes { base -> Int32 in
+        let rc = { (base: UnsafeRawBufferPointer) -> Int32 in
             // A zero-length value still needs a non-null pointer, or SQLite binds NULL.
             func pointer(_ range: Range<Int>) -> UnsafeRawPointer {
                 base.baseAddress.map { $0 + range.lowerBound } ?? UnsafeRawPointer(bitPattern: 1)!
@@ -215,15 +219,21 @@ struct EventInsert {
             }
             let rc = sqlite3_step(statement)
             sqlite3_reset(statement)
-            // No binding may outlive this closure's view of `row`.
+            // No binding may outlive this view of `row` (the next row's appends may move it).
             sqlite3_clear_bindings(statement)
             return rc
-        }
+        }(row.bytes)
         // Only a row that was stored (the importer's OR IGNORE may have
-        // skipped it) counts; above the sealed key it is the open segment's,
-        // at or below it gets its entry now, in the same transaction.
-        guard rc == SQLITE_DONE, let processIDStatement,
+        // skipped it) counts: its kind's bit in its block, and above the
+        // sealed key it is the open segment's, at or below it gets its
+        // process-id entry now, in the same transaction.
+        guard rc == SQLITE_DONE, kindBlocks != nil || processIDStatement != nil,
               sqlite3_changes(sqlite3_db_handle(statement)) > 0 else { return rc }
+        if kindBlocks != nil {
+            let marked = kindBlocks!.mark(eventID: event.kind.id, key: rowKey)
+            guard marked == SQLITE_DONE else { return marked }
+        }
+        guard let processIDStatement else { return rc }
         guard rowKey <= sealedKey else {
             openSegmentRows += 1
             return rc
@@ -241,7 +251,7 @@ struct EventInsert {
     private mutating func append(_ text: String?) -> Range<Int>? {
         guard var text else { return nil }
         let start = row.count
-        text.withUTF8 { row.append(contentsOf: $0) }
+        text.withUTF8 { row.append($0) }
         return start..<row.count
     }
 
@@ -250,20 +260,20 @@ struct EventInsert {
     private mutating func append(_ index: Int?, of event: Event, lowercased: Bool = false) -> Range<Int>? {
         guard let index else { return nil }
         let start = row.count
-        event.withUTF8(index) { row.append(contentsOf: $0) }
+        event.withUTF8(index) { row.append($0) }
         guard lowercased else { return start..<row.count }
-        let ascii = row.withUnsafeMutableBufferPointer { bytes -> Bool in
-            for i in start..<bytes.count {
+        let ascii = { (bytes: UnsafeMutableBufferPointer<UInt8>) -> Bool in
+            for i in bytes.indices {
                 let b = bytes[i]
                 if b >= 0x80 { return false }
                 if b &- 0x41 < 26 { bytes[i] = b | 0x20 }
             }
             return true
-        }
+        }(row.mutableBytes(from: start))
         if !ascii {
             // Not ASCII (a hostile or odd value): exactly what queries look up.
-            row.removeSubrange(start...)
-            row.append(contentsOf: IndexedColumns.guidKey(event[index]).utf8)
+            row.truncate(to: start)
+            row.append(Array(IndexedColumns.guidKey(event[index]).utf8))
         }
         return start..<row.count
     }

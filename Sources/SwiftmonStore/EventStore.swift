@@ -23,10 +23,11 @@ enum EventStore {
     /// ``hostColumns``), 4 keys rows by time (see ``table(named:)``), 5 moves
     /// the process-id index out of the row's insert into sealed segments (see
     /// ``processIDTables``), 6 leaves the open segment's rows without entries
-    /// (found from the table above the sealed key). An older store is upgraded
-    /// when a writer opens it (``migrate(_:from:)``), and read as it is.
-    static let schemaVersion = 6
-    static let readableVersions = 1...6
+    /// (found from the table above the sealed key), 7 replaces the per-row
+    /// EventID index by kind blocks (see ``kindBlockTable``). An older store is
+    /// upgraded when a writer opens it (``migrate(_:from:)``), and read as it is.
+    static let schemaVersion = 7
+    static let readableVersions = 1...7
 
     /// 8 KiB pages: rows of ~800 bytes fit without overflow pages, and a
     /// transaction still writes few bytes per scattered index key to the WAL
@@ -67,8 +68,7 @@ enum EventStore {
     /// would have to share one second. Bounds `--until` as a key range.
     static let maxKeyShift: Int64 = 1_000_000_000
 
-    static let schema = table(named: "event") + """
-        CREATE INDEX IF NOT EXISTS event_by_event_id ON event(event_id);
+    static let schema = table(named: "event") + kindBlockTable + """
         CREATE INDEX IF NOT EXISTS event_by_process_guid ON event(process_guid, event_id);
         CREATE INDEX IF NOT EXISTS event_by_parent_process_guid ON event(parent_process_guid, event_id)
             WHERE parent_process_guid IS NOT NULL;
@@ -87,9 +87,11 @@ enum EventStore {
     /// filled from the table in one sorted pass (``rebuildProcessIDs(_:)``);
     /// version 5's open segment (`event_pid_recent`) is merged into it.
     /// Either way every row then has its entry: the sealed key is the highest.
+    /// Version 7: the EventID index dropped, the kind blocks filled (``rebuildKindBlocks(_:)``).
     static func migrate(_ db: Database, from version: Int) throws {
         if version < 4 { try rewriteKeyedByTime(db) }
         try db.execute(sql: "DROP INDEX IF EXISTS event_by_process_id")
+        try db.execute(sql: "DROP INDEX IF EXISTS event_by_event_id")
         try createImportKeyIndex(db)
         if version == 5 {
             try db.execute(sql: """
@@ -99,6 +101,7 @@ enum EventStore {
         try db.execute(sql: "DROP TABLE IF EXISTS event_pid_recent")
         try db.execute(sql: schema)
         if version < 5 { try rebuildProcessIDs(db) }
+        try rebuildKindBlocks(db)
         try db.execute(sql: "UPDATE pid_sealed SET through = coalesce((SELECT max(id) FROM event), through)")
         try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
     }
@@ -163,7 +166,7 @@ enum EventStore {
 
     /// Every index of the current schema.
     static let indexNames = [
-        "event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
+        "event_by_process_guid", "event_by_parent_process_guid",
         "event_by_image", "event_by_container_id", "event_by_host", "event_by_import_key",
     ]
 

@@ -150,7 +150,8 @@ public final class ImportStore {
             // a key is free, so OR IGNORE skips only what the import key finds.
             try queue.inTransaction(.immediate) { db in
                 var insert = try EventInsert(try db.cachedStatement(sql: ImportStore.insertSQL),
-                                             processIDs: try db.cachedStatement(sql: EventStore.insertProcessIDSQL), in: db)
+                                             processIDs: try db.cachedStatement(sql: EventStore.insertProcessIDSQL),
+                                             kindBlocks: try db.cachedStatement(sql: EventStore.markKindSQL), in: db)
                 for item in events {
                     let rc = insert.insert(item.event, host: item.host) { fields, raw -> Int64? in
                         let content = ImportStore.key(fields: fields, raw: raw)

@@ -111,8 +111,9 @@ public enum StoreBenchmark {
     /// at a time.
     public static func floorThroughput(path: String, events: Int, batchSize: Int, keeping: Set<String> = []) throws -> Figures {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
-        // `event_pid`: the process-id entries (``EventStore/processIDTables``), tables rather than an index.
-        let names = EventStore.indexNames + ["event_pid"]
+        // `event_pid`: the process-id entries (``EventStore/processIDTables``), `event_kinds` the kind
+        // blocks (``EventStore/kindBlockTable``): tables rather than indexes.
+        let names = EventStore.indexNames + ["event_pid", "event_kinds"]
         let unknown = keeping.subtracting(names)
         guard unknown.isEmpty else {
             throw StoreError.notFound("no index named \(unknown.sorted().joined(separator: ", ")); the store's: \(names.joined(separator: ", "))")
@@ -139,7 +140,8 @@ public enum StoreBenchmark {
         var first = 0
         while first < prepared.count {
             let last = min(first + max(1, batchSize), prepared.count)
-            try StoreSinkWriter.insert(prepared[first..<last], into: queue, path: path, processIDs: &processIDs)
+            try StoreSinkWriter.insert(prepared[first..<last], into: queue, path: path, processIDs: &processIDs,
+                                       kindBlocks: keeping.contains("event_kinds"))
             first = last
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

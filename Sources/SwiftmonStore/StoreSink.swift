@@ -274,16 +274,19 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
 
     /// One transaction of `events` through the cached insert statement (the
     /// sink's writer, and `bench store`'s floor, which passes nil for
-    /// `processIDs`: no process-id entries). `processIDs` changes only when
-    /// the transaction commits.
+    /// `processIDs` and false for `kindBlocks`: no process-id entries, no
+    /// kind blocks). `processIDs` changes only when the transaction commits.
     static func insert(_ events: ArraySlice<Event>, into queue: DatabaseQueue, path: String,
-                       processIDs: inout ProcessIDSegment?, segmentRows: Int = EventStore.processIDSegmentRows) throws {
+                       processIDs: inout ProcessIDSegment?, segmentRows: Int = EventStore.processIDSegmentRows,
+                       kindBlocks: Bool = true) throws {
         var segment = processIDs
         do {
             // IMMEDIATE: the write lock before the keys are read (``TimeKeys``).
             try queue.inTransaction(.immediate) { db in
                 let entries = try segment.map { _ in try db.cachedStatement(sql: EventStore.insertProcessIDSQL) }
-                var insert = try EventInsert(try db.cachedStatement(sql: EventStore.insertSQL), processIDs: entries, in: db)
+                let kinds = kindBlocks ? try db.cachedStatement(sql: EventStore.markKindSQL) : nil
+                var insert = try EventInsert(try db.cachedStatement(sql: EventStore.insertSQL), processIDs: entries,
+                                             kindBlocks: kinds, in: db)
                 for event in events {
                     let rc = insert.insert(event)
                     guard rc == SQLITE_DONE else {
@@ -355,6 +358,7 @@ final class StoreSinkWriter: @unchecked Sendable {  // the vars below `condition
             }
         }
         if deleted > 0 {
+            try queue.write { try EventStore.forgetKindBlocksBelowOldestRow($0) }
             if options.maxSize == nil { try reclaimSpace() }
             condition.lock()
             deletedByRetention += UInt64(deleted)

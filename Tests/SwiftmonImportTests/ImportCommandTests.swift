@@ -184,7 +184,7 @@ final class ImportCommandTests: XCTestCase {
         let reader = try DatabaseQueue(path: store, configuration: readOnly)
         let indexes = try reader.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event'") }
         try reader.close()
-        XCTAssertTrue(Set(indexes).isSuperset(of: ["event_by_event_id", "event_by_process_guid", "event_by_import_key"]), "\(indexes)")
+        XCTAssertTrue(Set(indexes).isSuperset(of: ["event_by_image", "event_by_process_guid", "event_by_import_key"]), "\(indexes)")
         // logrotate's default: rename, a line still written to the old file, then a new file.
         try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
         try append(log + ".1", 50..<60)

@@ -61,4 +61,15 @@ enum PastStoreSchemas {
         CREATE TABLE IF NOT EXISTS event_pid (
             process_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (process_id, id)) WITHOUT ROWID;
         """
+
+    /// Version 6: no open-segment entries (the rows above `pid_sealed.through`
+    /// are found from the table), and still a per-row EventID index.
+    static let versionSix = versionFour.replacingOccurrences(
+        of: "CREATE INDEX IF NOT EXISTS event_by_process_id ON event(process_id);\n", with: "") + "\n" + """
+        CREATE TABLE IF NOT EXISTS event_pid (
+            process_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (process_id, id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS pid_sealed (through INTEGER NOT NULL);
+        INSERT INTO pid_sealed (through) SELECT -9223372036854775808
+            WHERE NOT EXISTS (SELECT 1 FROM pid_sealed);
+        """
 }

@@ -92,8 +92,10 @@ final class StoreIndexTests: XCTestCase {
             $0.since = EventTime(nanosecondsSinceEpoch: Self.base)
             $0.until = EventTime(nanosecondsSinceEpoch: Self.base + 1_000_000_000)
         }
-        add("event id", "INDEX event_by_event_id") { $0.eventIDs = [1] }
-        add("sigma hunt", "INDEX event_by_event_id", "INTEGER PRIMARY KEY (rowid>?)") {
+        // EventIDs: the kind blocks in key order, each a key range of the table
+        // (EventStore.kindBlockTable); a time window bounds the blocks too.
+        add("event id", "SCAN b") { $0.eventIDs = [1] }
+        add("sigma hunt", "SEARCH b USING INTEGER PRIMARY KEY (rowid>?)") {
             $0.eventIDs = [1, 3, 11]
             $0.since = EventTime(nanosecondsSinceEpoch: Self.base)
             $0.limit = nil
@@ -107,7 +109,7 @@ final class StoreIndexTests: XCTestCase {
         add("container", "INDEX event_by_container_id") { $0.containerID = "abc" }
         add("host", "INDEX event_by_host") { $0.host = "HOST1" }
         add("contains", byKey) { $0.contains = "item 9" }
-        let timeOrdered: Set = ["newest", "oldest", "since/until", "event id", "image path", "host", "contains"]
+        let timeOrdered: Set = ["newest", "oldest", "since/until", "event id", "sigma hunt", "image path", "host", "contains"]
         for (name, filter, index) in filters {
             let (sql, arguments) = try XCTUnwrap(try reader.selection(filter), name)
             let steps = try plan(reader, sql, arguments)
@@ -118,6 +120,9 @@ final class StoreIndexTests: XCTestCase {
                            "\(name): \(steps)")
             if timeOrdered.contains(name) {
                 XCTAssertFalse(steps.contains { $0.contains("TEMP B-TREE") }, "\(name): \(steps)")
+            }
+            if name == "event id" || name == "sigma hunt" {
+                XCTAssertTrue(steps.contains { $0.contains("SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") }, "\(name): \(steps)")
             }
         }
         let children = StoreReader.childrenSQL(indexed: true, scope: .init(clause: " AND host IS ? COLLATE NOCASE", arguments: ["host0"]))
@@ -287,6 +292,10 @@ final class StoreIndexTests: XCTestCase {
             try Int.fetchOne($0, sql: "SELECT count(*) FROM event_pid")
         }
         XCTAssertEqual(entries, 0, "the floor enters no process ids")
+        func kindBlocks() throws -> Int? { try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event_kinds") } }
+        XCTAssertEqual(try kindBlocks(), 0, "nor kind blocks")
+        _ = try StoreBenchmark.floorThroughput(path: path, events: 300, batchSize: 64, keeping: ["event_kinds"])
+        XCTAssertGreaterThan(try kindBlocks() ?? 0, 0)
         _ = try StoreBenchmark.floorThroughput(path: path, events: 300, batchSize: 64, keeping: ["event_pid"])
         XCTAssertEqual(try indexes(path), [])
         XCTAssertEqual(try StoreProcessIDSegmentTests.processIDEntries(path).open, 300)

@@ -79,6 +79,28 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The writer's own buffer (``RowBytes``) encodes exactly as the array
+    /// encoder: every kind, values short and long (lengths of one to three
+    /// varint bytes, and past the buffer's first capacity so it grows), one
+    /// row after another in one buffer.
+    func testRowBytesEncodeAsTheArrayEncoder() {
+        let row = RowBytes(capacity: 64)
+        for (n, kind) in EventKind.all.enumerated() {
+            var e = Event(kind, time: Self.time(n))
+            for i in kind.fields.indices where kind.fields[i] != "UtcTime" {
+                e[i] = String(repeating: "v\(i)ü", count: [1, 40, 9000][(n + i) % 3])
+            }
+            var expected: [UInt8] = [0xAB]
+            EventStore.encodeFields(of: e, into: &expected)
+            row.removeAll()
+            row.append([0xAB])
+            EventStore.encodeFields(of: e, into: row)
+            XCTAssertEqual(Array(row.bytes), expected, kind.name)
+            row.truncate(to: 1)
+            XCTAssertEqual(Array(row.bytes), [0xAB])
+        }
+    }
+
     func testStoreFilesAreMode0600AndUseWAL() throws {
         let path = directory + "/events.db"
         let sink = try StoreSink(path: path)
@@ -93,13 +115,13 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA auto_vacuum") }, 2, "incremental")
         XCTAssertEqual(try db.read { try Int.fetchOne($0, sql: "PRAGMA page_size") }, 8192)
         let indexes = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index'") }
-        for name in ["event_by_event_id", "event_by_process_guid", "event_by_parent_process_guid",
-                     "event_by_image"] {
+        for name in ["event_by_process_guid", "event_by_parent_process_guid", "event_by_image"] {
             XCTAssertTrue(indexes.contains(name), name)
         }
         // Process ids: sealed segments instead of a per-row index (EventStore.processIDTables).
         let tables = try db.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
-        XCTAssertTrue(Set(tables).isSuperset(of: ["event", "event_pid", "pid_sealed"]), "\(tables)")
+        XCTAssertTrue(Set(tables).isSuperset(of: ["event", "event_pid", "pid_sealed", "event_kinds"]), "\(tables)")
+        XCTAssertFalse(indexes.contains("event_by_event_id"), "EventIDs: kind blocks instead (EventStore.kindBlockTable)")
         // The queries use them.
         let guidPlan = try db.read { db -> String in
             let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM event WHERE process_guid = ?", arguments: ["{a}"])
