@@ -123,9 +123,11 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
         // goes back to the makers for the events of the next chunks: an
         // event then costs no allocation and free of its value array and
         // arena (the Security profile: 10 % in making and freeing them).
-        // The sink may keep an event: its storage is then not shared (the
-        // recycler replaces storage some other copy holds). Its own, not
-        // the live pipeline's (no contention with it); bounded by its limit.
+        // Texts are refilled with absent values in place, not emptied (the
+        // next event of the same kind takes them as they are). The sink may
+        // keep an event: its storage is then not shared (the recycler copies
+        // storage some other copy holds). Its own, not the live pipeline's
+        // (no contention with it); bounded by its limit.
         let recycler = events ? EventValueRecycler(limit: EvtxReader.recycledEvents) : nil
         // One event maker per decoding thread, kept from batch to batch (its
         // caches — UtcTime text, EventData keys — outlive a chunk).
@@ -162,7 +164,7 @@ public final class EvtxReader: @unchecked Sendable {  // immutable after init; f
                 // recycled in place: no copy of the chunk (a second reference
                 // to its events would make recycling copy them).
                 try body(&decoded[j])
-                if let recycler { recycler.recycle(&decoded[j].events) }
+                if let recycler { recycler.recycle(&decoded[j].events, refillingTexts: true) }
             }
             first += count
             if file.isMapped, first - released >= batchSize || first >= physicalChunks {
