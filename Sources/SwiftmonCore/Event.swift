@@ -65,7 +65,14 @@ public struct Event: Sendable {
         self.arena = []
         swap(&self.texts, &storage.texts)
         swap(&self.arena, &storage.arena)
-        self.texts.append(contentsOf: repeatElement(Event.absent, count: kind.fieldCount))
+        // Recycled texts are all absent already, as many as their last
+        // kind's fields: only a difference in count is made up.
+        let n = kind.fieldCount
+        if self.texts.count > n {
+            self.texts.removeLast(self.texts.count - n)
+        } else if self.texts.count < n {
+            self.texts.append(contentsOf: repeatElement(Event.absent, count: n - self.texts.count))
+        }
         if let i = kind.utcTimeIndex { self.texts[i] = utcTime }
     }
 

@@ -26,7 +26,9 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     /// An arena that grew past this (a 100 KiB command line) is freed, not kept.
     public static let arenaKeepLimit = 64 * 1024
 
-    /// One event's value storage: its texts and its byte arena.
+    /// One event's value storage: its texts and its byte arena. Recycled
+    /// texts are empty, or all ``Event/absent`` (as many as the kind they
+    /// last held had fields: an event of that kind takes them as they are).
     public struct Storage {
         var texts: [String]
         var arena: [UInt8]
@@ -49,13 +51,21 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
 
     /// Takes the value storage of `events[start...]`, leaving those events
     /// without values (the caller drops them next).
-    public func recycle(_ events: inout [Event], from start: Int = 0) {
+    ///
+    /// `refillingTexts`: each event's texts are set back to absent in place,
+    /// not emptied; the next event of the same kind then takes them as they
+    /// are. Cheaper where the arrays are mostly the caller's alone (the
+    /// .evtx reader: generic emptying and refilling cost 2,000 instructions
+    /// an event, the most of a Security record's making after its JSON);
+    /// dearer where other copies often hold them (an array held elsewhere is
+    /// copied first, where emptying makes a new one), as on the live path.
+    public func recycle(_ events: inout [Event], from start: Int = 0, refillingTexts: Bool = false) {
         var i = start
         while i < events.count {
             var storage = Storage(texts: [], arena: [])
             swap(&storage.texts, &events[i].texts)
             swap(&storage.arena, &events[i].arena)
-            recycle(&storage)
+            recycle(&storage, refillingTexts: refillingTexts)
             i += 1
         }
     }
@@ -68,11 +78,20 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     }
 
     /// Takes one storage (left empty).
-    func recycle(_ storage: inout Storage) {
+    func recycle(_ storage: inout Storage, refillingTexts: Bool = false) {
         guard storage.texts.capacity >= Self.arrayCapacity else { storage = Storage(texts: [], arena: []); return }
         // Releases the values here; a buffer some other copy still holds is
-        // left to that copy (this gets a fresh one).
-        storage.texts.removeAll(keepingCapacity: true)
+        // left to that copy (emptying gives this a fresh one; refilling
+        // copies it first).
+        if refillingTexts {
+            // Each value replaced by the absent literal (which needs no
+            // release later), the count kept.
+            storage.texts.withUnsafeMutableBufferPointer { texts in
+                for i in texts.indices { texts[i] = Event.absent }
+            }
+        } else {
+            storage.texts.removeAll(keepingCapacity: true)
+        }
         if storage.arena.capacity < Self.arenaCapacity || storage.arena.capacity > Self.arenaKeepLimit {
             storage.arena = []
             storage.arena.reserveCapacity(Self.arenaCapacity)
@@ -126,7 +145,8 @@ public struct EventValueStash {
         arrays.reserveCapacity(Self.group)
     }
 
-    /// Empty storage with room for any kind's values.
+    /// Storage with room for any kind's values: an empty arena, texts all
+    /// absent (see ``EventValueRecycler/Storage``).
     mutating func next() -> EventValueRecycler.Storage {
         if arrays.isEmpty { recycler.take(into: &arrays, upTo: Self.group) }
         if !arrays.isEmpty { return arrays.removeLast() }

@@ -26,6 +26,30 @@ final class EventValueRecyclerTests: XCTestCase {
         XCTAssertEqual(recycler.count, 0, "the stash took both at once (one is left in it)")
     }
 
+    /// Texts refilled in place (absent, count kept) serve events of the same
+    /// kind as they are and of kinds with more or fewer fields, all absent
+    /// but UtcTime; an event someone still holds keeps its values.
+    func testRefilledTextsServeEveryKindAndLeaveKeptEventsAlone() {
+        let recycler = EventValueRecycler(limit: 8)
+        var stash = EventValueStash(recycler: recycler)
+        var events = [Event(.processCreate, time: .now(), utcTime: "t", stash: &stash),
+                      Event(.processCreate, time: .now(), utcTime: "t", stash: &stash),
+                      Event(.windowsEvent, time: .now(), utcTime: "t", stash: &stash)]
+        for i in events.indices { events[i][3] = "value \(i) long enough to be allocated" }
+        let kept = events[1]
+        recycler.recycle(&events, refillingTexts: true)
+        XCTAssertEqual(recycler.count, 3)
+        XCTAssertTrue(events.allSatisfy { $0.values.isEmpty }, "the events gave their arrays up")
+        XCTAssertEqual(kept[3], "value 1 long enough to be allocated")
+        var stash2 = EventValueStash(recycler: recycler)
+        for kind in [EventKind.processCreate, .error, .windowsEvent] {
+            let e = Event(kind, time: .now(), utcTime: "u", stash: &stash2)
+            XCTAssertEqual(e.values.count, kind.fields.count, kind.name)
+            XCTAssertEqual(e.values.filter { $0 != Event.absent }, kind.utcTimeIndex == nil ? [] : ["u"], kind.name)
+        }
+        XCTAssertEqual(kept[3], "value 1 long enough to be allocated")
+    }
+
     func testAnEventSomeoneStillHoldsKeepsItsValues() {
         let recycler = EventValueRecycler()
         var stash = EventValueStash(recycler: recycler)

@@ -124,4 +124,30 @@ final class EvtxEventPathTests: XCTestCase {
         }
         XCTAssertGreaterThan(failed, 0, "some flips fail their record")
     }
+
+    /// The reader hands the value storage of delivered events back to its
+    /// makers: events a sink keeps (every other one here, the rest read
+    /// while delivered) must not change as later events reuse storage — on
+    /// one thread and two, for Security (WindowsEvent) and Sysmon records.
+    func testEventsKeptBySinkStayUnchangedWhileLaterEventsReuseStorage() throws {
+        for name in ["evtxrs_security.evtx", "pyevtx_issue_43_sysmon.evtx", "mitre_security_4688_4698_schtask.evtx"] {
+            let bytes = try EvtxFileBytes(path: EvtxCorpus.file(name).path)
+            for threads in [1, 2] {
+                let reader = try EvtxReader(file: bytes, threads: threads)
+                let expected = Self.reference(reader)
+                var kept: [(Int, Event)] = [], delivered: [String] = []
+                reader.forEachEvent(keepData: false) { _, e in
+                    if delivered.count % 2 == 0 { kept.append((delivered.count, e)) }
+                    delivered.append(Self.text(e))
+                }
+                XCTAssertEqual(delivered, expected.events, "\(name), \(threads) thread(s): as delivered")
+                XCTAssertFalse(expected.events.isEmpty, name)
+                XCTAssertEqual(kept.count, (expected.events.count + 1) / 2, name)
+                for (k, e) in kept where Self.text(e) != expected.events[k] {
+                    XCTFail("\(name), \(threads) thread(s): event \(k) changed after it was delivered:\n\(Self.text(e))\n\(expected.events[k])")
+                    break
+                }
+            }
+        }
+    }
 }

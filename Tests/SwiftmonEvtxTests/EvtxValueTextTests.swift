@@ -125,4 +125,24 @@ final class EvtxValueTextTests: XCTestCase {
             XCTAssertGreaterThan(plain, 300)
         }
     }
+
+    /// The decimal texts of WindowsEvent's numbers (EventRecordID, EventID,
+    /// ThreadID …) as `String(value)` writes them: every power of ten and its
+    /// neighbours, the extremes, and random values of every width.
+    func testDecimalTextEqualsStringOfTheValue() {
+        var values: [UInt64] = [0, 1, 9, UInt64(UInt32.max), UInt64.max, UInt64.max - 1]
+        var p: UInt64 = 1
+        for _ in 0..<19 {
+            p *= 10
+            values += [p - 1, p, p + 1]
+        }
+        var g = Generator(seed: 43)
+        for _ in 0..<20_000 { values.append(g.next() >> (g.next() % 64)) }
+        for v in values where NumberTexts.decimal(v) != String(v) {
+            XCTFail("\(v): \(NumberTexts.decimal(v))")
+            break
+        }
+        var numbers = NumberTexts()
+        for v: UInt32 in [0, 0, 7, 4624, 4624, UInt32.max, 0] { XCTAssertEqual(numbers.text(3, v), String(v)) }
+    }
 }
