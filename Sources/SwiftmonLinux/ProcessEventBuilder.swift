@@ -148,7 +148,7 @@ final class ProcessEventBuilder {
         // new pid namespace's first process is its pid 1).
         if let container = containers.container(r.raw.container) { entry.container = container }
         entry.containerPid = r.raw.container.ns_pid
-        cache.insert(entry)
+        cache.insert(entry, imageFromCache: true)
     }
 
     private func exit(_ r: ExitRecord, into out: inout [Event]) {

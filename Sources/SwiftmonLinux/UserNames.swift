@@ -17,11 +17,24 @@ final class UserNames {
     }
 
     func name(_ uid: UInt32) -> String {
-        if let n = names[uid] { return n }
-        let n = (isFixed ? nil : lookup(uid)) ?? String(uid)
-        names[uid] = n
+        // A storm's execs and forks are nearly all one user's: the last
+        // answer is checked first (a dictionary lookup per exec and fork
+        // otherwise, SipHash each).
+        if uid == lastUID, let lastName { return lastName }
+        let n: String
+        if let known = names[uid] {
+            n = known
+        } else {
+            n = (isFixed ? nil : lookup(uid)) ?? String(uid)
+            names[uid] = n
+        }
+        lastUID = uid
+        lastName = n
         return n
     }
+
+    private var lastUID: UInt32 = 0
+    private var lastName: String?
 
     /// Forgets the cache when /etc/passwd changed (users added or renamed).
     func refreshIfChanged() {
@@ -32,6 +45,7 @@ final class UserNames {
         if stamp != passwdChange {
             passwdChange = stamp
             names.removeAll()
+            lastName = nil
         }
     }
 
