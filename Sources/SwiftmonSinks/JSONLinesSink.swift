@@ -68,7 +68,7 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
     @inline(__always)
     static func appendWritten(bound: Int, to out: inout [UInt8], _ write: (inout UnsafeMutablePointer<UInt8>) -> Void) {
         let start = out.count
-        out.append(contentsOf: repeatElement(0, count: bound))
+        ZeroFill.append(bound, to: &out)
         let written = out.withUnsafeMutableBufferPointer { buffer -> Int in
             let first = buffer.baseAddress! + start
             var p = first
