@@ -3,7 +3,9 @@ import Glibc
 /// uid → user name, looked up once per uid (a storm of one user's processes
 /// asks NSS once). A uid without a name is shown as its number.
 final class UserNames {
-    private var names: [UInt32: String] = [:]
+    // The reader thread's alone, never accessed overlapping: no run-time
+    // exclusivity checks (per exec and fork, issue 10).
+    @exclusivity(unchecked) private var names: [UInt32: String] = [:]
     private var passwdChange: Int = 0
     /// A fixed table never asks NSS (tests: the same names on every machine).
     private let isFixed: Bool
@@ -33,8 +35,8 @@ final class UserNames {
         return n
     }
 
-    private var lastUID: UInt32 = 0
-    private var lastName: String?
+    @exclusivity(unchecked) private var lastUID: UInt32 = 0
+    @exclusivity(unchecked) private var lastName: String?
 
     /// Forgets the cache when /etc/passwd changed (users added or renamed).
     func refreshIfChanged() {
