@@ -203,12 +203,14 @@ public struct ProcessCache: Sendable {
     private mutating func remove(pid: UInt32, guid: ProcessGuid) {
         guard let at = positions[pid], entries[Int(at)].guid == guid else { return }
         positions.remove(pid)
-        let last = entries.count - 1
-        if Int(at) != last {
-            entries.swapAt(Int(at), last)
-            positions.set(entries[Int(at)].pid, at)
+        // The last entry is moved out and into the gap (swapAt copied both
+        // entries through a temporary: a retain and a release of each of
+        // their references, per exit).
+        let moved = entries.removeLast()
+        if Int(at) < entries.count {
+            positions.set(moved.pid, at)
+            entries[Int(at)] = moved
         }
-        entries.removeLast()
     }
 
     private mutating func tick() {

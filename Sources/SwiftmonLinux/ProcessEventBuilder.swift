@@ -131,7 +131,7 @@ final class ProcessEventBuilder {
             let time = host.time(bootNanoseconds: h.time_boot_ns)
             var e = newEvent(.threadCreate, time: time)
             let user = users.name(r.raw.credentials.euid)
-            if withCachedEntry(pid: h.pid, guid: guid, { e.fill(process: guid, pid: h.pid, from: $0, fallbackUser: user) }) == nil {
+            if withCachedEntry(pid: h.pid, guid: guid, { e.fill(process: guid, pid: h.pid, from: $0) }) == nil {
                 e.fill(process: guid, pid: h.pid, from: nil, fallbackUser: user)
             }
             e[ThreadField.createThreadId] = String(h.tid)
@@ -190,7 +190,7 @@ final class ProcessEventBuilder {
     /// place (no copy of the entry per event), or with what the record says
     /// when there is none.
     private func fill(_ e: inout Event, process guid: ProcessGuid, pid: UInt32) {
-        if withCachedEntry(pid: pid, guid: guid, { e.fill(process: guid, pid: pid, from: $0, fallbackUser: nil) }) == nil {
+        if withCachedEntry(pid: pid, guid: guid, { e.fill(process: guid, pid: pid, from: $0) }) == nil {
             e.fill(process: guid, pid: pid, from: nil, fallbackUser: nil)
         }
     }
@@ -238,18 +238,34 @@ extension Event {
     /// ProcessGuid, ProcessId, Image and User of the process an event
     /// belongs to; the GUID written as bytes (``Event/setGuid(_:_:)``).
     mutating func fill(process guid: ProcessGuid, pid: UInt32, from entry: ProcessEntry?, fallbackUser: String?) {
+        if let entry {
+            fill(process: guid, pid: pid, from: entry)
+            return
+        }
+        let fields = Self.processFields(of: kind)
+        setGuid(fields.processGuid, guid)
+        self[fields.processId] = String(pid)
+        if let fallbackUser { self[fields.user] = fallbackUser }
+        setContainer(nil, pid: pid, containerPid: 0)
+    }
+
+    /// The same from a cache entry lent in place. (An entry passed as an
+    /// Optional was copied into it: a retain and a release of each of its
+    /// references per event, ThreadCreate and ProcessTerminate on the hot path.)
+    mutating func fill(process guid: ProcessGuid, pid: UInt32, from entry: borrowing ProcessEntry) {
+        let fields = Self.processFields(of: kind)
+        setGuid(fields.processGuid, guid)
+        self[fields.processId] = String(pid)
+        setImage(fields.image, of: entry)
+        self[fields.user] = entry.user
+        setContainer(entry.container, pid: pid, containerPid: entry.containerPid)
+    }
+
+    private static func processFields(of kind: EventKind) -> ProcessFieldPositions {
         guard let fields = ProcessFieldPositions.of(kind) else {
             preconditionFailure("\(kind.name) has no ProcessGuid, ProcessId, Image or User")
         }
-        setGuid(fields.processGuid, guid)
-        self[fields.processId] = String(pid)
-        if let entry {
-            setImage(fields.image, of: entry)
-            self[fields.user] = entry.user
-        } else if let fallbackUser {
-            self[fields.user] = fallbackUser
-        }
-        setContainer(entry?.container, pid: pid, containerPid: entry?.containerPid ?? 0)
+        return fields
     }
 
     mutating func set(parent: ProcessEntry) {
