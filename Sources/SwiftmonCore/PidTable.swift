@@ -8,7 +8,9 @@
 /// Room as a dictionary's: a power of two, at most 3/4 full.
 @usableFromInline
 struct PidTable: Sendable {
-    /// Key `empty` marks a free slot: no pid reaches it (pid_max is at most 2^22).
+    /// Key `empty` marks a free slot: no pid reaches it (pid_max is at most
+    /// 2^22); a record that says otherwise is never held (set ignores it,
+    /// lookups do not find it) rather than trusted or trapped on.
     @usableFromInline static let empty = UInt32.max
     /// Keys and values interleaved, `2 * slotCount` words (none until the first pid).
     @usableFromInline var storage: [UInt32] = []
@@ -36,7 +38,7 @@ struct PidTable: Sendable {
 
     @inlinable
     subscript(pid: UInt32) -> UInt32? {
-        guard count > 0 else { return nil }
+        guard count > 0, pid != Self.empty else { return nil }
         return storage.withUnsafeBufferPointer { s in
             let mask = s.count / 2 - 1
             var i = home(pid)
@@ -51,7 +53,7 @@ struct PidTable: Sendable {
 
     /// Sets `pid`'s position (adds the pid or replaces its position).
     mutating func set(_ pid: UInt32, _ position: UInt32) {
-        precondition(pid != Self.empty, "pid \(pid) out of range")
+        guard pid != Self.empty else { return }
         if (count + 1) * 4 > slotCount * 3 { resize(slots: max(16, 2 * slotCount)) }
         let shift = self.shift
         let added = storage.withUnsafeMutableBufferPointer { s -> Bool in
@@ -74,7 +76,7 @@ struct PidTable: Sendable {
     /// Takes `pid` out; later keys of its run move back so that every probe
     /// still finds its key before an empty slot.
     mutating func remove(_ pid: UInt32) {
-        guard count > 0 else { return }
+        guard count > 0, pid != Self.empty else { return }
         let shift = self.shift
         let removed = storage.withUnsafeMutableBufferPointer { s -> Bool in
             let mask = s.count / 2 - 1

@@ -160,6 +160,7 @@ public struct ProcessCache: Sendable {
     /// whole path, per fork in an exec storm).
     public mutating func insert(_ info: consuming ProcessEntry, imageFromCache: Bool = false) {
         tick()
+        guard info.pid != PidTable.empty else { return }  // no process has it (``PidTable``)
         // Strings of up to 15 UTF-8 bytes are held inline: only longer ones are worth sharing.
         if !imageFromCache, info.imageText.utf8.count > 15 {
             if let shared = images.firstIndex(of: info.imageText) {

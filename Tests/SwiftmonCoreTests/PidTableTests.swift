@@ -47,6 +47,12 @@ final class PidTableTests: XCTestCase {
             XCTAssertEqual(table[pid], k == 1 || k == 4 ? nil : UInt32(k), "pid \(pid)")
         }
         XCTAssertEqual(table.count, 4)
+        // The free-slot key is no pid: never held, never found, removing it changes nothing.
+        table.set(PidTable.empty, 9)
+        XCTAssertNil(table[PidTable.empty])
+        table.remove(PidTable.empty)
+        XCTAssertEqual(table.count, 4)
+        for (k, pid) in colliding.enumerated() where k != 1 && k != 4 { XCTAssertEqual(table[pid], UInt32(k)) }
     }
 
     func testRoomStaysAtMostTwiceWhatIsHeldPlusAQuarter() {
