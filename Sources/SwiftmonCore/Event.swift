@@ -186,13 +186,14 @@ public struct Event: Sendable {
 
     /// Writes the value at `i` in place into the arena: `body` is given room
     /// for `capacity` bytes and returns how many it wrote (valid UTF-8).
+    /// (Written on the stack, then copied: room made in the arena first
+    /// was a zero fill and a trim per value — a GUID's 38 bytes, two or three
+    /// per event.)
     public mutating func writeUTF8(_ i: Int, capacity: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Int) {
-        prepareArena()
-        let start = arena.count
-        arena.append(contentsOf: repeatElement(0, count: capacity))
-        let n = arena.withUnsafeMutableBufferPointer { body(UnsafeMutableBufferPointer(rebasing: $0[start..<start + capacity])) }
-        arena.removeLast(capacity - n)
-        finishArenaValue(i, start: start, count: n)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { room in
+            let n = body(room)
+            appendToArena(i, UnsafeBufferPointer(rebasing: room[..<n]))
+        }
     }
 
     /// Makes room in the arena for its field table and `capacity` more bytes
@@ -212,7 +213,7 @@ public struct Event: Sendable {
 
     @inline(__always)
     private mutating func prepareArena() {
-        if arena.isEmpty { arena.append(contentsOf: repeatElement(0, count: 8 * kind.fieldCount)) }
+        if arena.isEmpty { ZeroFill.append(8 * kind.fieldCount, to: &arena) }
     }
 
     @inline(__always)

@@ -39,7 +39,9 @@ public final class EventValueRecycler: @unchecked Sendable {  // `free` is guard
     /// producer's groups.
     public static let quietKept = 2 * EventValueStash.group
     private let lock = Lock()
-    private var free: [Storage] = []
+    /// Touched only under `lock`: its run-time exclusivity checks (per
+    /// event recycled, issue 10) are left out.
+    @exclusivity(unchecked) private var free: [Storage] = []
 
     public init(limit: Int = 1024) {
         self.limit = limit

@@ -85,8 +85,9 @@ private final class InexactBytes: Sendable {
 /// array and the table take 3.3 (measured in scripts/bench-memory.sh).
 public struct ProcessCache: Sendable {
     @usableFromInline var entries: ContiguousArray<ProcessEntry> = []
-    /// Where each live pid's entry is in `entries`.
-    @usableFromInline var positions: [UInt32: UInt32] = [:]
+    /// Where each live pid's entry is in `entries` (not a dictionary:
+    /// ``PidTable``).
+    @usableFromInline var positions = PidTable()
     /// The most entries held since the storage was last made smaller.
     private var liveHighWater = 0
     /// One copy of each image path (up to `internLimit`), shared by the
@@ -153,11 +154,15 @@ public struct ProcessCache: Sendable {
     }
 
     /// Takes `info` (consumed: the caller's last use of an entry moves it
-    /// in, with no copy of its references).
-    public mutating func insert(_ info: consuming ProcessEntry) {
+    /// in, with no copy of its references). `imageFromCache`: its image is
+    /// another entry's (a fork's child inherits its parent's), already
+    /// shared as far as it can be — not hashed again (SipHash over the
+    /// whole path, per fork in an exec storm).
+    public mutating func insert(_ info: consuming ProcessEntry, imageFromCache: Bool = false) {
         tick()
+        guard info.pid != PidTable.empty else { return }  // no process has it (``PidTable``)
         // Strings of up to 15 UTF-8 bytes are held inline: only longer ones are worth sharing.
-        if info.imageText.utf8.count > 15 {
+        if !imageFromCache, info.imageText.utf8.count > 15 {
             if let shared = images.firstIndex(of: info.imageText) {
                 info.imageText = images[shared]
             } else if images.count < Self.internLimit {
@@ -174,7 +179,7 @@ public struct ProcessCache: Sendable {
             // is a quarter at most (the copy is of plain values, no retains).
             entries.reserveCapacity(entries.count + entries.count / 4 + 64)
         }
-        positions[info.pid] = UInt32(entries.count)
+        positions.set(info.pid, UInt32(entries.count))
         entries.append(info)
         liveHighWater = max(liveHighWater, entries.count)
     }
@@ -198,13 +203,15 @@ public struct ProcessCache: Sendable {
     /// into its place.
     private mutating func remove(pid: UInt32, guid: ProcessGuid) {
         guard let at = positions[pid], entries[Int(at)].guid == guid else { return }
-        positions[pid] = nil
-        let last = entries.count - 1
-        if Int(at) != last {
-            entries.swapAt(Int(at), last)
-            positions[entries[Int(at)].pid] = at
+        positions.remove(pid)
+        // The last entry is moved out and into the gap (swapAt copied both
+        // entries through a temporary: a retain and a release of each of
+        // their references, per exit).
+        let moved = entries.removeLast()
+        if Int(at) < entries.count {
+            positions.set(moved.pid, at)
+            entries[Int(at)] = moved
         }
-        entries.removeLast()
     }
 
     private mutating func tick() {
@@ -228,8 +235,8 @@ public struct ProcessCache: Sendable {
             smaller.reserveCapacity(entries.count + entries.count / 4 + 64)
             smaller.append(contentsOf: entries)
             entries = smaller
-            var table = [UInt32: UInt32](minimumCapacity: entries.count * 2)
-            for (at, entry) in entries.enumerated() { table[entry.pid] = UInt32(at) }
+            var table = PidTable(minimumCapacity: entries.count * 2)
+            for (at, entry) in entries.enumerated() { table.set(entry.pid, UInt32(at)) }
             positions = table
             liveHighWater = entries.count
             if images.count > entries.count { images = Set(entries.lazy.map(\.imageText).filter { $0.utf8.count > 15 }) }

@@ -200,15 +200,17 @@ final class BPFEventSource: LinuxEventSource {
 /// could not decode.
 final class RecordBatcher: RecordHandler {
     var builder: SensorEventBuilder?
-    var batch: [Event] = []
-    var records: UInt64 = 0
+    // The reader thread's alone, never accessed overlapping: no run-time
+    // exclusivity checks (per record on the hot path, issue 10).
+    @exclusivity(unchecked) var batch: [Event] = []
+    @exclusivity(unchecked) var records: UInt64 = 0
     /// Ring-buffer bytes the records read took (each with its 8-byte header,
     /// rounded to 8 as the kernel lays them out): the event loop's rate.
-    var bytesRead: UInt64 = 0
+    @exclusivity(unchecked) var bytesRead: UInt64 = 0
     /// Records read per kind as the header names it (malformed ones too; a
     /// kind out of range or a record too short for a header: slot 0).
-    private(set) var recordsByKind = [UInt64](repeating: 0, count: Int(SM_RECORD_KIND_COUNT.rawValue))
-    var malformed: UInt64 = 0
+    @exclusivity(unchecked) private(set) var recordsByKind = [UInt64](repeating: 0, count: Int(SM_RECORD_KIND_COUNT.rawValue))
+    @exclusivity(unchecked) var malformed: UInt64 = 0
 
     override func handle(_ bytes: UnsafeRawBufferPointer) {
         records += 1

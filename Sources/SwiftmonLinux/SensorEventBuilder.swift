@@ -73,7 +73,7 @@ extension ProcessEventBuilder {
         let guid = host.guid(pid: header.pid, startBootNanoseconds: header.start_boot_ns)
         let user = users.name(euid)
         // The entry read in place (no copy of it per event).
-        if withCachedEntry(pid: header.pid, guid: guid, { e.fill(process: guid, pid: header.pid, from: $0, fallbackUser: user) }) == nil {
+        if withCachedEntry(pid: header.pid, guid: guid, { e.fill(process: guid, pid: header.pid, from: $0) }) == nil {
             e.fill(process: guid, pid: header.pid, from: nil, fallbackUser: user)
         }
         return e

@@ -3,7 +3,9 @@ import Glibc
 /// uid → user name, looked up once per uid (a storm of one user's processes
 /// asks NSS once). A uid without a name is shown as its number.
 final class UserNames {
-    private var names: [UInt32: String] = [:]
+    // The reader thread's alone, never accessed overlapping: no run-time
+    // exclusivity checks (per exec and fork, issue 10).
+    @exclusivity(unchecked) private var names: [UInt32: String] = [:]
     private var passwdChange: Int = 0
     /// A fixed table never asks NSS (tests: the same names on every machine).
     private let isFixed: Bool
@@ -17,11 +19,24 @@ final class UserNames {
     }
 
     func name(_ uid: UInt32) -> String {
-        if let n = names[uid] { return n }
-        let n = (isFixed ? nil : lookup(uid)) ?? String(uid)
-        names[uid] = n
+        // A storm's execs and forks are nearly all one user's: the last
+        // answer is checked first (a dictionary lookup per exec and fork
+        // otherwise, SipHash each).
+        if uid == lastUID, let lastName { return lastName }
+        let n: String
+        if let known = names[uid] {
+            n = known
+        } else {
+            n = (isFixed ? nil : lookup(uid)) ?? String(uid)
+            names[uid] = n
+        }
+        lastUID = uid
+        lastName = n
         return n
     }
+
+    @exclusivity(unchecked) private var lastUID: UInt32 = 0
+    @exclusivity(unchecked) private var lastName: String?
 
     /// Forgets the cache when /etc/passwd changed (users added or renamed).
     func refreshIfChanged() {
@@ -32,6 +47,7 @@ final class UserNames {
         if stamp != passwdChange {
             passwdChange = stamp
             names.removeAll()
+            lastName = nil
         }
     }
 

@@ -43,7 +43,9 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         // 6 bytes per value byte (`\u00XX`) and 2 quotes per value. (Two
         // `append(contentsOf:)` per field, each a capacity check and a call,
         // were most of the render: issue 10's profile of the live sensor.)
-        var bound = prefix.head.count + prefix.keyBytes.count + 2
+        // (8 more: a key is copied a word at a time, its last word stored
+        // whole, the bytes past the key overwritten by its value.)
+        var bound = prefix.head.count + prefix.keyBytes.count + 2 + 8
         for i in 0..<fieldCount { bound += 2 + 6 * event.utf8Count(i) }
         appendWritten(bound: bound, to: &out) { p in
             prefix.head.withUnsafeBufferPointer { copy($0, to: &p) }
@@ -51,7 +53,7 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
                 prefix.keyEnds.withUnsafeBufferPointer { ends in
                     var keyStart = 0
                     for i in 0..<fieldCount {
-                        copy(UnsafeBufferPointer(rebasing: keys[keyStart..<ends[i]]), to: &p)
+                        copyWords(keys.baseAddress! + keyStart, count: ends[i] - keyStart, to: &p)
                         keyStart = ends[i]
                         event.withUTF8(i) { writeText($0, to: &p) }
                     }
@@ -68,7 +70,7 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
     @inline(__always)
     static func appendWritten(bound: Int, to out: inout [UInt8], _ write: (inout UnsafeMutablePointer<UInt8>) -> Void) {
         let start = out.count
-        out.append(contentsOf: repeatElement(0, count: bound))
+        ZeroFill.append(bound, to: &out)
         let written = out.withUnsafeMutableBufferPointer { buffer -> Int in
             let first = buffer.baseAddress! + start
             var p = first
@@ -100,6 +102,21 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         out.append(0x0A)
     }
 
+    /// `count` bytes from `source` to `p` a word at a time, inline (a key is
+    /// 10-30 bytes: a `memcpy` call per field cost more than its bytes).
+    /// Reads and writes up to 7 bytes past `count`: `source` must have them
+    /// (the key table is padded) and `p` room for them (overwritten next).
+    @inline(__always)
+    static func copyWords(_ source: UnsafePointer<UInt8>, count: Int, to p: inout UnsafeMutablePointer<UInt8>) {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(p)
+        var k = 0
+        while k < count {
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: k, as: UInt64.self), toByteOffset: k, as: UInt64.self)
+            k += 8
+        }
+        p += count
+    }
+
     @inline(__always)
     static func copy(_ bytes: UnsafeBufferPointer<UInt8>, to p: inout UnsafeMutablePointer<UInt8>) {
         if let base = bytes.baseAddress { p.update(from: base, count: bytes.count) }
@@ -117,29 +134,58 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
         p += 1
     }
 
-    /// The inside of that literal: runs that need no escape copied in one go
-    /// (most values are one run), eight bytes checked at a time while none
-    /// needs an escape.
+    /// The inside of that literal. Hot path (issue 10), byte-level: eight
+    /// bytes are loaded, checked and stored at a time (no copy call per
+    /// run, as `JSONBytes` does for EventData); a word with a byte to escape
+    /// keeps its plain bytes before it, that byte is escaped, and the next
+    /// word starts after it (paths are full of backslashes). A value of
+    /// eight bytes or more ends with the word of its last eight, stored over
+    /// what it repeats when it is plain; shorter values go byte by byte.
+    /// Room as ``writeText(_:to:)`` says: a word is stored only while eight
+    /// or more bytes of the value are left, within their worst-case room.
     @inline(__always)
     static func writeEscapedText(_ bytes: UnsafeBufferPointer<UInt8>, to p: inout UnsafeMutablePointer<UInt8>) {
-        var runStart = 0
-        var i = 0
         let n = bytes.count
-        if let base = bytes.baseAddress {
-            while i < n {
-                if i + 8 <= n, !wordNeedsEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
-                    i += 8
-                    continue
-                }
-                if needsEscape(base[i]) {
-                    if runStart < i { copy(UnsafeBufferPointer(rebasing: bytes[runStart..<i]), to: &p) }
-                    writeEscaped(base[i], to: &p)
-                    runStart = i + 1
-                }
-                i += 1
+        guard let base = bytes.baseAddress, n > 0 else { return }
+        let source = UnsafeRawPointer(base)
+        var i = 0
+        while i + 8 <= n {
+            let w = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            UnsafeMutableRawPointer(p).storeBytes(of: w, as: UInt64.self)
+            let special = escapeMask(w)
+            if special == 0 {
+                p += 8
+                i += 8
+                continue
+            }
+            let plain = special.trailingZeroBitCount &>> 3
+            p += plain
+            i += plain
+            writeEscaped(base[i], to: &p)  // exact up to the first marked byte: it needs its escape
+            i += 1
+        }
+        guard i < n else { return }
+        if n >= 8 {
+            // The word of the last eight bytes: when plain, the bytes of it
+            // before `i` were written as themselves, so storing it whole at
+            // their place repeats them and adds the rest.
+            let last = source.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            if escapeMask(last) == 0 {
+                UnsafeMutableRawPointer(p - (i - (n - 8))).storeBytes(of: last, as: UInt64.self)
+                p += n - i
+                return
             }
         }
-        if runStart < n { copy(UnsafeBufferPointer(rebasing: bytes[runStart...]), to: &p) }
+        while i < n {
+            let b = base[i]
+            if needsEscape(b) {
+                writeEscaped(b, to: &p)
+            } else {
+                p.pointee = b
+                p += 1
+            }
+            i += 1
+        }
     }
 
     /// A byte that ``needsEscape(_:)``, escaped at `p` (2 or 6 bytes).
@@ -183,6 +229,7 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
             keyBytes.append(UInt8(ascii: ":"))
             keyEnds.append(keyBytes.count)
         }
+        keyBytes += repeatElement(0, count: 8)  // read past the last key by ``copyWords``
         return Prefixes(head: head, keyBytes: keyBytes, keyEnds: keyEnds)
     }
 
@@ -212,17 +259,22 @@ public final class JSONLinesSink: EventSink, DeliveryReporting, ReopenableOutput
     @inline(__always)
     static func needsEscape(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F }
 
-    /// Whether any of the 8 bytes of `w` needs an escape (``needsEscape``):
-    /// a byte below 0x20, or one equal to 0x22, 0x5C or 0x7F, found with
-    /// the "has a zero byte" trick (no false negatives; a false positive
-    /// only sends the word to the byte-wise check).
+    /// Whether any of the 8 bytes of `w` needs an escape (``needsEscape``).
     @inline(__always)
-    static func wordNeedsEscape(_ w: UInt64) -> Bool {
+    static func wordNeedsEscape(_ w: UInt64) -> Bool { escapeMask(w) != 0 }
+
+    /// The bytes of `w` (little-endian) that need an escape: a byte below
+    /// 0x20, or one equal to 0x22, 0x5C or 0x7F, each as its high bit, found
+    /// with the "has a zero byte" trick. Exact up to the first such byte
+    /// (a borrow can mark only bytes above a marked one): its index is
+    /// `trailingZeroBitCount / 8`. Bytes from 0x80 are never marked.
+    @inline(__always)
+    static func escapeMask(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         let below20 = (w &- 0x2020_2020_2020_2020) & ~w & highs
-        return (below20 | hasZero(w ^ 0x2222_2222_2222_2222) | hasZero(w ^ 0x5C5C_5C5C_5C5C_5C5C)
-            | hasZero(w ^ 0x7F7F_7F7F_7F7F_7F7F)) != 0
+        return below20 | hasZero(w ^ 0x2222_2222_2222_2222) | hasZero(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+            | hasZero(w ^ 0x7F7F_7F7F_7F7F_7F7F)
     }
 
     /// A JSON string literal for bytes that may not be valid UTF-8.
