@@ -101,6 +101,40 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The row encoders (RowBytes and [UInt8], values read in place with
+    /// ``Event/withUTF8(_:_:)``) write the bytes of the String-array encoder
+    /// over `event.values`, whichever way each value is held.
+    func testRowEncoderInPlaceEncodesAsTheStringEncoder() {
+        let row = RowBytes(capacity: 16)
+        let values: [(Int) -> (inout Event, Int) -> Void] = [
+            { n in { e, i in e[i] = "text\(n)ü" } },                                   // String, small
+            { n in { e, i in e[i] = String(repeating: "long ü \(n) ", count: 30) } },   // String, native
+            { _ in { e, i in e[i] = "" } },                                              // empty String
+            { _ in { _, _ in } },                                                        // absent "-"
+            { n in { e, i in e.setUTF8(i, Array("{guid-\(n)-ü}".utf8)) } },            // arena bytes
+            { _ in { e, i in e.setUTF8(i, []) } },                                       // empty bytes
+            { n in { e, i in e.setUTF8(i, [0x2F, 0xFF, 0xC3, UInt8(n & 0x3F)]) } },     // not UTF-8
+            { n in { e, i in e.set(i, bytes: [0x80, 0x41, UInt8(n & 0x3F)]) } },        // not UTF-8 (set)
+        ]
+        for (n, kind) in EventKind.all.enumerated() {
+            for shift in 0..<values.count {
+                var e = Event(kind, time: Self.time(n))
+                for i in kind.fields.indices where kind.fields[i] != "UtcTime" {
+                    values[(i + shift) % values.count](n + i)(&e, i)
+                }
+                var expected: [UInt8] = [0xAB]
+                EventStore.encodeFields(e.values, into: &expected)
+                row.removeAll()
+                row.append([0xAB])
+                EventStore.encodeFields(of: e, into: row)
+                XCTAssertEqual(Array(row.bytes), expected, "\(kind.name) shift \(shift)")
+                var viaArray: [UInt8] = [0xAB]
+                EventStore.encodeFields(of: e, into: &viaArray)
+                XCTAssertEqual(viaArray, expected, "\(kind.name) shift \(shift)")
+            }
+        }
+    }
+
     func testStoreFilesAreMode0600AndUseWAL() throws {
         let path = directory + "/events.db"
         let sink = try StoreSink(path: path)
