@@ -61,10 +61,11 @@ public enum StoreBenchmark {
 
     /// Emits `events` ProcessCreates into a fresh store at `path` as fast as the
     /// sink takes them and times until the last one is committed.
-    public static func insertThroughput(path: String, events: Int, options: StoreSink.Options = .init()) throws -> Figures {
+    public static func insertThroughput(path: String, events: Int, options: StoreSink.Options = .init(),
+                                        heldAsBytes: Bool = true) throws -> Figures {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         // Built before the clock starts: the figure is the store's, not the generator's.
-        let prepared = benchmarkEvents(events)
+        let prepared = benchmarkEvents(events, heldAsBytes: heldAsBytes)
         var options = options
         // The generator outruns any disk: let the backlog hold the whole run so
         // the figure is the writer's sustained rate, not a count of drops.
@@ -87,13 +88,26 @@ public enum StoreBenchmark {
         return Figures(events: events, seconds: seconds, cpuSeconds: cpuSeconds, fileBytes: size)
     }
 
+    /// The fields the live sensor's ProcessCreate holds as bytes in the
+    /// event's arena rather than as Strings (SwiftmonLinux's
+    /// ProcessEventBuilder: the GUIDs, paths and command lines).
+    static let fieldsHeldAsBytes = ["ProcessGuid", "Image", "CommandLine", "CurrentDirectory",
+                                    "ParentProcessGuid", "ParentImage", "ParentCommandLine"]
+
     /// `count` ProcessCreates 1 µs apart from now, with scattered pids.
-    static func benchmarkEvents(_ count: Int) -> [Event] {
+    /// `heldAsBytes`: the GUIDs, paths and command lines held as bytes, as
+    /// the live sensor holds them (``fieldsHeldAsBytes``); false keeps every
+    /// value a String, as events read from text (imports) are.
+    static func benchmarkEvents(_ count: Int, heldAsBytes: Bool = true) -> [Event] {
         let base = EventTime.now().nanoseconds
+        let byteFields = heldAsBytes ? fieldsHeldAsBytes.compactMap { EventKind.processCreate.index(of: $0) } : []
         return (0..<count).map { n -> Event in
             var event = processCreate(sequence: n, time: EventTime(nanosecondsSinceEpoch: base + Int64(n) * 1000))
             // Real pids wrap and scatter (pid_max 4194304); sequential ones would flatter the pid index.
             event["ProcessId"] = String(scatteredPID(n))
+            for i in byteFields {
+                event.setUTF8(i, Array(event[i].utf8))
+            }
             return event
         }
     }

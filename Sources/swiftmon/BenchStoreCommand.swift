@@ -14,6 +14,8 @@ struct BenchStore: ParsableCommand {
     @Option(help: "Store file to use (replaced each run).") var path = "/tmp/swiftmon-bench-store.db"
     @Option(help: "Events per transaction.") var batchSize = 65536
     @Flag(help: "Skip the floor (the same rows into the table without indexes) beside each run.") var noFloor = false
+    @Flag(help: "Keep every value a String (events read from text, as imports are) instead of holding the GUIDs, paths and command lines as bytes, as the live sensor does.")
+    var textValues = false
     @Option(help: ArgumentHelp("Index the floor keeps (repeatable): what that index alone costs.", visibility: .hidden))
     var floorKeep: [String] = []
     @Option(help: ArgumentHelp("Rows per process-id segment (the open segment a --pid lookup scans).", visibility: .hidden))
@@ -37,7 +39,7 @@ struct BenchStore: ParsableCommand {
                 floor = try StoreBenchmark.floorThroughput(path: floorPath, events: events, batchSize: batchSize, keeping: Set(floorKeep))
             }
             if run % 2 == 1 { try measureFloor() }
-            let figures = try StoreBenchmark.insertThroughput(path: path, events: events, options: options)
+            let figures = try StoreBenchmark.insertThroughput(path: path, events: events, options: options, heldAsBytes: !textValues)
             if run % 2 == 0 { try measureFloor() }
             rates.append(figures.eventsPerSecond)
             cpuRates.append(Double(figures.events) / max(figures.cpuSeconds, 1e-9))
