@@ -22,6 +22,10 @@ ROUNDS=${1:-3}
 EXECS=${2:-20000}
 SWIFTMON=${SWIFTMON_BINARY:-.build/release/swiftmon}
 HELPER=${HELPER:-$(dirname "$SWIFTMON")/swiftmon-testhelper}
+# Without the storm generator every figure would be of nothing: stop here.
+for f in "$SWIFTMON" "$HELPER"; do
+  [ -x "$f" ] || { echo "bench.sh: $f is missing or not executable (HELPER= names the storm generator)" >&2; exit 2; }
+done
 PEERS=${PEERS:-"forkstat bpftrace auditd"}
 WORK=$(mktemp -d /tmp/swiftmon-bench.XXXXXX)
 MON_PID=""
