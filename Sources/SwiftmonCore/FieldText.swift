@@ -131,3 +131,35 @@ extension FieldText {
         return value
     }
 }
+
+extension FieldText {
+    /// The decimal digits of `value`, as `String(value)` writes them, lent to
+    /// `body` from the stack: the one digit writer of the renderers (Sysmon
+    /// XML's System numbers, .evtx integer and SID values, EventRecordIDs).
+    @inlinable  // per value on the XML and .evtx paths
+    public static func withDecimalDigits<R>(_ value: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        return withUnsafeMutableBytes(of: &digits) { buffer in
+            var v = value, k = 24
+            repeat {
+                k -= 1
+                buffer[k] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+                v /= 10
+            } while v > 0
+            return body(UnsafeRawBufferPointer(rebasing: buffer[k...]))
+        }
+    }
+
+    /// Appends the decimal text of `value` to `out`.
+    @inlinable
+    public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        withDecimalDigits(value) { out.append(contentsOf: $0) }
+    }
+
+    /// The decimal text of `value` as a String (up to 15 bytes are held
+    /// inline: no allocation, unlike the generic integer description).
+    @inlinable
+    public static func decimal(_ value: UInt64) -> String {
+        withDecimalDigits(value) { String(decoding: $0, as: UTF8.self) }
+    }
+}

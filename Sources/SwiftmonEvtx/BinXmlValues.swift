@@ -172,19 +172,9 @@ enum BinXmlValues {
         }
     }
 
+    @inline(__always)
     static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        if value < 10 { out.append(0x30 + UInt8(value)); return }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        var n = 0
-        var v = value
-        withUnsafeMutableBytes(of: &digits) { d in
-            while v > 0 {
-                d[23 - n] = 0x30 + UInt8(v % 10)
-                v /= 10
-                n += 1
-            }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(24 - n)...]))
-        }
+        FieldText.appendDecimal(value, to: &out)
     }
 
     static func appendLowerHex(_ value: UInt64, to out: inout [UInt8]) {

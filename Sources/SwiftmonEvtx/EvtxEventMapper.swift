@@ -137,7 +137,7 @@ public enum EvtxEventMapper {
         set(7, r.task.map { numbers.text(3, $0) })
         set(8, r.opcode.map { numbers.text(4, $0) })
         set(9, r.keywords)
-        set(10, NumberTexts.decimal(r.eventRecordID ?? r.recordID))
+        set(10, FieldText.decimal(r.eventRecordID ?? r.recordID))
         set(11, r.channel)
         set(12, r.computer)
         set(13, r.processID.map { numbers.text(5, $0) })
@@ -362,26 +362,9 @@ struct NumberTexts {
 
     mutating func text(_ slot: Int, _ value: UInt32) -> String {
         if values[slot] == value { return texts[slot] }
-        let s = NumberTexts.decimal(UInt64(value))
+        let s = FieldText.decimal(UInt64(value))
         values[slot] = value
         texts[slot] = s
         return s
-    }
-
-    /// The decimal text of `value`, as `String(value)` writes it: digits
-    /// from a stack buffer into a String (one of up to 15 bytes is held
-    /// inline: no allocation). Per record (EventRecordID, ThreadID …) the
-    /// generic integer description cost 480 instructions of the 30,000 a
-    /// Security record takes (callgrind); this, about a fifth of that.
-    static func decimal(_ value: UInt64) -> String {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            var v = value, i = 20
-            repeat {
-                i -= 1
-                buffer[i] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
-                v /= 10
-            } while v != 0
-            return String(decoding: UnsafeBufferPointer(rebasing: buffer[i..<20]), as: UTF8.self)
-        }
     }
 }

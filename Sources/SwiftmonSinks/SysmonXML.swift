@@ -88,7 +88,7 @@ public struct SysmonXMLRenderer: Sendable {
         put("</Keywords><TimeCreated SystemTime=\"")
         event.time.appendISO8601Nanoseconds(to: &out)
         put("\"/><EventRecordID>")
-        SysmonXML.appendDecimal(recordID, to: &out)
+        FieldText.appendDecimal(recordID, to: &out)
         put("</EventRecordID><Correlation/><Execution ProcessID=\"")
         SysmonXML.appendDecimal(Int64(header.processID), to: &out)
         put("\" ThreadID=\"")
@@ -239,21 +239,7 @@ public enum SysmonXML {
 
     static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        appendDecimal(value.magnitude, to: &out)
-    }
-
-    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var k = 24
-            repeat {
-                k -= 1
-                buffer[k] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
-                v /= 10
-            } while v > 0
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[k...]))
-        }
+        FieldText.appendDecimal(value.magnitude, to: &out)
     }
 
     static func appendHex(_ value: UInt64, to out: inout [UInt8]) {

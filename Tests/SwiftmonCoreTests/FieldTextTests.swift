@@ -37,4 +37,29 @@ final class FieldTextTests: XCTestCase {
             XCTAssertEqual(unsigned, UInt64(text), "\"\(text)\" as UInt64")
         }
     }
+
+    /// The one decimal writer (XML System numbers, .evtx values and
+    /// EventRecordIDs) against `String(value)`: every power of ten and its
+    /// neighbours, the extremes, and values of every width.
+    func testDecimalDigitsEqualStringOfTheValue() {
+        var values: [UInt64] = [0, 1, 9, UInt64(UInt32.max), UInt64.max, UInt64.max - 1]
+        var p: UInt64 = 1
+        for _ in 0..<19 {
+            p *= 10
+            values += [p - 1, p, p + 1]
+        }
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for k in 0..<5_000 {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            values.append(x >> UInt64(k % 64))
+        }
+        for v in values {
+            var out: [UInt8] = [0x2D]
+            FieldText.appendDecimal(v, to: &out)
+            if FieldText.decimal(v) != String(v) || out != [0x2D] + Array(String(v).utf8) {
+                XCTFail("\(v): \(FieldText.decimal(v)), appended \(out)")
+                break
+            }
+        }
+    }
 }

@@ -138,8 +138,8 @@ final class EvtxValueTextTests: XCTestCase {
         }
         var g = Generator(seed: 43)
         for _ in 0..<20_000 { values.append(g.next() >> (g.next() % 64)) }
-        for v in values where NumberTexts.decimal(v) != String(v) {
-            XCTFail("\(v): \(NumberTexts.decimal(v))")
+        for v in values where FieldText.decimal(v) != String(v) {
+            XCTFail("\(v): \(FieldText.decimal(v))")
             break
         }
         var numbers = NumberTexts()
