@@ -43,6 +43,16 @@ final class StoreCrashTests: XCTestCase {
                     """, arguments: [committed]) ?? 0
             }
             XCTAssertEqual(present, committed, "round \(round): committed events missing after kill -9")
+            // The kind blocks are written in the rows' transactions: after the
+            // kill every row still has its EventID's bit (else `query --event`
+            // would miss it).
+            let uncovered = try reader.read { db in
+                try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM event AS e LEFT JOIN event_kinds AS b ON b.block = e.id >> \(EventStore.kindBlockShift)
+                    WHERE b.kinds IS NULL OR b.kinds & (1 << e.event_id) = 0
+                    """) ?? -1
+            }
+            XCTAssertEqual(uncovered, 0, "round \(round): rows without their kind bit after kill -9")
             try FileManager.default.removeItem(atPath: progress)
         }
         // And the store is still writable by the next run.
